@@ -1,0 +1,273 @@
+//! The commands: `scan`, `search`, `config`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use jarvis_core::{ResourceKind, Severity};
+use jarvis_discovery::{CatalogSnapshot, Environment, LiveCatalog, SearchQuery};
+use serde_json::json;
+
+use crate::settings::{Settings, Sources};
+use crate::telemetry;
+
+/// Jarvis: one fast, safe view of your Claude Code agents, commands, skills, MCP servers and n8n
+/// workflows.
+#[derive(Debug, Parser)]
+#[command(name = "jarvis", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./jarvis.toml when it exists.
+    #[arg(long, global = true, env = "JARVIS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A project folder whose .claude/ and .mcp.json also count (repeatable).
+    #[arg(long = "project", global = true, value_name = "DIR")]
+    projects: Vec<PathBuf>,
+    /// Log filter, e.g. `debug` or `jarvis_discovery=trace` (RUST_LOG wins when set).
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Discover every resource once and report counts, diagnostics and the time taken.
+    Scan {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also list every resource.
+        #[arg(long)]
+        resources: bool,
+    },
+    /// Ranked search over names, descriptions, tags and bodies.
+    Search {
+        /// What to look for.
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// Only this kind: agent, command, skill, mcp, workflow (repeatable).
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<ResourceKind>,
+        /// The maximum number of hits.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=500))]
+        limit: u16,
+        /// Include shadowed definitions.
+        #[arg(long)]
+        include_shadowed: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the effective configuration (defaults, file, environment and flags combined).
+    Config {
+        /// Print JSON instead of TOML.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let default_file = PathBuf::from("jarvis.toml");
+    let file = cli
+        .config
+        .clone()
+        .or_else(|| default_file.is_file().then_some(default_file));
+    let env_vars: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let settings = Settings::load(Sources {
+        file: file.as_deref(),
+        env: env_vars.clone(),
+        extra_projects: cli.projects.clone(),
+        log_level: cli.log_level.clone(),
+    })?;
+    let rust_log = if cli.log_level.is_some() {
+        None
+    } else {
+        std::env::var("RUST_LOG").ok()
+    };
+    let _guard = telemetry::init(&settings.log, rust_log.as_deref())?;
+    let environment = Environment {
+        home: std::env::home_dir(),
+        vars: env_vars.into_iter().collect::<BTreeMap<_, _>>(),
+    };
+    let roots = settings.discovery.resolve(&environment)?;
+    let mut out = String::new();
+    match cli.command {
+        Command::Scan { json, resources } => {
+            let catalog = LiveCatalog::load(roots);
+            let snapshot = catalog.snapshot();
+            if json {
+                out = serde_json::to_string_pretty(&scan_json(&snapshot, resources))?;
+            } else {
+                write_scan(&mut out, &snapshot, resources)?;
+            }
+        }
+        Command::Search {
+            query,
+            kinds,
+            limit,
+            include_shadowed,
+            json,
+        } => {
+            let catalog = LiveCatalog::load(roots);
+            let snapshot = catalog.snapshot();
+            let query = SearchQuery {
+                text: query.join(" "),
+                kinds,
+                include_shadowed,
+                limit: usize::from(limit),
+            };
+            let started = std::time::Instant::now();
+            let hits = snapshot.search(&query);
+            let took = started.elapsed();
+            if json {
+                out = serde_json::to_string_pretty(&json!({
+                    "query": query.text,
+                    "took_us": took.as_micros() as u64,
+                    "hits": hits,
+                }))?;
+            } else if hits.is_empty() {
+                writeln!(out, "No match for \"{}\".", query.text)?;
+            } else {
+                for (i, hit) in hits.iter().enumerate() {
+                    writeln!(
+                        out,
+                        "{:>2}. {:<10} {}  ({:.2})",
+                        i + 1,
+                        hit.kind.as_str(),
+                        hit.name,
+                        hit.score
+                    )?;
+                    writeln!(out, "    {}", hit.highlight.marked("[", "]"))?;
+                }
+                writeln!(out, "{} hits in {} µs", hits.len(), took.as_micros())?;
+            }
+        }
+        Command::Config { json } => {
+            out = if json {
+                serde_json::to_string_pretty(&settings)?
+            } else {
+                let mut text =
+                    toml::to_string_pretty(&settings).context("cannot render the configuration")?;
+                text.push_str("\n# Resolved locations\n");
+                let mut line = |name: &str, path: Option<&std::path::Path>| {
+                    let shown = path.map_or_else(
+                        || "(none)".to_owned(),
+                        |p| {
+                            format!(
+                                "{}{}",
+                                p.display(),
+                                if p.exists() { "" } else { "  (missing)" }
+                            )
+                        },
+                    );
+                    let _ = writeln!(text, "#   {name:<15} {shown}");
+                };
+                line(
+                    "claude_dir",
+                    roots.claude_dir.as_ref().map(|r| r.path.as_path()),
+                );
+                line(
+                    "claude_json",
+                    roots.claude_json.as_ref().map(|r| r.path.as_path()),
+                );
+                line(
+                    "desktop_config",
+                    roots.desktop_config.as_ref().map(|r| r.path.as_path()),
+                );
+                text
+            };
+        }
+    }
+    print(&out);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "command output goes to standard output"
+)]
+fn print(text: &str) {
+    if text.ends_with('\n') {
+        print!("{text}");
+    } else {
+        println!("{text}");
+    }
+}
+
+fn scan_json(snapshot: &CatalogSnapshot, with_resources: bool) -> serde_json::Value {
+    let stats = snapshot.stats();
+    let mut value = json!({
+        "generation": snapshot.generation(),
+        "duration_ms": stats.duration.as_secs_f64() * 1000.0,
+        "files_read": stats.files_read,
+        "kinds": stats.kinds,
+        "diagnostics": snapshot.diagnostics(),
+    });
+    if with_resources {
+        value["resources"] = json!(snapshot.resources());
+    }
+    value
+}
+
+fn write_scan(
+    out: &mut String,
+    snapshot: &CatalogSnapshot,
+    with_resources: bool,
+) -> anyhow::Result<()> {
+    let stats = snapshot.stats();
+    writeln!(
+        out,
+        "Scanned {} files in {:.1} ms",
+        stats.files_read,
+        stats.duration.as_secs_f64() * 1000.0
+    )?;
+    for kind in ResourceKind::ALL {
+        let count = stats.kinds.get(kind.plural()).copied().unwrap_or_default();
+        writeln!(
+            out,
+            "  {:<12} {:>5}   ({} active, {} shadowed)",
+            kind.plural(),
+            count.total,
+            count.active,
+            count.shadowed
+        )?;
+    }
+    let diags = snapshot.diagnostics();
+    let count = |s: Severity| diags.iter().filter(|d| d.severity == s).count();
+    writeln!(
+        out,
+        "Diagnostics: {} ({} errors, {} warnings, {} info)",
+        diags.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    )?;
+    for d in diags {
+        let severity = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        };
+        writeln!(out, "  {severity:<7} {d}")?;
+    }
+    if with_resources {
+        writeln!(out, "Resources:")?;
+        for r in snapshot.resources() {
+            let state = if r.is_active() { "" } else { "  (shadowed)" };
+            writeln!(
+                out,
+                "  {:<10} {:<8} {}{state}",
+                r.kind.as_str(),
+                r.scope.as_str(),
+                r.qualified_name
+            )?;
+        }
+    }
+    Ok(())
+}

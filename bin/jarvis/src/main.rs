@@ -1,0 +1,25 @@
+//! `jarvis`: the command-line entry point. Reads the process environment and flags, loads
+//! settings, installs logging, and runs one command.
+
+mod cli;
+mod settings;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            // Logging may not be installed yet (a configuration error), so say it plainly.
+            #[expect(clippy::print_stderr, reason = "the last word of a failed command")]
+            {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Typed settings: embedded defaults, then `jarvis.toml`, then `JARVIS__SECTION__KEY`
+//! environment variables, then command-line flags; validated before anything starts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use config::{Config, Environment, File, FileFormat};
+use jarvis_discovery::DiscoveryConfig;
+use serde::{Deserialize, Serialize};
+
+/// The built-in defaults, shipped inside the binary.
+const DEFAULTS: &str = include_str!("../config.default.toml");
+
+/// Every setting Jarvis reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where resources are discovered.
+    pub discovery: DiscoveryConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// The `[log]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter (`info`, `jarvis_discovery=debug,info`). `RUST_LOG` wins when set.
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+    /// Optional rotated log files.
+    pub file: LogFileConfig,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable on a terminal, JSON lines otherwise.
+    Auto,
+    /// Human-readable.
+    Pretty,
+    /// JSON lines.
+    Json,
+}
+
+/// The `[log.file]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFileConfig {
+    /// Whether to write log files (JSON lines) besides standard error.
+    pub enabled: bool,
+    /// The folder for log files (created if missing).
+    pub dir: PathBuf,
+    /// The file name; rotated files get a suffix.
+    pub name: String,
+    /// When to start a new file.
+    pub rotation: LogRotation,
+    /// The size that triggers rotation with `rotation = "size"`.
+    pub max_bytes: u64,
+    /// How many rotated files to keep.
+    pub keep: u64,
+}
+
+/// When a log file is rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogRotation {
+    /// Every minute (mostly for testing rotation).
+    Minutely,
+    /// Every hour.
+    Hourly,
+    /// Every day.
+    Daily,
+    /// When the file reaches `max_bytes`.
+    Size,
+}
+
+/// Where settings come from, besides the embedded defaults.
+#[derive(Debug, Default)]
+pub struct Sources<'a> {
+    /// A configuration file; it must exist when given.
+    pub file: Option<&'a Path>,
+    /// Environment variables (`JARVIS__…`), as read by the binary.
+    pub env: Vec<(String, String)>,
+    /// Project folders added on the command line.
+    pub extra_projects: Vec<PathBuf>,
+    /// A log level given on the command line.
+    pub log_level: Option<String>,
+}
+
+impl Settings {
+    /// Layers defaults, file, environment and flags, and validates the result.
+    pub fn load(sources: Sources<'_>) -> anyhow::Result<Settings> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = sources.file {
+            if !path.is_file() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+        }
+        let env: config::Map<String, String> = sources
+            .env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("JARVIS__"))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix("JARVIS")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("discovery.projects")
+                .with_list_parse_key("discovery.workflow_paths")
+                .source(Some(env)),
+        );
+        let config = builder.build().map_err(explain)?;
+        let mut settings: Settings = config.try_deserialize().map_err(explain)?;
+        settings.discovery.projects.extend(
+            sources
+                .extra_projects
+                .into_iter()
+                .map(jarvis_discovery::ProjectConfig::Path),
+        );
+        if let Some(level) = sources.log_level {
+            settings.log.level = level;
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).with_context(|| {
+            format!(
+                "invalid configuration `log.level`: `{}` is not a valid filter",
+                self.log.level
+            )
+        })?;
+        if self.log.file.enabled {
+            if self.log.file.name.is_empty() || self.log.file.name.contains(['/', '\\']) {
+                bail!("invalid configuration `log.file.name`: must be a plain file name");
+            }
+            if self.log.file.keep == 0 {
+                bail!("invalid configuration `log.file.keep`: must be at least 1");
+            }
+            if self.log.file.rotation == LogRotation::Size && self.log.file.max_bytes < 1024 {
+                bail!("invalid configuration `log.file.max_bytes`: must be at least 1024");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Makes the `config` crate's errors name the key in our words.
+fn explain(err: config::ConfigError) -> anyhow::Error {
+    anyhow::anyhow!("invalid configuration: {err}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let s = Settings::load(Sources::default()).unwrap();
+        assert_eq!(s.log.level, "info");
+        assert_eq!(s.log.format, LogFormat::Auto);
+        assert_eq!(s.discovery.max_file_bytes, 1024 * 1024);
+        assert!(s.discovery.projects.is_empty());
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jarvis.toml");
+        std::fs::write(
+            &file,
+            "[log]\nlevel = \"debug\"\n[discovery]\nmax_file_bytes = 10\n",
+        )
+        .unwrap();
+        let s = Settings::load(Sources {
+            file: Some(&file),
+            env: env(&[
+                ("JARVIS__DISCOVERY__MAX_FILE_BYTES", "20"),
+                ("JARVIS__LOG__FORMAT", "json"),
+                ("OTHER", "x"),
+            ]),
+            extra_projects: vec!["/p".into()],
+            log_level: Some("warn".into()),
+        })
+        .unwrap();
+        assert_eq!(s.discovery.max_file_bytes, 20);
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.log.level, "warn");
+        assert_eq!(s.discovery.projects.len(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jarvis.toml");
+        std::fs::write(&file, "[discovery]\nmax_file_byte = 10\n").unwrap();
+        let err = Settings::load(Sources {
+            file: Some(&file),
+            ..Sources::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("max_file_byte"), "{err:#}");
+
+        let err = Settings::load(Sources {
+            env: env(&[("JARVIS__DISCOVERY__WATCH", "sometimes")]),
+            ..Sources::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("watch"), "{err:#}");
+
+        let err = Settings::load(Sources {
+            log_level: Some("info,[".into()),
+            ..Sources::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("log.level"), "{err:#}");
+    }
+}

@@ -1,0 +1,189 @@
+//! The error-code table: every error Jarvis reports to a client carries one of these codes.
+//!
+//! One table, so that a code's HTTP status, machine name and kind are decided in one place and can
+//! never drift apart between crates. Every crate's error type implements [`ErrorCode`] to map its
+//! variants onto this table; the HTTP layer turns the result into the response envelope.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A stable, machine-readable error code. The serialized form (`"RESOURCE_NOT_FOUND"`) is part of
+/// the public API: clients match on it, so a variant is never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Code {
+    /// A query parameter, path segment or body field has the wrong type or is out of range.
+    ValidationError,
+    /// The request body is not valid JSON, or not the JSON shape the route expects.
+    MalformedBody,
+    /// The addressed resource (agent, command, …) does not exist in the current catalog.
+    ResourceNotFound,
+    /// No route matches the request path.
+    RouteNotFound,
+    /// The route exists but not for this HTTP method.
+    MethodNotAllowed,
+    /// The request body is larger than the configured limit.
+    PayloadTooLarge,
+    /// The request body has a content type the route does not accept.
+    UnsupportedMediaType,
+    /// No credentials, or credentials that do not match any key.
+    Unauthorized,
+    /// Valid credentials without the scope the route requires.
+    Forbidden,
+    /// The client exceeded its request budget.
+    RateLimited,
+    /// A peer service (n8n, an MCP server, …) could not be reached or answered with an error.
+    UpstreamUnavailable,
+    /// A peer service did not answer in time.
+    UpstreamTimeout,
+    /// Calls to a peer are suspended because it failed repeatedly.
+    CircuitOpen,
+    /// The configuration is invalid; the message names the key.
+    ConfigInvalid,
+    /// The resource catalog could not be loaded at all.
+    CatalogUnavailable,
+    /// An unexpected failure. Its cause is logged with the request id, never sent to the client.
+    InternalError,
+}
+
+/// Broad families of errors, for clients that only care whether to retry or fix their request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request was wrong; retrying it unchanged will fail again.
+    InvalidRequest,
+    /// Authentication or authorization failed.
+    Auth,
+    /// A dependency failed; retrying later may succeed.
+    Upstream,
+    /// Jarvis itself failed.
+    System,
+}
+
+impl Code {
+    /// Every code, in table order. Used to render the documentation table and to test it.
+    pub const ALL: &'static [Code] = &[
+        Code::ValidationError,
+        Code::MalformedBody,
+        Code::ResourceNotFound,
+        Code::RouteNotFound,
+        Code::MethodNotAllowed,
+        Code::PayloadTooLarge,
+        Code::UnsupportedMediaType,
+        Code::Unauthorized,
+        Code::Forbidden,
+        Code::RateLimited,
+        Code::UpstreamUnavailable,
+        Code::UpstreamTimeout,
+        Code::CircuitOpen,
+        Code::ConfigInvalid,
+        Code::CatalogUnavailable,
+        Code::InternalError,
+    ];
+
+    /// The wire name, e.g. `RESOURCE_NOT_FOUND`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Code::ValidationError => "VALIDATION_ERROR",
+            Code::MalformedBody => "MALFORMED_BODY",
+            Code::ResourceNotFound => "RESOURCE_NOT_FOUND",
+            Code::RouteNotFound => "ROUTE_NOT_FOUND",
+            Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Code::Unauthorized => "UNAUTHORIZED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            Code::UpstreamTimeout => "UPSTREAM_TIMEOUT",
+            Code::CircuitOpen => "CIRCUIT_OPEN",
+            Code::ConfigInvalid => "CONFIG_INVALID",
+            Code::CatalogUnavailable => "CATALOG_UNAVAILABLE",
+            Code::InternalError => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The HTTP status the code is answered with.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            Code::ValidationError | Code::MalformedBody => 400,
+            Code::Unauthorized => 401,
+            Code::Forbidden => 403,
+            Code::ResourceNotFound | Code::RouteNotFound => 404,
+            Code::MethodNotAllowed => 405,
+            Code::PayloadTooLarge => 413,
+            Code::UnsupportedMediaType => 415,
+            Code::RateLimited => 429,
+            Code::ConfigInvalid | Code::InternalError => 500,
+            Code::UpstreamUnavailable => 502,
+            Code::CircuitOpen | Code::CatalogUnavailable => 503,
+            Code::UpstreamTimeout => 504,
+        }
+    }
+
+    /// The family the code belongs to.
+    pub const fn kind(self) -> ErrorKind {
+        match self {
+            Code::ValidationError
+            | Code::MalformedBody
+            | Code::ResourceNotFound
+            | Code::RouteNotFound
+            | Code::MethodNotAllowed
+            | Code::PayloadTooLarge
+            | Code::UnsupportedMediaType
+            | Code::RateLimited => ErrorKind::InvalidRequest,
+            Code::Unauthorized | Code::Forbidden => ErrorKind::Auth,
+            Code::UpstreamUnavailable | Code::UpstreamTimeout | Code::CircuitOpen => {
+                ErrorKind::Upstream
+            }
+            Code::ConfigInvalid | Code::CatalogUnavailable | Code::InternalError => {
+                ErrorKind::System
+            }
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Implemented by every crate's error type so that the HTTP layer (and the task engine, which
+/// stores failures in the same shape) can answer any error without knowing where it came from.
+pub trait ErrorCode {
+    /// The table entry for this error.
+    fn error_code(&self) -> Code;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_serde_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            let json = serde_json::to_string(code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.name()));
+            assert!(seen.insert(code.name()), "duplicate name {}", code.name());
+            let status = code.http_status();
+            assert!((400..600).contains(&status), "{code} has status {status}");
+        }
+    }
+
+    #[test]
+    fn client_errors_are_4xx_and_system_errors_5xx() {
+        for code in Code::ALL {
+            match code.kind() {
+                ErrorKind::InvalidRequest | ErrorKind::Auth => {
+                    assert!(code.http_status() < 500, "{code}")
+                }
+                ErrorKind::Upstream | ErrorKind::System => {
+                    assert!(code.http_status() >= 500, "{code}")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Jarvis domain types: the vocabulary every other Jarvis crate speaks.
+//!
+//! This crate sits at the bottom of the workspace. It holds the resource model (agents, slash
+//! commands, skills, MCP servers, n8n workflows), their stable ids, the diagnostics produced when a
+//! file cannot be fully understood, the one table of error codes that every HTTP error and failed
+//! task is answered with, and the [`Secret`] wrapper that keeps credentials out of output.
+//!
+//! Architecture invariant: no I/O, no async runtime, no HTTP framework. Everything here is plain
+//! data that can be built in a unit test, serialized, and compared. Higher crates add behaviour.
+
+pub mod code;
+pub mod diagnostic;
+pub mod id;
+pub mod resource;
+pub mod secret;
+
+pub use code::{Code, ErrorCode, ErrorKind};
+pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
+pub use id::ResourceId;
+pub use resource::{
+    AgentDetails, CommandDetails, Details, McpApproval, McpServerDetails, McpTransport, Resource,
+    ResourceKind, Scope, SkillDetails, SkillFile, UnknownKind, WebhookTrigger, WorkflowDetails,
+};
+pub use secret::{MASK, Secret, mask_secret_values, mask_url_password};

@@ -1,0 +1,411 @@
+//! The resource model: one shape for every agent, command, skill, MCP server and workflow.
+//!
+//! Common fields (`id`, `kind`, `name`, `description`, `scope`, `source`, `category`, `tags`) let
+//! lists, search and filters treat all kinds alike; [`Details`] holds what only one kind has.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::DiagnosticCode;
+use crate::id::ResourceId;
+use crate::secret::Secret;
+
+/// The kinds of resource Jarvis catalogs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    /// A Claude Code subagent (`agents/**/*.md`).
+    Agent,
+    /// A slash command (`commands/**/*.md`).
+    Command,
+    /// A skill (`skills/<folder>/SKILL.md`).
+    Skill,
+    /// An MCP server entry from `.claude.json`, `.mcp.json` or Claude Desktop's config.
+    McpServer,
+    /// An n8n workflow from an export file.
+    Workflow,
+}
+
+impl ResourceKind {
+    /// Every kind, in display order.
+    pub const ALL: [ResourceKind; 5] = [
+        ResourceKind::Agent,
+        ResourceKind::Command,
+        ResourceKind::Skill,
+        ResourceKind::McpServer,
+        ResourceKind::Workflow,
+    ];
+
+    /// The singular snake_case name, as serialized.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Agent => "agent",
+            ResourceKind::Command => "command",
+            ResourceKind::Skill => "skill",
+            ResourceKind::McpServer => "mcp_server",
+            ResourceKind::Workflow => "workflow",
+        }
+    }
+
+    /// The plural used in routes and summaries (`mcp-servers`).
+    pub const fn plural(self) -> &'static str {
+        match self {
+            ResourceKind::Agent => "agents",
+            ResourceKind::Command => "commands",
+            ResourceKind::Skill => "skills",
+            ResourceKind::McpServer => "mcp-servers",
+            ResourceKind::Workflow => "workflows",
+        }
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a kind name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown resource kind `{0}` (expected agent, command, skill, mcp_server or workflow)")]
+pub struct UnknownKind(pub String);
+
+impl FromStr for ResourceKind {
+    type Err = UnknownKind;
+
+    /// Accepts singular and plural forms, with `-` or `_` (`mcp-servers`, `mcp_server`, `mcp`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().to_ascii_lowercase().replace('-', "_");
+        Ok(match norm.as_str() {
+            "agent" | "agents" | "subagent" | "subagents" => ResourceKind::Agent,
+            "command" | "commands" | "slash_command" | "slash_commands" => ResourceKind::Command,
+            "skill" | "skills" => ResourceKind::Skill,
+            "mcp" | "mcp_server" | "mcp_servers" => ResourceKind::McpServer,
+            "workflow" | "workflows" => ResourceKind::Workflow,
+            _ => return Err(UnknownKind(s.to_owned())),
+        })
+    }
+}
+
+/// Where a definition comes from. Precedence between scopes is kind-specific (see discovery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// The user's own folder (`~/.claude`) or the top level of `~/.claude.json`.
+    User,
+    /// A project folder (`<project>/.claude`, `<project>/.mcp.json`).
+    Project,
+    /// A project's entry inside `~/.claude.json` (MCP "local" scope).
+    Local,
+    /// Claude Desktop's configuration.
+    Desktop,
+    /// An exported file handed to Jarvis (n8n workflow exports).
+    Export,
+}
+
+impl Scope {
+    /// The snake_case name, as serialized.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scope::User => "user",
+            Scope::Project => "project",
+            Scope::Local => "local",
+            Scope::Desktop => "desktop",
+            Scope::Export => "export",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One discovered resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// Stable id, derived from kind, scope, source and key.
+    pub id: ResourceId,
+    /// What it is.
+    pub kind: ResourceKind,
+    /// The name it is invoked by: an agent's frontmatter `name`, a command's file name, a skill's
+    /// folder name, an MCP server's key, a workflow's name.
+    pub name: String,
+    /// The fully qualified name: `dir:name` for a namespaced command, otherwise `name`.
+    pub qualified_name: String,
+    /// Other names the resource answers to (a namespaced command's bare name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// What it is for. Empty where the source gives none and nothing could stand in.
+    pub description: String,
+    /// Where it was defined.
+    pub scope: Scope,
+    /// The project folder (or `.claude.json` project key) for project and local scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<PathBuf>,
+    /// The file it was read from.
+    pub source: PathBuf,
+    /// A grouping: a command's namespace, an agent's folder or frontmatter category, an MCP
+    /// server's transport, `n8n` for workflows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Free-form tags from the source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The parsed frontmatter or JSON entry, with secret values masked.
+    pub metadata: serde_json::Value,
+    /// The Markdown body (system prompt, command template, skill instructions); empty for kinds
+    /// that have none.
+    #[serde(default)]
+    pub body: String,
+    /// Kind-specific fields.
+    pub details: Details,
+    /// The resource that takes precedence over this one, if any. A shadowed resource is listed so
+    /// that users can see why their definition has no effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadowed_by: Option<ResourceId>,
+    /// Diagnostics that concern this resource but did not stop it from loading.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<DiagnosticCode>,
+}
+
+impl Resource {
+    /// Whether the resource is in effect (not shadowed by another definition).
+    pub fn is_active(&self) -> bool {
+        self.shadowed_by.is_none()
+    }
+}
+
+/// Fields only one kind has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Details {
+    /// A subagent.
+    Agent(AgentDetails),
+    /// A slash command.
+    Command(CommandDetails),
+    /// A skill.
+    Skill(SkillDetails),
+    /// An MCP server.
+    McpServer(McpServerDetails),
+    /// An n8n workflow.
+    Workflow(WorkflowDetails),
+}
+
+/// A subagent's own fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentDetails {
+    /// The tools it may use; `None` means all tools (the field was absent).
+    pub tools: Option<Vec<String>>,
+    /// Tools it may not use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disallowed_tools: Vec<String>,
+    /// The model alias or id; `inherit` when absent.
+    pub model: String,
+    /// The display colour, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    /// The permission mode, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_mode: Option<String>,
+    /// Skills it preloads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skills: Vec<String>,
+}
+
+/// A slash command's own fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommandDetails {
+    /// The folder path below `commands/`, `:`-separated (`tools`, `a:b`), if namespaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The `argument-hint` shown by Claude Code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argument_hint: Option<String>,
+    /// The tools it may use, if restricted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_tools: Option<Vec<String>>,
+    /// The model it runs with, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The argument placeholders the body uses, in first-use order (`$ARGUMENTS`, `$1`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placeholders: Vec<String>,
+    /// Shell commands the body runs through `` !`cmd` ``.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shell_commands: Vec<String>,
+    /// Files the body includes through `@path`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_references: Vec<String>,
+    /// Whether the model may not invoke it on its own.
+    #[serde(default)]
+    pub disable_model_invocation: bool,
+}
+
+/// A skill's own fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SkillDetails {
+    /// The skill folder.
+    pub folder: PathBuf,
+    /// Every other file in the folder, recursively, sorted by path. Listed, never executed.
+    pub files: Vec<SkillFile>,
+    /// The tools it may use, if restricted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_tools: Option<Vec<String>>,
+    /// The model it runs with, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The licence it declares, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// When to use it, if the frontmatter says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_to_use: Option<String>,
+}
+
+/// A file inside a skill folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkillFile {
+    /// The path relative to the skill folder, with `/` separators.
+    pub path: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// How Claude Code talks to an MCP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum McpTransport {
+    /// A local process on stdin/stdout.
+    Stdio,
+    /// Server-sent events.
+    Sse,
+    /// Streamable HTTP (`http`, also written `streamable-http`).
+    Http,
+    /// WebSocket.
+    Ws,
+}
+
+impl McpTransport {
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            McpTransport::Stdio => "stdio",
+            McpTransport::Sse => "sse",
+            McpTransport::Http => "http",
+            McpTransport::Ws => "ws",
+        }
+    }
+}
+
+/// Whether a project `.mcp.json` server was approved in `~/.claude.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum McpApproval {
+    /// Listed in `enabledMcpjsonServers`.
+    Enabled,
+    /// Listed in `disabledMcpjsonServers`.
+    Disabled,
+    /// Not listed either way: Claude Code will ask.
+    Pending,
+}
+
+/// An MCP server's own fields, with `${VAR}` references expanded and secrets masked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct McpServerDetails {
+    /// The transport.
+    pub transport: McpTransport,
+    /// The program to start (stdio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Its arguments (stdio). Passwords in URLs are masked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// The endpoint (sse, http, ws). A password in it is masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Environment for the process. Values are secrets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, Secret>,
+    /// Headers sent to the endpoint. Values are secrets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Secret>,
+    /// The request timeout, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// For project `.mcp.json` servers: whether the user approved them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<McpApproval>,
+    /// Variables referenced without a value or default; left as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unresolved_vars: Vec<String>,
+}
+
+/// An n8n workflow's own fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowDetails {
+    /// n8n's id for the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    /// Whether the workflow is active (its production webhooks answer).
+    pub active: bool,
+    /// Whether it is archived.
+    #[serde(default)]
+    pub archived: bool,
+    /// How many nodes it has.
+    pub node_count: usize,
+    /// The distinct node types, sorted.
+    pub node_types: Vec<String>,
+    /// Its webhook triggers.
+    pub webhooks: Vec<WebhookTrigger>,
+}
+
+/// A webhook trigger node: how to start the workflow from outside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookTrigger {
+    /// The node's name.
+    pub node: String,
+    /// The HTTP method(s) it listens for.
+    pub methods: Vec<String>,
+    /// The path as configured.
+    pub path: String,
+    /// The path below `/webhook/` (production) — `<webhookId>/<path>` when the path has
+    /// `:params`.
+    pub production_path: String,
+    /// When it answers: `onReceived`, `lastNode` or `responseNode`.
+    pub response_mode: String,
+    /// The node's webhook id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<String>,
+    /// The authentication it requires (`none`, `headerAuth`, …).
+    pub authentication: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_parse_from_many_spellings() {
+        for (text, kind) in [
+            ("agents", ResourceKind::Agent),
+            ("Command", ResourceKind::Command),
+            ("mcp-servers", ResourceKind::McpServer),
+            ("mcp", ResourceKind::McpServer),
+            ("workflow", ResourceKind::Workflow),
+            ("skills", ResourceKind::Skill),
+        ] {
+            assert_eq!(text.parse::<ResourceKind>().unwrap(), kind, "{text}");
+        }
+        assert!("widgets".parse::<ResourceKind>().is_err());
+        for kind in ResourceKind::ALL {
+            assert_eq!(kind.as_str().parse::<ResourceKind>().unwrap(), kind);
+            assert_eq!(kind.plural().parse::<ResourceKind>().unwrap(), kind);
+        }
+    }
+}

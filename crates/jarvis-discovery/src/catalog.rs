@@ -1,0 +1,358 @@
+//! The catalog: an immutable snapshot of every resource, swapped atomically on reload.
+//!
+//! Readers take an `Arc<CatalogSnapshot>` and keep it as long as they like; a reload builds a
+//! complete new snapshot (resources, diagnostics, search index) off to the side and swaps the
+//! pointer, so a reader never sees half a reload. Each swap bumps the generation, which caches
+//! use as their invalidation key. A reload that finds the same files unchanged (same
+//! fingerprint) keeps the current snapshot and generation. A reload that panics keeps serving
+//! the last good snapshot and records the failure.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
+
+use jarvis_core::{Diagnostic, Resource, ResourceId, ResourceKind, Severity};
+use serde::Serialize;
+
+use crate::config::ScanRoots;
+use crate::scan::{ScanOutput, scan};
+use crate::search::{SearchHit, SearchIndex, SearchQuery};
+
+/// Counts for one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KindCount {
+    /// Every definition found.
+    pub total: usize,
+    /// Those in effect.
+    pub active: usize,
+    /// Those shadowed by another definition.
+    pub shadowed: usize,
+}
+
+/// Facts about the scan behind a snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanStats {
+    /// Counts per kind, keyed by the kind's plural name.
+    pub kinds: HashMap<&'static str, KindCount>,
+    /// Diagnostics per severity.
+    pub diagnostics: HashMap<Severity, usize>,
+    /// How many files were read.
+    pub files_read: usize,
+    /// How long the scan took.
+    pub duration: Duration,
+    /// When the scan finished.
+    pub scanned_at: SystemTime,
+}
+
+/// One immutable view of every resource.
+#[derive(Debug)]
+pub struct CatalogSnapshot {
+    generation: u64,
+    fingerprint: u64,
+    resources: Vec<Resource>,
+    by_id: HashMap<ResourceId, usize>,
+    diagnostics: Vec<Diagnostic>,
+    index: SearchIndex,
+    stats: ScanStats,
+}
+
+impl CatalogSnapshot {
+    /// Builds a snapshot from a scan. CPU-bound (it builds the search index): call it off the
+    /// async executor.
+    pub fn from_scan(generation: u64, out: ScanOutput) -> Self {
+        let ScanOutput {
+            resources,
+            diagnostics,
+            files_read,
+            fingerprint,
+            duration,
+        } = out;
+        let by_id = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        let mut kinds: HashMap<&'static str, KindCount> = ResourceKind::ALL
+            .iter()
+            .map(|k| (k.plural(), KindCount::default()))
+            .collect();
+        for r in &resources {
+            let count = kinds.entry(r.kind.plural()).or_default();
+            count.total += 1;
+            if r.is_active() {
+                count.active += 1;
+            } else {
+                count.shadowed += 1;
+            }
+        }
+        let mut by_severity = HashMap::new();
+        for d in &diagnostics {
+            *by_severity.entry(d.severity).or_insert(0) += 1;
+        }
+        let index = SearchIndex::build(&resources);
+        CatalogSnapshot {
+            generation,
+            fingerprint,
+            by_id,
+            diagnostics,
+            index,
+            stats: ScanStats {
+                kinds,
+                diagnostics: by_severity,
+                files_read,
+                duration,
+                scanned_at: SystemTime::now(),
+            },
+            resources,
+        }
+    }
+
+    /// An empty snapshot (generation 0), for a catalog that has not loaded yet.
+    pub fn empty() -> Self {
+        CatalogSnapshot::from_scan(0, ScanOutput::default())
+    }
+
+    /// The generation: bumped on every swap that changed something.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Every resource, shadowed ones included, sorted by kind, name, scope and source.
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    /// The resources of one kind.
+    pub fn of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = &Resource> {
+        self.resources.iter().filter(move |r| r.kind == kind)
+    }
+
+    /// A resource by id.
+    pub fn get(&self, id: &ResourceId) -> Option<&Resource> {
+        self.by_id.get(id).map(|&i| &self.resources[i])
+    }
+
+    /// The resource in effect for `name` of `kind`, as Claude Code would pick it: by qualified
+    /// name first (`tools:smart-debug`), then by bare name (`smart-debug`), preferring active
+    /// definitions and then the project scope. `None` when nothing matches or when a bare name
+    /// is ambiguous (see [`CatalogSnapshot::candidates`]).
+    pub fn resolve(&self, kind: ResourceKind, name: &str) -> Option<&Resource> {
+        let candidates = self.candidates(kind, name);
+        let best = candidates.first()?;
+        let rank = |r: &Resource| {
+            (
+                !r.is_active(),
+                r.scope != jarvis_core::Scope::Project,
+                r.qualified_name != r.name,
+            )
+        };
+        let ties = candidates
+            .iter()
+            .filter(|r| rank(r) == rank(best) && r.qualified_name != name.trim_start_matches('/'))
+            .count();
+        if best.qualified_name == name.trim_start_matches('/') || ties <= 1 {
+            Some(best)
+        } else {
+            None
+        }
+    }
+
+    /// Every resource of `kind` that answers to `name` (qualified name or alias), best first.
+    pub fn candidates(&self, kind: ResourceKind, name: &str) -> Vec<&Resource> {
+        let name = name.trim_start_matches('/');
+        let mut candidates: Vec<&Resource> = self
+            .of_kind(kind)
+            .filter(|r| r.qualified_name == name || r.aliases.iter().any(|a| a == name))
+            .collect();
+        candidates.sort_by_key(|r| {
+            (
+                r.qualified_name != name,
+                !r.is_active(),
+                r.scope != jarvis_core::Scope::Project,
+                r.project.clone(),
+                r.source.clone(),
+            )
+        });
+        candidates
+    }
+
+    /// Every diagnostic of the scan.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// Scan facts and counts.
+    pub fn stats(&self) -> &ScanStats {
+        &self.stats
+    }
+
+    /// Ranked search. CPU-bound but fast (microseconds to a millisecond at 10,000 resources).
+    pub fn search(&self, query: &SearchQuery) -> Vec<SearchHit> {
+        self.index.search(&self.resources, query)
+    }
+
+    /// The number of distinct terms in the search index.
+    pub fn indexed_terms(&self) -> usize {
+        self.index.term_count()
+    }
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// A new snapshot with this generation is in service.
+    Swapped(u64),
+    /// Nothing changed on disk; the current snapshot stays.
+    Unchanged(u64),
+    /// The scan failed; the last good snapshot (this generation) stays.
+    Failed {
+        /// The generation still served.
+        generation: u64,
+        /// Why the scan failed.
+        reason: String,
+    },
+}
+
+type Listener = Box<dyn Fn(&Arc<CatalogSnapshot>) + Send + Sync>;
+
+struct Shared {
+    roots: ScanRoots,
+    current: RwLock<Arc<CatalogSnapshot>>,
+    /// Serializes reloads: two at once would race to publish.
+    reload: Mutex<()>,
+    last_error: RwLock<Option<String>>,
+    listeners: RwLock<Vec<Listener>>,
+}
+
+/// The live catalog: the current snapshot plus the means to reload it.
+///
+/// Cloning is cheap (an `Arc`). Every method that scans is blocking; async callers wrap it in
+/// `spawn_blocking`. [`LiveCatalog::snapshot`] is non-blocking in practice (a read lock held for a
+/// pointer copy).
+#[derive(Clone)]
+pub struct LiveCatalog {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for LiveCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveCatalog")
+            .field("generation", &self.snapshot().generation())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveCatalog {
+    /// Scans `roots` and returns a catalog serving the result as generation 1. Blocking.
+    pub fn load(roots: ScanRoots) -> LiveCatalog {
+        let catalog = LiveCatalog {
+            shared: Arc::new(Shared {
+                roots,
+                current: RwLock::new(Arc::new(CatalogSnapshot::empty())),
+                reload: Mutex::new(()),
+                last_error: RwLock::new(None),
+                listeners: RwLock::new(Vec::new()),
+            }),
+        };
+        catalog.reload();
+        catalog
+    }
+
+    /// The snapshot currently in service.
+    pub fn snapshot(&self) -> Arc<CatalogSnapshot> {
+        self.shared
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// What the catalog scans.
+    pub fn roots(&self) -> &ScanRoots {
+        &self.shared.roots
+    }
+
+    /// Why the last reload failed, if it did.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared
+            .last_error
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Registers a function called with every new snapshot (on the reloading thread).
+    pub fn on_swap(&self, listener: impl Fn(&Arc<CatalogSnapshot>) + Send + Sync + 'static) {
+        self.shared
+            .listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Box::new(listener));
+    }
+
+    /// Rescans everything and swaps in the result if anything changed. Blocking.
+    pub fn reload(&self) -> ReloadOutcome {
+        let _guard = self
+            .shared
+            .reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.snapshot();
+        let roots = &self.shared.roots;
+        let result = catch_unwind(AssertUnwindSafe(|| scan(roots)));
+        let out = match result {
+            Ok(out) => out,
+            Err(panic) => {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "scan panicked".to_owned());
+                tracing::error!(generation = current.generation(), %reason, "catalog reload failed; keeping the last good snapshot");
+                *self
+                    .shared
+                    .last_error
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
+                return ReloadOutcome::Failed {
+                    generation: current.generation(),
+                    reason,
+                };
+            }
+        };
+        *self
+            .shared
+            .last_error
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        if current.generation() > 0 && out.fingerprint == current.fingerprint {
+            tracing::debug!(generation = current.generation(), "rescan found no change");
+            return ReloadOutcome::Unchanged(current.generation());
+        }
+        let generation = current.generation() + 1;
+        let snapshot = Arc::new(CatalogSnapshot::from_scan(generation, out));
+        tracing::info!(
+            generation,
+            resources = snapshot.resources().len(),
+            diagnostics = snapshot.diagnostics().len(),
+            took_ms = snapshot.stats().duration.as_millis() as u64,
+            "catalog reloaded"
+        );
+        *self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = snapshot.clone();
+        for listener in self
+            .shared
+            .listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            listener(&snapshot);
+        }
+        ReloadOutcome::Swapped(generation)
+    }
+}

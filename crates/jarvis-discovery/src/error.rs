@@ -1,0 +1,39 @@
+//! The discovery crate's error type.
+
+use jarvis_core::{Code, ErrorCode};
+
+/// What can stop discovery as a whole. Problems with single files are diagnostics, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid; `key` names the setting.
+    #[error("invalid configuration `{key}`: {message}")]
+    Config {
+        /// The dotted key, e.g. `discovery.projects[0]`.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The file watcher could not be started.
+    #[error("cannot watch for file changes: {0}")]
+    Watch(#[from] notify::Error),
+    /// A thread could not be spawned.
+    #[error("cannot start the {what} thread: {source}")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl ErrorCode for Error {
+    fn error_code(&self) -> Code {
+        match self {
+            Error::Config { .. } => Code::ConfigInvalid,
+            Error::Watch(_) | Error::Thread { .. } => Code::InternalError,
+        }
+    }
+}
+
+/// Discovery's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,173 @@
+//! Precedence between definitions of the same name.
+//!
+//! The rules follow Claude Code:
+//! - agents and commands: a project definition beats the user's; within one folder tree two
+//!   files with one name load only once (the first by path), the other is shadowed;
+//! - skills: the user's (personal) definition beats a project's, and a skill beats a command of
+//!   the same name;
+//! - MCP servers: local (`~/.claude.json` project entry) beats project (`.mcp.json`) beats user;
+//!   Claude Desktop is a separate application and shadows nothing;
+//! - workflows: the same workflow id in two export files loads once.
+//!
+//! A project-bound definition only competes with definitions of the same project or with
+//! user-level ones: two projects may each have their own `code-reviewer`. Shadowed resources stay
+//! in the catalog, marked with `shadowed_by` and reported as a `shadowed` diagnostic, so a user
+//! can see why an edit has no effect.
+
+use std::collections::BTreeMap;
+
+use jarvis_core::{Diagnostic, DiagnosticCode, Resource, ResourceKind, Scope};
+
+/// Marks shadowed resources in place and reports each one.
+pub(crate) fn apply(resources: &mut [Resource], diags: &mut Vec<Diagnostic>) {
+    let mut groups: BTreeMap<(ResourceKind, String), Vec<usize>> = BTreeMap::new();
+    for (i, r) in resources.iter().enumerate() {
+        groups.entry((r.kind, identity(r))).or_default().push(i);
+    }
+    for members in groups.values_mut() {
+        members.sort_by(|&a, &b| {
+            let (ra, rb) = (&resources[a], &resources[b]);
+            (rank(ra), &ra.project, &ra.source).cmp(&(rank(rb), &rb.project, &rb.source))
+        });
+        let mut winners: Vec<usize> = Vec::new();
+        for &i in members.iter() {
+            match winners
+                .iter()
+                .find(|&&w| competes(&resources[w], &resources[i]))
+            {
+                Some(&w) => shadow(resources, i, w, diags),
+                None => winners.push(i),
+            }
+        }
+    }
+    skills_beat_commands(resources, diags);
+    report_ambiguous_aliases(resources, diags);
+}
+
+/// What two definitions must share to compete.
+fn identity(r: &Resource) -> String {
+    match &r.details {
+        jarvis_core::Details::Workflow(w) => {
+            w.workflow_id.clone().unwrap_or_else(|| r.name.clone())
+        }
+        _ => r.qualified_name.clone(),
+    }
+}
+
+/// Lower wins.
+fn rank(r: &Resource) -> u8 {
+    match (r.kind, r.scope) {
+        (ResourceKind::Skill, Scope::User) => 0,
+        (ResourceKind::Skill, _) => 1,
+        (ResourceKind::McpServer, Scope::Local) => 0,
+        (ResourceKind::McpServer, Scope::Project) => 1,
+        (ResourceKind::McpServer, Scope::User) => 2,
+        (ResourceKind::McpServer, _) => 3,
+        (_, Scope::Project) => 0,
+        _ => 1,
+    }
+}
+
+/// Whether `a` and `b` are alternatives for the same slot: both in Claude Desktop or both not,
+/// and not bound to two different projects.
+fn competes(a: &Resource, b: &Resource) -> bool {
+    (a.scope == Scope::Desktop) == (b.scope == Scope::Desktop)
+        && (a.project.is_none() || b.project.is_none() || a.project == b.project)
+}
+
+fn shadow(resources: &mut [Resource], loser: usize, winner: usize, diags: &mut Vec<Diagnostic>) {
+    let (winner_id, winner_source, winner_scope) = {
+        let w = &resources[winner];
+        (w.id.clone(), w.source.clone(), w.scope)
+    };
+    let r = &mut resources[loser];
+    let why = if r.scope == winner_scope {
+        "has the same name in the same scope".to_owned()
+    } else {
+        format!("takes precedence ({} over {})", winner_scope, r.scope)
+    };
+    diags.push(Diagnostic::new(
+        DiagnosticCode::Shadowed,
+        &r.source,
+        format!(
+            "{} `{}` is shadowed: {} {why}",
+            r.kind,
+            r.qualified_name,
+            winner_source.display()
+        ),
+    ));
+    r.shadowed_by = Some(winner_id);
+    r.flags.push(DiagnosticCode::Shadowed);
+}
+
+fn skills_beat_commands(resources: &mut [Resource], diags: &mut Vec<Diagnostic>) {
+    let skills: Vec<usize> = (0..resources.len())
+        .filter(|&i| resources[i].kind == ResourceKind::Skill && resources[i].is_active())
+        .collect();
+    for i in 0..resources.len() {
+        let r = &resources[i];
+        if r.kind != ResourceKind::Command || !r.is_active() {
+            continue;
+        }
+        if let Some(&s) = skills
+            .iter()
+            .find(|&&s| resources[s].name == r.qualified_name && competes(&resources[s], r))
+        {
+            shadow(resources, i, s, diags);
+        }
+    }
+}
+
+/// A bare command name defined several times: within one scope it is ambiguous (use `dir:name`);
+/// across scopes the project's definition takes the bare name, and the others remain reachable
+/// by their namespaced form.
+fn report_ambiguous_aliases(resources: &[Resource], diags: &mut Vec<Diagnostic>) {
+    let mut by_name: BTreeMap<&str, Vec<&Resource>> = BTreeMap::new();
+    for r in resources
+        .iter()
+        .filter(|r| r.kind == ResourceKind::Command && r.is_active())
+    {
+        by_name.entry(r.name.as_str()).or_default().push(r);
+    }
+    for (name, rs) in by_name {
+        if rs.len() < 2 {
+            continue;
+        }
+        let best_rank = rs.iter().map(|r| rank(r)).min().unwrap_or(0);
+        let owners: Vec<&&Resource> = rs.iter().filter(|r| rank(r) == best_rank).collect();
+        let forms = |set: &[&&Resource]| {
+            set.iter()
+                .map(|r| format!("/{}", r.qualified_name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if owners.len() > 1 {
+            for r in &owners {
+                diags.push(Diagnostic::new(
+                    DiagnosticCode::AmbiguousName,
+                    &r.source,
+                    format!(
+                        "/{name} is defined {} times in the {} scope ({}); use the namespaced form",
+                        owners.len(),
+                        r.scope,
+                        forms(&owners)
+                    ),
+                ));
+            }
+        }
+        for r in rs.iter().filter(|r| rank(r) != best_rank) {
+            if let Some(owner) = owners.iter().find(|o| competes(o, r)) {
+                diags.push(Diagnostic::new(
+                    DiagnosticCode::Shadowed,
+                    &r.source,
+                    format!(
+                        "the bare name /{name} resolves to the {} command {}; this one stays reachable as /{}",
+                        owner.scope,
+                        owner.source.display(),
+                        r.qualified_name
+                    ),
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! One full scan: every source read once, into resources and diagnostics.
+//!
+//! A scan never fails as a whole. Each source (agents, commands, skills, MCP configs, workflow
+//! exports) adds what it can understand and a diagnostic for everything it cannot; precedence is
+//! then applied across scopes. The scan also computes a fingerprint of every file it read (path,
+//! size, modification time) so that a periodic rescan that finds nothing new can be recognised
+//! and does not disturb caches built on the catalog generation.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use jarvis_core::{Diagnostic, DiagnosticCode, Resource, Scope};
+
+use crate::config::{Root, ScanRoots};
+use crate::precedence;
+use crate::sources::{agents, commands, mcp, skills, workflows};
+use crate::text::{FileText, read_text};
+
+/// What one scan produced.
+#[derive(Debug, Default)]
+pub struct ScanOutput {
+    /// Every resource found, shadowed ones included.
+    pub resources: Vec<Resource>,
+    /// Every problem found.
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many files were read.
+    pub files_read: usize,
+    /// A hash of every read file's path, size and modification time, and of every folder seen.
+    pub fingerprint: u64,
+    /// How long the scan took.
+    pub duration: Duration,
+}
+
+/// The state of a scan in progress, handed to each source.
+#[derive(Debug)]
+pub(crate) struct Scan<'a> {
+    pub roots: &'a ScanRoots,
+    pub out: ScanOutput,
+    hash: u64,
+}
+
+impl<'a> Scan<'a> {
+    fn new(roots: &'a ScanRoots) -> Self {
+        Scan {
+            roots,
+            out: ScanOutput::default(),
+            hash: 0xcbf2_9ce4_8422_2325,
+        }
+    }
+
+    /// Reads a file, recording it in the fingerprint; a failure becomes a diagnostic.
+    pub(crate) fn read(&mut self, path: &Path) -> Option<FileText> {
+        match read_text(path, self.roots.max_file_bytes) {
+            Ok(mut file) => {
+                self.out.files_read += 1;
+                self.mix(path.as_os_str().as_encoded_bytes());
+                self.mix(&file.bytes.to_le_bytes());
+                self.mix(&file.mtime_ns.to_le_bytes());
+                if let Some(diag) = file.not_utf8.take() {
+                    self.out.diagnostics.push(diag);
+                }
+                if file.text.trim().is_empty() {
+                    self.diag(Diagnostic::new(
+                        DiagnosticCode::EmptyFile,
+                        path,
+                        "file is empty; skipped",
+                    ));
+                    return None;
+                }
+                Some(file)
+            }
+            Err(diag) => {
+                self.mix(path.as_os_str().as_encoded_bytes());
+                self.diag(diag);
+                None
+            }
+        }
+    }
+
+    /// Records that a path was seen without being read (folders, listed skill files), so that
+    /// creating or deleting one changes the fingerprint.
+    pub(crate) fn saw(&mut self, path: &Path, bytes: u64) {
+        self.mix(path.as_os_str().as_encoded_bytes());
+        self.mix(&bytes.to_le_bytes());
+    }
+
+    pub(crate) fn diag(&mut self, diag: Diagnostic) {
+        match diag.severity {
+            jarvis_core::Severity::Error => {
+                tracing::warn!(path = %diag.path.display(), code = %diag.code, "{}", diag.message);
+            }
+            _ => {
+                tracing::debug!(path = %diag.path.display(), code = %diag.code, "{}", diag.message)
+            }
+        }
+        self.out.diagnostics.push(diag);
+    }
+
+    pub(crate) fn diag_all(&mut self, diags: Vec<Diagnostic>) {
+        for diag in diags {
+            self.diag(diag);
+        }
+    }
+
+    pub(crate) fn diags(&mut self) -> &mut Vec<Diagnostic> {
+        &mut self.out.diagnostics
+    }
+
+    pub(crate) fn push(&mut self, resource: Resource) {
+        self.out.resources.push(resource);
+    }
+
+    fn mix(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.hash ^= u64::from(b);
+            self.hash = self.hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.hash ^= 0xff;
+        self.hash = self.hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    /// Reports a missing location: an error-level diagnostic if the user named it (it existed at
+    /// start-up and has since gone), info if it was only a default.
+    pub(crate) fn root_missing(&mut self, root: &Root, what: &str) {
+        let diag = Diagnostic::new(
+            DiagnosticCode::RootMissing,
+            &root.path,
+            format!("{what} does not exist; nothing to load there"),
+        );
+        let diag = if root.explicit {
+            diag.with_severity(jarvis_core::Severity::Warning)
+        } else {
+            diag
+        };
+        self.diag(diag);
+    }
+}
+
+/// Scans everything `roots` names. Blocking: run it on a blocking thread.
+pub fn scan(roots: &ScanRoots) -> ScanOutput {
+    let started = Instant::now();
+    let mut scan = Scan::new(roots);
+
+    if let Some(root) = &roots.claude_dir {
+        if root.path.is_dir() {
+            scan_claude_folder(&mut scan, &root.path, Scope::User, None);
+        } else {
+            scan.root_missing(root, "the Claude folder");
+        }
+    }
+    for project in &roots.projects {
+        let claude = project.path.join(".claude");
+        if claude.is_dir() {
+            scan_claude_folder(&mut scan, &claude, Scope::Project, Some(&project.path));
+        }
+    }
+    mcp::scan_all(&mut scan);
+    for path in &roots.workflow_paths {
+        workflows::scan_path(&mut scan, path);
+    }
+
+    precedence::apply(&mut scan.out.resources, &mut scan.out.diagnostics);
+    scan.out.resources.sort_by(|a, b| {
+        (a.kind, &a.qualified_name, a.scope, &a.source).cmp(&(
+            b.kind,
+            &b.qualified_name,
+            b.scope,
+            &b.source,
+        ))
+    });
+    scan.out.fingerprint = scan.hash;
+    scan.out.duration = started.elapsed();
+    scan.out
+}
+
+/// Scans one `.claude`-style folder: `agents/`, `commands/`, `skills/`.
+fn scan_claude_folder(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Option<&Path>) {
+    let project: Option<PathBuf> = project.map(Path::to_path_buf);
+    let agents = dir.join("agents");
+    if agents.is_dir() {
+        agents::scan(scan, &agents, scope, project.as_deref());
+    }
+    let commands = dir.join("commands");
+    if commands.is_dir() {
+        commands::scan(scan, &commands, scope, project.as_deref());
+    }
+    let skills = dir.join("skills");
+    if skills.is_dir() {
+        skills::scan(scan, &skills, scope, project.as_deref());
+    }
+    scan.saw(dir, 0);
+}

@@ -1,0 +1,604 @@
+//! Ranked search over the catalog: an in-memory inverted index built with each snapshot.
+//!
+//! Why our own index and not tantivy: the catalog is rebuilt whole on every reload and holds at
+//! most tens of thousands of short documents; an in-memory index over them is built in tens of
+//! milliseconds, answers in microseconds (see `docs/benchmarks.md`), costs no on-disk state and
+//! keeps the dependency tree small. What it must do is narrow and tested here:
+//!
+//! - fields carry weights: name ≫ tags/category > description > body;
+//! - every query token matches exactly, as a prefix of a longer term, or with typos (edit
+//!   distance 1 for tokens of 4–7 characters, 2 from 8; transpositions count as one edit);
+//! - ranking is by number of query tokens matched, then match quality (exact > prefix > fuzzy,
+//!   so an exact match always ranks above a fuzzy one), then the weighted score;
+//! - each hit carries a snippet of the best field with the byte ranges to highlight.
+//!
+//! Typo tolerance is applied to the vocabulary of names, tags and descriptions only: body
+//! vocabulary is large and mostly prose, and a fuzzy match there is more noise than help.
+
+use std::collections::HashMap;
+
+use jarvis_core::{Resource, ResourceId, ResourceKind};
+use serde::{Deserialize, Serialize};
+
+const NAME: u8 = 1;
+const TAGS: u8 = 2;
+const DESCRIPTION: u8 = 4;
+const BODY: u8 = 8;
+const SHORT_FIELDS: u8 = NAME | TAGS | DESCRIPTION;
+
+/// How many bytes of a body are indexed and scanned for highlights.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How many prefix expansions one query token may have.
+const MAX_PREFIX_TERMS: usize = 64;
+/// Words too common to be worth a posting list.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "if", "in", "is", "it", "of",
+    "on", "or", "that", "the", "this", "to", "with",
+];
+
+/// A search request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    /// The text typed by the user.
+    pub text: String,
+    /// Only these kinds; empty means all.
+    #[serde(default)]
+    pub kinds: Vec<ResourceKind>,
+    /// Whether shadowed resources are included.
+    #[serde(default)]
+    pub include_shadowed: bool,
+    /// The maximum number of hits.
+    pub limit: usize,
+}
+
+impl SearchQuery {
+    /// A query for `text` over every kind, with a limit of 20.
+    pub fn new(text: impl Into<String>) -> Self {
+        SearchQuery {
+            text: text.into(),
+            kinds: Vec::new(),
+            include_shadowed: false,
+            limit: 20,
+        }
+    }
+}
+
+/// How well a query token matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchQuality {
+    /// Within the typo budget.
+    Fuzzy,
+    /// The start of a longer term.
+    Prefix,
+    /// The term itself.
+    Exact,
+}
+
+impl MatchQuality {
+    fn points(self) -> u32 {
+        match self {
+            MatchQuality::Exact => 2,
+            MatchQuality::Prefix => 1,
+            MatchQuality::Fuzzy => 0,
+        }
+    }
+
+    fn factor(self) -> f32 {
+        match self {
+            MatchQuality::Exact => 1.0,
+            MatchQuality::Prefix => 0.7,
+            MatchQuality::Fuzzy => 0.4,
+        }
+    }
+}
+
+/// Which field a snippet comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HighlightField {
+    /// The name.
+    Name,
+    /// The description.
+    Description,
+    /// Tags and category.
+    Tags,
+    /// The body.
+    Body,
+}
+
+/// A snippet with the parts that matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Highlight {
+    /// Where the snippet comes from.
+    pub field: HighlightField,
+    /// The snippet text.
+    pub text: String,
+    /// Byte ranges `[start, end)` of `text` that matched.
+    pub ranges: Vec<[usize; 2]>,
+}
+
+impl Highlight {
+    /// The snippet with each match wrapped in `open` … `close`.
+    pub fn marked(&self, open: &str, close: &str) -> String {
+        let mut out = String::with_capacity(self.text.len() + self.ranges.len() * 8);
+        let mut at = 0;
+        for [start, end] in &self.ranges {
+            out.push_str(&self.text[at..*start]);
+            out.push_str(open);
+            out.push_str(&self.text[*start..*end]);
+            out.push_str(close);
+            at = *end;
+        }
+        out.push_str(&self.text[at..]);
+        out
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The resource.
+    pub id: ResourceId,
+    /// Its kind.
+    pub kind: ResourceKind,
+    /// Its qualified name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// The relevance score (higher is better; comparable within one query only).
+    pub score: f32,
+    /// How many query tokens matched.
+    pub matched_tokens: usize,
+    /// The worst match quality among the matched tokens.
+    pub quality: MatchQuality,
+    /// The best snippet.
+    pub highlight: Highlight,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Posting {
+    doc: u32,
+    fields: u8,
+    body_tf: u16,
+}
+
+/// The index over one snapshot's resources.
+#[derive(Debug, Default)]
+pub struct SearchIndex {
+    /// Term text → term id.
+    dict: HashMap<Box<str>, u32>,
+    /// Term ids sorted by term text, for prefix ranges.
+    sorted: Vec<u32>,
+    /// Term id → text.
+    texts: Vec<Box<str>>,
+    /// Term id → postings, sorted by doc.
+    postings: Vec<Vec<Posting>>,
+    /// Terms from short fields, bucketed by character count, for typo matching.
+    fuzzy_by_len: Vec<Vec<u32>>,
+    /// Per doc: its kind and whether it is active.
+    docs: Vec<(ResourceKind, bool)>,
+}
+
+impl SearchIndex {
+    /// Builds the index. `resources[i]` is doc `i`.
+    pub fn build(resources: &[Resource]) -> SearchIndex {
+        let mut index = SearchIndex {
+            docs: resources.iter().map(|r| (r.kind, r.is_active())).collect(),
+            ..SearchIndex::default()
+        };
+        let mut local: HashMap<u32, (u8, u16)> = HashMap::new();
+        for (doc, r) in resources.iter().enumerate() {
+            local.clear();
+            let mut add = |index: &mut SearchIndex, field: u8, text: &str| {
+                for (_, token) in tokens(text) {
+                    let id = index.term_id(token.as_ref());
+                    let entry = local.entry(id).or_insert((0, 0));
+                    entry.0 |= field;
+                    if field == BODY {
+                        entry.1 = entry.1.saturating_add(1);
+                    }
+                }
+            };
+            add(&mut index, NAME, &r.name);
+            if r.qualified_name != r.name {
+                add(&mut index, NAME, &r.qualified_name);
+            }
+            for alias in &r.aliases {
+                add(&mut index, NAME, alias);
+            }
+            for tag in r.tags.iter().chain(r.category.iter()) {
+                add(&mut index, TAGS, tag);
+            }
+            add(&mut index, DESCRIPTION, &r.description);
+            add(
+                &mut index,
+                BODY,
+                prefix_at_char_boundary(&r.body, MAX_BODY_BYTES),
+            );
+            let doc = u32::try_from(doc).unwrap_or(u32::MAX);
+            for (&term, &(fields, body_tf)) in &local {
+                index.postings[term as usize].push(Posting {
+                    doc,
+                    fields,
+                    body_tf,
+                });
+            }
+        }
+        for list in &mut index.postings {
+            list.sort_unstable_by_key(|p| p.doc);
+            list.shrink_to_fit();
+        }
+        let mut sorted: Vec<u32> =
+            (0..u32::try_from(index.texts.len()).unwrap_or(u32::MAX)).collect();
+        sorted.sort_unstable_by(|&a, &b| index.texts[a as usize].cmp(&index.texts[b as usize]));
+        index.sorted = sorted;
+        for (id, list) in index.postings.iter().enumerate() {
+            if list.iter().any(|p| p.fields & SHORT_FIELDS != 0) {
+                let len = index.texts[id].chars().count();
+                if index.fuzzy_by_len.len() <= len {
+                    index.fuzzy_by_len.resize_with(len + 1, Vec::new);
+                }
+                index.fuzzy_by_len[len].push(u32::try_from(id).unwrap_or(u32::MAX));
+            }
+        }
+        index
+    }
+
+    fn term_id(&mut self, token: &str) -> u32 {
+        if let Some(&id) = self.dict.get(token) {
+            return id;
+        }
+        let id = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
+        let text: Box<str> = token.into();
+        self.dict.insert(text.clone(), id);
+        self.texts.push(text);
+        self.postings.push(Vec::new());
+        id
+    }
+
+    /// How many distinct terms the index holds.
+    pub fn term_count(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// Runs `query` against the index; `resources` must be the slice the index was built from.
+    pub fn search(&self, resources: &[Resource], query: &SearchQuery) -> Vec<SearchHit> {
+        let mut query_tokens: Vec<String> = Vec::new();
+        for (_, token) in tokens(&query.text) {
+            let token = token.into_owned();
+            if !query_tokens.contains(&token) {
+                query_tokens.push(token);
+            }
+        }
+        if query_tokens.is_empty() || query.limit == 0 {
+            return Vec::new();
+        }
+        let total_docs = self.docs.len().max(1) as f32;
+        let mut acc: HashMap<u32, DocScore> = HashMap::new();
+        for (slot, token) in query_tokens.iter().enumerate().take(64) {
+            let bit = 1u64 << slot;
+            for (term, quality) in self.expand(token) {
+                let list = &self.postings[term as usize];
+                let idf = (1.0 + total_docs / list.len().max(1) as f32).ln();
+                for p in list {
+                    let (kind, active) = self.docs[p.doc as usize];
+                    if (!query.kinds.is_empty() && !query.kinds.contains(&kind))
+                        || (!active && !query.include_shadowed)
+                    {
+                        continue;
+                    }
+                    let entry = acc.entry(p.doc).or_default();
+                    if entry.tokens & bit != 0 {
+                        // The token already matched this doc at an equal or better quality:
+                        // `expand` yields exact, then prefix, then fuzzy terms.
+                        continue;
+                    }
+                    entry.tokens |= bit;
+                    entry.quality_points += quality.points();
+                    entry.worst = entry.worst.min(quality);
+                    entry.score += field_weight(p) * idf * quality.factor();
+                    entry.terms.push(term);
+                }
+            }
+        }
+        let normalized_query = query_tokens.join(" ");
+        let mut ranked: Vec<(u32, DocScore)> = acc.into_iter().collect();
+        for (doc, score) in &mut ranked {
+            let name = &resources[*doc as usize].name;
+            let name_tokens: Vec<String> = tokens(name).map(|(_, t)| t.into_owned()).collect();
+            if name_tokens.join(" ") == normalized_query {
+                score.score *= 4.0;
+            }
+        }
+        let key = |s: &DocScore| (s.tokens.count_ones(), s.quality_points);
+        ranked.sort_unstable_by(|(da, a), (db, b)| {
+            key(b)
+                .cmp(&key(a))
+                .then(b.score.total_cmp(&a.score))
+                .then(da.cmp(db))
+        });
+        ranked.truncate(query.limit);
+        ranked
+            .into_iter()
+            .map(|(doc, score)| {
+                let r = &resources[doc as usize];
+                let terms: Vec<&str> = score
+                    .terms
+                    .iter()
+                    .map(|&t| &*self.texts[t as usize])
+                    .collect();
+                SearchHit {
+                    id: r.id.clone(),
+                    kind: r.kind,
+                    name: r.qualified_name.clone(),
+                    description: r.description.clone(),
+                    score: score.score,
+                    matched_tokens: score.tokens.count_ones() as usize,
+                    quality: score.worst,
+                    highlight: highlight(r, &terms),
+                }
+            })
+            .collect()
+    }
+
+    /// The terms `token` matches, best quality first.
+    fn expand(&self, token: &str) -> Vec<(u32, MatchQuality)> {
+        let mut out = Vec::new();
+        let exact = self.dict.get(token).copied();
+        if let Some(id) = exact {
+            out.push((id, MatchQuality::Exact));
+        }
+        if token.chars().count() >= 2 {
+            let start = self
+                .sorted
+                .partition_point(|&id| &*self.texts[id as usize] < token);
+            out.extend(
+                self.sorted[start..]
+                    .iter()
+                    .take_while(|&&id| self.texts[id as usize].starts_with(token))
+                    .filter(|&&id| Some(id) != exact)
+                    .take(MAX_PREFIX_TERMS)
+                    .map(|&id| (id, MatchQuality::Prefix)),
+            );
+        }
+        let len = token.chars().count();
+        let budget = match len {
+            0..=3 => 0,
+            4..=7 => 1,
+            _ => 2,
+        };
+        if budget > 0 {
+            let query: Vec<char> = token.chars().collect();
+            for l in len.saturating_sub(budget)..=len + budget {
+                let Some(bucket) = self.fuzzy_by_len.get(l) else {
+                    continue;
+                };
+                for &id in bucket {
+                    if out.iter().any(|&(t, _)| t == id) {
+                        continue;
+                    }
+                    if within_distance(&query, &self.texts[id as usize], budget) {
+                        out.push((id, MatchQuality::Fuzzy));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug)]
+struct DocScore {
+    tokens: u64,
+    quality_points: u32,
+    worst: MatchQuality,
+    score: f32,
+    terms: Vec<u32>,
+}
+
+impl Default for DocScore {
+    fn default() -> Self {
+        DocScore {
+            tokens: 0,
+            quality_points: 0,
+            worst: MatchQuality::Exact,
+            score: 0.0,
+            terms: Vec::new(),
+        }
+    }
+}
+
+fn field_weight(p: &Posting) -> f32 {
+    let mut w = 0.0;
+    if p.fields & NAME != 0 {
+        w += 10.0;
+    }
+    if p.fields & TAGS != 0 {
+        w += 5.0;
+    }
+    if p.fields & DESCRIPTION != 0 {
+        w += 3.0;
+    }
+    if p.fields & BODY != 0 {
+        w += 1.0 + f32::from(p.body_tf).ln();
+    }
+    w
+}
+
+/// Splits text into lowercase alphanumeric tokens with their byte offsets, skipping stop words.
+fn tokens(text: &str) -> impl Iterator<Item = (usize, std::borrow::Cow<'_, str>)> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(move |t| {
+            let offset = t.as_ptr() as usize - text.as_ptr() as usize;
+            let lowered = if t.chars().any(char::is_uppercase) {
+                std::borrow::Cow::Owned(t.to_lowercase())
+            } else {
+                std::borrow::Cow::Borrowed(t)
+            };
+            (offset, lowered)
+        })
+        .filter(|(_, t)| !STOP_WORDS.contains(&t.as_ref()))
+}
+
+fn prefix_at_char_boundary(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Optimal-string-alignment distance of `a` and `b` is at most `max`.
+fn within_distance(a: &[char], b: &str, max: usize) -> bool {
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return false;
+    }
+    let width = b.len() + 1;
+    let mut prev2 = vec![0usize; width];
+    let mut prev: Vec<usize> = (0..width).collect();
+    let mut cur = vec![0usize; width];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..width {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return false;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()] <= max
+}
+
+/// The best snippet for a hit: the first of name, description, tags and body in which one of
+/// `terms` occurs.
+fn highlight(r: &Resource, terms: &[&str]) -> Highlight {
+    let fields: [(HighlightField, String); 4] = [
+        (HighlightField::Name, r.qualified_name.clone()),
+        (HighlightField::Description, r.description.clone()),
+        (
+            HighlightField::Tags,
+            r.category
+                .iter()
+                .chain(r.tags.iter())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (
+            HighlightField::Body,
+            prefix_at_char_boundary(&r.body, MAX_BODY_BYTES).to_owned(),
+        ),
+    ];
+    for (field, text) in fields {
+        let ranges: Vec<[usize; 2]> = tokens(&text)
+            .filter(|(_, t)| terms.contains(&t.as_ref()))
+            .map(|(start, _)| {
+                let len = text[start..]
+                    .find(|c: char| !c.is_alphanumeric())
+                    .unwrap_or(text.len() - start);
+                [start, start + len]
+            })
+            .collect();
+        if ranges.is_empty() {
+            continue;
+        }
+        return window(field, &text, &ranges);
+    }
+    Highlight {
+        field: HighlightField::Name,
+        text: r.qualified_name.clone(),
+        ranges: Vec::new(),
+    }
+}
+
+/// Cuts long text to a window of about 160 bytes around the first match, shifting the ranges.
+fn window(field: HighlightField, text: &str, ranges: &[[usize; 2]]) -> Highlight {
+    const BEFORE: usize = 60;
+    const SPAN: usize = 160;
+    if text.len() <= SPAN + 40 {
+        return Highlight {
+            field,
+            text: text.to_owned(),
+            ranges: ranges.to_vec(),
+        };
+    }
+    let first = ranges[0][0];
+    let mut start = first.saturating_sub(BEFORE);
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    // Start at a word boundary, unless that would drop the match.
+    if start > 0
+        && let Some(space) = text[start..first].find(char::is_whitespace)
+    {
+        start += space + 1;
+    }
+    let mut end = (start + SPAN).min(text.len()).max(ranges[0][1]);
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let prefix = if start > 0 { "…" } else { "" };
+    let suffix = if end < text.len() { "…" } else { "" };
+    let body = text[start..end].replace('\n', " ");
+    let shift = prefix.len();
+    Highlight {
+        field,
+        text: format!("{prefix}{body}{suffix}"),
+        ranges: ranges
+            .iter()
+            .filter(|[s, e]| *s >= start && *e <= end)
+            .map(|[s, e]| [s - start + shift, e - start + shift])
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_counts_edits_and_transpositions() {
+        let q: Vec<char> = "reveiw".chars().collect();
+        assert!(within_distance(&q, "review", 1));
+        let q: Vec<char> = "seach".chars().collect();
+        assert!(within_distance(&q, "search", 1));
+        assert!(!within_distance(&q, "starch", 1));
+        let q: Vec<char> = "kubernetis".chars().collect();
+        assert!(within_distance(&q, "kubernetes", 2));
+    }
+
+    #[test]
+    fn tokens_lowercase_and_drop_stop_words() {
+        let t: Vec<(usize, String)> = tokens("The Code-Reviewer of tools:smart_debug")
+            .map(|(o, t)| (o, t.into_owned()))
+            .collect();
+        let words: Vec<&str> = t.iter().map(|(_, w)| w.as_str()).collect();
+        assert_eq!(words, ["code", "reviewer", "tools", "smart", "debug"]);
+        assert_eq!(t[0].0, 4);
+    }
+
+    #[test]
+    fn marked_wraps_ranges() {
+        let h = Highlight {
+            field: HighlightField::Name,
+            text: "code reviewer".into(),
+            ranges: vec![[5, 13]],
+        };
+        assert_eq!(h.marked("[", "]"), "code [reviewer]");
+    }
+}

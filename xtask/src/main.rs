@@ -1,0 +1,313 @@
+//! `cargo xtask`: the project's chores, in Rust so they run wherever cargo does.
+//!
+//! - `ci`: everything CI checks — formatting, clippy with `-D warnings`, every test, `cargo deny`.
+//! - `deny`: licences, bans, sources and advisories (offline, from the RustSec snapshot when one
+//!   is beside the checkout), installing cargo-deny when it is missing.
+//! - `gen-corpus`: writes a realistic tree of resource files for benchmarks.
+//! - `bench`: runs the benchmarks and prints what goes into `docs/benchmarks.md`.
+
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool reports on the terminal"
+)]
+
+mod corpus;
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let (task, rest) = args
+        .split_first()
+        .map_or(("help", &[][..]), |(t, r)| (t.as_str(), r));
+    match task {
+        "ci" => ci(),
+        "deny" => deny(),
+        "gen-corpus" => gen_corpus(rest),
+        "bench" => bench(rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown task `{other}`\n\n{USAGE}"),
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  ci                                  fmt check, clippy -D warnings, all tests, cargo deny
+  deny                                cargo deny check (offline with ../shared/advisory-db)
+  gen-corpus --out DIR [--count N]    write a realistic tree of N resource files (default 10000)
+  bench [--quick]                     run the benchmarks and the memory measurement";
+
+fn root() -> PathBuf {
+    // xtask lives at <root>/xtask.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn step(name: &str, cmd: &mut Command) -> Result<()> {
+    println!("\n==> {name}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {name}"))?;
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    Ok(())
+}
+
+/// The shared folder beside the checkout, if any (`JARVIS_SHARED` overrides).
+fn shared_dir() -> Option<PathBuf> {
+    let dir = env::var_os("JARVIS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("..").join("shared"));
+    dir.is_dir().then_some(dir)
+}
+
+fn ci() -> Result<()> {
+    step(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--", "--check"]),
+    )?;
+    step(
+        "cargo clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--all-targets", "--locked"]);
+    if env::var_os("JARVIS_CORPUS").is_none()
+        && let Some(shared) = shared_dir()
+    {
+        let corpus = shared.join("corpus");
+        if corpus.is_dir() {
+            println!("using the real corpus at {}", corpus.display());
+            test.env("JARVIS_CORPUS", corpus);
+        }
+    }
+    step("cargo test", &mut test)?;
+    step(
+        "cargo test --doc",
+        cargo().args(["test", "--workspace", "--doc", "--locked"]),
+    )?;
+    deny()
+}
+
+fn deny() -> Result<()> {
+    ensure_cargo_deny()?;
+    let mut cmd = cargo();
+    match prepare_advisory_snapshot()? {
+        Some(db_root) => {
+            println!("advisories from the snapshot at {}", db_root.display());
+            // `--offline` also stops cargo-deny's own `cargo metadata` from downloading crates,
+            // so every crate of every target must be fetched first.
+            step("cargo fetch", cargo().args(["fetch", "--locked"]))?;
+            cmd.env("JARVIS_ADVISORY_DBS", db_root)
+                .args(["deny", "--offline", "check"]);
+        }
+        None => {
+            println!("no advisory snapshot beside the checkout; cargo-deny fetches the database");
+            cmd.args(["deny", "check"]);
+        }
+    }
+    step("cargo deny check", &mut cmd)
+}
+
+fn ensure_cargo_deny() -> Result<()> {
+    let found = cargo()
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Ok(());
+    }
+    step(
+        "cargo install cargo-deny",
+        cargo().args(["install", "cargo-deny", "--locked"]),
+    )
+}
+
+/// cargo-deny reads a database only from a git checkout named after its URL, so the snapshot is
+/// copied into such a folder under the target directory and committed once.
+fn prepare_advisory_snapshot() -> Result<Option<PathBuf>> {
+    let Some(shared) = shared_dir() else {
+        return Ok(None);
+    };
+    let snapshot = shared.join("advisory-db");
+    if !snapshot.join("crates").is_dir() {
+        return Ok(None);
+    }
+    let target = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let db_root = target.join("advisory-dbs");
+    let db = db_root.join("advisory-db-3157b0e258782691");
+    let marker = db.join(".jarvis-snapshot");
+    let wanted = std::fs::read_to_string(snapshot.join("SNAPSHOT.md")).unwrap_or_default();
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(Some(db_root));
+    }
+    if db.exists() {
+        std::fs::remove_dir_all(&db).with_context(|| format!("cannot clear {}", db.display()))?;
+    }
+    copy_dir(&snapshot, &db)?;
+    let git = |args: &[&str]| -> Result<()> {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(&db)
+            .env("GIT_AUTHOR_NAME", "jarvis")
+            .env("GIT_AUTHOR_EMAIL", "jarvis@localhost")
+            .env("GIT_COMMITTER_NAME", "jarvis")
+            .env("GIT_COMMITTER_EMAIL", "jarvis@localhost")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .context("cannot run git")?;
+        if !status.success() {
+            bail!("git {args:?} failed");
+        }
+        Ok(())
+    };
+    git(&["init", "-q"])?;
+    git(&["add", "-A"])?;
+    git(&["commit", "-q", "-m", "RustSec advisory snapshot"])?;
+    std::fs::write(&marker, wanted)?;
+    Ok(Some(db_root))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest)?;
+            // The snapshot is read-only; the copy must be writable so it can be replaced later.
+            let mut perms = std::fs::metadata(&dest)?.permissions();
+            #[expect(
+                clippy::permissions_set_readonly_false,
+                reason = "the copy is ours to manage"
+            )]
+            perms.set_readonly(false);
+            std::fs::set_permissions(&dest, perms)?;
+        }
+    }
+    Ok(())
+}
+
+fn flag_value(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn gen_corpus(args: &[String]) -> Result<()> {
+    let out = flag_value(args, "--out").context("--out DIR is required")?;
+    let count: usize = flag_value(args, "--count")
+        .map(|c| c.parse())
+        .transpose()
+        .context("--count takes a number")?
+        .unwrap_or(10_000);
+    let summary = corpus::generate(Path::new(&out), count)?;
+    println!("{summary}");
+    Ok(())
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let corpus_dir = env::temp_dir().join("jarvis-bench-corpus-10000");
+    if !corpus_dir.join(".complete").exists() {
+        let summary = corpus::generate(&corpus_dir, 10_000)?;
+        println!("{summary}");
+        std::fs::write(corpus_dir.join(".complete"), "")?;
+    }
+    let mut criterion = cargo();
+    criterion
+        .args([
+            "bench",
+            "-p",
+            "jarvis-discovery",
+            "--bench",
+            "catalog",
+            "--",
+        ])
+        .env("JARVIS_BENCH_CORPUS", &corpus_dir);
+    if quick {
+        criterion.args(["--warm-up-time", "1", "--measurement-time", "3"]);
+    }
+    step(
+        "criterion: cold scan and search over 10,000 resources",
+        &mut criterion,
+    )?;
+    step(
+        "cargo build --release -p jarvis",
+        cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
+    )?;
+    let target = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let binary = target.join("release").join("jarvis");
+    let config = corpus_dir.join("jarvis.toml");
+    let output = Command::new(&binary)
+        .args(["--config"])
+        .arg(&config)
+        .args(["--log-level", "warn", "scan", "--json"])
+        .env("HOME", &corpus_dir)
+        .output()
+        .with_context(|| format!("cannot run {}", binary.display()))?;
+    if !output.status.success() {
+        bail!(
+            "jarvis scan failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    println!("\n==> memory: jarvis scan of the 10,000-file corpus (release)");
+    for line in text.lines().filter(|l| {
+        [
+            "\"files_read\"",
+            "\"duration_ms\"",
+            "\"peak_rss_bytes\"",
+            "\"resident_bytes\"",
+        ]
+        .iter()
+        .any(|k| l.contains(k))
+    }) {
+        println!("{}", line.trim());
+    }
+    Ok(())
+}
