@@ -112,8 +112,20 @@ fn ci() -> Result<()> {
     {
         let corpus = shared.join("corpus");
         if corpus.is_dir() {
-            println!("using the real corpus at {}", corpus.display());
             test.env("JARVIS_CORPUS", corpus);
+        }
+    }
+    match env::var_os("JARVIS_CORPUS").or_else(|| {
+        test.get_envs()
+            .find(|(k, _)| *k == "JARVIS_CORPUS")
+            .and_then(|(_, v)| v.map(ToOwned::to_owned))
+    }) {
+        Some(corpus) => println!(
+            "real-corpus suite: runs against {}",
+            PathBuf::from(corpus).display()
+        ),
+        None => {
+            println!("real-corpus suite: DID NOT RUN (no ../shared/corpus and JARVIS_CORPUS unset)")
         }
     }
     step("cargo test", &mut test)?;

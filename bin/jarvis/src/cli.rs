@@ -202,17 +202,39 @@ fn print(text: &str) {
 
 fn scan_json(snapshot: &CatalogSnapshot, with_resources: bool) -> serde_json::Value {
     let stats = snapshot.stats();
+    let (terms, postings) = snapshot.index_size();
     let mut value = json!({
         "generation": snapshot.generation(),
         "duration_ms": stats.duration.as_secs_f64() * 1000.0,
+        "index_duration_ms": stats.index_duration.as_secs_f64() * 1000.0,
         "files_read": stats.files_read,
         "kinds": stats.kinds,
+        "index": { "terms": terms, "postings": postings },
+        "body_bytes": snapshot.body_bytes(),
+        "memory": memory(),
         "diagnostics": snapshot.diagnostics(),
     });
     if with_resources {
         value["resources"] = json!(snapshot.resources());
     }
     value
+}
+
+/// The process's resident and peak resident memory, where the platform tells (Linux).
+fn memory() -> serde_json::Value {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    json!({
+        "resident_bytes": field("VmRSS:"),
+        "peak_resident_bytes": field("VmHWM:"),
+    })
 }
 
 fn write_scan(

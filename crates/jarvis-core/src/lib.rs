@@ -8,12 +8,14 @@
 //! Architecture invariant: no I/O, no async runtime, no HTTP framework. Everything here is plain
 //! data that can be built in a unit test, serialized, and compared. Higher crates add behaviour.
 
+pub mod body;
 pub mod code;
 pub mod diagnostic;
 pub mod id;
 pub mod resource;
 pub mod secret;
 
+pub use body::Body;
 pub use code::{Code, ErrorCode, ErrorKind};
 pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
 pub use id::ResourceId;

@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::body::Body;
 use crate::diagnostic::DiagnosticCode;
 use crate::id::ResourceId;
 use crate::secret::Secret;
@@ -159,10 +160,10 @@ pub struct Resource {
     pub tags: Vec<String>,
     /// The parsed frontmatter or JSON entry, with secret values masked.
     pub metadata: serde_json::Value,
-    /// The Markdown body (system prompt, command template, skill instructions); empty for kinds
-    /// that have none.
+    /// The Markdown body (system prompt, command template, skill instructions), held compressed;
+    /// empty for kinds that have none.
     #[serde(default)]
-    pub body: String,
+    pub body: Body,
     /// Kind-specific fields.
     pub details: Details,
     /// The resource that takes precedence over this one, if any. A shadowed resource is listed so

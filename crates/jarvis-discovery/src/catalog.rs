@@ -41,6 +41,8 @@ pub struct ScanStats {
     pub files_read: usize,
     /// How long the scan took.
     pub duration: Duration,
+    /// How long building the search index took.
+    pub index_duration: Duration,
     /// When the scan finished.
     pub scanned_at: SystemTime,
 }
@@ -90,7 +92,9 @@ impl CatalogSnapshot {
         for d in &diagnostics {
             *by_severity.entry(d.severity).or_insert(0) += 1;
         }
+        let index_started = std::time::Instant::now();
         let index = SearchIndex::build(&resources);
+        let index_duration = index_started.elapsed();
         CatalogSnapshot {
             generation,
             fingerprint,
@@ -102,6 +106,7 @@ impl CatalogSnapshot {
                 diagnostics: by_severity,
                 files_read,
                 duration,
+                index_duration,
                 scanned_at: SystemTime::now(),
             },
             resources,
@@ -192,9 +197,14 @@ impl CatalogSnapshot {
         self.index.search(&self.resources, query)
     }
 
-    /// The number of distinct terms in the search index.
-    pub fn indexed_terms(&self) -> usize {
-        self.index.term_count()
+    /// The number of distinct terms and of postings in the search index.
+    pub fn index_size(&self) -> (usize, usize) {
+        (self.index.term_count(), self.index.posting_count())
+    }
+
+    /// Bytes held by resource bodies (compressed).
+    pub fn body_bytes(&self) -> usize {
+        self.resources.iter().map(|r| r.body.stored_bytes()).sum()
     }
 }
 

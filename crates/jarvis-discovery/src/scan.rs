@@ -50,7 +50,44 @@ impl<'a> Scan<'a> {
 
     /// Reads a file, recording it in the fingerprint; a failure becomes a diagnostic.
     pub(crate) fn read(&mut self, path: &Path) -> Option<FileText> {
-        match read_text(path, self.roots.max_file_bytes) {
+        let result = read_text(path, self.roots.max_file_bytes);
+        self.record(path, result)
+    }
+
+    /// Reads and parses many files on all cores, then records them in order, so the outcome is
+    /// the same as reading them one by one. `parse` gets the path and the normalized text and
+    /// pushes its diagnostics; files that could not be read or are empty yield nothing.
+    pub(crate) fn read_all<T: Send>(
+        &mut self,
+        paths: &[PathBuf],
+        parse: impl Fn(&Path, &str, &mut Vec<Diagnostic>) -> T + Sync,
+    ) -> Vec<T> {
+        let max = self.roots.max_file_bytes;
+        // Each worker drops a file's text as soon as it is parsed: only the parsed values (with
+        // compressed bodies) and the read facts travel back, which keeps peak memory low.
+        let results = parallel_map(paths, |path| match read_text(path, max) {
+            Ok(file) if file.text.trim().is_empty() => (Ok(file), None, Vec::new()),
+            Ok(mut file) => {
+                let mut diags = Vec::new();
+                let value = parse(path, &file.text, &mut diags);
+                file.text = String::from("-");
+                (Ok(file), Some(value), diags)
+            }
+            Err(diag) => (Err(diag), None, Vec::new()),
+        });
+        let mut values = Vec::with_capacity(results.len());
+        for (path, (read, value, diags)) in paths.iter().zip(results) {
+            if self.record(path, read).is_some() {
+                self.diag_all(diags);
+                values.extend(value);
+            }
+        }
+        values
+    }
+
+    /// Records a read in the fingerprint and diagnostics; `None` when there is nothing to parse.
+    fn record(&mut self, path: &Path, result: Result<FileText, Diagnostic>) -> Option<FileText> {
+        match result {
             Ok(mut file) => {
                 self.out.files_read += 1;
                 self.mix(path.as_os_str().as_encoded_bytes());
@@ -134,6 +171,44 @@ impl<'a> Scan<'a> {
         };
         self.diag(diag);
     }
+}
+
+/// Maps `f` over `items` on up to `available_parallelism` threads, keeping the order.
+pub(crate) fn parallel_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
+    parallel_chunks(items, |chunk| chunk.iter().map(&f).collect::<Vec<T>>())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Splits `items` into one contiguous chunk per available core and runs `f` on each chunk on its
+/// own thread; the results come back in chunk order. Small inputs run on the calling thread.
+pub(crate) fn parallel_chunks<I: Sync, T: Send>(
+    items: &[I],
+    f: impl Fn(&[I]) -> T + Sync,
+) -> Vec<T> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(8);
+    if workers <= 1 || items.len() < 64 {
+        return vec![f(items)];
+    }
+    let chunk = items.len().div_ceil(workers);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || f(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(value) => value,
+                // Re-raise a worker's panic on this thread, where `LiveCatalog::reload` catches it.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 /// Scans everything `roots` names. Blocking: run it on a blocking thread.

@@ -15,7 +15,7 @@
 //! Typo tolerance is applied to the vocabulary of names, tags and descriptions only: body
 //! vocabulary is large and mostly prose, and a fuzzy match there is more noise than help.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use jarvis_core::{Resource, ResourceId, ResourceKind};
 use serde::{Deserialize, Serialize};
@@ -31,10 +31,32 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How many prefix expansions one query token may have.
 const MAX_PREFIX_TERMS: usize = 64;
 /// Words too common to be worth a posting list.
-const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "if", "in", "is", "it", "of",
-    "on", "or", "that", "the", "this", "to", "with",
-];
+fn is_stop_word(t: &str) -> bool {
+    matches!(
+        t,
+        "a" | "an"
+            | "and"
+            | "are"
+            | "as"
+            | "at"
+            | "be"
+            | "by"
+            | "for"
+            | "from"
+            | "if"
+            | "in"
+            | "is"
+            | "it"
+            | "of"
+            | "on"
+            | "or"
+            | "that"
+            | "the"
+            | "this"
+            | "to"
+            | "with"
+    )
+}
 
 /// A search request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -156,18 +178,40 @@ pub struct SearchHit {
     pub highlight: Highlight,
 }
 
+/// One (term, resource) pair packed into 32 bits: the resource in the top 24 bits, the fields
+/// the term occurs in (4 bits), and the body frequency as a log2 bucket (4 bits). Postings are
+/// the bulk of the index, so halving them matters at 10,000 resources.
 #[derive(Debug, Clone, Copy)]
-struct Posting {
-    doc: u32,
-    fields: u8,
-    body_tf: u16,
+struct Posting(u32);
+
+/// The largest resource number a posting can hold.
+const MAX_DOCS: usize = 1 << 24;
+
+impl Posting {
+    fn new(doc: u32, fields: u8, body_tf: u16) -> Posting {
+        let bucket = (16 - body_tf.leading_zeros()).min(15);
+        Posting((doc << 8) | (u32::from(fields & 0xF) << 4) | bucket)
+    }
+
+    fn doc(self) -> u32 {
+        self.0 >> 8
+    }
+
+    fn fields(self) -> u8 {
+        ((self.0 >> 4) & 0xF) as u8
+    }
+
+    /// Roughly log2 of the body frequency, plus one; 0 when the term is not in the body.
+    fn body_bucket(self) -> u8 {
+        (self.0 & 0xF) as u8
+    }
 }
 
 /// The index over one snapshot's resources.
 #[derive(Debug, Default)]
 pub struct SearchIndex {
     /// Term text → term id.
-    dict: HashMap<Box<str>, u32>,
+    dict: FxHashMap<Box<str>, u32>,
     /// Term ids sorted by term text, for prefix ranges.
     sorted: Vec<u32>,
     /// Term id → text.
@@ -182,51 +226,42 @@ pub struct SearchIndex {
 
 impl SearchIndex {
     /// Builds the index. `resources[i]` is doc `i`.
+    ///
+    /// Tokenizing is the expensive part (bodies are most of the text), so each resource is
+    /// tokenized into its own term list on all cores first; the lists are then merged into the
+    /// shared dictionary on one thread.
     pub fn build(resources: &[Resource]) -> SearchIndex {
+        let resources = if resources.len() > MAX_DOCS {
+            tracing::error!(
+                resources = resources.len(),
+                "too many resources to index; the rest are not searchable"
+            );
+            &resources[..MAX_DOCS]
+        } else {
+            resources
+        };
         let mut index = SearchIndex {
             docs: resources.iter().map(|r| (r.kind, r.is_active())).collect(),
             ..SearchIndex::default()
         };
-        let mut local: HashMap<u32, (u8, u16)> = HashMap::new();
-        for (doc, r) in resources.iter().enumerate() {
-            local.clear();
-            let mut add = |index: &mut SearchIndex, field: u8, text: &str| {
-                for (_, token) in tokens(text) {
-                    let id = index.term_id(token.as_ref());
-                    let entry = local.entry(id).or_insert((0, 0));
-                    entry.0 |= field;
-                    if field == BODY {
-                        entry.1 = entry.1.saturating_add(1);
+        // Batches bound the memory held by term lists waiting to be merged; within a batch each
+        // core tokenizes a chunk against its own dictionary, so merging costs one lookup per
+        // distinct term per chunk rather than one per posting.
+        const BATCH: usize = 1024;
+        let mut doc = 0u32;
+        for batch in resources.chunks(BATCH) {
+            for (terms, per_doc) in crate::scan::parallel_chunks(batch, chunk_terms) {
+                let remap: Vec<u32> = terms.iter().map(|t| index.term_id(t)).collect();
+                for entries in per_doc {
+                    for (local, fields, body_tf) in entries {
+                        index.postings[remap[local as usize] as usize]
+                            .push(Posting::new(doc, fields, body_tf));
                     }
+                    doc += 1;
                 }
-            };
-            add(&mut index, NAME, &r.name);
-            if r.qualified_name != r.name {
-                add(&mut index, NAME, &r.qualified_name);
-            }
-            for alias in &r.aliases {
-                add(&mut index, NAME, alias);
-            }
-            for tag in r.tags.iter().chain(r.category.iter()) {
-                add(&mut index, TAGS, tag);
-            }
-            add(&mut index, DESCRIPTION, &r.description);
-            add(
-                &mut index,
-                BODY,
-                prefix_at_char_boundary(&r.body, MAX_BODY_BYTES),
-            );
-            let doc = u32::try_from(doc).unwrap_or(u32::MAX);
-            for (&term, &(fields, body_tf)) in &local {
-                index.postings[term as usize].push(Posting {
-                    doc,
-                    fields,
-                    body_tf,
-                });
             }
         }
         for list in &mut index.postings {
-            list.sort_unstable_by_key(|p| p.doc);
             list.shrink_to_fit();
         }
         let mut sorted: Vec<u32> =
@@ -234,7 +269,7 @@ impl SearchIndex {
         sorted.sort_unstable_by(|&a, &b| index.texts[a as usize].cmp(&index.texts[b as usize]));
         index.sorted = sorted;
         for (id, list) in index.postings.iter().enumerate() {
-            if list.iter().any(|p| p.fields & SHORT_FIELDS != 0) {
+            if list.iter().any(|p| p.fields() & SHORT_FIELDS != 0) {
                 let len = index.texts[id].chars().count();
                 if index.fuzzy_by_len.len() <= len {
                     index.fuzzy_by_len.resize_with(len + 1, Vec::new);
@@ -262,6 +297,11 @@ impl SearchIndex {
         self.texts.len()
     }
 
+    /// How many (term, resource) postings the index holds.
+    pub fn posting_count(&self) -> usize {
+        self.postings.iter().map(Vec::len).sum()
+    }
+
     /// Runs `query` against the index; `resources` must be the slice the index was built from.
     pub fn search(&self, resources: &[Resource], query: &SearchQuery) -> Vec<SearchHit> {
         let mut query_tokens: Vec<String> = Vec::new();
@@ -275,20 +315,21 @@ impl SearchIndex {
             return Vec::new();
         }
         let total_docs = self.docs.len().max(1) as f32;
-        let mut acc: HashMap<u32, DocScore> = HashMap::new();
+        let mut acc: FxHashMap<u32, DocScore> = FxHashMap::default();
         for (slot, token) in query_tokens.iter().enumerate().take(64) {
             let bit = 1u64 << slot;
             for (term, quality) in self.expand(token) {
                 let list = &self.postings[term as usize];
                 let idf = (1.0 + total_docs / list.len().max(1) as f32).ln();
                 for p in list {
-                    let (kind, active) = self.docs[p.doc as usize];
+                    let doc = p.doc();
+                    let (kind, active) = self.docs[doc as usize];
                     if (!query.kinds.is_empty() && !query.kinds.contains(&kind))
                         || (!active && !query.include_shadowed)
                     {
                         continue;
                     }
-                    let entry = acc.entry(p.doc).or_default();
+                    let entry = acc.entry(doc).or_default();
                     if entry.tokens & bit != 0 {
                         // The token already matched this doc at an equal or better quality:
                         // `expand` yields exact, then prefix, then fuzzy terms.
@@ -297,7 +338,7 @@ impl SearchIndex {
                     entry.tokens |= bit;
                     entry.quality_points += quality.points();
                     entry.worst = entry.worst.min(quality);
-                    entry.score += field_weight(p) * idf * quality.factor();
+                    entry.score += field_weight(*p) * idf * quality.factor();
                     entry.terms.push(term);
                 }
             }
@@ -388,6 +429,73 @@ impl SearchIndex {
     }
 }
 
+/// The distinct terms of each resource in `chunk`, as ids into a dictionary local to the chunk,
+/// with the fields each occurs in and its body frequency.
+type ChunkTerms = (Vec<Box<str>>, Vec<Vec<(u32, u8, u16)>>);
+
+fn chunk_terms(chunk: &[Resource]) -> ChunkTerms {
+    let mut dict: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    let mut terms: Vec<Box<str>> = Vec::new();
+    let mut per_doc = Vec::with_capacity(chunk.len());
+    let mut local: FxHashMap<u32, (u8, u16)> = FxHashMap::default();
+    let mut lowered = String::new();
+    for r in chunk {
+        local.clear();
+        let mut add = |field: u8, text: &str| {
+            for raw in text.split(|c: char| !c.is_alphanumeric()) {
+                if raw.is_empty() {
+                    continue;
+                }
+                let token: &str = if raw.is_ascii() {
+                    if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+                        lowered.clear();
+                        lowered.extend(raw.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+                        &lowered
+                    } else {
+                        raw
+                    }
+                } else {
+                    lowered.clear();
+                    lowered.extend(raw.chars().flat_map(char::to_lowercase));
+                    &lowered
+                };
+                if is_stop_word(token) {
+                    continue;
+                }
+                let id = match dict.get(token) {
+                    Some(&id) => id,
+                    None => {
+                        let id = u32::try_from(terms.len()).unwrap_or(u32::MAX);
+                        terms.push(token.into());
+                        dict.insert(token.into(), id);
+                        id
+                    }
+                };
+                let entry = local.entry(id).or_insert((0, 0));
+                entry.0 |= field;
+                if field == BODY {
+                    entry.1 = entry.1.saturating_add(1);
+                }
+            }
+        };
+        add(NAME, &r.name);
+        if r.qualified_name != r.name {
+            add(NAME, &r.qualified_name);
+        }
+        for alias in &r.aliases {
+            add(NAME, alias);
+        }
+        for tag in r.tags.iter().chain(r.category.iter()) {
+            add(TAGS, tag);
+        }
+        add(DESCRIPTION, &r.description);
+        let body = r.body.text();
+        add(BODY, prefix_at_char_boundary(&body, MAX_BODY_BYTES));
+        per_doc.push(local.iter().map(|(&id, &(f, tf))| (id, f, tf)).collect());
+    }
+    (terms, per_doc)
+}
+
 #[derive(Debug)]
 struct DocScore {
     tokens: u64,
@@ -409,19 +517,21 @@ impl Default for DocScore {
     }
 }
 
-fn field_weight(p: &Posting) -> f32 {
+fn field_weight(p: Posting) -> f32 {
+    let fields = p.fields();
     let mut w = 0.0;
-    if p.fields & NAME != 0 {
+    if fields & NAME != 0 {
         w += 10.0;
     }
-    if p.fields & TAGS != 0 {
+    if fields & TAGS != 0 {
         w += 5.0;
     }
-    if p.fields & DESCRIPTION != 0 {
+    if fields & DESCRIPTION != 0 {
         w += 3.0;
     }
-    if p.fields & BODY != 0 {
-        w += 1.0 + f32::from(p.body_tf).ln();
+    if fields & BODY != 0 {
+        // 1 + ln(tf), with tf approximated by the bucket's lower bound 2^(bucket - 1).
+        w += 1.0 + f32::from(p.body_bucket().saturating_sub(1)) * std::f32::consts::LN_2;
     }
     w
 }
@@ -439,7 +549,7 @@ fn tokens(text: &str) -> impl Iterator<Item = (usize, std::borrow::Cow<'_, str>)
             };
             (offset, lowered)
         })
-        .filter(|(_, t)| !STOP_WORDS.contains(&t.as_ref()))
+        .filter(|(_, t)| !is_stop_word(t))
 }
 
 fn prefix_at_char_boundary(s: &str, max: usize) -> &str {
@@ -485,26 +595,29 @@ fn within_distance(a: &[char], b: &str, max: usize) -> bool {
 }
 
 /// The best snippet for a hit: the first of name, description, tags and body in which one of
-/// `terms` occurs.
+/// `terms` occurs. The body is decompressed only when no shorter field matched.
 fn highlight(r: &Resource, terms: &[&str]) -> Highlight {
-    let fields: [(HighlightField, String); 4] = [
-        (HighlightField::Name, r.qualified_name.clone()),
-        (HighlightField::Description, r.description.clone()),
-        (
-            HighlightField::Tags,
-            r.category
-                .iter()
-                .chain(r.tags.iter())
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        (
-            HighlightField::Body,
-            prefix_at_char_boundary(&r.body, MAX_BODY_BYTES).to_owned(),
-        ),
+    let tags = || {
+        r.category
+            .iter()
+            .chain(r.tags.iter())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let body = || {
+        let mut body = r.body.text();
+        body.truncate(prefix_at_char_boundary(&body, MAX_BODY_BYTES).len());
+        body
+    };
+    let fields: [(HighlightField, &dyn Fn() -> String); 4] = [
+        (HighlightField::Name, &|| r.qualified_name.clone()),
+        (HighlightField::Description, &|| r.description.clone()),
+        (HighlightField::Tags, &tags),
+        (HighlightField::Body, &body),
     ];
     for (field, text) in fields {
+        let text = text();
         let ranges: Vec<[usize; 2]> = tokens(&text)
             .filter(|(_, t)| terms.contains(&t.as_ref()))
             .map(|(start, _)| {
@@ -570,6 +683,16 @@ fn window(field: HighlightField, text: &str, ranges: &[[usize; 2]]) -> Highlight
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postings_pack_and_unpack() {
+        let p = Posting::new(123_456, NAME | BODY, 9);
+        assert_eq!(p.doc(), 123_456);
+        assert_eq!(p.fields(), NAME | BODY);
+        assert_eq!(p.body_bucket(), 4);
+        assert_eq!(Posting::new(0, DESCRIPTION, 0).body_bucket(), 0);
+        assert_eq!(Posting::new(1, BODY, u16::MAX).body_bucket(), 15);
+    }
 
     #[test]
     fn distance_counts_edits_and_transpositions() {

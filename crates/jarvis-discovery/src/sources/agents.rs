@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use jarvis_core::{
-    AgentDetails, Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind, Scope,
-    Severity, mask_secret_values,
+    AgentDetails, Body, Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind,
+    Scope, Severity, mask_secret_values,
 };
 use serde_json::Value;
 
@@ -20,16 +20,11 @@ use crate::walk::{files_below, has_extension};
 /// Scans an `agents/` folder.
 pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Option<&Path>) {
     let files = files_below(dir, 32, |p| has_extension(p, "md"), scan.diags());
-    for path in files {
-        let Some(file) = scan.read(&path) else {
-            continue;
-        };
-        let mut diags = Vec::new();
-        let resource = parse(&file.text, dir, &path, scope, project, &mut diags);
-        scan.diag_all(diags);
-        if let Some(resource) = resource {
-            scan.push(resource);
-        }
+    let resources = scan.read_all(&files, |path, text, diags| {
+        parse(text, dir, path, scope, project, diags)
+    });
+    for resource in resources.into_iter().flatten() {
+        scan.push(resource);
     }
 }
 
@@ -117,7 +112,7 @@ pub(crate) fn parse(
         category,
         tags,
         metadata,
-        body: doc.body,
+        body: Body::new(&doc.body),
         details: Details::Agent(details),
         shadowed_by: None,
         flags,

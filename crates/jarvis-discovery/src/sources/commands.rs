@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use jarvis_core::{
-    CommandDetails, Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind, Scope,
-    Severity, mask_secret_values,
+    Body, CommandDetails, Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind,
+    Scope, Severity, mask_secret_values,
 };
 use serde_json::Value;
 
@@ -20,13 +20,10 @@ use crate::walk::{files_below, has_extension};
 /// Scans a `commands/` folder.
 pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Option<&Path>) {
     let files = files_below(dir, 32, |p| has_extension(p, "md"), scan.diags());
-    for path in files {
-        let Some(file) = scan.read(&path) else {
-            continue;
-        };
-        let mut diags = Vec::new();
-        let resource = parse(&file.text, dir, &path, scope, project, &mut diags);
-        scan.diag_all(diags);
+    let resources = scan.read_all(&files, |path, text, diags| {
+        parse(text, dir, path, scope, project, diags)
+    });
+    for resource in resources {
         scan.push(resource);
     }
 }
@@ -110,7 +107,7 @@ pub(crate) fn parse(
         category: namespace,
         tags,
         metadata,
-        body: doc.body,
+        body: Body::new(&doc.body),
         details: Details::Command(details),
         shadowed_by: None,
         flags: if recovered {
@@ -149,10 +146,17 @@ impl BodyRefs {
             if line.trim_start().starts_with("```") || line.trim_start().starts_with("~~~") {
                 in_fence = !in_fence;
             }
-            refs.scan_placeholders(line);
+            // Most lines hold none of the markers; checking for them first keeps this cheap.
+            if line.contains('$') {
+                refs.scan_placeholders(line);
+            }
             if !in_fence {
-                refs.scan_shell(line);
-                refs.scan_files(line);
+                if line.contains("!`") {
+                    refs.scan_shell(line);
+                }
+                if line.contains('@') {
+                    refs.scan_files(line);
+                }
             }
         }
         refs

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use jarvis_core::{
-    Details, Diagnostic, DiagnosticCode, McpApproval, McpServerDetails, McpTransport, Resource,
-    ResourceId, ResourceKind, Scope, Secret, mask_secret_values, mask_url_password,
+    Body, Details, Diagnostic, DiagnosticCode, McpApproval, McpServerDetails, McpTransport,
+    Resource, ResourceId, ResourceKind, Scope, Secret, mask_secret_values, mask_url_password,
 };
 use serde_json::Value;
 
@@ -339,7 +339,7 @@ pub(crate) fn parse_entry(
         category: Some(transport.as_str().to_owned()),
         tags: Vec::new(),
         metadata,
-        body: String::new(),
+        body: Body::default(),
         details: Details::McpServer(McpServerDetails {
             transport,
             command,

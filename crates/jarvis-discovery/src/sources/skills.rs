@@ -4,11 +4,11 @@
 //! a user can see what a skill brings, and never executed or parsed.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use jarvis_core::{
-    Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind, Scope, SkillDetails,
-    SkillFile, mask_secret_values,
+    Body, Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind, Scope,
+    SkillDetails, SkillFile, mask_secret_values,
 };
 use serde_json::Value;
 
@@ -63,33 +63,32 @@ pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Optio
         }
     }
     folders.sort();
-    for folder in folders {
-        load(scan, &folder, scope, project);
-    }
-}
-
-fn load(scan: &mut Scan<'_>, folder: &Path, scope: Scope, project: Option<&Path>) {
-    let manifest = folder.join(MANIFEST);
-    if !manifest.is_file() {
+    let (manifests, missing): (Vec<PathBuf>, Vec<PathBuf>) = folders
+        .into_iter()
+        .map(|folder| folder.join(MANIFEST))
+        .partition(|manifest| manifest.is_file());
+    for manifest in missing {
+        let folder = manifest.parent().unwrap_or(dir);
         scan.saw(folder, 0);
         scan.diag(Diagnostic::new(
             DiagnosticCode::SkillManifestMissing,
             folder,
             format!("skill folder has no {MANIFEST}; not a skill"),
         ));
-        return;
     }
-    let Some(file) = scan.read(&manifest) else {
-        return;
-    };
-    let mut diags = Vec::new();
-    let files = list_files(folder, &mut diags);
-    for f in &files {
-        scan.saw(&folder.join(&f.path), f.bytes);
+    let resources = scan.read_all(&manifests, |manifest, text, diags| {
+        let folder = manifest.parent().unwrap_or(dir);
+        let files = list_files(folder, diags);
+        parse(text, folder, files, scope, project, diags)
+    });
+    for resource in resources {
+        if let Details::Skill(details) = &resource.details {
+            for file in &details.files {
+                scan.saw(&details.folder.join(&file.path), file.bytes);
+            }
+        }
+        scan.push(resource);
     }
-    let resource = parse(&file.text, folder, files, scope, project, &mut diags);
-    scan.diag_all(diags);
-    scan.push(resource);
 }
 
 /// Every file in the skill folder except the manifest, sorted by relative path.
@@ -241,7 +240,7 @@ pub(crate) fn parse(
         category,
         tags,
         metadata,
-        body: doc.body,
+        body: Body::new(&doc.body),
         details: Details::Skill(details),
         shadowed_by: None,
         flags,

@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use jarvis_core::{
-    Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind, Scope, WebhookTrigger,
-    WorkflowDetails, mask_secret_values,
+    Body, Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind, Scope,
+    WebhookTrigger, WorkflowDetails, mask_secret_values,
 };
 use serde_json::{Value, json};
 
@@ -221,7 +221,7 @@ fn parse_workflow(
         category: Some("n8n".to_owned()),
         tags,
         metadata,
-        body,
+        body: Body::new(&body),
         details: Details::Workflow(WorkflowDetails {
             workflow_id,
             active,

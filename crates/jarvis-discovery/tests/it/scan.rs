@@ -1,0 +1,396 @@
+//! A full scan of the fixture: counts, precedence, diagnostics, secrets.
+
+use std::path::Path;
+
+use jarvis_core::{Details, DiagnosticCode, McpApproval, ResourceKind, Scope, Severity};
+use jarvis_discovery::{CatalogSnapshot, LiveCatalog, ReloadOutcome};
+
+use crate::fixture;
+
+fn load() -> (fixture::Fixture, LiveCatalog) {
+    let fx = fixture::build();
+    let catalog = LiveCatalog::load(fx.roots());
+    (fx, catalog)
+}
+
+fn count(snapshot: &CatalogSnapshot, kind: ResourceKind) -> (usize, usize) {
+    let all: Vec<_> = snapshot.of_kind(kind).collect();
+    (all.len(), all.iter().filter(|r| r.is_active()).count())
+}
+
+fn has_diag(snapshot: &CatalogSnapshot, code: DiagnosticCode, file_suffix: &str) -> bool {
+    snapshot
+        .diagnostics()
+        .iter()
+        .any(|d| d.code == code && d.path.to_string_lossy().ends_with(file_suffix))
+}
+
+#[test]
+fn counts_per_kind_include_shadowed_definitions() {
+    let (_fx, catalog) = load();
+    let snap = catalog.snapshot();
+    assert_eq!(snap.generation(), 1);
+    assert_eq!(count(&snap, ResourceKind::Agent), (9, 7));
+    assert_eq!(count(&snap, ResourceKind::Command), (8, 7));
+    assert_eq!(count(&snap, ResourceKind::Skill), (5, 4));
+    assert_eq!(count(&snap, ResourceKind::McpServer), (11, 9));
+    assert_eq!(count(&snap, ResourceKind::Workflow), (2, 2));
+    let stats = snap.stats();
+    assert_eq!(stats.kinds["agents"].shadowed, 2);
+}
+
+#[test]
+fn every_awkward_file_has_its_diagnostic() {
+    let (_fx, catalog) = load();
+    let snap = catalog.snapshot();
+    let expected = [
+        (DiagnosticCode::NoFrontmatter, "agents/README.md"),
+        (DiagnosticCode::MissingName, "agents/noname.md"),
+        (DiagnosticCode::MissingDescription, "agents/nodesc.md"),
+        (DiagnosticCode::InvalidName, "agents/dash.md"),
+        (DiagnosticCode::InvalidName, "agents/colon-name.md"),
+        (DiagnosticCode::YamlRecovered, "agents/colon.md"),
+        (DiagnosticCode::NotUtf8, "agents/latin1.md"),
+        (DiagnosticCode::EmptyFile, "agents/empty.md"),
+        (DiagnosticCode::FileTooLarge, "agents/huge.md"),
+        (
+            DiagnosticCode::FrontmatterUnterminated,
+            "agents/unterminated.md",
+        ),
+        (DiagnosticCode::YamlInvalid, "agents/garbage.md"),
+        (DiagnosticCode::SymlinkLoop, "agents/loop"),
+        (DiagnosticCode::WalkFailed, "agents/dangling.md"),
+        (DiagnosticCode::Shadowed, "agents/dup-b.md"),
+        (DiagnosticCode::NoFrontmatter, "commands/top.md"),
+        (DiagnosticCode::MissingDescription, "commands/modelonly.md"),
+        (DiagnosticCode::AmbiguousName, "commands/tools/debug.md"),
+        (DiagnosticCode::AmbiguousName, "commands/other/debug.md"),
+        (DiagnosticCode::Shadowed, "commands/workflows/fix.md"),
+        (DiagnosticCode::Shadowed, "commands/helper.md"),
+        (DiagnosticCode::InvalidName, "skills/Bad_Name"),
+        (
+            DiagnosticCode::DescriptionTooLong,
+            "skills/long-desc/SKILL.md",
+        ),
+        (DiagnosticCode::NameMismatch, "skills/mismatch/SKILL.md"),
+        (DiagnosticCode::SkillManifestMissing, "skills/nomanifest"),
+        (DiagnosticCode::SkillManifestMissing, "skills/stray.md"),
+        (DiagnosticCode::McpUrlWithoutType, ".claude.json"),
+        (DiagnosticCode::McpEntryInvalid, ".claude.json"),
+        (DiagnosticCode::EnvVarUnset, ".claude.json"),
+        (DiagnosticCode::WorkflowInvalid, "n8n/export.json"),
+    ];
+    for (code, suffix) in expected {
+        assert!(
+            has_diag(&snap, code, suffix),
+            "missing {code} for {suffix}; got:\n{}",
+            snap.diagnostics()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    // An unterminated or unparseable frontmatter is not also reported as "documentation".
+    assert!(!has_diag(
+        &snap,
+        DiagnosticCode::NoFrontmatter,
+        "agents/unterminated.md"
+    ));
+    assert!(!has_diag(
+        &snap,
+        DiagnosticCode::NoFrontmatter,
+        "agents/garbage.md"
+    ));
+    // Lines are reported where known.
+    let recovered = snap
+        .diagnostics()
+        .iter()
+        .find(|d| d.code == DiagnosticCode::YamlRecovered)
+        .unwrap();
+    assert_eq!(recovered.line, Some(3));
+    // The default Claude Desktop location was configured explicitly here, so nothing is missing.
+    assert!(
+        !snap
+            .diagnostics()
+            .iter()
+            .any(|d| d.code == DiagnosticCode::RootMissing)
+    );
+}
+
+#[test]
+fn recovered_and_awkward_files_still_load_with_their_fields() {
+    let (_fx, catalog) = load();
+    let snap = catalog.snapshot();
+    let stats = snap.resolve(ResourceKind::Agent, "stats-analyst").unwrap();
+    assert_eq!(
+        stats.description,
+        "Use when analysing A/B tests. Triggers on: 'p-value', 'significance'"
+    );
+    assert!(stats.flags.contains(&DiagnosticCode::YamlRecovered));
+
+    let firmware = snap
+        .resolve(ResourceKind::Agent, "firmware-expert")
+        .unwrap();
+    assert_eq!(
+        firmware.description,
+        "Embedded engineer for ARM Cortex-M microcontrollers and DMA."
+    );
+    let Details::Agent(details) = &firmware.details else {
+        panic!("agent details")
+    };
+    assert_eq!(details.tools.as_deref(), Some(&[][..]));
+    assert_eq!(details.model, "inherit");
+
+    let tester = snap.resolve(ResourceKind::Agent, "tester").unwrap();
+    assert_eq!(tester.category.as_deref(), Some("quality"));
+    let Details::Agent(details) = &tester.details else {
+        panic!("agent details")
+    };
+    assert_eq!(
+        details.tools.as_deref(),
+        Some(&["Read".to_owned(), "Bash".to_owned()][..])
+    );
+
+    let windows = snap.resolve(ResourceKind::Agent, "windows-agent").unwrap();
+    assert_eq!(windows.description, "Saved on Windows with a BOM.");
+    assert_eq!(windows.body.text(), "Body line\n");
+
+    let latin = snap.resolve(ResourceKind::Agent, "latin-agent").unwrap();
+    assert_eq!(latin.body.text(), "Caf\u{FFFD}\n");
+
+    let reviewer = snap
+        .of_kind(ResourceKind::Agent)
+        .find(|r| r.name == "reviewer" && r.scope == Scope::User)
+        .unwrap();
+    let Details::Agent(details) = &reviewer.details else {
+        panic!("agent details")
+    };
+    assert_eq!(details.tools.as_ref().unwrap(), &["Read", "Grep", "Glob"]);
+}
+
+#[test]
+fn precedence_follows_claude_code() {
+    let (fx, catalog) = load();
+    let snap = catalog.snapshot();
+
+    // Agents: project beats user; same name in one tree loads once.
+    let reviewer = snap.resolve(ResourceKind::Agent, "reviewer").unwrap();
+    assert_eq!(reviewer.scope, Scope::Project);
+    assert_eq!(reviewer.project.as_deref(), Some(fx.project.as_path()));
+    let user_reviewer = snap
+        .of_kind(ResourceKind::Agent)
+        .find(|r| r.name == "reviewer" && r.scope == Scope::User)
+        .unwrap();
+    assert_eq!(user_reviewer.shadowed_by.as_ref(), Some(&reviewer.id));
+    let twins: Vec<_> = snap
+        .of_kind(ResourceKind::Agent)
+        .filter(|r| r.name == "twin")
+        .collect();
+    assert_eq!(twins.len(), 2);
+    assert!(twins[0].source.ends_with("dup-a.md") && twins[0].is_active());
+    assert_eq!(twins[1].shadowed_by.as_ref(), Some(&twins[0].id));
+
+    // Commands: qualified and bare names; the project takes the bare name.
+    let debug = snap.resolve(ResourceKind::Command, "tools:debug").unwrap();
+    assert_eq!(debug.qualified_name, "tools:debug");
+    assert_eq!(debug.aliases, ["debug"]);
+    assert!(
+        snap.resolve(ResourceKind::Command, "/debug").is_none(),
+        "ambiguous bare name"
+    );
+    assert_eq!(snap.candidates(ResourceKind::Command, "debug").len(), 2);
+    let fix = snap.resolve(ResourceKind::Command, "fix").unwrap();
+    assert_eq!(fix.scope, Scope::Project);
+    let user_fix = snap
+        .resolve(ResourceKind::Command, "workflows:fix")
+        .unwrap();
+    assert!(
+        user_fix.is_active(),
+        "still reachable by its namespaced form"
+    );
+    let deep = snap
+        .resolve(ResourceKind::Command, "ns:deeper:thing")
+        .unwrap();
+    assert_eq!(deep.category.as_deref(), Some("ns:deeper"));
+
+    // A skill beats a command of the same name; the personal skill beats the project's.
+    let helper_skill = snap.resolve(ResourceKind::Skill, "helper").unwrap();
+    assert_eq!(helper_skill.scope, Scope::User);
+    let project_skill = snap
+        .of_kind(ResourceKind::Skill)
+        .find(|r| r.name == "helper" && r.scope == Scope::Project)
+        .unwrap();
+    assert_eq!(project_skill.shadowed_by.as_ref(), Some(&helper_skill.id));
+    let helper_command = snap
+        .of_kind(ResourceKind::Command)
+        .find(|r| r.name == "helper")
+        .unwrap();
+    assert_eq!(helper_command.shadowed_by.as_ref(), Some(&helper_skill.id));
+
+    // MCP: local > project > user; another project's local server competes with nothing here.
+    let mcp = |name: &str, scope: Scope| {
+        snap.of_kind(ResourceKind::McpServer)
+            .find(|r| r.name == name && r.scope == scope)
+            .unwrap_or_else(|| panic!("{name} in {scope}"))
+    };
+    assert_eq!(
+        mcp("ctx", Scope::User).shadowed_by.as_ref(),
+        Some(&mcp("ctx", Scope::Local).id)
+    );
+    assert_eq!(
+        mcp("db", Scope::Project).shadowed_by.as_ref(),
+        Some(&mcp("db", Scope::Local).id)
+    );
+    assert!(mcp("far", Scope::Local).is_active());
+    assert_eq!(
+        mcp("far", Scope::Local).project.as_deref(),
+        Some(Path::new("/elsewhere/other-project"))
+    );
+}
+
+#[test]
+fn commands_record_namespace_placeholders_and_references() {
+    let (_fx, catalog) = load();
+    let snap = catalog.snapshot();
+    let debug = snap.resolve(ResourceKind::Command, "tools:debug").unwrap();
+    let Details::Command(d) = &debug.details else {
+        panic!("command details")
+    };
+    assert_eq!(d.namespace.as_deref(), Some("tools"));
+    assert_eq!(d.placeholders, ["$1", "$2"]);
+    assert_eq!(d.shell_commands, ["git status"]);
+    assert_eq!(d.file_references, ["docs/debugging.md"]);
+    assert_eq!(
+        d.allowed_tools.as_deref(),
+        Some(&["Bash".to_owned(), "Read".to_owned()][..])
+    );
+    assert_eq!(d.argument_hint.as_deref(), Some("<error> [file]"));
+    let top = snap.resolve(ResourceKind::Command, "top").unwrap();
+    assert_eq!(top.description, "Summarize the repository");
+}
+
+#[test]
+fn skills_list_their_files_without_running_them() {
+    let (_fx, catalog) = load();
+    let snap = catalog.snapshot();
+    let helper = snap.resolve(ResourceKind::Skill, "helper").unwrap();
+    let Details::Skill(d) = &helper.details else {
+        panic!("skill details")
+    };
+    let files: Vec<&str> = d.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(files, ["references/style.md", "scripts/run.sh"]);
+    assert_eq!(d.license.as_deref(), Some("Apache-2.0"));
+    let long = snap.resolve(ResourceKind::Skill, "long-desc").unwrap();
+    assert!(long.flags.contains(&DiagnosticCode::DescriptionTooLong));
+}
+
+#[test]
+fn mcp_servers_expand_variables_and_keep_secrets_masked() {
+    let (_fx, catalog) = load();
+    let snap = catalog.snapshot();
+    let get = |name: &str, scope: Scope| {
+        snap.of_kind(ResourceKind::McpServer)
+            .find(|r| r.name == name && r.scope == scope)
+            .unwrap()
+    };
+    let api = get("api", Scope::Project);
+    let Details::McpServer(d) = &api.details else {
+        panic!("mcp details")
+    };
+    assert_eq!(d.url.as_deref(), Some("https://api.example/mcp"));
+    assert_eq!(d.approval, Some(McpApproval::Enabled));
+    assert_eq!(d.headers["X-Key"].expose(), "literal-header-secret");
+    let Details::McpServer(pending) = &get("pending", Scope::Project).details else {
+        panic!()
+    };
+    assert_eq!(pending.transport, jarvis_core::McpTransport::Http);
+    assert_eq!(pending.approval, Some(McpApproval::Pending));
+    let Details::McpServer(db) = &get("db", Scope::Project).details else {
+        panic!()
+    };
+    assert_eq!(db.approval, Some(McpApproval::Disabled));
+    assert_eq!(db.args[1], "postgres://app:********@db:5432/app");
+    let Details::McpServer(remote) = &get("remote", Scope::User).details else {
+        panic!()
+    };
+    assert_eq!(
+        remote.headers["Authorization"].expose(),
+        "Bearer tok-user-4242"
+    );
+    let Details::McpServer(unset) = &get("unset", Scope::User).details else {
+        panic!()
+    };
+    assert_eq!(unset.unresolved_vars, ["MISSING_VAR"]);
+    assert_eq!(
+        unset.headers["Authorization"].expose(),
+        "Bearer ${MISSING_VAR}"
+    );
+
+    let everything = serde_json::to_string(&(snap.resources(), snap.diagnostics())).unwrap();
+    let debug = format!("{:?}", snap.resources());
+    for secret in fixture::SECRETS {
+        assert!(!everything.contains(secret), "{secret} leaked into JSON");
+        assert!(!debug.contains(secret), "{secret} leaked into Debug output");
+    }
+    assert!(everything.contains("********"));
+}
+
+#[test]
+fn workflows_expose_their_webhooks() {
+    let (_fx, catalog) = load();
+    let snap = catalog.snapshot();
+    let digest = snap.resolve(ResourceKind::Workflow, "PR digest").unwrap();
+    assert_eq!(digest.tags, ["ci"]);
+    let Details::Workflow(d) = &digest.details else {
+        panic!("workflow details")
+    };
+    assert_eq!(d.workflow_id.as_deref(), Some("wfA1"));
+    assert_eq!(d.webhooks[0].methods, ["POST"]);
+    assert_eq!(d.webhooks[0].production_path, "github-pr");
+    let lead = snap.resolve(ResourceKind::Workflow, "Lead lookup").unwrap();
+    let Details::Workflow(d) = &lead.details else {
+        panic!("workflow details")
+    };
+    assert!(!d.active);
+    assert_eq!(d.webhooks[0].production_path, "b-2/lead/:leadId");
+    assert_eq!(d.webhooks[0].response_mode, "lastNode");
+}
+
+#[test]
+fn ids_are_stable_across_rescans_and_unchanged_rescans_keep_the_generation() {
+    let (fx, catalog) = load();
+    let first = catalog.snapshot();
+    assert_eq!(catalog.reload(), ReloadOutcome::Unchanged(1));
+    // A second, independent catalog over the same files derives the same ids.
+    let other = LiveCatalog::load(fx.roots()).snapshot();
+    let ids = |s: &CatalogSnapshot| {
+        s.resources()
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&first), ids(&other));
+    assert!(first.get(&first.resources()[0].id).is_some());
+}
+
+#[test]
+fn missing_default_locations_are_info_diagnostics_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = jarvis_discovery::Environment {
+        home: Some(dir.path().to_path_buf()),
+        vars: Default::default(),
+    };
+    let roots = jarvis_discovery::DiscoveryConfig::default()
+        .resolve(&env)
+        .unwrap();
+    let snap = LiveCatalog::load(roots).snapshot();
+    assert!(snap.resources().is_empty());
+    let missing: Vec<_> = snap
+        .diagnostics()
+        .iter()
+        .filter(|d| d.code == DiagnosticCode::RootMissing)
+        .collect();
+    assert_eq!(missing.len(), 3, "{missing:?}");
+    assert!(missing.iter().all(|d| d.severity == Severity::Info));
+}

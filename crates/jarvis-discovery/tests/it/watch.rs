@@ -1,0 +1,163 @@
+//! The catalog follows the filesystem: creates, edits, renames and deletes, through the watcher
+//! and through the periodic rescan.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use jarvis_core::ResourceKind;
+use jarvis_discovery::{CatalogWatcher, DiscoveryConfig, Environment, LiveCatalog, WatchOptions};
+
+fn catalog_over(dir: &Path) -> LiveCatalog {
+    fs::create_dir_all(dir.join(".claude/agents")).unwrap();
+    let env = Environment {
+        home: Some(dir.to_path_buf()),
+        vars: Default::default(),
+    };
+    LiveCatalog::load(DiscoveryConfig::default().resolve(&env).unwrap())
+}
+
+/// Polls `check` until it holds or ten seconds pass.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn agent(name: &str, description: &str) -> String {
+    format!("---\nname: {name}\ndescription: {description}\n---\nBody of {name}.\n")
+}
+
+#[test]
+fn watcher_applies_create_edit_rename_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog_over(dir.path());
+    let swaps = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = swaps.clone();
+    catalog.on_swap(move |_| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    let _watcher = CatalogWatcher::start(
+        catalog.clone(),
+        WatchOptions {
+            watch_files: true,
+            debounce: Duration::from_millis(50),
+            rescan_interval: None,
+        },
+    )
+    .unwrap();
+    let agents = dir.path().join(".claude/agents");
+    let g0 = catalog.snapshot().generation();
+
+    fs::write(agents.join("new.md"), agent("newcomer", "First version.")).unwrap();
+    eventually("created agent appears", || {
+        catalog
+            .snapshot()
+            .resolve(ResourceKind::Agent, "newcomer")
+            .is_some()
+    });
+    let g1 = catalog.snapshot().generation();
+    assert!(g1 > g0);
+
+    fs::write(agents.join("new.md"), agent("newcomer", "Second version.")).unwrap();
+    eventually("edit is applied", || {
+        catalog
+            .snapshot()
+            .resolve(ResourceKind::Agent, "newcomer")
+            .is_some_and(|r| r.description == "Second version.")
+    });
+    let g2 = catalog.snapshot().generation();
+    assert!(g2 > g1);
+
+    fs::rename(agents.join("new.md"), agents.join("renamed.md")).unwrap();
+    eventually("rename is applied", || {
+        catalog
+            .snapshot()
+            .resolve(ResourceKind::Agent, "newcomer")
+            .is_some_and(|r| r.source.ends_with("renamed.md"))
+    });
+    assert_eq!(
+        catalog.snapshot().of_kind(ResourceKind::Agent).count(),
+        1,
+        "the old path is gone"
+    );
+
+    fs::remove_file(agents.join("renamed.md")).unwrap();
+    eventually("delete is applied", || {
+        catalog
+            .snapshot()
+            .resolve(ResourceKind::Agent, "newcomer")
+            .is_none()
+    });
+    assert!(catalog.snapshot().generation() > g2);
+    assert!(swaps.load(std::sync::atomic::Ordering::SeqCst) >= 4);
+}
+
+#[test]
+fn periodic_rescan_catches_changes_without_a_watcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog_over(dir.path());
+    let _watcher = CatalogWatcher::start(
+        catalog.clone(),
+        WatchOptions {
+            watch_files: false,
+            debounce: Duration::from_millis(50),
+            rescan_interval: Some(Duration::from_millis(100)),
+        },
+    )
+    .unwrap();
+    let g0 = catalog.snapshot().generation();
+    fs::write(
+        dir.path().join(".claude/agents/late.md"),
+        agent("late", "Arrived after start-up."),
+    )
+    .unwrap();
+    eventually("rescan picks up the file", || {
+        catalog
+            .snapshot()
+            .resolve(ResourceKind::Agent, "late")
+            .is_some()
+    });
+    let g1 = catalog.snapshot().generation();
+    assert!(g1 > g0);
+    // Rescans that find nothing new leave the generation alone.
+    std::thread::sleep(Duration::from_millis(350));
+    assert_eq!(catalog.snapshot().generation(), g1);
+}
+
+#[test]
+fn a_watched_folder_created_later_is_found_by_the_rescan() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Environment {
+        home: Some(dir.path().to_path_buf()),
+        vars: Default::default(),
+    };
+    let catalog = LiveCatalog::load(DiscoveryConfig::default().resolve(&env).unwrap());
+    let watcher = CatalogWatcher::start(
+        catalog.clone(),
+        WatchOptions {
+            watch_files: true,
+            debounce: Duration::from_millis(50),
+            rescan_interval: Some(Duration::from_millis(100)),
+        },
+    )
+    .unwrap();
+    assert!(watcher.watched().is_empty(), "nothing exists to watch yet");
+    fs::create_dir_all(dir.path().join(".claude/commands")).unwrap();
+    fs::write(
+        dir.path().join(".claude/commands/hello.md"),
+        "Say hello to $ARGUMENTS\n",
+    )
+    .unwrap();
+    eventually("command appears", || {
+        catalog
+            .snapshot()
+            .resolve(ResourceKind::Command, "hello")
+            .is_some()
+    });
+}
