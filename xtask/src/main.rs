@@ -12,8 +12,6 @@
     reason = "a command-line tool reports on the terminal"
 )]
 
-mod corpus;
-
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -53,7 +51,7 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   ci                                  fmt check, clippy -D warnings, all tests, cargo deny
   deny                                cargo deny check (offline with ../shared/advisory-db)
-  gen-corpus --out DIR [--count N]    write a realistic tree of N resource files (default 10000)
+  gen-corpus --out DIR [--count N]    write a realistic tree of N resources (default 10000)
   bench [--quick]                     run the benchmarks and the memory measurement";
 
 fn root() -> PathBuf {
@@ -254,7 +252,7 @@ fn gen_corpus(args: &[String]) -> Result<()> {
         .transpose()
         .context("--count takes a number")?
         .unwrap_or(10_000);
-    let summary = corpus::generate(Path::new(&out), count)?;
+    let summary = jarvis_testkit::generate(Path::new(&out), count)?;
     println!("{summary}");
     Ok(())
 }
@@ -263,7 +261,7 @@ fn bench(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let corpus_dir = env::temp_dir().join("jarvis-bench-corpus-10000");
     if !corpus_dir.join(".complete").exists() {
-        let summary = corpus::generate(&corpus_dir, 10_000)?;
+        let summary = jarvis_testkit::generate(&corpus_dir, 10_000)?;
         println!("{summary}");
         std::fs::write(corpus_dir.join(".complete"), "")?;
     }

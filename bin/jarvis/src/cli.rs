@@ -42,6 +42,9 @@ enum Command {
         /// Also list every resource.
         #[arg(long)]
         resources: bool,
+        /// List every diagnostic, not only the first errors and warnings.
+        #[arg(long)]
+        all_diagnostics: bool,
     },
     /// Ranked search over names, descriptions, tags and bodies.
     Search {
@@ -98,13 +101,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let roots = settings.discovery.resolve(&environment)?;
     let mut out = String::new();
     match cli.command {
-        Command::Scan { json, resources } => {
+        Command::Scan {
+            json,
+            resources,
+            all_diagnostics,
+        } => {
             let catalog = LiveCatalog::load(roots);
             let snapshot = catalog.snapshot();
             if json {
                 out = serde_json::to_string_pretty(&scan_json(&snapshot, resources))?;
             } else {
-                write_scan(&mut out, &snapshot, resources)?;
+                write_scan(&mut out, &snapshot, resources, all_diagnostics)?;
             }
         }
         Command::Search {
@@ -241,13 +248,17 @@ fn write_scan(
     out: &mut String,
     snapshot: &CatalogSnapshot,
     with_resources: bool,
+    all_diagnostics: bool,
 ) -> anyhow::Result<()> {
+    /// How many diagnostics the summary lists before pointing at `--all-diagnostics`.
+    const SHOWN: usize = 20;
     let stats = snapshot.stats();
     writeln!(
         out,
-        "Scanned {} files in {:.1} ms",
+        "Scanned {} files in {:.1} ms (search index {:.1} ms)",
         stats.files_read,
-        stats.duration.as_secs_f64() * 1000.0
+        stats.duration.as_secs_f64() * 1000.0,
+        stats.index_duration.as_secs_f64() * 1000.0
     )?;
     for kind in ResourceKind::ALL {
         let count = stats.kinds.get(kind.plural()).copied().unwrap_or_default();
@@ -270,13 +281,40 @@ fn write_scan(
         count(Severity::Warning),
         count(Severity::Info)
     )?;
+    let mut by_code: BTreeMap<&str, usize> = BTreeMap::new();
     for d in diags {
+        *by_code.entry(d.code.as_str()).or_default() += 1;
+    }
+    for (code, n) in &by_code {
+        writeln!(out, "  {n:>5}  {code}")?;
+    }
+    let mut listed: Vec<&jarvis_core::Diagnostic> = diags.iter().collect();
+    // Most severe first; the order within a severity is the scan's.
+    listed.sort_by_key(|d| std::cmp::Reverse(d.severity));
+    if !all_diagnostics {
+        listed.retain(|d| d.severity != Severity::Info);
+    }
+    let hidden = if all_diagnostics {
+        0
+    } else {
+        listed.len().saturating_sub(SHOWN)
+    };
+    if !all_diagnostics {
+        listed.truncate(SHOWN);
+    }
+    for d in listed {
         let severity = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
             Severity::Info => "info",
         };
         writeln!(out, "  {severity:<7} {d}")?;
+    }
+    if !all_diagnostics {
+        writeln!(
+            out,
+            "  ({hidden} more errors and warnings, and every info line, with --all-diagnostics or --json)"
+        )?;
     }
     if with_resources {
         writeln!(out, "Resources:")?;

@@ -98,8 +98,6 @@ diagnostic_codes! {
     EnvVarUnset = "env_var_unset", Warning;
     /// A workflow export entry is not a workflow (no nodes, wrong shape).
     WorkflowInvalid = "workflow_invalid", Error;
-    /// Discovery of a whole source panicked or failed; the last good snapshot stays in service.
-    ScanFailed = "scan_failed", Error;
 }
 
 impl fmt::Display for DiagnosticCode {

@@ -220,8 +220,8 @@ pub struct SearchIndex {
     postings: Vec<Vec<Posting>>,
     /// Terms from short fields, bucketed by character count, for typo matching.
     fuzzy_by_len: Vec<Vec<u32>>,
-    /// Per doc: its kind and whether it is active.
-    docs: Vec<(ResourceKind, bool)>,
+    /// Per doc: its kind, whether it is active, and how many distinct tokens its name has.
+    docs: Vec<(ResourceKind, bool, u8)>,
 }
 
 impl SearchIndex {
@@ -241,7 +241,17 @@ impl SearchIndex {
             resources
         };
         let mut index = SearchIndex {
-            docs: resources.iter().map(|r| (r.kind, r.is_active())).collect(),
+            docs: resources
+                .iter()
+                .map(|r| {
+                    let mut name_tokens: Vec<String> =
+                        tokens(&r.name).map(|(_, t)| t.into_owned()).collect();
+                    name_tokens.sort_unstable();
+                    name_tokens.dedup();
+                    let count = u8::try_from(name_tokens.len()).unwrap_or(u8::MAX);
+                    (r.kind, r.is_active(), count)
+                })
+                .collect(),
             ..SearchIndex::default()
         };
         // Batches bound the memory held by term lists waiting to be merged; within a batch each
@@ -303,81 +313,102 @@ impl SearchIndex {
     }
 
     /// Runs `query` against the index; `resources` must be the slice the index was built from.
+    ///
+    /// Scores accumulate in a dense per-resource array (no hashing on the hot loop); only the
+    /// best `limit` candidates are sorted, and only they get their matched terms and snippet.
     pub fn search(&self, resources: &[Resource], query: &SearchQuery) -> Vec<SearchHit> {
         let mut query_tokens: Vec<String> = Vec::new();
         for (_, token) in tokens(&query.text) {
             let token = token.into_owned();
-            if !query_tokens.contains(&token) {
+            if !query_tokens.contains(&token) && query_tokens.len() < 64 {
                 query_tokens.push(token);
             }
         }
-        if query_tokens.is_empty() || query.limit == 0 {
+        if query_tokens.is_empty() || query.limit == 0 || self.docs.is_empty() {
             return Vec::new();
         }
-        let total_docs = self.docs.len().max(1) as f32;
-        let mut acc: FxHashMap<u32, DocScore> = FxHashMap::default();
-        for (slot, token) in query_tokens.iter().enumerate().take(64) {
+        let total_docs = self.docs.len() as f32;
+        let expansions: Vec<Vec<(u32, MatchQuality)>> =
+            query_tokens.iter().map(|t| self.expand(t)).collect();
+        let mut acc: Vec<DocScore> = vec![DocScore::default(); self.docs.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        for (slot, terms) in expansions.iter().enumerate() {
             let bit = 1u64 << slot;
-            for (term, quality) in self.expand(token) {
+            // `expand` yields exact, then prefix, then fuzzy terms: the first term to reach a
+            // resource for this token is its best match, later ones are skipped.
+            for &(term, quality) in terms {
                 let list = &self.postings[term as usize];
                 let idf = (1.0 + total_docs / list.len().max(1) as f32).ln();
-                for p in list {
+                for &p in list {
                     let doc = p.doc();
-                    let (kind, active) = self.docs[doc as usize];
+                    let (kind, active, _) = self.docs[doc as usize];
                     if (!query.kinds.is_empty() && !query.kinds.contains(&kind))
                         || (!active && !query.include_shadowed)
                     {
                         continue;
                     }
-                    let entry = acc.entry(doc).or_default();
+                    let entry = &mut acc[doc as usize];
                     if entry.tokens & bit != 0 {
-                        // The token already matched this doc at an equal or better quality:
-                        // `expand` yields exact, then prefix, then fuzzy terms.
                         continue;
+                    }
+                    if entry.tokens == 0 {
+                        touched.push(doc);
                     }
                     entry.tokens |= bit;
                     entry.quality_points += quality.points();
                     entry.worst = entry.worst.min(quality);
-                    entry.score += field_weight(*p) * idf * quality.factor();
-                    entry.terms.push(term);
+                    entry.score += field_weight(p) * idf * quality.factor();
+                    if quality == MatchQuality::Exact && p.fields() & NAME != 0 {
+                        entry.exact_name_tokens += 1;
+                    }
                 }
             }
         }
-        let normalized_query = query_tokens.join(" ");
-        let mut ranked: Vec<(u32, DocScore)> = acc.into_iter().collect();
-        for (doc, score) in &mut ranked {
-            let name = &resources[*doc as usize].name;
-            let name_tokens: Vec<String> = tokens(name).map(|(_, t)| t.into_owned()).collect();
-            if name_tokens.join(" ") == normalized_query {
-                score.score *= 4.0;
-            }
+        let wanted = u8::try_from(query_tokens.len()).unwrap_or(u8::MAX);
+        let key = |doc: u32| {
+            let s = &acc[doc as usize];
+            // The whole name typed exactly: a strong boost within the same match class.
+            let whole_name =
+                s.exact_name_tokens == u32::from(wanted) && self.docs[doc as usize].2 == wanted;
+            let score = if whole_name { s.score * 4.0 } else { s.score };
+            (s.tokens.count_ones(), s.quality_points, score)
+        };
+        let better = |a: &u32, b: &u32| {
+            let (ka, kb) = (key(*a), key(*b));
+            kb.0.cmp(&ka.0)
+                .then(kb.1.cmp(&ka.1))
+                .then(kb.2.total_cmp(&ka.2))
+                .then(a.cmp(b))
+        };
+        if touched.len() > query.limit {
+            touched.select_nth_unstable_by(query.limit, better);
+            touched.truncate(query.limit);
         }
-        let key = |s: &DocScore| (s.tokens.count_ones(), s.quality_points);
-        ranked.sort_unstable_by(|(da, a), (db, b)| {
-            key(b)
-                .cmp(&key(a))
-                .then(b.score.total_cmp(&a.score))
-                .then(da.cmp(db))
-        });
-        ranked.truncate(query.limit);
-        ranked
+        touched.sort_unstable_by(better);
+        touched
             .into_iter()
-            .map(|(doc, score)| {
+            .map(|doc| {
                 let r = &resources[doc as usize];
-                let terms: Vec<&str> = score
-                    .terms
+                let s = &acc[doc as usize];
+                let matched: Vec<&str> = expansions
                     .iter()
-                    .map(|&t| &*self.texts[t as usize])
+                    .flatten()
+                    .filter(|&&(term, _)| {
+                        self.postings[term as usize]
+                            .binary_search_by_key(&doc, |p| p.doc())
+                            .is_ok()
+                    })
+                    .map(|&(term, _)| &*self.texts[term as usize])
                     .collect();
                 SearchHit {
                     id: r.id.clone(),
                     kind: r.kind,
                     name: r.qualified_name.clone(),
                     description: r.description.clone(),
-                    score: score.score,
-                    matched_tokens: score.tokens.count_ones() as usize,
-                    quality: score.worst,
-                    highlight: highlight(r, &terms),
+                    score: key(doc).2,
+                    matched_tokens: s.tokens.count_ones() as usize,
+                    quality: s.worst,
+                    highlight: highlight(r, &matched),
                 }
             })
             .collect()
@@ -496,13 +527,13 @@ fn chunk_terms(chunk: &[Resource]) -> ChunkTerms {
     (terms, per_doc)
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct DocScore {
     tokens: u64,
     quality_points: u32,
+    exact_name_tokens: u32,
     worst: MatchQuality,
     score: f32,
-    terms: Vec<u32>,
 }
 
 impl Default for DocScore {
@@ -510,9 +541,9 @@ impl Default for DocScore {
         DocScore {
             tokens: 0,
             quality_points: 0,
+            exact_name_tokens: 0,
             worst: MatchQuality::Exact,
             score: 0.0,
-            terms: Vec::new(),
         }
     }
 }

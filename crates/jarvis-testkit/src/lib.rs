@@ -1,4 +1,5 @@
-//! `cargo xtask gen-corpus`: a realistic, deterministic tree of resource files for benchmarks.
+//! Test and benchmark support. [`generate`] writes a realistic, deterministic tree of resource
+//! files (`cargo xtask gen-corpus` and the benchmarks use it).
 //!
 //! The shapes follow real Claude Code setups: agents with `name`/`description`/`tools`/`model`
 //! frontmatter (some nested in category folders, some with an unquoted `: ` in the description),
@@ -9,9 +10,15 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use std::io;
+
+type Result<T> = io::Result<T>;
+
+fn context<T>(result: io::Result<T>, what: impl FnOnce() -> String) -> io::Result<T> {
+    result.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", what())))
+}
 
 /// SplitMix64: tiny, deterministic, good enough for test data.
 struct Rng(u64);
@@ -333,10 +340,13 @@ fn awkward(rng: &mut Rng, text: String) -> String {
 
 fn write(path: &Path, text: &str) -> Result<()> {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        context(fs::create_dir_all(parent), || {
+            format!("cannot create {}", parent.display())
+        })?;
     }
-    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    context(fs::write(path, text), || {
+        format!("cannot write {}", path.display())
+    })
 }
 
 fn agent(rng: &mut Rng, name: &str) -> String {
@@ -413,16 +423,50 @@ fn skill(rng: &mut Rng, name: &str) -> String {
     awkward(rng, text)
 }
 
-/// Writes about `count` resource files below `out` plus a `jarvis.toml` that points at them.
+/// Where [`generate`] puts things below its output folder.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The user's Claude folder (`home/.claude`).
+    pub claude_dir: PathBuf,
+    /// The user's `.claude.json`.
+    pub claude_json: PathBuf,
+    /// The project folders.
+    pub projects: Vec<PathBuf>,
+    /// The n8n export.
+    pub workflows: PathBuf,
+}
+
+impl Layout {
+    /// The layout of a corpus generated into `out`.
+    pub fn of(out: &Path) -> Layout {
+        Layout {
+            claude_dir: out.join("home/.claude"),
+            claude_json: out.join("home/.claude.json"),
+            projects: (0..PROJECTS)
+                .map(|p| out.join("projects").join(format!("app-{p}")))
+                .collect(),
+            workflows: out.join("n8n/workflows.json"),
+        }
+    }
+}
+
+/// How many project folders a generated corpus has.
+const PROJECTS: usize = 4;
+
+/// Writes `count` resources below `out` — agents, commands and skills as files (skills bring
+/// reference files besides), MCP servers and workflows in their JSON files — plus a
+/// `jarvis.toml` that points at them. Returns a one-line summary.
 pub fn generate(out: &Path, count: usize) -> Result<String> {
     if out.exists() {
-        fs::remove_dir_all(out).with_context(|| format!("cannot clear {}", out.display()))?;
+        context(fs::remove_dir_all(out), || {
+            format!("cannot clear {}", out.display())
+        })?;
     }
     let mut rng = Rng(0x4A41_5256_4953);
     let home = out.join("home");
     let claude = home.join(".claude");
     let projects_dir = out.join("projects");
-    let project_count = 4;
+    let project_count = PROJECTS;
     let mut written = 0usize;
     let mut bytes = 0usize;
     let mut put = |path: &Path, text: &str, written: &mut usize| -> Result<()> {
@@ -431,9 +475,12 @@ pub fn generate(out: &Path, count: usize) -> Result<String> {
         write(path, text)
     };
 
-    let agents = count * 35 / 100;
-    let commands = count * 40 / 100;
-    let skill_files = count - agents - commands;
+    // 20 user, 4 local and 4 project MCP servers; about one workflow per 200 resources.
+    let workflow_count = (count / 200).clamp(1, 50);
+    let file_resources = count.saturating_sub(28 + workflow_count);
+    let agents = file_resources * 35 / 100;
+    let commands = file_resources * 40 / 100;
+    let skills = file_resources - agents - commands;
     for i in 0..agents {
         let name = format!("{}-{}-{i}", rng.pick(WORDS), rng.pick(WORDS));
         let text = agent(&mut rng, &name);
@@ -469,15 +516,12 @@ pub fn generate(out: &Path, count: usize) -> Result<String> {
         };
         put(&path, &text, &mut written)?;
     }
-    let mut remaining = skill_files;
-    let mut s = 0;
-    while remaining > 0 {
-        let name = format!("{}-{}-{s}", rng.pick(WORDS), rng.pick(WORDS));
+    let mut reference_files = 0;
+    for i in 0..skills {
+        let name = format!("{}-{}-{i}", rng.pick(WORDS), rng.pick(WORDS));
         let dir = claude.join("skills").join(&name);
         put(&dir.join("SKILL.md"), &skill(&mut rng, &name), &mut written)?;
-        remaining -= 1;
-        let refs = rng.below(3).min(remaining);
-        for r in 0..refs {
+        for r in 0..rng.below(3) {
             let target = size(&mut rng, 6_000);
             let text = body(&mut rng, target);
             put(
@@ -485,9 +529,8 @@ pub fn generate(out: &Path, count: usize) -> Result<String> {
                 &text,
                 &mut written,
             )?;
-            remaining -= 1;
+            reference_files += 1;
         }
-        s += 1;
     }
 
     // MCP servers: user scope, local scope per project, and each project's .mcp.json.
@@ -519,9 +562,9 @@ pub fn generate(out: &Path, count: usize) -> Result<String> {
     user.push_str("  }\n}\n");
     write(&home.join(".claude.json"), &user)?;
 
-    // An n8n export with 50 workflows.
+    // An n8n export.
     let mut workflows = String::from("[\n");
-    for w in 0..50 {
+    for w in 0..workflow_count {
         let _ = writeln!(
             workflows,
             "  {{\"id\": \"wf{w:014}\", \"name\": \"{} {} flow {w}\", \"active\": {}, \"tags\": [{{\"id\": \"t{w}\", \"name\": \"{}\"}}], \"nodes\": [{{\"name\": \"Webhook\", \"type\": \"n8n-nodes-base.webhook\", \"typeVersion\": 2, \"webhookId\": \"hook-{w}\", \"parameters\": {{\"httpMethod\": \"POST\", \"path\": \"flow-{w}\"}}}}, {{\"name\": \"Slack\", \"type\": \"n8n-nodes-base.slack\", \"parameters\": {{}}}}], \"connections\": {{}}}}{}",
@@ -529,7 +572,7 @@ pub fn generate(out: &Path, count: usize) -> Result<String> {
             rng.pick(WORDS),
             w % 3 != 0,
             rng.pick(WORDS),
-            if w < 49 { "," } else { "" }
+            if w + 1 < workflow_count { "," } else { "" }
         );
     }
     workflows.push_str("]\n");
@@ -560,7 +603,8 @@ pub fn generate(out: &Path, count: usize) -> Result<String> {
     write(&out.join("jarvis.toml"), &config)?;
 
     Ok(format!(
-        "wrote {written} resource files ({:.1} MB) below {}; configuration in {}",
+        "wrote {count} resources in {} files ({written} Markdown files, {reference_files} of them skill references; {:.1} MB) below {}; configuration in {}",
+        written + 3 + project_count,
         bytes as f64 / 1e6,
         out.display(),
         out.join("jarvis.toml").display()

@@ -1,0 +1,272 @@
+//! Black-box tests of the `jarvis` binary: real processes, real files, real exit codes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    /// A home folder with a small Claude setup and an MCP secret.
+    fn new() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let claude = dir.path().join(".claude");
+        fs::create_dir_all(claude.join("agents")).unwrap();
+        fs::create_dir_all(claude.join("commands/tools")).unwrap();
+        fs::create_dir_all(claude.join("skills/notes")).unwrap();
+        fs::write(
+            claude.join("agents/reviewer.md"),
+            "---\nname: reviewer\ndescription: Reviews pull requests for security problems.\n---\nBe thorough.\n",
+        )
+        .unwrap();
+        fs::write(
+            claude.join("agents/broken.md"),
+            "---\nname: broken\ndescription: Triggers on: this, that\n---\nBody\n",
+        )
+        .unwrap();
+        fs::write(claude.join("commands/tools/lint.md"), "Lint $ARGUMENTS\n").unwrap();
+        fs::write(
+            claude.join("skills/notes/SKILL.md"),
+            "---\nname: notes\ndescription: Takes meeting notes.\n---\n",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join(".claude.json"),
+            r#"{"mcpServers": {"gh": {"type": "http", "url": "https://gh.example/mcp", "headers": {"Authorization": "Bearer sekrit-123"}}}}"#,
+        )
+        .unwrap();
+        Home { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn jarvis(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jarvis"));
+        cmd.args(args)
+            .current_dir(self.path())
+            .env_clear()
+            .env("HOME", self.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        cmd
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn scan_json_reports_counts_diagnostics_and_time() {
+    let home = Home::new();
+    let out = home.jarvis(&["--log-level", "warn", "scan", "--json", "--resources"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["kinds"]["agents"]["total"], 2);
+    assert_eq!(json["kinds"]["commands"]["total"], 1);
+    assert_eq!(json["kinds"]["skills"]["total"], 1);
+    assert_eq!(json["kinds"]["mcp-servers"]["total"], 1);
+    assert!(json["duration_ms"].as_f64().unwrap() > 0.0);
+    let codes: Vec<&str> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"yaml_recovered"), "{codes:?}");
+    // Claude Desktop's default location does not exist here: reported, not fatal.
+    assert!(codes.contains(&"root_missing"), "{codes:?}");
+    let text = stdout(&out);
+    assert!(!text.contains("sekrit-123"), "secret leaked: {text}");
+    assert!(text.contains("tools:lint"));
+}
+
+#[test]
+fn scan_text_summarizes() {
+    let home = Home::new();
+    let out = home.jarvis(&["scan"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("Scanned "), "{text}");
+    assert!(text.contains("agents"), "{text}");
+    assert!(text.contains("yaml_recovered"), "{text}");
+}
+
+#[test]
+fn search_ranks_and_filters() {
+    let home = Home::new();
+    let out = home.jarvis(&["search", "secrity", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["hits"][0]["name"], "reviewer");
+    assert_eq!(json["hits"][0]["quality"], "fuzzy");
+
+    let out = home.jarvis(&["search", "lint", "--kind", "command"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("tools:[lint]"), "{}", stdout(&out));
+
+    let out = home.jarvis(&["search", "x", "--kind", "widgets"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown resource kind"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn config_layers_file_env_and_flags() {
+    let home = Home::new();
+    let project = home.path().join("proj");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(
+        home.path().join("jarvis.toml"),
+        "[discovery]\ndebounce_ms = 40\nrescan_interval_secs = 9\n",
+    )
+    .unwrap();
+    let out = home
+        .command(&["config", "--project", project.to_str().unwrap()])
+        .env("JARVIS__DISCOVERY__RESCAN_INTERVAL_SECS", "12")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("debounce_ms = 40"), "{text}");
+    assert!(text.contains("rescan_interval_secs = 12"), "{text}");
+    assert!(text.contains(project.to_str().unwrap()), "{text}");
+    assert!(text.contains("# Resolved locations"), "{text}");
+}
+
+#[test]
+fn invalid_configuration_stops_with_the_key_named() {
+    let home = Home::new();
+    /// Arguments, environment, `jarvis.toml` contents, and what the error must name.
+    type Case<'a> = (
+        Vec<&'a str>,
+        Vec<(&'a str, &'a str)>,
+        Option<&'a str>,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            vec!["scan"],
+            vec![],
+            Some("[discovery]\nwatchh = true\n"),
+            "watchh",
+        ),
+        (
+            vec!["scan"],
+            vec![("JARVIS__DISCOVERY__DEBOUNCE_MS", "soon")],
+            None,
+            "debounce_ms",
+        ),
+        (
+            vec!["scan"],
+            vec![("JARVIS__LOG__FORMAT", "xml")],
+            None,
+            "format",
+        ),
+        (
+            vec!["--project", "/no/such/folder", "scan"],
+            vec![],
+            None,
+            "discovery.projects[0]",
+        ),
+        (
+            vec!["scan"],
+            vec![],
+            Some("[discovery]\nclaude_dir = \"/no/such/dir\"\n"),
+            "discovery.claude_dir",
+        ),
+        (
+            vec!["--config", "/no/such/jarvis.toml", "scan"],
+            vec![],
+            None,
+            "/no/such/jarvis.toml",
+        ),
+    ];
+    for (args, env, file, expected) in cases {
+        let config = home.path().join("jarvis.toml");
+        match file {
+            Some(text) => fs::write(&config, text).unwrap(),
+            None => {
+                let _ = fs::remove_file(&config);
+            }
+        }
+        let mut cmd = home.command(&args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: expected `{expected}` in {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty());
+    }
+}
+
+#[test]
+fn help_is_available_for_every_command() {
+    let home = Home::new();
+    for args in [
+        vec!["--help"],
+        vec!["scan", "--help"],
+        vec!["search", "--help"],
+        vec!["config", "--help"],
+    ] {
+        let out = home.jarvis(&args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(stdout(&out).contains("Usage:"), "{args:?}");
+    }
+}
+
+#[test]
+fn log_files_are_written_as_json_lines() {
+    let home = Home::new();
+    let logs: PathBuf = home.path().join("logs");
+    fs::write(
+        home.path().join("jarvis.toml"),
+        format!(
+            "[log]\nlevel = \"info\"\nformat = \"json\"\n[log.file]\nenabled = true\ndir = {:?}\nrotation = \"size\"\nmax_bytes = 4096\nkeep = 2\n",
+            logs.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let out = home.jarvis(&["scan", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Standard error carries JSON lines when asked for.
+    let first = stderr(&out)
+        .lines()
+        .next()
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&first).is_ok(),
+        "{first}"
+    );
+    let files: Vec<_> = fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!files.is_empty());
+    let content = fs::read_to_string(&files[0]).unwrap();
+    let line: serde_json::Value = serde_json::from_str(content.lines().next().unwrap()).unwrap();
+    assert_eq!(line["level"], "INFO");
+    assert!(!content.contains("sekrit-123"));
+}

@@ -1,0 +1,209 @@
+//! Tidy checks that keep the workspace honest, run as ordinary tests.
+//!
+//! - Layers point one way: a crate may depend only on the Jarvis crates below it, as listed in
+//!   `docs/architecture.md`; only the binary sets up logging; only the HTTP crate knows actix.
+//! - Every Rust file starts with a `//!` line saying what it is for.
+//! - No `todo!`, `unimplemented!`, `dbg!` or ignored test in the sources.
+//! - The documentation lists every crate, every error code and every diagnostic code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Each workspace package and its normal (non-dev) dependencies.
+fn dependency_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().unwrap().to_owned())
+                .collect();
+            (p["name"].as_str().unwrap().to_owned(), deps)
+        })
+        .collect()
+}
+
+/// The layer of each Jarvis crate: a crate may depend on crates of lower layers only.
+/// Keep in step with the graph in `docs/architecture.md`.
+const LAYERS: &[(&str, u8)] = &[
+    ("jarvis-core", 0),
+    ("jarvis-discovery", 1),
+    ("jarvis-testkit", 0),
+    ("jarvis", 9),
+    ("xtask", 9),
+    ("jarvis-tests", 9),
+];
+
+#[test]
+fn crates_depend_only_downwards() {
+    let graph = dependency_graph();
+    let layer: BTreeMap<&str, u8> = LAYERS.iter().copied().collect();
+    for (package, deps) in &graph {
+        let own = *layer.get(package.as_str()).unwrap_or_else(|| {
+            panic!("{package} has no layer in tests/it/main.rs and docs/architecture.md")
+        });
+        for dep in deps.iter().filter(|d| layer.contains_key(d.as_str())) {
+            let theirs = layer[dep.as_str()];
+            assert!(
+                theirs < own,
+                "{package} (layer {own}) must not depend on {dep} (layer {theirs})"
+            );
+        }
+    }
+    // Core stays free of I/O frameworks; only the binary installs a subscriber or reads config.
+    let core = &graph["jarvis-core"];
+    for banned in [
+        "tokio",
+        "actix-web",
+        "reqwest",
+        "notify",
+        "walkdir",
+        "config",
+        "tracing-subscriber",
+    ] {
+        assert!(!core.contains(banned), "jarvis-core depends on {banned}");
+    }
+    for (package, deps) in &graph {
+        if package != "jarvis" {
+            for binary_only in [
+                "tracing-subscriber",
+                "config",
+                "clap",
+                "logroller",
+                "tracing-appender",
+            ] {
+                assert!(
+                    !deps.contains(binary_only),
+                    "{package} depends on {binary_only}, which only the binary may use"
+                );
+            }
+        }
+        if package != "jarvis-api" {
+            assert!(
+                !deps.contains("actix-web"),
+                "{package} depends on actix-web; only jarvis-api may"
+            );
+        }
+    }
+    // The test kit never ships.
+    for (package, deps) in &graph {
+        if package != "xtask" {
+            assert!(
+                !deps.contains("jarvis-testkit"),
+                "{package} depends on jarvis-testkit outside dev-dependencies"
+            );
+        }
+    }
+}
+
+fn rust_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_rust_file_says_what_it_is_for() {
+    for file in rust_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("//!"),
+            "{} does not start with a `//!` line",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn no_stubs_or_ignored_tests() {
+    // Built from pieces so that this file does not trip its own check.
+    let banned = [
+        ["todo", "!("].concat(),
+        ["unimplemented", "!("].concat(),
+        ["dbg", "!("].concat(),
+        ["#[", "ignore"].concat(),
+        ["#[", "should_panic"].concat(),
+    ];
+    for file in rust_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for pattern in &banned {
+            assert!(
+                !text.contains(pattern.as_str()),
+                "{} contains `{pattern}`",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn architecture_doc_names_every_crate() {
+    let doc = std::fs::read_to_string(root().join("docs/architecture.md")).unwrap();
+    for (package, _) in LAYERS {
+        assert!(
+            doc.contains(&format!("`{package}`")),
+            "docs/architecture.md does not mention `{package}`"
+        );
+    }
+}
+
+#[test]
+fn every_code_is_documented() {
+    let doc = std::fs::read_to_string(root().join("docs/errors.md")).unwrap();
+    for code in jarvis_core::Code::ALL {
+        let row = format!("| `{}` | {} |", code.name(), code.http_status());
+        assert!(doc.contains(&row), "docs/errors.md lacks the row `{row}`");
+    }
+    for code in jarvis_core::DiagnosticCode::ALL {
+        assert!(
+            doc.contains(&format!("| `{}` |", code.as_str())),
+            "docs/errors.md lacks diagnostic `{code}`"
+        );
+    }
+}
