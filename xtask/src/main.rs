@@ -126,12 +126,59 @@ fn ci() -> Result<()> {
             println!("real-corpus suite: DID NOT RUN (no ../shared/corpus and JARVIS_CORPUS unset)")
         }
     }
-    step("cargo test", &mut test)?;
-    step(
+    let mut totals = TestTotals::default();
+    totals.run("cargo test", &mut test)?;
+    totals.run(
         "cargo test --doc",
         cargo().args(["test", "--workspace", "--doc", "--locked"]),
     )?;
-    deny()
+    deny()?;
+    // The closing line: every test of every binary, summed.
+    println!(
+        "\ntests: {} passed, {} failed",
+        totals.passed, totals.failed
+    );
+    Ok(())
+}
+
+/// Sums the `test result:` lines of cargo test runs while passing their output through.
+#[derive(Debug, Default)]
+struct TestTotals {
+    passed: u64,
+    failed: u64,
+}
+
+impl TestTotals {
+    fn run(&mut self, name: &str, cmd: &mut Command) -> Result<()> {
+        use std::io::{BufRead, BufReader};
+        println!("\n==> {name}");
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {name}"))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                self.passed += count_before(rest, " passed");
+                self.failed += count_before(rest, " failed");
+            }
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("{name} failed ({status})");
+        }
+        Ok(())
+    }
+}
+
+/// The number just before `label` in `text` (`ok. 12 passed; 0 failed` gives 12 for ` passed`).
+fn count_before(text: &str, label: &str) -> u64 {
+    text.find(label)
+        .and_then(|end| text[..end].rsplit(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn deny() -> Result<()> {

@@ -45,6 +45,9 @@ enum Command {
         /// List every diagnostic, not only the first errors and warnings.
         #[arg(long)]
         all_diagnostics: bool,
+        /// Keep running: watch the folders and report every reload until interrupted.
+        #[arg(long)]
+        watch: bool,
     },
     /// Ranked search over names, descriptions, tags and bodies.
     Search {
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             resources,
             all_diagnostics,
+            watch,
         } => {
             let catalog = LiveCatalog::load(roots);
             let snapshot = catalog.snapshot();
@@ -112,6 +116,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out = serde_json::to_string_pretty(&scan_json(&snapshot, resources))?;
             } else {
                 write_scan(&mut out, &snapshot, resources, all_diagnostics)?;
+            }
+            if watch {
+                print(&out);
+                return watch_forever(catalog, &settings);
             }
         }
         Command::Search {
@@ -192,6 +200,32 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     print(&out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reports every reload on standard output until the process is interrupted.
+fn watch_forever(catalog: LiveCatalog, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    catalog.on_swap(move |snapshot| {
+        let _ = tx.send(snapshot.clone());
+    });
+    let watcher =
+        jarvis_discovery::CatalogWatcher::start(catalog, settings.discovery.watch_options())
+            .context("cannot start watching")?;
+    print(&format!(
+        "Watching {} folders; press Ctrl-C to stop.",
+        watcher.watched().len()
+    ));
+    for snapshot in rx {
+        let stats = snapshot.stats();
+        print(&format!(
+            "generation {}: {} resources, {} diagnostics ({:.1} ms)",
+            snapshot.generation(),
+            snapshot.resources().len(),
+            snapshot.diagnostics().len(),
+            (stats.duration + stats.index_duration).as_secs_f64() * 1000.0
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -127,6 +127,16 @@ pub struct ScanRoots {
 }
 
 impl DiscoveryConfig {
+    /// How a [`CatalogWatcher`](crate::CatalogWatcher) should run under this configuration.
+    pub fn watch_options(&self) -> crate::WatchOptions {
+        crate::WatchOptions {
+            watch_files: self.watch,
+            debounce: std::time::Duration::from_millis(self.debounce_ms),
+            rescan_interval: (self.rescan_interval_secs > 0)
+                .then(|| std::time::Duration::from_secs(self.rescan_interval_secs)),
+        }
+    }
+
     /// Resolves defaults against `env` and checks every explicitly configured path exists.
     pub fn resolve(&self, env: &Environment) -> Result<ScanRoots> {
         let config_dir = env
@@ -184,6 +194,12 @@ impl DiscoveryConfig {
                     message: format!("{} does not exist", path.display()),
                 });
             }
+        }
+        if self.debounce_ms == 0 || self.debounce_ms > 60_000 {
+            return Err(Error::Config {
+                key: "discovery.debounce_ms".into(),
+                message: "must be between 1 and 60000".into(),
+            });
         }
         if self.max_file_bytes == 0 {
             return Err(Error::Config {

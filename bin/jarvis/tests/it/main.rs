@@ -270,3 +270,32 @@ fn log_files_are_written_as_json_lines() {
     assert_eq!(line["level"], "INFO");
     assert!(!content.contains("sekrit-123"));
 }
+
+#[test]
+fn scan_watch_reports_reloads() {
+    use std::io::{BufRead, BufReader};
+
+    let home = Home::new();
+    let mut child = home
+        .command(&["--log-level", "warn", "scan", "--watch"])
+        .env("JARVIS__DISCOVERY__DEBOUNCE_MS", "50")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Wait until the watcher is running, then change a file.
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("Watching ") {
+            break;
+        }
+    }
+    fs::write(
+        home.path().join(".claude/agents/new.md"),
+        "---\nname: new\ndescription: Added while watching.\n---\n",
+    )
+    .unwrap();
+    let reload = lines.next().unwrap().unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(reload.starts_with("generation 2: 6 resources"), "{reload}");
+}
