@@ -353,12 +353,14 @@ fn bench(args: &[String]) -> Result<()> {
         );
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    println!("\n==> memory: jarvis scan of the 10,000-file corpus (release)");
+    println!(
+        "\n==> memory: jarvis scan of the 10,000-resource corpus (release binary, fresh process)"
+    );
     for line in text.lines().filter(|l| {
         [
             "\"files_read\"",
             "\"duration_ms\"",
-            "\"peak_rss_bytes\"",
+            "\"peak_resident_bytes\"",
             "\"resident_bytes\"",
         ]
         .iter()

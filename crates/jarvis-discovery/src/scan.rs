@@ -31,6 +31,26 @@ pub struct ScanOutput {
     pub duration: Duration,
 }
 
+/// What is recorded of a read once its text is no longer needed.
+#[derive(Debug)]
+struct ReadFacts {
+    bytes: u64,
+    mtime_ns: u128,
+    not_utf8: Option<Diagnostic>,
+    empty: bool,
+}
+
+impl ReadFacts {
+    fn of(file: &mut FileText) -> ReadFacts {
+        ReadFacts {
+            bytes: file.bytes,
+            mtime_ns: file.mtime_ns,
+            not_utf8: file.not_utf8.take(),
+            empty: file.text.trim().is_empty(),
+        }
+    }
+}
+
 /// The state of a scan in progress, handed to each source.
 #[derive(Debug)]
 pub(crate) struct Scan<'a> {
@@ -50,8 +70,15 @@ impl<'a> Scan<'a> {
 
     /// Reads a file, recording it in the fingerprint; a failure becomes a diagnostic.
     pub(crate) fn read(&mut self, path: &Path) -> Option<FileText> {
-        let result = read_text(path, self.roots.max_file_bytes);
-        self.record(path, result)
+        match read_text(path, self.roots.max_file_bytes) {
+            Ok(mut file) => self
+                .record(path, Ok(ReadFacts::of(&mut file)))
+                .then_some(file),
+            Err(diag) => {
+                self.record(path, Err(diag));
+                None
+            }
+        }
     }
 
     /// Reads and parses many files on all cores, then records them in order, so the outcome is
@@ -64,20 +91,19 @@ impl<'a> Scan<'a> {
     ) -> Vec<T> {
         let max = self.roots.max_file_bytes;
         // Each worker drops a file's text as soon as it is parsed: only the parsed values (with
-        // compressed bodies) and the read facts travel back, which keeps peak memory low.
+        // compressed bodies) and the facts of the read travel back, which keeps memory low.
         let results = parallel_map(paths, |path| match read_text(path, max) {
-            Ok(file) if file.text.trim().is_empty() => (Ok(file), None, Vec::new()),
             Ok(mut file) => {
+                let facts = ReadFacts::of(&mut file);
                 let mut diags = Vec::new();
-                let value = parse(path, &file.text, &mut diags);
-                file.text = String::from("-");
-                (Ok(file), Some(value), diags)
+                let value = (!facts.empty).then(|| parse(path, &file.text, &mut diags));
+                (Ok(facts), value, diags)
             }
             Err(diag) => (Err(diag), None, Vec::new()),
         });
         let mut values = Vec::with_capacity(results.len());
-        for (path, (read, value, diags)) in paths.iter().zip(results) {
-            if self.record(path, read).is_some() {
+        for (path, (facts, value, diags)) in paths.iter().zip(results) {
+            if self.record(path, facts) {
                 self.diag_all(diags);
                 values.extend(value);
             }
@@ -85,31 +111,29 @@ impl<'a> Scan<'a> {
         values
     }
 
-    /// Records a read in the fingerprint and diagnostics; `None` when there is nothing to parse.
-    fn record(&mut self, path: &Path, result: Result<FileText, Diagnostic>) -> Option<FileText> {
-        match result {
-            Ok(mut file) => {
+    /// Records a read in the fingerprint and diagnostics; `true` when there is text to parse.
+    fn record(&mut self, path: &Path, facts: Result<ReadFacts, Diagnostic>) -> bool {
+        self.mix(path.as_os_str().as_encoded_bytes());
+        match facts {
+            Ok(facts) => {
                 self.out.files_read += 1;
-                self.mix(path.as_os_str().as_encoded_bytes());
-                self.mix(&file.bytes.to_le_bytes());
-                self.mix(&file.mtime_ns.to_le_bytes());
-                if let Some(diag) = file.not_utf8.take() {
+                self.mix(&facts.bytes.to_le_bytes());
+                self.mix(&facts.mtime_ns.to_le_bytes());
+                if let Some(diag) = facts.not_utf8 {
                     self.out.diagnostics.push(diag);
                 }
-                if file.text.trim().is_empty() {
+                if facts.empty {
                     self.diag(Diagnostic::new(
                         DiagnosticCode::EmptyFile,
                         path,
                         "file is empty; skipped",
                     ));
-                    return None;
                 }
-                Some(file)
+                !facts.empty
             }
             Err(diag) => {
-                self.mix(path.as_os_str().as_encoded_bytes());
                 self.diag(diag);
-                None
+                false
             }
         }
     }
