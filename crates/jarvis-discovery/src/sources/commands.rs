@@ -15,17 +15,13 @@ use serde_json::Value;
 use crate::fields::{Fields, first_body_line, one_line};
 use crate::frontmatter::parse_document;
 use crate::scan::Scan;
-use crate::walk::{files_below, has_extension};
+use crate::sources::scan_markdown_tree;
 
 /// Scans a `commands/` folder.
 pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Option<&Path>) {
-    let files = files_below(dir, 32, |p| has_extension(p, "md"), scan.diags());
-    let resources = scan.read_all(&files, |path, text, diags| {
-        parse(text, dir, path, scope, project, diags)
+    scan_markdown_tree(scan, dir, |text, path, diags| {
+        Some(parse(text, dir, path, scope, project, diags))
     });
-    for resource in resources {
-        scan.push(resource);
-    }
 }
 
 /// Parses one command file. Problems go to `diags`; a command always loads.

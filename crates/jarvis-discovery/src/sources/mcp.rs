@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::config::Root;
 use crate::scan::Scan;
+use crate::sources::string_list;
 
 /// Which project `.mcp.json` servers the user approved or refused, by project key.
 #[derive(Debug, Default)]
@@ -101,23 +102,11 @@ fn claude_json(scan: &mut Scan<'_>, root: &Root, approvals: &mut HashMap<String,
         return;
     };
     for (key, project) in projects {
-        let strings = |field: &str| -> Vec<String> {
-            project
-                .get(field)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
         approvals.insert(
             key.clone(),
             Approvals {
-                enabled: strings("enabledMcpjsonServers"),
-                disabled: strings("disabledMcpjsonServers"),
+                enabled: string_list(project.get("enabledMcpjsonServers")),
+                disabled: string_list(project.get("disabledMcpjsonServers")),
             },
         );
         // A local-scope server belongs to the configured project filed under this key, if any,

@@ -9,6 +9,40 @@ pub(crate) mod workflows;
 
 use std::path::Path;
 
+use jarvis_core::{Diagnostic, Resource};
+use serde_json::Value;
+
+use crate::scan::Scan;
+use crate::walk::{files_below, has_extension};
+
+/// Reads every `*.md` file below `dir` (on all cores) and pushes what `parse` makes of each:
+/// the shared shape of the agents and commands folders.
+pub(crate) fn scan_markdown_tree(
+    scan: &mut Scan<'_>,
+    dir: &Path,
+    parse: impl Fn(&str, &Path, &mut Vec<Diagnostic>) -> Option<Resource> + Sync,
+) {
+    let files = files_below(dir, 32, |p| has_extension(p, "md"), scan.diags());
+    let resources = scan.read_all(&files, |path, text, diags| parse(text, path, diags));
+    for resource in resources.into_iter().flatten() {
+        scan.push(resource);
+    }
+}
+
+/// The strings of a JSON list; anything else (absent, not a list, non-string items) is skipped.
+pub(crate) fn string_list(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The path of `path` relative to `root`, with `/` separators.
 pub(crate) fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);

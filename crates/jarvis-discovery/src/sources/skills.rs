@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::fields::{Fields, one_line};
 use crate::frontmatter::parse_document;
 use crate::scan::Scan;
-use crate::sources::relative;
+use crate::sources::{relative, string_list};
 use crate::walk::files_below;
 
 /// The manifest file name.
@@ -207,18 +207,7 @@ pub(crate) fn parse(
     };
     let tags = fields
         .list("tags", diags)
-        .or_else(|| {
-            fm.get("metadata")
-                .and_then(|m| m.get("tags"))
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-        })
-        .unwrap_or_default();
+        .unwrap_or_else(|| string_list(fm.get("metadata").and_then(|m| m.get("tags"))));
     let category = fields.string("category", diags).or_else(|| {
         fm.get("metadata")
             .and_then(|m| m.get("category"))
