@@ -34,6 +34,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the HTTP API (default 127.0.0.1:8080), keeping the catalog current as files change.
+    Serve {
+        /// Override `server.port`.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Override `server.host`.
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Discover every resource once and report counts, diagnostics and the time taken.
     Scan {
         /// Print JSON instead of text.
@@ -104,6 +113,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let roots = settings.discovery.resolve(&environment)?;
     let mut out = String::new();
     match cli.command {
+        Command::Serve { port, host } => {
+            let mut server = settings.server.clone();
+            if let Some(port) = port {
+                server.port = port;
+            }
+            if let Some(host) = host {
+                server.host = host;
+            }
+            return serve(&settings, server, roots);
+        }
         Command::Scan {
             json,
             resources,
@@ -201,6 +220,70 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     print(&out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the HTTP server until SIGINT or SIGTERM, then lets in-flight requests finish.
+fn serve(settings: &Settings, server: jarvis_api::ApiConfig, roots: jarvis_discovery::ScanRoots) -> anyhow::Result<ExitCode> {
+    let catalog = LiveCatalog::load(roots);
+    let _watcher = jarvis_discovery::CatalogWatcher::start(catalog.clone(), settings.discovery.watch_options())
+        .context("cannot start watching resource folders")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let snapshot = catalog.snapshot();
+        let app = jarvis_api::Application::build(&server, catalog)?;
+        let counts = |k: ResourceKind| snapshot.stats().kinds.get(k.plural()).map_or(0, |c| c.active);
+        tracing::info!(
+            address = %format!("http://{}:{}", server.host, app.port()),
+            agents = counts(ResourceKind::Agent),
+            commands = counts(ResourceKind::Command),
+            skills = counts(ResourceKind::Skill),
+            mcp_servers = counts(ResourceKind::McpServer),
+            workflows = counts(ResourceKind::Workflow),
+            diagnostics = snapshot.diagnostics().len(),
+            "jarvis is listening"
+        );
+        let handle = app.handle();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        app.run_until_stopped().await.context("the server failed")?;
+        tracing::info!("stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }
 
 /// Reports every reload on standard output until the process is interrupted.

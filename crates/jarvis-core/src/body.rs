@@ -123,6 +123,19 @@ impl<'de> Deserialize<'de> for Body {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Body {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("The Markdown body, as text."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Body {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// A stable, machine-readable error code. The serialized form (`"RESOURCE_NOT_FOUND"`) is part of
 /// the public API: clients match on it, so a variant is never renamed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Code {
@@ -21,6 +22,8 @@ pub enum Code {
     ResourceNotFound,
     /// No route matches the request path.
     RouteNotFound,
+    /// A name matches several resources; the details list their ids.
+    AmbiguousName,
     /// The route exists but not for this HTTP method.
     MethodNotAllowed,
     /// The request body is larger than the configured limit.
@@ -48,6 +51,7 @@ pub enum Code {
 }
 
 /// Broad families of errors, for clients that only care whether to retry or fix their request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -68,6 +72,7 @@ impl Code {
         Code::MalformedBody,
         Code::ResourceNotFound,
         Code::RouteNotFound,
+        Code::AmbiguousName,
         Code::MethodNotAllowed,
         Code::PayloadTooLarge,
         Code::UnsupportedMediaType,
@@ -89,6 +94,7 @@ impl Code {
             Code::MalformedBody => "MALFORMED_BODY",
             Code::ResourceNotFound => "RESOURCE_NOT_FOUND",
             Code::RouteNotFound => "ROUTE_NOT_FOUND",
+            Code::AmbiguousName => "AMBIGUOUS_NAME",
             Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
@@ -112,6 +118,7 @@ impl Code {
             Code::Forbidden => 403,
             Code::ResourceNotFound | Code::RouteNotFound => 404,
             Code::MethodNotAllowed => 405,
+            Code::AmbiguousName => 409,
             Code::PayloadTooLarge => 413,
             Code::UnsupportedMediaType => 415,
             Code::RateLimited => 429,
@@ -129,6 +136,7 @@ impl Code {
             | Code::MalformedBody
             | Code::ResourceNotFound
             | Code::RouteNotFound
+            | Code::AmbiguousName
             | Code::MethodNotAllowed
             | Code::PayloadTooLarge
             | Code::UnsupportedMediaType

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// How much a diagnostic matters to the user.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -24,6 +25,7 @@ pub enum Severity {
 macro_rules! diagnostic_codes {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, $severity:ident; )*) => {
         /// A stable diagnostic code. The serialized form is the snake_case name.
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum DiagnosticCode {
@@ -107,6 +109,7 @@ impl fmt::Display for DiagnosticCode {
 }
 
 /// One problem found while discovering resources.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// What kind of problem it is.
@@ -114,6 +117,7 @@ pub struct Diagnostic {
     /// How much it matters; usually `code.severity()`.
     pub severity: Severity,
     /// The file or folder concerned.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub path: PathBuf,
     /// The 1-based line, where the problem has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::resource::{ResourceKind, Scope};
 
 /// A stable, opaque resource id such as `agent_3f09c1d2a4b5e6f7`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ResourceId(String);

@@ -16,6 +16,7 @@ use crate::id::ResourceId;
 use crate::secret::Secret;
 
 /// The kinds of resource Jarvis catalogs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
@@ -93,6 +94,7 @@ impl FromStr for ResourceKind {
 }
 
 /// Where a definition comes from. Precedence between scopes is kind-specific (see discovery).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
@@ -128,6 +130,7 @@ impl fmt::Display for Scope {
 }
 
 /// One discovered resource.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
     /// Stable id, derived from kind, scope, source and key.
@@ -148,8 +151,10 @@ pub struct Resource {
     pub scope: Scope,
     /// The project folder (or `.claude.json` project key) for project and local scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub project: Option<PathBuf>,
     /// The file it was read from.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub source: PathBuf,
     /// A grouping: a command's namespace, an agent's folder or frontmatter category, an MCP
     /// server's transport, `n8n` for workflows.
@@ -159,6 +164,7 @@ pub struct Resource {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// The parsed frontmatter or JSON entry, with secret values masked.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: serde_json::Value,
     /// The Markdown body (system prompt, command template, skill instructions), held compressed;
     /// empty for kinds that have none.
@@ -183,6 +189,7 @@ impl Resource {
 }
 
 /// Fields only one kind has.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Details {
@@ -199,6 +206,7 @@ pub enum Details {
 }
 
 /// A subagent's own fields.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentDetails {
     /// The tools it may use; `None` means all tools (the field was absent).
@@ -220,6 +228,7 @@ pub struct AgentDetails {
 }
 
 /// A slash command's own fields.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandDetails {
     /// The folder path below `commands/`, `:`-separated (`tools`, `a:b`), if namespaced.
@@ -249,9 +258,11 @@ pub struct CommandDetails {
 }
 
 /// A skill's own fields.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SkillDetails {
     /// The skill folder.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub folder: PathBuf,
     /// Every other file in the folder, recursively, sorted by path. Listed, never executed.
     pub files: Vec<SkillFile>,
@@ -270,6 +281,7 @@ pub struct SkillDetails {
 }
 
 /// A file inside a skill folder.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkillFile {
     /// The path relative to the skill folder, with `/` separators.
@@ -279,6 +291,7 @@ pub struct SkillFile {
 }
 
 /// How Claude Code talks to an MCP server.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum McpTransport {
@@ -305,6 +318,7 @@ impl McpTransport {
 }
 
 /// Whether a project `.mcp.json` server was approved in `~/.claude.json`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum McpApproval {
@@ -317,6 +331,7 @@ pub enum McpApproval {
 }
 
 /// An MCP server's own fields, with `${VAR}` references expanded and secrets masked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct McpServerDetails {
     /// The transport.
@@ -348,6 +363,7 @@ pub struct McpServerDetails {
 }
 
 /// An n8n workflow's own fields.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowDetails {
     /// n8n's id for the workflow.
@@ -367,6 +383,7 @@ pub struct WorkflowDetails {
 }
 
 /// A webhook trigger node: how to start the workflow from outside.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookTrigger {
     /// The node's name.

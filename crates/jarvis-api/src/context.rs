@@ -1,0 +1,122 @@
+//! Per-request context: the request id, the tracing span, and the safety net that puts every
+//! error response — including actix's own 404, 405 and 413 — into the envelope.
+//!
+//! The request id is taken from an incoming `X-Request-Id` when it is sane (1–64 characters of
+//! letters, digits, `-`, `_`, `.`), otherwise generated, and is returned on every response. It is
+//! held in a task-local for the duration of the request so that envelopes and logs anywhere in
+//! the handler can name it without threading it through every call.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError};
+use tracing::Instrument;
+
+use crate::error::{ApiError, code_for_status};
+
+/// The response header carrying the request id.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static REQUEST_ID: Arc<str>;
+}
+
+/// The current request's id, or `-` outside a request.
+pub fn request_id() -> String {
+    REQUEST_ID
+        .try_with(|id| id.to_string())
+        .unwrap_or_else(|_| "-".to_owned())
+}
+
+fn generate_id() -> Arc<str> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() ^ (d.as_secs() as u32))
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{seed:08x}{n:08x}").into()
+}
+
+fn valid_incoming(value: &HeaderValue) -> Option<Arc<str>> {
+    let text = value.to_str().ok()?;
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| text.into())
+}
+
+/// The middleware: id, span, envelope net, `X-Request-Id`.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(valid_incoming)
+        .unwrap_or_else(generate_id);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.path(),
+    );
+    let started = Instant::now();
+    let header_value = HeaderValue::from_str(&id).ok();
+    REQUEST_ID
+        .scope(
+            id,
+            async move {
+                let method = req.method().clone();
+                let path = req.path().to_owned();
+                let mut res = next.call(req).await?.map_into_boxed_body();
+                let status = res.status();
+                if (status.is_client_error() || status.is_server_error()) && !is_json(&res) {
+                    let code = code_for_status(status);
+                    let message = match status.as_u16() {
+                        404 => format!("no route matches {method} {path}"),
+                        405 => format!("{method} is not allowed on {path}"),
+                        413 => "the request body is larger than the limit".to_owned(),
+                        415 => "the request body has an unsupported content type".to_owned(),
+                        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+                    };
+                    let error = if status.is_server_error() {
+                        ApiError::internal(&format!("{status} from {method} {path}"))
+                    } else {
+                        ApiError::new(code, message)
+                    };
+                    let rebuilt: HttpResponse = error.error_response();
+                    res = res.into_response(rebuilt.map_into_boxed_body());
+                }
+                if let Some(value) = header_value {
+                    res.headers_mut().insert(REQUEST_ID_HEADER, value);
+                }
+                let elapsed_us = started.elapsed().as_micros() as u64;
+                if status.is_server_error() {
+                    tracing::error!(status = status.as_u16(), elapsed_us, "request failed");
+                } else {
+                    tracing::debug!(status = status.as_u16(), elapsed_us, "request finished");
+                }
+                Ok(res)
+            }
+            .instrument(span),
+        )
+        .await
+}
+
+fn is_json(res: &ServiceResponse<BoxBody>) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}

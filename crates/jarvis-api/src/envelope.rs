@@ -1,0 +1,151 @@
+//! Response bodies: the v2 envelope, assembled around cached bytes, and conditional GETs.
+//!
+//! A v2 body is `{"success":true,"data":…,"metadata":{…,"request_id":"…"}}`. Everything but the
+//! request id is the same for every request with the same path, query and catalog generation,
+//! so that part is rendered once, cached, and validated by a strong ETag; the request id is
+//! appended per response (it is always the last metadata field). v1 bodies carry no request id
+//! and are cached whole.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use jarvis_cache::Entry;
+use jarvis_discovery::CatalogSnapshot;
+use serde::Serialize;
+
+use crate::context;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Which body shape a route answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// The original server's shapes, with deprecation headers.
+    V1,
+    /// The envelope.
+    V2,
+}
+
+/// Where a list page sits in the whole.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Pagination {
+    /// How many items match, across all pages.
+    pub total: usize,
+    /// The page size asked for.
+    pub limit: usize,
+    /// Where this page starts.
+    pub offset: usize,
+    /// Whether items follow this page.
+    pub has_more: bool,
+    /// An opaque cursor for the next page, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Renders the cacheable part of a v2 body: everything up to the request id's value.
+pub fn v2_prefix(
+    data: &impl Serialize,
+    pagination: Option<&Pagination>,
+    generation: u64,
+) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(br#"{"success":true,"data":"#);
+    serde_json::to_writer(&mut out, data).map_err(|e| ApiError::internal(&e))?;
+    out.extend_from_slice(br#","metadata":{"api_version":"v2","generation":"#);
+    out.extend_from_slice(generation.to_string().as_bytes());
+    if let Some(p) = pagination {
+        out.extend_from_slice(br#","pagination":"#);
+        serde_json::to_writer(&mut out, p).map_err(|e| ApiError::internal(&e))?;
+    }
+    out.extend_from_slice(br#","request_id":""#);
+    Ok(out)
+}
+
+/// Completes a v2 prefix with this request's id. Request ids are letters, digits, `-`, `_` and
+/// `.` only (see [`context`]), so they need no JSON escaping.
+pub fn v2_finish(prefix: &[u8]) -> Vec<u8> {
+    let id = context::request_id();
+    let mut body = Vec::with_capacity(prefix.len() + id.len() + 3);
+    body.extend_from_slice(prefix);
+    body.extend_from_slice(id.as_bytes());
+    body.extend_from_slice(br#""}}"#);
+    body
+}
+
+/// A v2 response rendered now, not cached (health, statistics).
+pub fn v2_now(status: StatusCode, data: &impl Serialize, generation: u64) -> Result<HttpResponse, ApiError> {
+    let prefix = v2_prefix(data, None, generation)?;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(v2_finish(&prefix)))
+}
+
+/// Serves a GET from the cache, rendering it (off the async executor) on a miss, and answers
+/// `If-None-Match` with 304.
+pub async fn cached<F>(req: &HttpRequest, state: &AppState, version: Version, render: F) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(Arc<CatalogSnapshot>) -> Result<Vec<u8>, ApiError> + Send + 'static,
+{
+    let snapshot = state.catalog.snapshot();
+    let generation = snapshot.generation();
+    let key = match req.query_string() {
+        "" => req.path().to_owned(),
+        query => format!("{}?{query}", req.path()),
+    };
+    let entry = match state.cache.get(&key, generation) {
+        Some(entry) => entry,
+        None => {
+            let bytes = web::block(move || render(snapshot))
+                .await
+                .map_err(|e| ApiError::internal(&e))??;
+            state.cache.insert(&key, generation, bytes)
+        }
+    };
+    Ok(respond(req, &entry, version))
+}
+
+fn respond(req: &HttpRequest, entry: &Entry, version: Version) -> HttpResponse {
+    let etag = HeaderValue::from_str(&entry.etag).ok();
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || t.trim() == &*entry.etag));
+    let mut builder = if matches {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    if let Some(etag) = etag {
+        builder.insert_header((header::ETAG, etag));
+    }
+    // Clients may keep a copy but must revalidate: the catalog changes whenever files do.
+    builder.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache")));
+    if version == Version::V1 {
+        deprecation_headers(&mut builder, req.path());
+    }
+    if matches {
+        return builder.finish();
+    }
+    builder.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
+    match version {
+        Version::V2 => builder.body(v2_finish(&entry.payload)),
+        Version::V1 => builder.body(entry.payload.to_vec()),
+    }
+}
+
+/// The date after which v1 may be removed.
+pub const V1_SUNSET: &str = "Wed, 30 Jun 2027 00:00:00 GMT";
+
+/// `Deprecation`, `Sunset` and a `Link` to the successor of a v1 path.
+pub fn deprecation_headers(builder: &mut actix_web::HttpResponseBuilder, path: &str) {
+    let successor = path.replacen("/api/v1", "/api/v2", 1);
+    builder.insert_header(("Deprecation", "true"));
+    builder.insert_header(("Sunset", V1_SUNSET));
+    if let Ok(link) = HeaderValue::from_str(&format!("<{successor}>; rel=\"successor-version\"")) {
+        builder.insert_header((header::LINK, link));
+    }
+}

@@ -1,0 +1,156 @@
+//! The API's error type and the one place errors become HTTP responses.
+//!
+//! Every failure — a handler's, actix's own extractor errors, an unknown route, a wrong method,
+//! an oversized body — leaves as the same envelope:
+//! `{"success": false, "error": {"code", "message", "details"}, "metadata": {"request_id"}}`.
+//! A 500 logs its cause with the request id and tells the client nothing internal.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use jarvis_core::{Code, ErrorCode};
+use serde_json::{Value, json};
+
+use crate::context;
+
+/// An error answered to a client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The table entry: status and machine name.
+    pub code: Code,
+    /// A sentence for the client.
+    pub message: String,
+    /// Structured details (the offending parameter, candidate ids, …).
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    /// An error with a code and a message.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// A `VALIDATION_ERROR` naming the parameter at fault.
+    pub fn invalid(parameter: &str, message: impl Into<String>) -> Self {
+        ApiError::new(Code::ValidationError, message).with_details(json!({ "parameter": parameter }))
+    }
+
+    /// The same error with details.
+    #[must_use]
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// An internal failure: the cause is logged with the request id, the client learns nothing.
+    pub fn internal(cause: &dyn fmt::Display) -> Self {
+        tracing::error!(request_id = %context::request_id(), error = %cause, "internal error");
+        ApiError::new(Code::InternalError, "an internal error occurred; it has been logged")
+    }
+
+    /// The envelope body for this error.
+    pub fn body(&self) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Envelope<'a> {
+            success: bool,
+            error: Error<'a>,
+            metadata: Metadata,
+        }
+        #[derive(serde::Serialize)]
+        struct Error<'a> {
+            code: Code,
+            message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            details: Option<&'a Value>,
+        }
+        #[derive(serde::Serialize)]
+        struct Metadata {
+            request_id: String,
+        }
+        let body = Envelope {
+            success: false,
+            error: Error {
+                code: self.code,
+                message: &self.message,
+                details: self.details.as_ref(),
+            },
+            metadata: Metadata {
+                request_id: context::request_id(),
+            },
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ErrorCode for ApiError {
+    fn error_code(&self) -> Code {
+        self.code
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        if self.code == Code::MethodNotAllowed {
+            response.insert_header((header::ALLOW, "GET"));
+        }
+        response.body(self.body())
+    }
+}
+
+/// Turns actix's JSON body errors into envelope errors.
+pub(crate) fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let api = match &err {
+        E::ContentType => ApiError::new(Code::UnsupportedMediaType, "the body must be application/json"),
+        E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => {
+            ApiError::new(Code::PayloadTooLarge, format!("the body is larger than {limit} bytes"))
+        }
+        other => ApiError::new(Code::MalformedBody, format!("the body is not valid JSON: {other}")),
+    };
+    api.into()
+}
+
+/// Turns actix's query-string errors into envelope errors.
+pub(crate) fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::new(Code::ValidationError, format!("invalid query string: {err}")).into()
+}
+
+/// Turns actix's path errors into envelope errors.
+pub(crate) fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::new(Code::ValidationError, format!("invalid path: {err}")).into()
+}
+
+/// The code for a bare error status produced outside our handlers (actix's own 404/405/413…).
+pub(crate) fn code_for_status(status: StatusCode) -> Code {
+    match status.as_u16() {
+        404 => Code::RouteNotFound,
+        405 => Code::MethodNotAllowed,
+        413 => Code::PayloadTooLarge,
+        415 => Code::UnsupportedMediaType,
+        401 => Code::Unauthorized,
+        403 => Code::Forbidden,
+        429 => Code::RateLimited,
+        400..=499 => Code::ValidationError,
+        _ => Code::InternalError,
+    }
+}

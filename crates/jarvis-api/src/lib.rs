@@ -1,0 +1,35 @@
+//! The Jarvis HTTP API over the live catalog (actix-web).
+//!
+//! - `/api/v2/…` is current and answers in one envelope:
+//!   `{"success", "data", "metadata": {"api_version", "generation", "pagination"?, "request_id"}}`
+//!   or `{"success": false, "error": {"code", "message", "details"?}, "metadata": {"request_id"}}`.
+//!   The unversioned paths answer as v2; `/api/v1/…` keeps the original server's shapes with
+//!   `Deprecation`, `Sunset` and `Link` headers.
+//! - Every error, actix's own included (unknown routes, wrong methods, bodies too large, bad
+//!   JSON or query strings), leaves in the envelope with a code from `jarvis_core::Code`.
+//! - GET responses are rendered once per catalog generation into a bounded cache
+//!   (`jarvis-cache`), validated by strong ETags; misses render on the blocking pool.
+//! - Every route is registered through a documented table, from which the OpenAPI 3.1 document
+//!   at `/api/v2/openapi.json` is generated; `/docs` renders it without any CDN.
+//!
+//! Architecture invariant: the only crate that knows actix. Handlers never touch the disk: they
+//! read the catalog's in-memory snapshot.
+
+mod config;
+mod context;
+mod envelope;
+mod error;
+mod openapi;
+mod params;
+mod registry;
+mod routes;
+mod startup;
+mod state;
+mod views;
+
+pub use config::ApiConfig;
+pub use context::REQUEST_ID_HEADER;
+pub use error::ApiError;
+pub use registry::{Body, In, Param, Route};
+pub use startup::{Application, StartError, route_table};
+pub use state::AppState;

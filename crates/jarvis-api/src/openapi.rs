@@ -1,0 +1,210 @@
+//! The OpenAPI 3.1 document, generated from the route table and the types' schemas.
+//!
+//! Schemas come from `utoipa::ToSchema` derives on the domain and view types; paths come from
+//! [`Route`]s, so a route cannot be registered without appearing here.
+
+use std::collections::BTreeMap;
+
+use jarvis_core::Code;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+
+use crate::registry::{Body, In, Route};
+
+/// Builds the document for `routes`.
+pub fn document(routes: &[Route]) -> Value {
+    let mut paths: BTreeMap<String, Value> = BTreeMap::new();
+    for route in routes {
+        let path = route.path.clone();
+        let item = paths.entry(path).or_insert_with(|| json!({}));
+        item[route.method] = operation(route);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Jarvis API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "One fast, safe API over a developer's AI setup: Claude Code agents, commands, skills, MCP servers and n8n workflows. /api/v2 is current; unversioned paths answer as v2; /api/v1 keeps the original shapes and is deprecated. Every error is an envelope with a stable code; every response carries X-Request-Id.",
+        },
+        "tags": [
+            { "name": "system", "description": "Status, health, readiness, cache" },
+            { "name": "resources", "description": "Agents, commands, skills, MCP servers and workflows" },
+            { "name": "search", "description": "Ranked search" },
+            { "name": "diagnostics", "description": "What could not be loaded, and why" },
+            { "name": "docs", "description": "This documentation" },
+            { "name": "v1", "description": "Deprecated original shapes" },
+        ],
+        "paths": paths,
+        "components": { "schemas": schemas() },
+    })
+}
+
+fn operation(route: &Route) -> Value {
+    let parameters: Vec<Value> = route
+        .params
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "in": match p.location { In::Query => "query", In::Path => "path" },
+                "required": p.required,
+                "description": p.description,
+                "schema": { "type": p.kind },
+            })
+        })
+        .collect();
+    let mut responses = serde_json::Map::new();
+    responses.insert("200".into(), success(&route.body, route.cached));
+    if route.cached {
+        responses.insert(
+            "304".into(),
+            json!({ "description": "Not modified: the `If-None-Match` ETag still matches" }),
+        );
+    }
+    let mut by_status: BTreeMap<u16, Vec<Code>> = BTreeMap::new();
+    let common = [Code::ValidationError, Code::RouteNotFound, Code::MethodNotAllowed, Code::InternalError];
+    for code in common.iter().chain(route.errors) {
+        by_status.entry(code.http_status()).or_default().push(*code);
+    }
+    for (status, codes) in by_status {
+        let names: Vec<&str> = codes.iter().map(|c| c.name()).collect();
+        responses.insert(
+            status.to_string(),
+            json!({
+                "description": format!("Error envelope with code {}", names.join(" or ")),
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorEnvelope" } } },
+            }),
+        );
+    }
+    json!({
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "tags": [route.tag],
+        "deprecated": route.deprecated,
+        "parameters": parameters,
+        "responses": responses,
+    })
+}
+
+fn headers(cached: bool) -> Value {
+    let mut h = json!({
+        "X-Request-Id": { "description": "The request id, also in the envelope's metadata", "schema": { "type": "string" } },
+    });
+    if cached {
+        h["ETag"] = json!({ "description": "Strong validator of the data", "schema": { "type": "string" } });
+        h["Cache-Control"] = json!({ "description": "private, no-cache: revalidate with If-None-Match", "schema": { "type": "string" } });
+    }
+    h
+}
+
+fn success(body: &Body, cached: bool) -> Value {
+    let (content_type, schema) = match body {
+        Body::Envelope(name) => ("application/json", envelope(data_schema(name), false)),
+        Body::Page(name) => (
+            "application/json",
+            envelope(json!({ "type": "array", "items": data_schema(name) }), true),
+        ),
+        Body::Json => ("application/json", json!({ "type": "object" })),
+        Body::Html => ("text/html", json!({ "type": "string" })),
+    };
+    json!({
+        "description": "Success",
+        "headers": headers(cached),
+        "content": { content_type: { "schema": schema } },
+    })
+}
+
+fn data_schema(name: &str) -> Value {
+    match name {
+        "Object" => json!({ "type": "object" }),
+        other => json!({ "$ref": format!("#/components/schemas/{other}") }),
+    }
+}
+
+fn envelope(data: Value, paginated: bool) -> Value {
+    let mut metadata = json!({
+        "type": "object",
+        "required": ["api_version", "generation", "request_id"],
+        "properties": {
+            "api_version": { "type": "string", "const": "v2" },
+            "generation": { "type": "integer", "description": "The catalog generation the data comes from" },
+            "request_id": { "type": "string" },
+        },
+    });
+    if paginated {
+        metadata["required"] = json!(["api_version", "generation", "pagination", "request_id"]);
+        metadata["properties"]["pagination"] = json!({ "$ref": "#/components/schemas/Pagination" });
+    }
+    json!({
+        "type": "object",
+        "required": ["success", "data", "metadata"],
+        "properties": {
+            "success": { "type": "boolean", "const": true },
+            "data": data,
+            "metadata": metadata,
+        },
+    })
+}
+
+fn add<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) {
+    out.push((T::name().into_owned(), T::schema()));
+    T::schemas(out);
+}
+
+fn schemas() -> BTreeMap<String, Value> {
+    let mut found: Vec<(String, RefOr<Schema>)> = Vec::new();
+    add::<jarvis_core::Resource>(&mut found);
+    add::<crate::views::ResourceSummary<'static>>(&mut found);
+    add::<crate::views::SearchHitView<'static>>(&mut found);
+    add::<crate::views::HighlightView<'static>>(&mut found);
+    add::<crate::views::CacheStatsView>(&mut found);
+    add::<crate::envelope::Pagination>(&mut found);
+    add::<crate::routes::system::Health>(&mut found);
+    add::<jarvis_core::Diagnostic>(&mut found);
+    add::<jarvis_core::Details>(&mut found);
+    add::<Code>(&mut found);
+    let mut out: BTreeMap<String, Value> = found
+        .into_iter()
+        .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null)))
+        .collect();
+    out.insert(
+        "SearchResults".into(),
+        json!({
+            "type": "object",
+            "required": ["query", "count", "took_us", "hits"],
+            "properties": {
+                "query": { "type": "string" },
+                "count": { "type": "integer" },
+                "took_us": { "type": "integer", "description": "Search time in microseconds" },
+                "hits": { "type": "array", "items": { "$ref": "#/components/schemas/SearchHitView" } },
+            },
+        }),
+    );
+    out.insert(
+        "ErrorEnvelope".into(),
+        json!({
+            "type": "object",
+            "required": ["success", "error", "metadata"],
+            "properties": {
+                "success": { "type": "boolean", "const": false },
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": { "$ref": "#/components/schemas/Code" },
+                        "message": { "type": "string" },
+                        "details": { "description": "Structured details: the offending parameter, candidate ids, …" },
+                    },
+                },
+                "metadata": {
+                    "type": "object",
+                    "required": ["request_id"],
+                    "properties": { "request_id": { "type": "string" } },
+                },
+            },
+        }),
+    );
+    out
+}

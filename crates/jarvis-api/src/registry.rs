@@ -1,0 +1,117 @@
+//! The route table: every route is registered through it, with its documentation, so the
+//! OpenAPI document is generated from exactly the routes the server answers.
+
+use actix_web::dev::HttpServiceFactory;
+use actix_web::web::ServiceConfig;
+
+/// Where a parameter goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum In {
+    /// The query string.
+    Query,
+    /// A path segment.
+    Path,
+}
+
+/// One documented parameter.
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// Its name.
+    pub name: &'static str,
+    /// Where it goes.
+    pub location: In,
+    /// Whether it must be given.
+    pub required: bool,
+    /// JSON type: `string`, `integer` or `boolean`.
+    pub kind: &'static str,
+    /// What it does.
+    pub description: &'static str,
+}
+
+impl Param {
+    /// An optional query parameter.
+    pub const fn query(name: &'static str, kind: &'static str, description: &'static str) -> Param {
+        Param {
+            name,
+            location: In::Query,
+            required: false,
+            kind,
+            description,
+        }
+    }
+
+    /// A required path parameter.
+    pub const fn path(name: &'static str, description: &'static str) -> Param {
+        Param {
+            name,
+            location: In::Path,
+            required: true,
+            kind: "string",
+            description,
+        }
+    }
+
+    /// The same parameter, required.
+    #[must_use]
+    pub const fn required(mut self) -> Param {
+        self.required = true;
+        self
+    }
+}
+
+/// What a successful response carries.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// The envelope with `data` of this schema.
+    Envelope(&'static str),
+    /// The envelope with `data` a list of this schema, and pagination.
+    Page(&'static str),
+    /// A bare JSON value (v1 shapes, the OpenAPI document).
+    Json,
+    /// An HTML page.
+    Html,
+}
+
+/// A documented route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The HTTP method, lowercase.
+    pub method: &'static str,
+    /// The path, actix style (`/api/v2/agents/{id}`).
+    pub path: String,
+    /// A unique operation id.
+    pub operation_id: String,
+    /// Groups operations in the docs.
+    pub tag: &'static str,
+    /// One line.
+    pub summary: String,
+    /// Parameters.
+    pub params: Vec<Param>,
+    /// The success body.
+    pub body: Body,
+    /// Error codes it may answer besides the common ones.
+    pub errors: &'static [jarvis_core::Code],
+    /// Whether it is deprecated (v1).
+    pub deprecated: bool,
+    /// Whether it is served from the response cache (ETag, `If-None-Match` → 304).
+    pub cached: bool,
+}
+
+/// Collects routes while registering them.
+#[derive(Debug, Default)]
+pub struct Routes {
+    routes: Vec<Route>,
+}
+
+impl Routes {
+    /// Registers `service` (an actix resource for `route.path`) and records its documentation.
+    pub fn add(&mut self, cfg: &mut ServiceConfig, route: Route, service: impl HttpServiceFactory + 'static) {
+        cfg.service(service);
+        self.routes.push(route);
+    }
+
+    /// Takes the list.
+    pub fn into_list(self) -> Vec<Route> {
+        self.routes
+    }
+}

@@ -1,0 +1,37 @@
+//! `/cache/stats`: how well the response cache is doing.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::{Doc, get_v2};
+use crate::envelope::v2_now;
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::registry::{Body, Routes};
+use crate::state::AppState;
+use crate::views::CacheStatsView;
+
+pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
+    get_v2(
+        cfg,
+        routes,
+        "/cache/stats",
+        Doc {
+            operation: "cache_stats".into(),
+            tag: "system",
+            summary: "Response cache counters: entries, bytes, hits, misses, hit rate, evictions".into(),
+            params: vec![],
+            body: Body::Envelope("CacheStatsView"),
+            errors: &[],
+            cached: false,
+        },
+        stats,
+    );
+}
+
+async fn stats(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let stats = CacheStatsView::from(state.cache.stats());
+    v2_now(StatusCode::OK, &stats, state.catalog.snapshot().generation())
+}

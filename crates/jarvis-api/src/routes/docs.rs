@@ -1,0 +1,61 @@
+//! The OpenAPI document and a documentation page served by the binary itself (no CDN).
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::{Doc, get_v2};
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::registry::{Body, Routes};
+use crate::state::AppState;
+
+/// The documentation page: plain HTML and script that render `openapi.json`.
+const PAGE: &str = include_str!("../docs.html");
+
+pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
+    get_v2(
+        cfg,
+        routes,
+        "/openapi.json",
+        Doc {
+            operation: "openapi".into(),
+            tag: "docs",
+            summary: "This API's OpenAPI 3.1 document".into(),
+            params: vec![],
+            body: Body::Json,
+            errors: &[],
+            cached: false,
+        },
+        openapi,
+    );
+    get_v2(
+        cfg,
+        routes,
+        "/docs",
+        Doc {
+            operation: "docs".into(),
+            tag: "docs",
+            summary: "Human-readable API documentation, rendered from the OpenAPI document".into(),
+            params: vec![],
+            body: Body::Html,
+            errors: &[],
+            cached: false,
+        },
+        page,
+    );
+}
+
+async fn openapi(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
+        .body(state.openapi.to_vec()))
+}
+
+async fn page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")))
+        .body(PAGE))
+}

@@ -1,0 +1,225 @@
+//! Lists and details of agents, commands, skills, MCP servers and workflows.
+//!
+//! One generic pair of handlers serves all five kinds: the kinds share one resource shape, and
+//! five copies of the same code would drift apart.
+
+use std::sync::Arc;
+
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use jarvis_core::{Code, Resource, ResourceId, ResourceKind, Scope};
+use jarvis_discovery::CatalogSnapshot;
+use serde_json::json;
+
+use super::{Doc, get_v2};
+use crate::envelope::{Version, cached, v2_prefix};
+use crate::error::ApiError;
+use crate::params::{Params, paginate};
+use crate::registry::{Body, Param, Routes};
+use crate::state::AppState;
+use crate::views::ResourceSummary;
+
+const LIST_PARAMS: &[&str] = &[
+    "limit", "offset", "cursor", "category", "tag", "scope", "source", "sort", "active",
+];
+
+pub(crate) fn list_params() -> Vec<Param> {
+    vec![
+        Param::query("limit", "integer", "Page size, 1 to 500 (default 50)"),
+        Param::query("offset", "integer", "Items to skip (default 0); not with `cursor`"),
+        Param::query("cursor", "string", "The `next_cursor` of the previous page; not with `offset`"),
+        Param::query("category", "string", "Only this category (case-insensitive)"),
+        Param::query("tag", "string", "Only resources with this tag; repeat or comma-separate for several (all must match)"),
+        Param::query("scope", "string", "Only this scope: user, project, local, desktop or export"),
+        Param::query("source", "string", "Only resources whose source path contains this text"),
+        Param::query("sort", "string", "name, -name, scope, -scope, source or -source (default name)"),
+        Param::query("active", "boolean", "true: only definitions in effect; false: only shadowed ones"),
+    ]
+}
+
+pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
+    for kind in ResourceKind::ALL {
+        let plural = kind.plural();
+        let noun = plural.replace('-', " ");
+        let op = plural.replace('-', "_");
+        get_v2(
+            cfg,
+            routes,
+            &format!("/{plural}"),
+            Doc {
+                operation: format!("list_{op}"),
+                tag: "resources",
+                summary: format!("List {noun}, filtered, sorted and paginated"),
+                params: list_params(),
+                body: Body::Page("ResourceSummary"),
+                errors: &[],
+                cached: true,
+            },
+            move |req: HttpRequest, state: web::Data<AppState>| list(req, state, kind),
+        );
+        get_v2(
+            cfg,
+            routes,
+            &format!("/{plural}/{{id}}"),
+            Doc {
+                operation: format!("get_{op}"),
+                tag: "resources",
+                summary: format!("One of the {noun} in full (body included, secrets masked), by id or name"),
+                params: vec![Param::path("id", "The resource id, or its name (`tools:smart-debug`, `smart-debug`)")],
+                body: Body::Envelope("Resource"),
+                errors: &[Code::ResourceNotFound, Code::AmbiguousName],
+                cached: true,
+            },
+            move |req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>| {
+                detail(req, state, kind, id.into_inner())
+            },
+        );
+    }
+}
+
+/// Filters and order for a list, parsed and validated before anything is rendered.
+#[derive(Debug, Clone)]
+pub(crate) struct ListQuery {
+    category: Option<String>,
+    tags: Vec<String>,
+    scope: Option<Scope>,
+    source: Option<String>,
+    active: Option<bool>,
+    sort: Sort,
+    limit: usize,
+    offset: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Sort {
+    Name(bool),
+    Scope(bool),
+    Source(bool),
+}
+
+impl ListQuery {
+    pub(crate) fn parse(params: &Params) -> Result<ListQuery, ApiError> {
+        let (limit, offset) = params.page()?;
+        let scope = params
+            .get("scope")
+            .map(|s| match s {
+                "user" => Ok(Scope::User),
+                "project" => Ok(Scope::Project),
+                "local" => Ok(Scope::Local),
+                "desktop" => Ok(Scope::Desktop),
+                "export" => Ok(Scope::Export),
+                other => Err(ApiError::invalid(
+                    "scope",
+                    format!("unknown scope `{other}`; expected user, project, local, desktop or export"),
+                )),
+            })
+            .transpose()?;
+        let sort = match params.get("sort").unwrap_or("name") {
+            "name" => Sort::Name(false),
+            "-name" => Sort::Name(true),
+            "scope" => Sort::Scope(false),
+            "-scope" => Sort::Scope(true),
+            "source" => Sort::Source(false),
+            "-source" => Sort::Source(true),
+            other => {
+                return Err(ApiError::invalid(
+                    "sort",
+                    format!("cannot sort by `{other}`; use name, scope or source, with `-` for descending"),
+                ));
+            }
+        };
+        Ok(ListQuery {
+            category: params.get("category").map(str::to_lowercase),
+            tags: params.all("tag").into_iter().map(str::to_lowercase).collect(),
+            scope,
+            source: params.get("source").map(str::to_owned),
+            active: params.flag("active")?,
+            sort,
+            limit,
+            offset,
+        })
+    }
+
+    fn matches(&self, r: &Resource) -> bool {
+        self.category
+            .as_ref()
+            .is_none_or(|c| r.category.as_deref().is_some_and(|rc| rc.to_lowercase() == *c))
+            && self
+                .tags
+                .iter()
+                .all(|t| r.tags.iter().any(|rt| rt.to_lowercase() == *t))
+            && self.scope.is_none_or(|s| r.scope == s)
+            && self
+                .source
+                .as_ref()
+                .is_none_or(|s| r.source.to_string_lossy().contains(s.as_str()))
+            && self.active.is_none_or(|a| r.is_active() == a)
+    }
+}
+
+async fn list(req: HttpRequest, state: web::Data<AppState>, kind: ResourceKind) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(req.query_string(), LIST_PARAMS, &["tag"])?;
+    let query = ListQuery::parse(&params)?;
+    cached(&req, &state, Version::V2, move |snapshot| render_list(&snapshot, kind, &query)).await
+}
+
+fn render_list(snapshot: &CatalogSnapshot, kind: ResourceKind, query: &ListQuery) -> Result<Vec<u8>, ApiError> {
+    let mut items: Vec<&Resource> = snapshot.of_kind(kind).filter(|r| query.matches(r)).collect();
+    match query.sort {
+        // The snapshot is already sorted by qualified name.
+        Sort::Name(false) => {}
+        Sort::Name(true) => items.reverse(),
+        Sort::Scope(desc) => {
+            items.sort_by(|a, b| (a.scope, &a.qualified_name).cmp(&(b.scope, &b.qualified_name)));
+            if desc {
+                items.reverse();
+            }
+        }
+        Sort::Source(desc) => {
+            items.sort_by(|a, b| a.source.cmp(&b.source));
+            if desc {
+                items.reverse();
+            }
+        }
+    }
+    let (page, pagination) = paginate(items, query.limit, query.offset);
+    let views: Vec<ResourceSummary<'_>> = page.into_iter().map(ResourceSummary::from).collect();
+    v2_prefix(&views, Some(&pagination), snapshot.generation())
+}
+
+async fn detail(req: HttpRequest, state: web::Data<AppState>, kind: ResourceKind, id: String) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    cached(&req, &state, Version::V2, move |snapshot| {
+        let resource = find(&snapshot, kind, &id)?;
+        v2_prefix(resource, None, snapshot.generation())
+    })
+    .await
+}
+
+/// A resource of `kind` by id, or by a name that picks one definition.
+pub(crate) fn find<'a>(snapshot: &'a Arc<CatalogSnapshot>, kind: ResourceKind, key: &str) -> Result<&'a Resource, ApiError> {
+    if let Some(r) = snapshot.get(&ResourceId::from_raw(key)).filter(|r| r.kind == kind) {
+        return Ok(r);
+    }
+    if let Some(r) = snapshot.resolve(kind, key) {
+        return Ok(r);
+    }
+    let candidates = snapshot.candidates(kind, key);
+    if candidates.is_empty() {
+        return Err(ApiError::new(
+            Code::ResourceNotFound,
+            format!("no {} with id or name `{key}`", kind.as_str().replace('_', " ")),
+        )
+        .with_details(json!({ "kind": kind, "id": key })));
+    }
+    Err(ApiError::new(
+        Code::AmbiguousName,
+        format!("`{key}` names {} {}; ask by id or by the namespaced name", candidates.len(), kind.plural()),
+    )
+    .with_details(json!({
+        "candidates": candidates
+            .iter()
+            .map(|r| json!({ "id": r.id, "qualified_name": r.qualified_name, "scope": r.scope, "source": r.source }))
+            .collect::<Vec<_>>(),
+    })))
+}

@@ -1,0 +1,123 @@
+//! `/`, `/health`, `/ready`: what is running, whether it is alive, whether it is ready.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpResponse, HttpRequest};
+use jarvis_core::{Code, ResourceKind};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Doc, get, get_v2};
+use crate::envelope::v2_now;
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::registry::{Body, Routes};
+use crate::state::AppState;
+
+/// Liveness.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok` when the process answers.
+    pub status: &'static str,
+    /// The server's version.
+    pub version: &'static str,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+}
+
+pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
+    let root = || Doc {
+        operation: "root".into(),
+        tag: "system",
+        summary: "What is running: version, uptime, API versions, catalog counts and links".into(),
+        params: vec![],
+        body: Body::Envelope("Object"),
+        errors: &[],
+        cached: false,
+    };
+    get(cfg, routes, "/", root(), false, system_info);
+    get(cfg, routes, "/api/v2", Doc { operation: "root_v2".into(), ..root() }, false, system_info);
+    get_v2(
+        cfg,
+        routes,
+        "/health",
+        Doc {
+            operation: "health".into(),
+            tag: "system",
+            summary: "Liveness: answers while the process runs".into(),
+            params: vec![],
+            body: Body::Envelope("Health"),
+            errors: &[],
+            cached: false,
+        },
+        health,
+    );
+    get_v2(
+        cfg,
+        routes,
+        "/ready",
+        Doc {
+            operation: "ready".into(),
+            tag: "system",
+            summary: "Readiness: 200 once the catalog has loaded, 503 CATALOG_UNAVAILABLE before".into(),
+            params: vec![],
+            body: Body::Envelope("Object"),
+            errors: &[Code::CatalogUnavailable],
+            cached: false,
+        },
+        ready,
+    );
+}
+
+async fn system_info(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let snapshot = state.catalog.snapshot();
+    let stats = snapshot.stats();
+    let counts: serde_json::Map<String, serde_json::Value> = ResourceKind::ALL
+        .iter()
+        .map(|k| (k.plural().to_owned(), json!(stats.kinds.get(k.plural()).map_or(0, |c| c.active))))
+        .collect();
+    let data = json!({
+        "name": "jarvis",
+        "description": "Command center for AI coding agents",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": state.started.elapsed().as_secs(),
+        "api": { "current": "/api/v2", "deprecated": ["/api/v1"] },
+        "catalog": {
+            "generation": snapshot.generation(),
+            "resources": counts,
+            "diagnostics": snapshot.diagnostics().len(),
+        },
+        "links": {
+            "health": "/health",
+            "ready": "/ready",
+            "docs": "/docs",
+            "openapi": "/api/v2/openapi.json",
+        },
+    });
+    v2_now(StatusCode::OK, &data, snapshot.generation())
+}
+
+async fn health(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let health = Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_secs: state.started.elapsed().as_secs(),
+    };
+    v2_now(StatusCode::OK, &health, state.catalog.snapshot().generation())
+}
+
+async fn ready(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let snapshot = state.catalog.snapshot();
+    if snapshot.generation() == 0 {
+        return Err(ApiError::new(Code::CatalogUnavailable, "the catalog has not loaded yet"));
+    }
+    let data = json!({
+        "ready": true,
+        "generation": snapshot.generation(),
+        "last_reload_error": state.catalog.last_error(),
+    });
+    v2_now(StatusCode::OK, &data, snapshot.generation())
+}

@@ -1,0 +1,141 @@
+//! Building and running the server: `Application::build` binds, `run_until_stopped` serves.
+//! Tests use the same path (port 0), so they exercise the real server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpRequest, web};
+use jarvis_cache::ResponseCache;
+use jarvis_core::Code;
+use jarvis_discovery::LiveCatalog;
+
+use crate::config::ApiConfig;
+use crate::error::{self, ApiError};
+use crate::registry::Route;
+use crate::state::AppState;
+use crate::{context, openapi, routes};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl jarvis_core::ErrorCode for StartError {
+    fn error_code(&self) -> Code {
+        Code::ConfigInvalid
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: web::Data<AppState>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// Every route the application registers, with its documentation.
+pub fn route_table() -> Vec<Route> {
+    let mut table = Vec::new();
+    // `App::configure` runs the closure at once; the app itself is discarded.
+    let _ = App::new().configure(|cfg| table = routes::configure(cfg));
+    table
+}
+
+impl Application {
+    /// Binds `config.host:config.port` and prepares the server over `catalog`.
+    pub fn build(config: &ApiConfig, catalog: LiveCatalog) -> Result<Application, StartError> {
+        let address = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener.local_addr().map_err(|source| StartError::Bind { address: address.clone(), source })?.port();
+        let cache = Arc::new(ResponseCache::new(config.cache.clone()));
+        // Free memory held by stale entries as soon as the catalog moves on.
+        let invalidate = Arc::clone(&cache);
+        catalog.on_swap(move |snapshot| invalidate.invalidate_before(snapshot.generation()));
+        let document = openapi::document(&route_table());
+        let state = web::Data::new(AppState {
+            catalog,
+            cache,
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            openapi: serde_json::to_vec_pretty(&document).unwrap_or_default().into(),
+        });
+        let max_body = config.max_body_bytes;
+        let app_state = state.clone();
+        let mut server = actix_web::HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(max_body)
+                        .error_handler(error::json_error),
+                )
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .app_data(web::PayloadConfig::new(max_body))
+                .wrap(from_fn(context::middleware))
+                .wrap(Compress::default())
+                .configure(|cfg| {
+                    routes::configure(cfg);
+                })
+                .default_service(web::to(not_found))
+        })
+        .shutdown_timeout(config.shutdown_timeout_secs)
+        .disable_signals();
+        if config.workers > 0 {
+            server = server.workers(config.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartError::Bind { address, source })?
+            .run();
+        Ok(Application { server, port, state })
+    }
+
+    /// The port bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// The shared state (catalog, cache).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the server is stopped through its handle.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        Code::RouteNotFound,
+        format!("no route matches {} {}", req.method(), req.path()),
+    )
+    .with_details(serde_json::json!({ "docs": "/docs" })))
+}

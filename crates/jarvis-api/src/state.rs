@@ -1,0 +1,22 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use jarvis_cache::ResponseCache;
+use jarvis_discovery::LiveCatalog;
+
+/// Shared state, handed to handlers as `web::Data<AppState>`.
+#[derive(Debug)]
+pub struct AppState {
+    /// The live catalog; handlers take one snapshot per request.
+    pub catalog: LiveCatalog,
+    /// Rendered GET responses, keyed by path and query, invalidated by catalog generation.
+    pub cache: Arc<ResponseCache>,
+    /// When the server started (for uptime).
+    pub started: Instant,
+    /// The same, as wall-clock time.
+    pub started_at: SystemTime,
+    /// The OpenAPI document, rendered once at start-up.
+    pub openapi: Arc<[u8]>,
+}
