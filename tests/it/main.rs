@@ -60,6 +60,8 @@ fn dependency_graph() -> BTreeMap<String, BTreeSet<String>> {
 const LAYERS: &[(&str, u8)] = &[
     ("jarvis-core", 0),
     ("jarvis-discovery", 1),
+    ("jarvis-cache", 1),
+    ("jarvis-api", 2),
     ("jarvis-testkit", 0),
     ("jarvis", 9),
     ("xtask", 9),

@@ -223,10 +223,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs the HTTP server until SIGINT or SIGTERM, then lets in-flight requests finish.
-fn serve(settings: &Settings, server: jarvis_api::ApiConfig, roots: jarvis_discovery::ScanRoots) -> anyhow::Result<ExitCode> {
+fn serve(
+    settings: &Settings,
+    server: jarvis_api::ApiConfig,
+    roots: jarvis_discovery::ScanRoots,
+) -> anyhow::Result<ExitCode> {
     let catalog = LiveCatalog::load(roots);
-    let _watcher = jarvis_discovery::CatalogWatcher::start(catalog.clone(), settings.discovery.watch_options())
-        .context("cannot start watching resource folders")?;
+    let _watcher = jarvis_discovery::CatalogWatcher::start(
+        catalog.clone(),
+        settings.discovery.watch_options(),
+    )
+    .context("cannot start watching resource folders")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -234,7 +241,13 @@ fn serve(settings: &Settings, server: jarvis_api::ApiConfig, roots: jarvis_disco
     runtime.block_on(async move {
         let snapshot = catalog.snapshot();
         let app = jarvis_api::Application::build(&server, catalog)?;
-        let counts = |k: ResourceKind| snapshot.stats().kinds.get(k.plural()).map_or(0, |c| c.active);
+        let counts = |k: ResourceKind| {
+            snapshot
+                .stats()
+                .kinds
+                .get(k.plural())
+                .map_or(0, |c| c.active)
+        };
         tracing::info!(
             address = %format!("http://{}:{}", server.host, app.port()),
             agents = counts(ResourceKind::Agent),

@@ -133,14 +133,20 @@ impl Settings {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        if self.server.host.parse::<std::net::IpAddr>().is_err() && self.server.host != "localhost" {
-            bail!("invalid configuration `server.host`: `{}` is not an IP address", self.server.host);
+        if self.server.host.parse::<std::net::IpAddr>().is_err() && self.server.host != "localhost"
+        {
+            bail!(
+                "invalid configuration `server.host`: `{}` is not an IP address",
+                self.server.host
+            );
         }
         if self.server.max_body_bytes == 0 {
             bail!("invalid configuration `server.max_body_bytes`: must be greater than 0");
         }
         if self.server.cache.max_entries == 0 && self.server.cache.enabled {
-            bail!("invalid configuration `server.cache.max_entries`: must be at least 1 while the cache is enabled");
+            bail!(
+                "invalid configuration `server.cache.max_entries`: must be at least 1 while the cache is enabled"
+            );
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level).with_context(|| {
             format!(

@@ -95,7 +95,13 @@ pub async fn middleware(
                     } else {
                         ApiError::new(code, message)
                     };
-                    let rebuilt: HttpResponse = error.error_response();
+                    let mut rebuilt: HttpResponse = error.error_response();
+                    if status.as_u16() == 405
+                        && let Some(methods) = allowed_methods(res.request())
+                        && let Ok(value) = HeaderValue::from_str(&methods)
+                    {
+                        rebuilt.headers_mut().insert(header::ALLOW, value);
+                    }
                     res = res.into_response(rebuilt.map_into_boxed_body());
                 }
                 if let Some(value) = header_value {
@@ -112,6 +118,13 @@ pub async fn middleware(
             .instrument(span),
         )
         .await
+}
+
+/// The methods the matched route pattern answers, from the route table.
+fn allowed_methods(req: &actix_web::HttpRequest) -> Option<String> {
+    let pattern = req.match_pattern()?;
+    let state = req.app_data::<actix_web::web::Data<crate::state::AppState>>()?;
+    state.allowed.get(&pattern).cloned()
 }
 
 fn is_json(res: &ServiceResponse<BoxBody>) -> bool {

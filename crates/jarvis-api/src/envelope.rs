@@ -75,17 +75,29 @@ pub fn v2_finish(prefix: &[u8]) -> Vec<u8> {
 }
 
 /// A v2 response rendered now, not cached (health, statistics).
-pub fn v2_now(status: StatusCode, data: &impl Serialize, generation: u64) -> Result<HttpResponse, ApiError> {
+pub fn v2_now(
+    status: StatusCode,
+    data: &impl Serialize,
+    generation: u64,
+) -> Result<HttpResponse, ApiError> {
     let prefix = v2_prefix(data, None, generation)?;
     Ok(HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .body(v2_finish(&prefix)))
 }
 
 /// Serves a GET from the cache, rendering it (off the async executor) on a miss, and answers
 /// `If-None-Match` with 304.
-pub async fn cached<F>(req: &HttpRequest, state: &AppState, version: Version, render: F) -> Result<HttpResponse, ApiError>
+pub async fn cached<F>(
+    req: &HttpRequest,
+    state: &AppState,
+    version: Version,
+    render: F,
+) -> Result<HttpResponse, ApiError>
 where
     F: FnOnce(Arc<CatalogSnapshot>) -> Result<Vec<u8>, ApiError> + Send + 'static,
 {
@@ -113,7 +125,10 @@ fn respond(req: &HttpRequest, entry: &Entry, version: Version) -> HttpResponse {
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || t.trim() == &*entry.etag));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == "*" || t.trim() == &*entry.etag)
+        });
     let mut builder = if matches {
         HttpResponse::NotModified()
     } else {
@@ -123,14 +138,20 @@ fn respond(req: &HttpRequest, entry: &Entry, version: Version) -> HttpResponse {
         builder.insert_header((header::ETAG, etag));
     }
     // Clients may keep a copy but must revalidate: the catalog changes whenever files do.
-    builder.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache")));
+    builder.insert_header((
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    ));
     if version == Version::V1 {
         deprecation_headers(&mut builder, req.path());
     }
     if matches {
         return builder.finish();
     }
-    builder.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
+    builder.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    ));
     match version {
         Version::V2 => builder.body(v2_finish(&entry.payload)),
         Version::V1 => builder.body(entry.payload.to_vec()),

@@ -38,7 +38,8 @@ impl ApiError {
 
     /// A `VALIDATION_ERROR` naming the parameter at fault.
     pub fn invalid(parameter: &str, message: impl Into<String>) -> Self {
-        ApiError::new(Code::ValidationError, message).with_details(json!({ "parameter": parameter }))
+        ApiError::new(Code::ValidationError, message)
+            .with_details(json!({ "parameter": parameter }))
     }
 
     /// The same error with details.
@@ -51,7 +52,10 @@ impl ApiError {
     /// An internal failure: the cause is logged with the request id, the client learns nothing.
     pub fn internal(cause: &dyn fmt::Display) -> Self {
         tracing::error!(request_id = %context::request_id(), error = %cause, "internal error");
-        ApiError::new(Code::InternalError, "an internal error occurred; it has been logged")
+        ApiError::new(
+            Code::InternalError,
+            "an internal error occurred; it has been logged",
+        )
     }
 
     /// The envelope body for this error.
@@ -109,30 +113,47 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
-        if self.code == Code::MethodNotAllowed {
-            response.insert_header((header::ALLOW, "GET"));
-        }
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ));
         response.body(self.body())
     }
 }
 
 /// Turns actix's JSON body errors into envelope errors.
-pub(crate) fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+pub(crate) fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _: &HttpRequest,
+) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     let api = match &err {
-        E::ContentType => ApiError::new(Code::UnsupportedMediaType, "the body must be application/json"),
-        E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => {
-            ApiError::new(Code::PayloadTooLarge, format!("the body is larger than {limit} bytes"))
-        }
-        other => ApiError::new(Code::MalformedBody, format!("the body is not valid JSON: {other}")),
+        E::ContentType => ApiError::new(
+            Code::UnsupportedMediaType,
+            "the body must be application/json",
+        ),
+        E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => ApiError::new(
+            Code::PayloadTooLarge,
+            format!("the body is larger than {limit} bytes"),
+        ),
+        other => ApiError::new(
+            Code::MalformedBody,
+            format!("the body is not valid JSON: {other}"),
+        ),
     };
     api.into()
 }
 
 /// Turns actix's query-string errors into envelope errors.
-pub(crate) fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::new(Code::ValidationError, format!("invalid query string: {err}")).into()
+pub(crate) fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::new(
+        Code::ValidationError,
+        format!("invalid query string: {err}"),
+    )
+    .into()
 }
 
 /// Turns actix's path errors into envelope errors.

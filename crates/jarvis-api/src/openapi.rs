@@ -64,7 +64,12 @@ fn operation(route: &Route) -> Value {
         );
     }
     let mut by_status: BTreeMap<u16, Vec<Code>> = BTreeMap::new();
-    let common = [Code::ValidationError, Code::RouteNotFound, Code::MethodNotAllowed, Code::InternalError];
+    let common = [
+        Code::ValidationError,
+        Code::RouteNotFound,
+        Code::MethodNotAllowed,
+        Code::InternalError,
+    ];
     for code in common.iter().chain(route.errors) {
         by_status.entry(code.http_status()).or_default().push(*code);
     }
@@ -78,14 +83,21 @@ fn operation(route: &Route) -> Value {
             }),
         );
     }
-    json!({
+    let mut op = json!({
         "operationId": route.operation_id,
         "summary": route.summary,
         "tags": [route.tag],
         "deprecated": route.deprecated,
         "parameters": parameters,
         "responses": responses,
-    })
+    });
+    if let Some(schema) = route.request {
+        op["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } },
+        });
+    }
+    op
 }
 
 fn headers(cached: bool) -> Value {
@@ -165,6 +177,7 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<jarvis_core::Diagnostic>(&mut found);
     add::<jarvis_core::Details>(&mut found);
     add::<Code>(&mut found);
+    add::<crate::routes::search::SearchRequest>(&mut found);
     let mut out: BTreeMap<String, Value> = found
         .into_iter()
         .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null)))

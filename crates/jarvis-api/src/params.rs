@@ -23,11 +23,17 @@ impl Params {
             if !allowed.contains(&name.as_str()) {
                 return Err(ApiError::invalid(
                     name,
-                    format!("unknown query parameter `{name}`; expected one of: {}", allowed.join(", ")),
+                    format!(
+                        "unknown query parameter `{name}`; expected one of: {}",
+                        allowed.join(", ")
+                    ),
                 ));
             }
             if !repeatable.contains(&name.as_str()) && pairs[..i].iter().any(|(n, _)| n == name) {
-                return Err(ApiError::invalid(name, format!("`{name}` is given more than once")));
+                return Err(ApiError::invalid(
+                    name,
+                    format!("`{name}` is given more than once"),
+                ));
             }
         }
         Ok(Params { pairs })
@@ -35,7 +41,10 @@ impl Params {
 
     /// The value of `name`, if given.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of a repeatable `name`; comma-separated values are split too.
@@ -50,15 +59,27 @@ impl Params {
     }
 
     /// An integer in `min..=max`, or `default` when absent.
-    pub fn number(&self, name: &str, default: usize, min: usize, max: usize) -> Result<usize, ApiError> {
+    pub fn number(
+        &self,
+        name: &str,
+        default: usize,
+        min: usize,
+        max: usize,
+    ) -> Result<usize, ApiError> {
         let Some(raw) = self.get(name) else {
             return Ok(default);
         };
         let value: usize = raw.parse().map_err(|_| {
-            ApiError::invalid(name, format!("`{name}` must be a whole number from {min} to {max}, not `{raw}`"))
+            ApiError::invalid(
+                name,
+                format!("`{name}` must be a whole number from {min} to {max}, not `{raw}`"),
+            )
         })?;
         if !(min..=max).contains(&value) {
-            return Err(ApiError::invalid(name, format!("`{name}` must be from {min} to {max}, not {value}")));
+            return Err(ApiError::invalid(
+                name,
+                format!("`{name}` must be from {min} to {max}, not {value}"),
+            ));
         }
         Ok(value)
     }
@@ -69,7 +90,10 @@ impl Params {
             None => Ok(None),
             Some("true" | "1") => Ok(Some(true)),
             Some("false" | "0") => Ok(Some(false)),
-            Some(other) => Err(ApiError::invalid(name, format!("`{name}` must be true or false, not `{other}`"))),
+            Some(other) => Err(ApiError::invalid(
+                name,
+                format!("`{name}` must be true or false, not `{other}`"),
+            )),
         }
     }
 
@@ -78,7 +102,10 @@ impl Params {
         let limit = self.number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?;
         let offset = match (self.get("offset"), self.get("cursor")) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::invalid("cursor", "give either `offset` or `cursor`, not both"));
+                return Err(ApiError::invalid(
+                    "cursor",
+                    "give either `offset` or `cursor`, not both",
+                ));
             }
             (_, Some(cursor)) => decode_cursor(cursor)?,
             _ => self.number("offset", 0, 0, usize::MAX)?,
@@ -90,7 +117,12 @@ impl Params {
 fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
     actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
         .map(actix_web::web::Query::into_inner)
-        .map_err(|e| ApiError::new(jarvis_core::Code::ValidationError, format!("invalid query string: {e}")))
+        .map_err(|e| {
+            ApiError::new(
+                jarvis_core::Code::ValidationError,
+                format!("invalid query string: {e}"),
+            )
+        })
 }
 
 /// Cursors are opaque to clients; today they encode the next offset.
@@ -102,7 +134,12 @@ fn decode_cursor(cursor: &str) -> Result<usize, ApiError> {
     cursor
         .strip_prefix("c1.")
         .and_then(|hex| usize::from_str_radix(hex, 16).ok())
-        .ok_or_else(|| ApiError::invalid("cursor", format!("`{cursor}` is not a cursor this server issued")))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "cursor",
+                format!("`{cursor}` is not a cursor this server issued"),
+            )
+        })
 }
 
 /// The page `items[offset..offset + limit]` and its pagination metadata.

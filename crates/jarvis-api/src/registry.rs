@@ -95,6 +95,8 @@ pub struct Route {
     pub deprecated: bool,
     /// Whether it is served from the response cache (ETag, `If-None-Match` → 304).
     pub cached: bool,
+    /// The JSON request body's schema, for routes that take one.
+    pub request: Option<&'static str>,
 }
 
 /// Collects routes while registering them.
@@ -105,9 +107,25 @@ pub struct Routes {
 
 impl Routes {
     /// Registers `service` (an actix resource for `route.path`) and records its documentation.
-    pub fn add(&mut self, cfg: &mut ServiceConfig, route: Route, service: impl HttpServiceFactory + 'static) {
+    pub fn add(
+        &mut self,
+        cfg: &mut ServiceConfig,
+        route: Route,
+        service: impl HttpServiceFactory + 'static,
+    ) {
         cfg.service(service);
         self.routes.push(route);
+    }
+
+    /// Registers `service`, one actix resource answering several methods, with a route each.
+    pub fn add_many(
+        &mut self,
+        cfg: &mut ServiceConfig,
+        routes: Vec<Route>,
+        service: impl HttpServiceFactory + 'static,
+    ) {
+        cfg.service(service);
+        self.routes.extend(routes);
     }
 
     /// Takes the list.

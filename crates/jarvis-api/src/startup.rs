@@ -46,7 +46,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -66,18 +68,37 @@ impl Application {
             address: address.clone(),
             source,
         })?;
-        let port = listener.local_addr().map_err(|source| StartError::Bind { address: address.clone(), source })?.port();
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                address: address.clone(),
+                source,
+            })?
+            .port();
         let cache = Arc::new(ResponseCache::new(config.cache.clone()));
         // Free memory held by stale entries as soon as the catalog moves on.
         let invalidate = Arc::clone(&cache);
         catalog.on_swap(move |snapshot| invalidate.invalidate_before(snapshot.generation()));
-        let document = openapi::document(&route_table());
+        let table = route_table();
+        let document = openapi::document(&table);
+        let mut allowed: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
+        for route in &table {
+            let methods = allowed.entry(route.path.clone()).or_default();
+            if !methods.is_empty() {
+                methods.push_str(", ");
+            }
+            methods.push_str(&route.method.to_ascii_uppercase());
+        }
         let state = web::Data::new(AppState {
             catalog,
             cache,
             started: Instant::now(),
             started_at: SystemTime::now(),
-            openapi: serde_json::to_vec_pretty(&document).unwrap_or_default().into(),
+            openapi: serde_json::to_vec_pretty(&document)
+                .unwrap_or_default()
+                .into(),
+            allowed,
         });
         let max_body = config.max_body_bytes;
         let app_state = state.clone();
@@ -108,7 +129,11 @@ impl Application {
             .listen(listener)
             .map_err(|source| StartError::Bind { address, source })?
             .run();
-        Ok(Application { server, port, state })
+        Ok(Application {
+            server,
+            port,
+            state,
+        })
     }
 
     /// The port bound (useful with port 0).

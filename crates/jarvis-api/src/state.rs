@@ -19,4 +19,6 @@ pub struct AppState {
     pub started_at: SystemTime,
     /// The OpenAPI document, rendered once at start-up.
     pub openapi: Arc<[u8]>,
+    /// The methods each route pattern answers (`/api/v2/search` → `GET, POST`), for `Allow`.
+    pub allowed: std::collections::HashMap<String, String>,
 }

@@ -204,7 +204,8 @@ impl ResponseCache {
 
     fn remove_if_same(&self, key: &str, entry: &Arc<Entry>) {
         if let Some((_, removed)) = self.map.remove_if(key, |_, e| Arc::ptr_eq(e, entry)) {
-            self.bytes.fetch_sub(removed.payload.len(), Ordering::Relaxed);
+            self.bytes
+                .fetch_sub(removed.payload.len(), Ordering::Relaxed);
         }
     }
 

@@ -299,3 +299,53 @@ fn scan_watch_reports_reloads() {
     let _ = child.wait();
     assert!(reload.starts_with("generation 2: 6 resources"), "{reload}");
 }
+
+#[test]
+fn serve_answers_http_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+
+    let home = Home::new();
+    let mut child = home
+        .command(&["serve", "--port", "0"])
+        .env("JARVIS__LOG__FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut address = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if json["fields"]["message"] == "jarvis is listening" {
+            assert_eq!(json["fields"]["agents"], 2, "{line}");
+            address = json["fields"]["address"].as_str().map(str::to_owned);
+            break;
+        }
+    }
+    let address = address.expect("the server logs its address at start");
+    assert!(address.starts_with("http://127.0.0.1:"), "{address}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let body: serde_json::Value = runtime.block_on(async {
+        reqwest::get(format!("{address}/health"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(body["data"]["status"], "ok");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+}

@@ -25,7 +25,9 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         Doc {
             operation: "antigravity_status".into(),
             tag: "system",
-            summary: "import antigravity: version, uptime, catalog generation and counts, with lift".into(),
+            summary:
+                "import antigravity: version, uptime, catalog generation and counts, with lift"
+                    .into(),
             params: vec![],
             body: Body::Envelope("Object"),
             errors: &[],
@@ -42,7 +44,12 @@ async fn status(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     let uptime = state.started.elapsed().as_secs();
     let payload: serde_json::Map<String, serde_json::Value> = ResourceKind::ALL
         .iter()
-        .map(|k| (k.plural().to_owned(), json!(stats.kinds.get(k.plural()).map_or(0, |c| c.active))))
+        .map(|k| {
+            (
+                k.plural().to_owned(),
+                json!(stats.kinds.get(k.plural()).map_or(0, |c| c.active)),
+            )
+        })
         .collect();
     let total: u64 = payload.values().filter_map(serde_json::Value::as_u64).sum();
     let data = json!({

@@ -20,7 +20,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         Doc {
             operation: "cache_stats".into(),
             tag: "system",
-            summary: "Response cache counters: entries, bytes, hits, misses, hit rate, evictions".into(),
+            summary: "Response cache counters: entries, bytes, hits, misses, hit rate, evictions"
+                .into(),
             params: vec![],
             body: Body::Envelope("CacheStatsView"),
             errors: &[],
@@ -33,5 +34,9 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
 async fn stats(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Params::parse(req.query_string(), &[], &[])?;
     let stats = CacheStatsView::from(state.cache.stats());
-    v2_now(StatusCode::OK, &stats, state.catalog.snapshot().generation())
+    v2_now(
+        StatusCode::OK,
+        &stats,
+        state.catalog.snapshot().generation(),
+    )
 }

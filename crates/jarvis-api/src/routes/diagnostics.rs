@@ -36,7 +36,10 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     );
 }
 
-async fn diagnostics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn diagnostics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(
         req.query_string(),
         &["severity", "code", "path", "limit", "offset", "cursor"],
@@ -49,7 +52,10 @@ async fn diagnostics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
             "info" => Ok(Severity::Info),
             "warning" => Ok(Severity::Warning),
             "error" => Ok(Severity::Error),
-            other => Err(ApiError::invalid("severity", format!("unknown severity `{other}`; expected info, warning or error"))),
+            other => Err(ApiError::invalid(
+                "severity",
+                format!("unknown severity `{other}`; expected info, warning or error"),
+            )),
         })
         .transpose()?
         .unwrap_or(Severity::Info);
@@ -71,7 +77,10 @@ async fn diagnostics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
             .iter()
             .filter(|d| d.severity >= min_severity)
             .filter(|d| codes.is_empty() || codes.contains(&d.code))
-            .filter(|d| path.as_ref().is_none_or(|p| d.path.to_string_lossy().contains(p.as_str())))
+            .filter(|d| {
+                path.as_ref()
+                    .is_none_or(|p| d.path.to_string_lossy().contains(p.as_str()))
+            })
             .collect();
         let (page, pagination) = paginate(items, limit, offset);
         v2_prefix(&page, Some(&pagination), snapshot.generation())

@@ -49,13 +49,19 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
 async fn openapi(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Params::parse(req.query_string(), &[], &[])?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
         .body(state.openapi.to_vec()))
 }
 
 async fn page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Params::parse(req.query_string(), &[], &[])?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ))
         .body(PAGE))
 }

@@ -43,7 +43,10 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             Doc {
                 operation: format!("v1_list_{}", plural.replace('-', "_")),
                 tag: "v1",
-                summary: format!("Deprecated: every {} in effect, keyed by name; use /api/v2/{plural}", kind.as_str().replace('_', " ")),
+                summary: format!(
+                    "Deprecated: every {} in effect, keyed by name; use /api/v2/{plural}",
+                    kind.as_str().replace('_', " ")
+                ),
                 params: vec![],
                 body: Body::Json,
                 errors: &[],
@@ -90,7 +93,11 @@ fn keyed<'a>(resources: impl Iterator<Item = &'a jarvis_core::Resource>) -> Map<
     map
 }
 
-async fn list(req: HttpRequest, state: web::Data<AppState>, kind: ResourceKind) -> Result<HttpResponse, ApiError> {
+async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    kind: ResourceKind,
+) -> Result<HttpResponse, ApiError> {
     Params::parse(req.query_string(), &[], &[])?;
     cached(&req, &state, Version::V1, move |snapshot| {
         let items = keyed(snapshot.of_kind(kind).filter(|r| r.is_active()));
@@ -109,8 +116,10 @@ async fn search(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     cached(&req, &state, Version::V1, move |snapshot| {
         let hits = snapshot.search(&query);
         let results: Vec<SearchHitView<'_>> = hits.iter().map(SearchHitView::from).collect();
-        serde_json::to_vec(&json!({ "query": query.text, "count": results.len(), "results": results }))
-            .map_err(|e| ApiError::internal(&e))
+        serde_json::to_vec(
+            &json!({ "query": query.text, "count": results.len(), "results": results }),
+        )
+        .map_err(|e| ApiError::internal(&e))
     })
     .await
 }

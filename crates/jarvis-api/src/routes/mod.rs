@@ -42,8 +42,14 @@ pub(crate) struct Doc {
 }
 
 /// Registers a GET handler at `path` exactly.
-pub(crate) fn get<F, Args>(cfg: &mut ServiceConfig, routes: &mut Routes, path: &str, doc: Doc, deprecated: bool, handler: F)
-where
+pub(crate) fn get<F, Args>(
+    cfg: &mut ServiceConfig,
+    routes: &mut Routes,
+    path: &str,
+    doc: Doc,
+    deprecated: bool,
+    handler: F,
+) where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
@@ -59,13 +65,23 @@ where
         errors: doc.errors,
         deprecated,
         cached: doc.cached,
+        request: None,
     };
-    routes.add(cfg, route, web::resource(path).route(web::get().to(handler)));
+    routes.add(
+        cfg,
+        route,
+        web::resource(path).route(web::get().to(handler)),
+    );
 }
 
 /// Registers a v2 GET handler under `/api/v2{path}` and, as the current version, at `{path}`.
-pub(crate) fn get_v2<F, Args>(cfg: &mut ServiceConfig, routes: &mut Routes, path: &str, doc: Doc, handler: F)
-where
+pub(crate) fn get_v2<F, Args>(
+    cfg: &mut ServiceConfig,
+    routes: &mut Routes,
+    path: &str,
+    doc: Doc,
+    handler: F,
+) where
     F: Handler<Args> + Clone,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
@@ -79,6 +95,13 @@ where
         errors: doc.errors,
         cached: doc.cached,
     };
-    get(cfg, routes, &format!("/api/v2{path}"), doc, false, handler.clone());
+    get(
+        cfg,
+        routes,
+        &format!("/api/v2{path}"),
+        doc,
+        false,
+        handler.clone(),
+    );
     get(cfg, routes, path, alias, false, handler);
 }

@@ -26,14 +26,46 @@ const LIST_PARAMS: &[&str] = &[
 pub(crate) fn list_params() -> Vec<Param> {
     vec![
         Param::query("limit", "integer", "Page size, 1 to 500 (default 50)"),
-        Param::query("offset", "integer", "Items to skip (default 0); not with `cursor`"),
-        Param::query("cursor", "string", "The `next_cursor` of the previous page; not with `offset`"),
-        Param::query("category", "string", "Only this category (case-insensitive)"),
-        Param::query("tag", "string", "Only resources with this tag; repeat or comma-separate for several (all must match)"),
-        Param::query("scope", "string", "Only this scope: user, project, local, desktop or export"),
-        Param::query("source", "string", "Only resources whose source path contains this text"),
-        Param::query("sort", "string", "name, -name, scope, -scope, source or -source (default name)"),
-        Param::query("active", "boolean", "true: only definitions in effect; false: only shadowed ones"),
+        Param::query(
+            "offset",
+            "integer",
+            "Items to skip (default 0); not with `cursor`",
+        ),
+        Param::query(
+            "cursor",
+            "string",
+            "The `next_cursor` of the previous page; not with `offset`",
+        ),
+        Param::query(
+            "category",
+            "string",
+            "Only this category (case-insensitive)",
+        ),
+        Param::query(
+            "tag",
+            "string",
+            "Only resources with this tag; repeat or comma-separate for several (all must match)",
+        ),
+        Param::query(
+            "scope",
+            "string",
+            "Only this scope: user, project, local, desktop or export",
+        ),
+        Param::query(
+            "source",
+            "string",
+            "Only resources whose source path contains this text",
+        ),
+        Param::query(
+            "sort",
+            "string",
+            "name, -name, scope, -scope, source or -source (default name)",
+        ),
+        Param::query(
+            "active",
+            "boolean",
+            "true: only definitions in effect; false: only shadowed ones",
+        ),
     ]
 }
 
@@ -64,8 +96,13 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             Doc {
                 operation: format!("get_{op}"),
                 tag: "resources",
-                summary: format!("One of the {noun} in full (body included, secrets masked), by id or name"),
-                params: vec![Param::path("id", "The resource id, or its name (`tools:smart-debug`, `smart-debug`)")],
+                summary: format!(
+                    "One of the {noun} in full (body included, secrets masked), by id or name"
+                ),
+                params: vec![Param::path(
+                    "id",
+                    "The resource id, or its name (`tools:smart-debug`, `smart-debug`)",
+                )],
                 body: Body::Envelope("Resource"),
                 errors: &[Code::ResourceNotFound, Code::AmbiguousName],
                 cached: true,
@@ -110,7 +147,9 @@ impl ListQuery {
                 "export" => Ok(Scope::Export),
                 other => Err(ApiError::invalid(
                     "scope",
-                    format!("unknown scope `{other}`; expected user, project, local, desktop or export"),
+                    format!(
+                        "unknown scope `{other}`; expected user, project, local, desktop or export"
+                    ),
                 )),
             })
             .transpose()?;
@@ -124,13 +163,19 @@ impl ListQuery {
             other => {
                 return Err(ApiError::invalid(
                     "sort",
-                    format!("cannot sort by `{other}`; use name, scope or source, with `-` for descending"),
+                    format!(
+                        "cannot sort by `{other}`; use name, scope or source, with `-` for descending"
+                    ),
                 ));
             }
         };
         Ok(ListQuery {
             category: params.get("category").map(str::to_lowercase),
-            tags: params.all("tag").into_iter().map(str::to_lowercase).collect(),
+            tags: params
+                .all("tag")
+                .into_iter()
+                .map(str::to_lowercase)
+                .collect(),
             scope,
             source: params.get("source").map(str::to_owned),
             active: params.flag("active")?,
@@ -141,13 +186,14 @@ impl ListQuery {
     }
 
     fn matches(&self, r: &Resource) -> bool {
-        self.category
-            .as_ref()
-            .is_none_or(|c| r.category.as_deref().is_some_and(|rc| rc.to_lowercase() == *c))
-            && self
-                .tags
-                .iter()
-                .all(|t| r.tags.iter().any(|rt| rt.to_lowercase() == *t))
+        self.category.as_ref().is_none_or(|c| {
+            r.category
+                .as_deref()
+                .is_some_and(|rc| rc.to_lowercase() == *c)
+        }) && self
+            .tags
+            .iter()
+            .all(|t| r.tags.iter().any(|rt| rt.to_lowercase() == *t))
             && self.scope.is_none_or(|s| r.scope == s)
             && self
                 .source
@@ -157,14 +203,28 @@ impl ListQuery {
     }
 }
 
-async fn list(req: HttpRequest, state: web::Data<AppState>, kind: ResourceKind) -> Result<HttpResponse, ApiError> {
+async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    kind: ResourceKind,
+) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(req.query_string(), LIST_PARAMS, &["tag"])?;
     let query = ListQuery::parse(&params)?;
-    cached(&req, &state, Version::V2, move |snapshot| render_list(&snapshot, kind, &query)).await
+    cached(&req, &state, Version::V2, move |snapshot| {
+        render_list(&snapshot, kind, &query)
+    })
+    .await
 }
 
-fn render_list(snapshot: &CatalogSnapshot, kind: ResourceKind, query: &ListQuery) -> Result<Vec<u8>, ApiError> {
-    let mut items: Vec<&Resource> = snapshot.of_kind(kind).filter(|r| query.matches(r)).collect();
+fn render_list(
+    snapshot: &CatalogSnapshot,
+    kind: ResourceKind,
+    query: &ListQuery,
+) -> Result<Vec<u8>, ApiError> {
+    let mut items: Vec<&Resource> = snapshot
+        .of_kind(kind)
+        .filter(|r| query.matches(r))
+        .collect();
     match query.sort {
         // The snapshot is already sorted by qualified name.
         Sort::Name(false) => {}
@@ -187,7 +247,12 @@ fn render_list(snapshot: &CatalogSnapshot, kind: ResourceKind, query: &ListQuery
     v2_prefix(&views, Some(&pagination), snapshot.generation())
 }
 
-async fn detail(req: HttpRequest, state: web::Data<AppState>, kind: ResourceKind, id: String) -> Result<HttpResponse, ApiError> {
+async fn detail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    kind: ResourceKind,
+    id: String,
+) -> Result<HttpResponse, ApiError> {
     Params::parse(req.query_string(), &[], &[])?;
     cached(&req, &state, Version::V2, move |snapshot| {
         let resource = find(&snapshot, kind, &id)?;
@@ -197,8 +262,15 @@ async fn detail(req: HttpRequest, state: web::Data<AppState>, kind: ResourceKind
 }
 
 /// A resource of `kind` by id, or by a name that picks one definition.
-pub(crate) fn find<'a>(snapshot: &'a Arc<CatalogSnapshot>, kind: ResourceKind, key: &str) -> Result<&'a Resource, ApiError> {
-    if let Some(r) = snapshot.get(&ResourceId::from_raw(key)).filter(|r| r.kind == kind) {
+pub(crate) fn find<'a>(
+    snapshot: &'a Arc<CatalogSnapshot>,
+    kind: ResourceKind,
+    key: &str,
+) -> Result<&'a Resource, ApiError> {
+    if let Some(r) = snapshot
+        .get(&ResourceId::from_raw(key))
+        .filter(|r| r.kind == kind)
+    {
         return Ok(r);
     }
     if let Some(r) = snapshot.resolve(kind, key) {
@@ -208,7 +280,10 @@ pub(crate) fn find<'a>(snapshot: &'a Arc<CatalogSnapshot>, kind: ResourceKind, k
     if candidates.is_empty() {
         return Err(ApiError::new(
             Code::ResourceNotFound,
-            format!("no {} with id or name `{key}`", kind.as_str().replace('_', " ")),
+            format!(
+                "no {} with id or name `{key}`",
+                kind.as_str().replace('_', " ")
+            ),
         )
         .with_details(json!({ "kind": kind, "id": key })));
     }

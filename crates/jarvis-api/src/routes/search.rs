@@ -6,40 +6,101 @@ use jarvis_core::ResourceKind;
 use jarvis_discovery::SearchQuery;
 use serde_json::json;
 
-use super::{Doc, get_v2};
 use crate::envelope::{Version, cached, v2_prefix};
 use crate::error::ApiError;
 use crate::params::Params;
+use crate::registry::Route;
 use crate::registry::{Body, Param, Routes};
 use crate::state::AppState;
 use crate::views::SearchHitView;
+use jarvis_core::Code;
+use serde::Deserialize;
 
 /// The longest query accepted, in characters.
 const MAX_QUERY: usize = 256;
 /// The most hits one search returns.
 pub(crate) const MAX_HITS: usize = 100;
 
+/// A search as a JSON body, for clients that prefer POST (long queries, structured filters).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// What to look for (1 to 256 characters).
+    pub q: String,
+    /// Only these kinds.
+    #[serde(default)]
+    pub kinds: Vec<ResourceKind>,
+    /// How many hits, 1 to 100 (default 20).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Include shadowed definitions.
+    #[serde(default)]
+    pub include_shadowed: bool,
+}
+
 pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
-    get_v2(
-        cfg,
-        routes,
-        "/search",
-        Doc {
-            operation: "search".into(),
+    for prefix in ["/api/v2", ""] {
+        let path = format!("{prefix}/search");
+        let suffix = if prefix.is_empty() {
+            "_unversioned"
+        } else {
+            ""
+        };
+        let post = Route {
+            method: "post",
+            path: path.clone(),
+            operation_id: format!("search_post{suffix}"),
+            tag: "search",
+            summary: "Ranked search with the query as a JSON body".into(),
+            params: vec![],
+            body: Body::Envelope("SearchResults"),
+            errors: &[
+                Code::MalformedBody,
+                Code::PayloadTooLarge,
+                Code::UnsupportedMediaType,
+            ],
+            deprecated: false,
+            cached: false,
+            request: Some("SearchRequest"),
+        };
+        let get = Route {
+            method: "get",
+            path: path.clone(),
+            operation_id: format!("search{suffix}"),
             tag: "search",
             summary: "Ranked search over names, descriptions, tags and bodies, with typo tolerance and highlights".into(),
-            params: vec![
-                Param::query("q", "string", "What to look for (1 to 256 characters)").required(),
-                Param::query("kind", "string", "Only these kinds: agent, command, skill, mcp_server, workflow; repeat or comma-separate"),
-                Param::query("limit", "integer", "How many hits, 1 to 100 (default 20)"),
-                Param::query("include_shadowed", "boolean", "Include definitions shadowed by others (default false)"),
-            ],
+            params: get_params(),
             body: Body::Envelope("SearchResults"),
             errors: &[],
+            deprecated: false,
             cached: true,
-        },
-        search,
-    );
+            request: None,
+        };
+        routes.add_many(
+            cfg,
+            vec![get, post],
+            web::resource(path)
+                .route(web::get().to(search))
+                .route(web::post().to(search_post)),
+        );
+    }
+}
+
+fn get_params() -> Vec<Param> {
+    vec![
+        Param::query("q", "string", "What to look for (1 to 256 characters)").required(),
+        Param::query(
+            "kind",
+            "string",
+            "Only these kinds: agent, command, skill, mcp_server, workflow; repeat or comma-separate",
+        ),
+        Param::query("limit", "integer", "How many hits, 1 to 100 (default 20)"),
+        Param::query(
+            "include_shadowed",
+            "boolean",
+            "Include definitions shadowed by others (default false)",
+        ),
+    ]
 }
 
 /// A search, parsed and validated.
@@ -50,12 +111,18 @@ pub(crate) fn parse_query(params: &Params) -> Result<SearchQuery, ApiError> {
         .filter(|q| !q.is_empty())
         .ok_or_else(|| ApiError::invalid("q", "`q` is required and must not be empty"))?;
     if text.chars().count() > MAX_QUERY {
-        return Err(ApiError::invalid("q", format!("`q` is longer than {MAX_QUERY} characters")));
+        return Err(ApiError::invalid(
+            "q",
+            format!("`q` is longer than {MAX_QUERY} characters"),
+        ));
     }
     let kinds = params
         .all("kind")
         .into_iter()
-        .map(|k| k.parse::<ResourceKind>().map_err(|e| ApiError::invalid("kind", e.to_string())))
+        .map(|k| {
+            k.parse::<ResourceKind>()
+                .map_err(|e| ApiError::invalid("kind", e.to_string()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(SearchQuery {
         text: text.to_owned(),
@@ -65,20 +132,74 @@ pub(crate) fn parse_query(params: &Params) -> Result<SearchQuery, ApiError> {
     })
 }
 
+async fn search_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<SearchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let body = body.into_inner();
+    let text = body.q.trim().to_owned();
+    if text.is_empty() {
+        return Err(ApiError::invalid(
+            "q",
+            "`q` is required and must not be empty",
+        ));
+    }
+    if text.chars().count() > MAX_QUERY {
+        return Err(ApiError::invalid(
+            "q",
+            format!("`q` is longer than {MAX_QUERY} characters"),
+        ));
+    }
+    let limit = body.limit.unwrap_or(20);
+    if !(1..=MAX_HITS).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("`limit` must be from 1 to {MAX_HITS}, not {limit}"),
+        ));
+    }
+    let query = SearchQuery {
+        text,
+        kinds: body.kinds,
+        include_shadowed: body.include_shadowed,
+        limit,
+    };
+    let snapshot = state.catalog.snapshot();
+    let prefix = web::block(move || render(&snapshot, &query))
+        .await
+        .map_err(|e| ApiError::internal(&e))??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(crate::envelope::v2_finish(&prefix)))
+}
+
+fn render(
+    snapshot: &jarvis_discovery::CatalogSnapshot,
+    query: &SearchQuery,
+) -> Result<Vec<u8>, ApiError> {
+    let started = std::time::Instant::now();
+    let hits = snapshot.search(query);
+    let views: Vec<SearchHitView<'_>> = hits.iter().map(SearchHitView::from).collect();
+    let data = json!({
+        "query": query.text,
+        "count": views.len(),
+        "took_us": started.elapsed().as_micros() as u64,
+        "hits": views,
+    });
+    v2_prefix(&data, None, snapshot.generation())
+}
+
 async fn search(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(req.query_string(), &["q", "kind", "limit", "include_shadowed"], &["kind"])?;
+    let params = Params::parse(
+        req.query_string(),
+        &["q", "kind", "limit", "include_shadowed"],
+        &["kind"],
+    )?;
     let query = parse_query(&params)?;
     cached(&req, &state, Version::V2, move |snapshot| {
-        let started = std::time::Instant::now();
-        let hits = snapshot.search(&query);
-        let views: Vec<SearchHitView<'_>> = hits.iter().map(SearchHitView::from).collect();
-        let data = json!({
-            "query": query.text,
-            "count": views.len(),
-            "took_us": started.elapsed().as_micros() as u64,
-            "hits": views,
-        });
-        v2_prefix(&data, None, snapshot.generation())
+        render(&snapshot, &query)
     })
     .await
 }

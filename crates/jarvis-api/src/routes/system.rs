@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpResponse, HttpRequest};
+use actix_web::{HttpRequest, HttpResponse};
 use jarvis_core::{Code, ResourceKind};
 use serde::Serialize;
 use serde_json::json;
@@ -36,7 +36,17 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         cached: false,
     };
     get(cfg, routes, "/", root(), false, system_info);
-    get(cfg, routes, "/api/v2", Doc { operation: "root_v2".into(), ..root() }, false, system_info);
+    get(
+        cfg,
+        routes,
+        "/api/v2",
+        Doc {
+            operation: "root_v2".into(),
+            ..root()
+        },
+        false,
+        system_info,
+    );
     get_v2(
         cfg,
         routes,
@@ -59,7 +69,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         Doc {
             operation: "ready".into(),
             tag: "system",
-            summary: "Readiness: 200 once the catalog has loaded, 503 CATALOG_UNAVAILABLE before".into(),
+            summary: "Readiness: 200 once the catalog has loaded, 503 CATALOG_UNAVAILABLE before"
+                .into(),
             params: vec![],
             body: Body::Envelope("Object"),
             errors: &[Code::CatalogUnavailable],
@@ -69,13 +80,21 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     );
 }
 
-async fn system_info(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn system_info(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     Params::parse(req.query_string(), &[], &[])?;
     let snapshot = state.catalog.snapshot();
     let stats = snapshot.stats();
     let counts: serde_json::Map<String, serde_json::Value> = ResourceKind::ALL
         .iter()
-        .map(|k| (k.plural().to_owned(), json!(stats.kinds.get(k.plural()).map_or(0, |c| c.active))))
+        .map(|k| {
+            (
+                k.plural().to_owned(),
+                json!(stats.kinds.get(k.plural()).map_or(0, |c| c.active)),
+            )
+        })
         .collect();
     let data = json!({
         "name": "jarvis",
@@ -105,14 +124,21 @@ async fn health(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         version: env!("CARGO_PKG_VERSION"),
         uptime_secs: state.started.elapsed().as_secs(),
     };
-    v2_now(StatusCode::OK, &health, state.catalog.snapshot().generation())
+    v2_now(
+        StatusCode::OK,
+        &health,
+        state.catalog.snapshot().generation(),
+    )
 }
 
 async fn ready(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Params::parse(req.query_string(), &[], &[])?;
     let snapshot = state.catalog.snapshot();
     if snapshot.generation() == 0 {
-        return Err(ApiError::new(Code::CatalogUnavailable, "the catalog has not loaded yet"));
+        return Err(ApiError::new(
+            Code::CatalogUnavailable,
+            "the catalog has not loaded yet",
+        ));
     }
     let data = json!({
         "ready": true,

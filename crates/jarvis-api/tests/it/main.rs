@@ -1,1 +1,7 @@
-//! placeholder
+//! Black-box tests of the HTTP API: the real server on a loopback port, a real HTTP client, a
+//! fixture home written to a temporary folder, and the real file watcher.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod api;
+mod support;

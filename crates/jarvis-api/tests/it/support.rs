@@ -1,0 +1,161 @@
+//! `spawn_app()`: the real server on port 0 over a fixture home.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use jarvis_api::{ApiConfig, Application};
+use jarvis_discovery::{CatalogWatcher, DiscoveryConfig, Environment, LiveCatalog, WatchOptions};
+use serde_json::Value;
+
+/// A secret that must never appear in a response.
+pub const SECRET: &str = "sk-live-never-shown-123";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub home: PathBuf,
+    pub catalog: LiveCatalog,
+    pub handle: ServerHandle,
+    _dir: tempfile::TempDir,
+    _watcher: CatalogWatcher,
+}
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+pub fn agent(name: &str, description: &str) -> String {
+    format!(
+        "---\nname: {name}\ndescription: {description}\ntools: Read, Grep\n---\nYou are {name}. Focus on correctness.\n"
+    )
+}
+
+/// A home folder with 12 agents, namespaced commands (one bare name defined twice), a skill, and
+/// MCP servers with secrets.
+fn fixture(home: &Path) {
+    let claude = home.join(".claude");
+    for i in 0..12 {
+        write(
+            &claude.join(format!("agents/agent-{i:02}.md")),
+            &agent(
+                &format!("agent-{i:02}"),
+                &format!("Helper number {i} for testing pagination"),
+            ),
+        );
+    }
+    write(
+        &claude.join("agents/reviewer.md"),
+        &agent("reviewer", "Reviews code for security problems"),
+    );
+    write(
+        &claude.join("agents/tagged.md"),
+        "---\nname: tagged\ndescription: Has tags\ncategory: Quality\ntags: [fast, Safe]\n---\nBody\n",
+    );
+    write(
+        &claude.join("agents/broken.md"),
+        "---\nname: broken\ndescription: Triggers on: this\n---\nBody\n",
+    );
+    write(
+        &claude.join("commands/tools/lint.md"),
+        "---\ndescription: Lint the code\n---\nLint $ARGUMENTS\n",
+    );
+    write(
+        &claude.join("commands/other/lint.md"),
+        "---\ndescription: Lint differently\n---\nLint $1\n",
+    );
+    write(
+        &claude.join("skills/notes/SKILL.md"),
+        "---\nname: notes\ndescription: Takes notes.\n---\nWrite notes.\n",
+    );
+    write(
+        &home.join(".claude.json"),
+        &format!(
+            r#"{{"mcpServers": {{"gh": {{"type": "http", "url": "https://gh.example/mcp", "headers": {{"Authorization": "Bearer {SECRET}"}}}},
+                "local": {{"command": "npx", "args": ["srv"], "env": {{"API_KEY": "{SECRET}"}}}}}}}}"#
+        ),
+    );
+}
+
+/// Starts the server over a fresh fixture.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(ApiConfig::default()).await
+}
+
+pub async fn spawn_app_with(mut config: ApiConfig) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    fixture(&home);
+    let discovery = DiscoveryConfig::default();
+    let env = Environment {
+        home: Some(home.clone()),
+        vars: Default::default(),
+    };
+    let roots = discovery.resolve(&env).unwrap();
+    let catalog = tokio::task::spawn_blocking(move || LiveCatalog::load(roots))
+        .await
+        .unwrap();
+    let watcher = CatalogWatcher::start(
+        catalog.clone(),
+        WatchOptions {
+            watch_files: true,
+            debounce: Duration::from_millis(50),
+            rescan_interval: None,
+        },
+    )
+    .unwrap();
+    config.port = 0;
+    config.workers = 2;
+    config.max_body_bytes = 4096;
+    let app = Application::build(&config, catalog.clone()).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        client: reqwest::Client::builder()
+            .no_gzip()
+            .no_brotli()
+            .build()
+            .unwrap(),
+        home,
+        catalog,
+        handle,
+        _dir: dir,
+        _watcher: watcher,
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(
+        &self,
+        path: &str,
+    ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
+        let res = self.get(path).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"));
+        (status, headers, json)
+    }
+
+    /// Waits until the catalog generation passes `generation`.
+    pub async fn wait_for_generation_above(&self, generation: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.catalog.snapshot().generation() <= generation {
+            assert!(Instant::now() < deadline, "catalog did not reload");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
