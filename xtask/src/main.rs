@@ -52,7 +52,8 @@ tasks:
   ci                                  fmt check, clippy -D warnings, all tests, cargo deny
   deny                                cargo deny check (offline with ../shared/advisory-db)
   gen-corpus --out DIR [--count N]    write a realistic tree of N resources (default 10000)
-  bench [--quick]                     run the benchmarks and the memory measurement";
+  bench [--quick] [--http]            run the benchmarks (criterion, HTTP load with wrk, memory);
+                                      --http skips criterion";
 
 fn root() -> PathBuf {
     // xtask lives at <root>/xtask.
@@ -286,6 +287,107 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Starts the release server on the corpus and loads it with wrk at 64 connections.
+fn http_bench(binary: &Path, config: &Path, corpus: &Path, quick: bool) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+
+    ensure_wrk()?;
+    let mut server = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .args(["serve", "--port", "0"])
+        .env("HOME", corpus)
+        .env("JARVIS__LOG__FORMAT", "json")
+        .env("JARVIS__LOG__LEVEL", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start jarvis serve")?;
+    let stderr = server.stderr.take().context("no stderr")?;
+    let mut address = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line?;
+        if line.contains("jarvis is listening")
+            && let Some(start) = line.find("\"address\":\"")
+        {
+            let rest = &line[start + 11..];
+            address = rest.split('"').next().map(str::to_owned);
+            break;
+        }
+    }
+    let address = address.context("jarvis serve did not report its address")?;
+    let duration = if quick { "5s" } else { "15s" };
+    let targets = [
+        ("GET /health", "/health"),
+        ("GET /api/v2/agents?limit=50", "/api/v2/agents?limit=50"),
+        (
+            "GET /api/v2/search?q=kubernetes deploy",
+            "/api/v2/search?q=kubernetes%20deploy",
+        ),
+        (
+            "GET /api/v2/search?q=reveiw (typo)",
+            "/api/v2/search?q=reveiw",
+        ),
+    ];
+    println!("\n==> wrk: 2 threads, 64 connections, {duration} per route, against {address}");
+    let mut result = Ok(());
+    for (name, path) in targets {
+        let out = Command::new("wrk")
+            .args(["-t2", "-c64", "-d", duration, "--latency"])
+            .arg(format!("{address}{path}"))
+            .output()
+            .context("cannot run wrk")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let field = |prefix: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(prefix))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .unwrap_or("?")
+                .to_owned()
+        };
+        let errors = text
+            .lines()
+            .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
+        println!(
+            "{name:<42} {:>10} req/s   p50 {:>8}   p99 {:>8}{}",
+            field("Requests/sec:"),
+            field("50%"),
+            field("99%"),
+            errors
+                .map(|e| format!("   ({})", e.trim()))
+                .unwrap_or_default()
+        );
+        if !out.status.success() {
+            result = Err(anyhow::anyhow!("wrk failed on {path}"));
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    result
+}
+
+fn ensure_wrk() -> Result<()> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    println!("wrk is missing; installing it from Debian's packages");
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "wrk"])
+            .status()
+    };
+    if install().is_ok_and(|s| s.success()) {
+        return Ok(());
+    }
+    step("apt-get update", Command::new("apt-get").arg("update"))?;
+    step(
+        "apt-get install wrk",
+        Command::new("apt-get").args(["install", "-y", "wrk"]),
+    )
+}
+
 fn flag_value(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
@@ -306,30 +408,33 @@ fn gen_corpus(args: &[String]) -> Result<()> {
 
 fn bench(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
+    let http_only = args.iter().any(|a| a == "--http");
     let corpus_dir = env::temp_dir().join("jarvis-bench-corpus-10000");
     if !corpus_dir.join(".complete").exists() {
         let summary = jarvis_testkit::generate(&corpus_dir, 10_000)?;
         println!("{summary}");
         std::fs::write(corpus_dir.join(".complete"), "")?;
     }
-    let mut criterion = cargo();
-    criterion
-        .args([
-            "bench",
-            "-p",
-            "jarvis-discovery",
-            "--bench",
-            "catalog",
-            "--",
-        ])
-        .env("JARVIS_BENCH_CORPUS", &corpus_dir);
-    if quick {
-        criterion.args(["--warm-up-time", "1", "--measurement-time", "3"]);
+    if !http_only {
+        let mut criterion = cargo();
+        criterion
+            .args([
+                "bench",
+                "-p",
+                "jarvis-discovery",
+                "--bench",
+                "catalog",
+                "--",
+            ])
+            .env("JARVIS_BENCH_CORPUS", &corpus_dir);
+        if quick {
+            criterion.args(["--warm-up-time", "1", "--measurement-time", "3"]);
+        }
+        step(
+            "criterion: cold scan and search over 10,000 resources",
+            &mut criterion,
+        )?;
     }
-    step(
-        "criterion: cold scan and search over 10,000 resources",
-        &mut criterion,
-    )?;
     step(
         "cargo build --release -p jarvis",
         cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
@@ -353,6 +458,7 @@ fn bench(args: &[String]) -> Result<()> {
         );
     }
     let text = String::from_utf8_lossy(&output.stdout);
+    http_bench(&binary, &config, &corpus_dir, quick)?;
     println!(
         "\n==> memory: jarvis scan of the 10,000-resource corpus (release binary, fresh process)"
     );
