@@ -61,6 +61,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("jarvis-core", 0),
     ("jarvis-discovery", 1),
     ("jarvis-cache", 1),
+    ("jarvis-auth", 1),
     ("jarvis-api", 2),
     ("jarvis-testkit", 0),
     ("jarvis", 9),

@@ -299,6 +299,8 @@ fn http_bench(binary: &Path, config: &Path, corpus: &Path, quick: bool) -> Resul
         .env("HOME", corpus)
         .env("JARVIS__LOG__FORMAT", "json")
         .env("JARVIS__LOG__LEVEL", "info")
+        // One client at 50,000 requests a second would trip the default per-client limit.
+        .env("JARVIS__SERVER__RATE_LIMIT__ENABLED", "false")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .context("cannot start jarvis serve")?;

@@ -76,11 +76,43 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Create, list and revoke API keys (stored hashed in the data folder).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Print the effective configuration (defaults, file, environment and flags combined).
     Config {
         /// Print JSON instead of TOML.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Create a key and print it once.
+    Create {
+        /// A name for people and audit lines.
+        #[arg(long)]
+        name: String,
+        /// read, execute or admin (repeatable).
+        #[arg(long = "scope", required = true, value_name = "SCOPE")]
+        scopes: Vec<jarvis_api::Scope>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never the keys themselves).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id; a running server stops accepting it within a second.
+    Revoke {
+        /// The key id.
+        id: String,
     },
 }
 
@@ -110,7 +142,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         home: std::env::home_dir(),
         vars: env_vars.into_iter().collect::<BTreeMap<_, _>>(),
     };
-    let roots = settings.discovery.resolve(&environment)?;
+    let data_dir = settings.storage.data_dir(
+        environment.home.as_deref(),
+        environment.vars.get("XDG_DATA_HOME").map(String::as_str),
+    )?;
+    let keys_path = data_dir.join("keys.json");
+    // Discovery settings are resolved only by the commands that scan.
+    let roots = || settings.discovery.resolve(&environment);
     let mut out = String::new();
     match cli.command {
         Command::Serve { port, host } => {
@@ -121,7 +159,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(host) = host {
                 server.host = host;
             }
-            return serve(&settings, server, roots);
+            return serve(&settings, server, roots()?, &keys_path);
         }
         Command::Scan {
             json,
@@ -129,7 +167,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             all_diagnostics,
             watch,
         } => {
-            let catalog = LiveCatalog::load(roots);
+            let catalog = LiveCatalog::load(roots()?);
             let snapshot = catalog.snapshot();
             if json {
                 out = serde_json::to_string_pretty(&scan_json(&snapshot, resources))?;
@@ -148,7 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             include_shadowed,
             json,
         } => {
-            let catalog = LiveCatalog::load(roots);
+            let catalog = LiveCatalog::load(roots()?);
             let snapshot = catalog.snapshot();
             let query = SearchQuery {
                 text: query.join(" "),
@@ -182,7 +220,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{} hits in {} µs", hits.len(), took.as_micros())?;
             }
         }
+        Command::Keys { action } => return keys_command(&action, &keys_path),
         Command::Config { json } => {
+            let roots = roots()?;
             out = if json {
                 serde_json::to_string_pretty(&settings)?
             } else {
@@ -222,12 +262,72 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn keys_command(action: &KeysAction, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let store = jarvis_api::KeyStore::open(path).context("cannot open the API key store")?;
+    match action {
+        KeysAction::Create { name, scopes, json } => {
+            let created = store.create(name, scopes)?;
+            tracing::info!(target: "jarvis::audit", action = "keys.create", by = "cli", key_id = %created.info.id, key_name = %created.info.name, "API key created");
+            if *json {
+                print(&serde_json::to_string_pretty(&json!({
+                    "id": created.info.id,
+                    "name": created.info.name,
+                    "scopes": created.info.scopes,
+                    "key": created.secret,
+                }))?);
+            } else {
+                let scopes: Vec<&str> = created.info.scopes.iter().map(|s| s.as_str()).collect();
+                print(&format!(
+                    "Created key {} ({}) with scopes {}.\n\n    {}\n\nThis is the only time it is shown. Send it as `Authorization: Bearer <key>`.",
+                    created.info.id,
+                    created.info.name,
+                    scopes.join(", "),
+                    created.secret
+                ));
+            }
+        }
+        KeysAction::List { json } => {
+            let keys = store.list();
+            if *json {
+                print(&serde_json::to_string_pretty(&keys)?);
+            } else if keys.is_empty() {
+                print(&format!(
+                    "No API keys in {}: authentication is off (loopback only).",
+                    path.display()
+                ));
+            } else {
+                let mut out = String::new();
+                for k in keys {
+                    let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+                    writeln!(out, "{}  {:<24} {}", k.id, k.name, scopes.join(","))?;
+                }
+                print(&out);
+            }
+        }
+        KeysAction::Revoke { id } => {
+            if !store.revoke(id)? {
+                anyhow::bail!("no key with id `{id}`");
+            }
+            tracing::info!(target: "jarvis::audit", action = "keys.revoke", by = "cli", key_id = %id, "API key revoked");
+            print(&format!("Revoked key {id}."));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs the HTTP server until SIGINT or SIGTERM, then lets in-flight requests finish.
 fn serve(
     settings: &Settings,
     server: jarvis_api::ApiConfig,
     roots: jarvis_discovery::ScanRoots,
+    keys_path: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
+    let keys = std::sync::Arc::new(
+        jarvis_api::KeyStore::open(keys_path).context("cannot open the API key store")?,
+    );
+    if keys.is_empty() {
+        tracing::info!(keys = %keys_path.display(), "no API keys: authentication is off and only loopback addresses are served");
+    }
     let catalog = LiveCatalog::load(roots);
     let _watcher = jarvis_discovery::CatalogWatcher::start(
         catalog.clone(),
@@ -240,7 +340,7 @@ fn serve(
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let snapshot = catalog.snapshot();
-        let app = jarvis_api::Application::build(&server, catalog)?;
+        let app = jarvis_api::Application::build(&server, catalog, keys)?;
         let counts = |k: ResourceKind| {
             snapshot
                 .stats()

@@ -19,8 +19,40 @@ pub struct Settings {
     pub discovery: DiscoveryConfig,
     /// The HTTP server.
     pub server: jarvis_api::ApiConfig,
+    /// Where Jarvis keeps its own files.
+    pub storage: StorageConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// The `[storage]` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// The data folder (API keys, later the database). Default: `$XDG_DATA_HOME/jarvis`, else
+    /// `~/.local/share/jarvis`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl StorageConfig {
+    /// The data folder, from the setting or the platform default.
+    pub fn data_dir(
+        &self,
+        home: Option<&Path>,
+        xdg_data_home: Option<&str>,
+    ) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = &self.data_dir {
+            return Ok(dir.clone());
+        }
+        if let Some(xdg) = xdg_data_home.filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(xdg).join("jarvis"));
+        }
+        home.map(|h| h.join(".local/share/jarvis")).ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid configuration `storage.data_dir`: no home folder to derive it from; set it"
+            )
+        })
+    }
 }
 
 /// The `[log]` section.
@@ -115,6 +147,7 @@ impl Settings {
                 .list_separator(",")
                 .with_list_parse_key("discovery.projects")
                 .with_list_parse_key("discovery.workflow_paths")
+                .with_list_parse_key("server.cors.allowed_origins")
                 .source(Some(env)),
         );
         let config = builder.build().map_err(explain)?;
@@ -138,6 +171,21 @@ impl Settings {
             bail!(
                 "invalid configuration `server.host`: `{}` is not an IP address",
                 self.server.host
+            );
+        }
+        for origin in &self.server.cors.allowed_origins {
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.ends_with('/')
+                && !origin.contains('*');
+            if !ok {
+                bail!(
+                    "invalid configuration `server.cors.allowed_origins`: `{origin}` is not an origin like https://app.example (no path, no wildcard)"
+                );
+            }
+        }
+        if self.server.max_uri_bytes < 256 || self.server.max_header_bytes < 1024 {
+            bail!(
+                "invalid configuration `server.max_uri_bytes`/`server.max_header_bytes`: at least 256 and 1024 bytes"
             );
         }
         if self.server.max_body_bytes == 0 {

@@ -1,5 +1,6 @@
 //! The `[server]` configuration section.
 
+use jarvis_auth::RateLimitConfig;
 use jarvis_cache::CacheConfig;
 use serde::{Deserialize, Serialize};
 
@@ -15,10 +16,68 @@ pub struct ApiConfig {
     pub workers: usize,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The longest URL (path and query) accepted, in bytes.
+    pub max_uri_bytes: usize,
+    /// The most header bytes (names and values together) accepted.
+    pub max_header_bytes: usize,
+    /// How long a client may take to send its request head, in seconds (slow clients cannot
+    /// hold a worker).
+    pub request_timeout_secs: u64,
+    /// How long an idle keep-alive connection stays open, in seconds.
+    pub keep_alive_secs: u64,
+    /// The most concurrent connections per worker.
+    pub max_connections: usize,
     /// How long in-flight requests may take to finish on shutdown, in seconds.
     pub shutdown_timeout_secs: u64,
     /// The response cache.
     pub cache: CacheConfig,
+    /// Authentication.
+    pub auth: AuthConfig,
+    /// Rate limits.
+    pub rate_limit: RateLimitConfig,
+    /// Cross-origin requests.
+    pub cors: CorsConfig,
+}
+
+/// The `[server.auth]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Whether GET routes answer without a key once keys exist (execute and admin never do).
+    pub public_reads: bool,
+    /// Serve on a non-loopback address with no keys configured. Dangerous; logged loudly.
+    pub allow_unauthenticated_public: bool,
+    /// How long a WebSocket connection ticket stays valid, in seconds.
+    pub ticket_ttl_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            public_reads: false,
+            allow_unauthenticated_public: false,
+            ticket_ttl_secs: 30,
+        }
+    }
+}
+
+/// The `[server.cors]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins allowed to call the API from a browser (`https://app.example`); none by default.
+    pub allowed_origins: Vec<String>,
+    /// How long browsers may cache a preflight answer, in seconds.
+    pub max_age_secs: usize,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig {
+            allowed_origins: Vec::new(),
+            max_age_secs: 600,
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -27,9 +86,17 @@ impl Default for ApiConfig {
             host: "127.0.0.1".to_owned(),
             port: 8080,
             workers: 0,
-            max_body_bytes: 256 * 1024,
+            max_body_bytes: 64 * 1024,
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 16 * 1024,
+            request_timeout_secs: 5,
+            keep_alive_secs: 5,
+            max_connections: 1024,
             shutdown_timeout_secs: 30,
             cache: CacheConfig::default(),
+            auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            cors: CorsConfig::default(),
         }
     }
 }

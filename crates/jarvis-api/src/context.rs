@@ -90,8 +90,21 @@ pub async fn middleware(
                         415 => "the request body has an unsupported content type".to_owned(),
                         _ => status.canonical_reason().unwrap_or("error").to_owned(),
                     };
+                    let origin = res
+                        .request()
+                        .headers()
+                        .get(header::ORIGIN)
+                        .and_then(|o| o.to_str().ok())
+                        .map(str::to_owned);
                     let error = if status.is_server_error() {
                         ApiError::internal(&format!("{status} from {method} {path}"))
+                    } else if let (400, Some(origin)) = (status.as_u16(), origin) {
+                        // actix-cors refuses an origin, or a preflight asking for more than the
+                        // allow-list permits, with a bare 400.
+                        ApiError::new(
+                            jarvis_core::Code::Forbidden,
+                            format!("cross-origin request from `{origin}` refused: the origin, method or headers are not in server.cors"),
+                        )
                     } else {
                         ApiError::new(code, message)
                     };

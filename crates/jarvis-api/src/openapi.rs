@@ -34,10 +34,16 @@ pub fn document(routes: &[Route]) -> Value {
             { "name": "search", "description": "Ranked search" },
             { "name": "diagnostics", "description": "What could not be loaded, and why" },
             { "name": "docs", "description": "This documentation" },
+            { "name": "keys", "description": "API keys and connection tickets" },
             { "name": "v1", "description": "Deprecated original shapes" },
         ],
         "paths": paths,
-        "components": { "schemas": schemas() },
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "description": "An API key from `jarvis keys create`: `Authorization: Bearer jv_…`" },
+            },
+        },
     })
 }
 
@@ -91,6 +97,13 @@ fn operation(route: &Route) -> Value {
         "parameters": parameters,
         "responses": responses,
     });
+    if let Some(scope) = route.scope {
+        op["security"] = json!([{ "bearer": [] }]);
+        op["x-required-scope"] = json!(scope.as_str());
+        op["description"] = json!(format!(
+            "Needs an API key with the `{scope}` scope (or `admin`) once keys exist; with no keys configured Jarvis serves loopback only and asks for none."
+        ));
+    }
     if let Some(schema) = route.request {
         op["requestBody"] = json!({
             "required": true,
@@ -120,6 +133,7 @@ fn success(body: &Body, cached: bool) -> Value {
         ),
         Body::Json => ("application/json", json!({ "type": "object" })),
         Body::Html => ("text/html", json!({ "type": "string" })),
+        Body::Script => ("text/javascript", json!({ "type": "string" })),
     };
     json!({
         "description": "Success",
@@ -178,6 +192,7 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<jarvis_core::Details>(&mut found);
     add::<Code>(&mut found);
     add::<crate::routes::search::SearchRequest>(&mut found);
+    add::<crate::routes::keys::CreateKey>(&mut found);
     let mut out: BTreeMap<String, Value> = found
         .into_iter()
         .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null)))

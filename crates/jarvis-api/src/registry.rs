@@ -70,6 +70,8 @@ pub enum Body {
     Json,
     /// An HTML page.
     Html,
+    /// A script.
+    Script,
 }
 
 /// A documented route.
@@ -97,6 +99,8 @@ pub struct Route {
     pub cached: bool,
     /// The JSON request body's schema, for routes that take one.
     pub request: Option<&'static str>,
+    /// The scope a caller needs; `None` for public routes (health, docs).
+    pub scope: Option<jarvis_auth::Scope>,
 }
 
 /// Collects routes while registering them.

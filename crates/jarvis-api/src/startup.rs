@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpRequest, web};
+use jarvis_auth::{KeyStore, RateLimiter, TicketStore};
 use jarvis_cache::ResponseCache;
 use jarvis_core::Code;
 use jarvis_discovery::LiveCatalog;
@@ -16,11 +17,19 @@ use crate::config::ApiConfig;
 use crate::error::{self, ApiError};
 use crate::registry::Route;
 use crate::state::AppState;
-use crate::{context, openapi, routes};
+use crate::{context, guard, openapi, routes};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// A non-loopback address without authentication.
+    #[error(
+        "refusing to serve on {address} without authentication: create a key with `jarvis keys create`, bind a loopback address, or set server.auth.allow_unauthenticated_public = true (dangerous)"
+    )]
+    Unprotected {
+        /// The address.
+        address: String,
+    },
     /// The address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -42,6 +51,8 @@ pub struct Application {
     server: Server,
     port: u16,
     state: web::Data<AppState>,
+    // Keeps the key file refresher running as long as the server.
+    _refresher: jarvis_auth::RefresherGuard,
 }
 
 impl std::fmt::Debug for Application {
@@ -61,9 +72,28 @@ pub fn route_table() -> Vec<Route> {
 }
 
 impl Application {
-    /// Binds `config.host:config.port` and prepares the server over `catalog`.
-    pub fn build(config: &ApiConfig, catalog: LiveCatalog) -> Result<Application, StartError> {
+    /// Binds `config.host:config.port` and prepares the server over `catalog`, guarded by
+    /// `keys`. Refuses a non-loopback address while no key exists, unless overridden.
+    pub fn build(
+        config: &ApiConfig,
+        catalog: LiveCatalog,
+        keys: Arc<KeyStore>,
+    ) -> Result<Application, StartError> {
         let address = format!("{}:{}", config.host, config.port);
+        let loopback = config.host == "localhost"
+            || config
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !loopback && keys.is_empty() {
+            if !config.auth.allow_unauthenticated_public {
+                return Err(StartError::Unprotected { address });
+            }
+            tracing::warn!(
+                %address,
+                "SERVING WITHOUT AUTHENTICATION ON A NON-LOOPBACK ADDRESS (server.auth.allow_unauthenticated_public = true): anyone who can reach this address can read your setup and run agents"
+            );
+        }
         let listener = TcpListener::bind(&address).map_err(|source| StartError::Bind {
             address: address.clone(),
             source,
@@ -75,6 +105,13 @@ impl Application {
                 source,
             })?
             .port();
+        // Keys created or revoked by another process (`jarvis keys …`) apply within a second.
+        let refresher = keys
+            .spawn_refresher(std::time::Duration::from_secs(1))
+            .map_err(|source| StartError::Bind {
+                address: address.clone(),
+                source,
+            })?;
         let cache = Arc::new(ResponseCache::new(config.cache.clone()));
         // Free memory held by stale entries as soon as the catalog moves on.
         let invalidate = Arc::clone(&cache);
@@ -83,7 +120,9 @@ impl Application {
         let document = openapi::document(&table);
         let mut allowed: std::collections::HashMap<String, String> =
             std::collections::HashMap::new();
+        let mut scopes = std::collections::HashMap::new();
         for route in &table {
+            scopes.insert((route.path.clone(), route.method.to_owned()), route.scope);
             let methods = allowed.entry(route.path.clone()).or_default();
             if !methods.is_empty() {
                 methods.push_str(", ");
@@ -99,9 +138,15 @@ impl Application {
                 .unwrap_or_default()
                 .into(),
             allowed,
+            scopes,
+            keys,
+            limiter: RateLimiter::new(config.rate_limit.clone()),
+            tickets: TicketStore::new(std::time::Duration::from_secs(config.auth.ticket_ttl_secs)),
+            config: config.clone(),
         });
         let max_body = config.max_body_bytes;
         let app_state = state.clone();
+        let cors_config = config.cors.clone();
         let mut server = actix_web::HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
@@ -113,6 +158,9 @@ impl Application {
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .app_data(web::PayloadConfig::new(max_body))
+                .wrap(from_fn(guard::middleware))
+                .wrap(cors(&cors_config))
+                .wrap(from_fn(guard::security_headers))
                 .wrap(from_fn(context::middleware))
                 .wrap(Compress::default())
                 .configure(|cfg| {
@@ -121,6 +169,9 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         .shutdown_timeout(config.shutdown_timeout_secs)
+        .client_request_timeout(std::time::Duration::from_secs(config.request_timeout_secs))
+        .keep_alive(std::time::Duration::from_secs(config.keep_alive_secs))
+        .max_connections(config.max_connections)
         .disable_signals();
         if config.workers > 0 {
             server = server.workers(config.workers);
@@ -133,6 +184,7 @@ impl Application {
             server,
             port,
             state,
+            _refresher: refresher,
         })
     }
 
@@ -155,6 +207,30 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// CORS from the allow-list: explicit methods and headers; no origin is allowed by default.
+fn cors(config: &crate::config::CorsConfig) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "DELETE"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::IF_NONE_MATCH,
+            context::REQUEST_ID_HEADER,
+        ])
+        .expose_headers([
+            actix_web::http::header::ETAG,
+            context::REQUEST_ID_HEADER,
+            actix_web::http::header::HeaderName::from_static("ratelimit-limit"),
+            actix_web::http::header::HeaderName::from_static("ratelimit-remaining"),
+            actix_web::http::header::HeaderName::from_static("ratelimit-reset"),
+        ])
+        .max_age(config.max_age_secs);
+    for origin in &config.allowed_origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {

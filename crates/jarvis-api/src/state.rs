@@ -21,4 +21,14 @@ pub struct AppState {
     pub openapi: Arc<[u8]>,
     /// The methods each route pattern answers (`/api/v2/search` → `GET, POST`), for `Allow`.
     pub allowed: std::collections::HashMap<String, String>,
+    /// The scope each (pattern, method) needs; `None` for public routes.
+    pub scopes: std::collections::HashMap<(String, String), Option<jarvis_auth::Scope>>,
+    /// API keys.
+    pub keys: Arc<jarvis_auth::KeyStore>,
+    /// Rate limits.
+    pub limiter: jarvis_auth::RateLimiter,
+    /// WebSocket tickets.
+    pub tickets: jarvis_auth::TicketStore,
+    /// The limits and auth settings the guard enforces.
+    pub config: crate::config::ApiConfig,
 }

@@ -30,6 +30,10 @@ pub enum Code {
     PayloadTooLarge,
     /// The request body has a content type the route does not accept.
     UnsupportedMediaType,
+    /// The request's URL (path and query) is longer than the configured limit.
+    UriTooLong,
+    /// The request's headers together are larger than the configured limit.
+    HeadersTooLarge,
     /// No credentials, or credentials that do not match any key.
     Unauthorized,
     /// Valid credentials without the scope the route requires.
@@ -76,6 +80,8 @@ impl Code {
         Code::MethodNotAllowed,
         Code::PayloadTooLarge,
         Code::UnsupportedMediaType,
+        Code::UriTooLong,
+        Code::HeadersTooLarge,
         Code::Unauthorized,
         Code::Forbidden,
         Code::RateLimited,
@@ -98,6 +104,8 @@ impl Code {
             Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Code::UriTooLong => "URI_TOO_LONG",
+            Code::HeadersTooLarge => "HEADERS_TOO_LARGE",
             Code::Unauthorized => "UNAUTHORIZED",
             Code::Forbidden => "FORBIDDEN",
             Code::RateLimited => "RATE_LIMITED",
@@ -121,6 +129,8 @@ impl Code {
             Code::AmbiguousName => 409,
             Code::PayloadTooLarge => 413,
             Code::UnsupportedMediaType => 415,
+            Code::UriTooLong => 414,
+            Code::HeadersTooLarge => 431,
             Code::RateLimited => 429,
             Code::ConfigInvalid | Code::InternalError => 500,
             Code::UpstreamUnavailable => 502,
@@ -140,6 +150,8 @@ impl Code {
             | Code::MethodNotAllowed
             | Code::PayloadTooLarge
             | Code::UnsupportedMediaType
+            | Code::UriTooLong
+            | Code::HeadersTooLarge
             | Code::RateLimited => ErrorKind::InvalidRequest,
             Code::Unauthorized | Code::Forbidden => ErrorKind::Auth,
             Code::UpstreamUnavailable | Code::UpstreamTimeout | Code::CircuitOpen => {

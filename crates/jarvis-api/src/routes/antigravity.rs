@@ -32,6 +32,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             body: Body::Envelope("Object"),
             errors: &[],
             cached: false,
+            scope: None,
         },
         status,
     );

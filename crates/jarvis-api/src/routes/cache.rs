@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use jarvis_auth::Scope;
 
 use super::{Doc, get_v2};
 use crate::envelope::v2_now;
@@ -26,6 +27,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             body: Body::Envelope("CacheStatsView"),
             errors: &[],
             cached: false,
+            scope: Some(Scope::Read),
         },
         stats,
     );

@@ -2,6 +2,7 @@
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use jarvis_auth::Scope;
 use jarvis_core::{Diagnostic, DiagnosticCode, Severity};
 
 use super::{Doc, get_v2};
@@ -31,6 +32,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             body: Body::Page("Diagnostic"),
             errors: &[],
             cached: true,
+            scope: Some(Scope::Read),
         },
         diagnostics,
     );

@@ -10,8 +10,10 @@ use crate::params::Params;
 use crate::registry::{Body, Routes};
 use crate::state::AppState;
 
-/// The documentation page: plain HTML and script that render `openapi.json`.
+/// The documentation page: plain HTML that loads [`SCRIPT`].
 const PAGE: &str = include_str!("../docs.html");
+/// The page's script, which renders `openapi.json`.
+const SCRIPT: &str = include_str!("../docs.js");
 
 pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     get_v2(
@@ -26,6 +28,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             body: Body::Json,
             errors: &[],
             cached: false,
+            scope: None,
         },
         openapi,
     );
@@ -41,9 +44,37 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             body: Body::Html,
             errors: &[],
             cached: false,
+            scope: None,
         },
         page,
     );
+    super::get(
+        cfg,
+        routes,
+        "/docs/app.js",
+        Doc {
+            operation: "docs_script".into(),
+            tag: "docs",
+            summary: "The documentation page's script".into(),
+            params: vec![],
+            body: Body::Script,
+            errors: &[],
+            cached: false,
+            scope: None,
+        },
+        false,
+        script,
+    );
+}
+
+async fn script(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/javascript; charset=utf-8"),
+        ))
+        .body(SCRIPT))
 }
 
 async fn openapi(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -6,6 +6,7 @@
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use jarvis_auth::Scope;
 use jarvis_core::ResourceKind;
 use serde_json::{Map, Value, json};
 
@@ -30,6 +31,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             body: Body::Json,
             errors: &[],
             cached: false,
+            scope: None,
         },
         true,
         health,
@@ -51,6 +53,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
                 body: Body::Json,
                 errors: &[],
                 cached: true,
+                scope: Some(Scope::Read),
             },
             true,
             move |req: HttpRequest, state: web::Data<AppState>| list(req, state, kind),
@@ -72,6 +75,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             body: Body::Json,
             errors: &[],
             cached: true,
+            scope: Some(Scope::Read),
         },
         true,
         search,

@@ -5,6 +5,7 @@ pub(crate) mod antigravity;
 pub(crate) mod cache;
 pub(crate) mod diagnostics;
 pub(crate) mod docs;
+pub(crate) mod keys;
 pub(crate) mod legacy;
 pub(crate) mod resources;
 pub(crate) mod search;
@@ -12,6 +13,7 @@ pub(crate) mod system;
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, Handler, Responder};
+use jarvis_auth::Scope;
 use jarvis_core::Code;
 
 use crate::registry::{Body, Param, Route, Routes};
@@ -26,6 +28,7 @@ pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     cache::configure(cfg, &mut routes);
     antigravity::configure(cfg, &mut routes);
     docs::configure(cfg, &mut routes);
+    keys::configure(cfg, &mut routes);
     legacy::configure(cfg, &mut routes);
     routes.into_list()
 }
@@ -39,6 +42,7 @@ pub(crate) struct Doc {
     pub body: Body,
     pub errors: &'static [Code],
     pub cached: bool,
+    pub scope: Option<Scope>,
 }
 
 /// Registers a GET handler at `path` exactly.
@@ -66,6 +70,7 @@ pub(crate) fn get<F, Args>(
         deprecated,
         cached: doc.cached,
         request: None,
+        scope: doc.scope,
     };
     routes.add(
         cfg,
@@ -94,6 +99,7 @@ pub(crate) fn get_v2<F, Args>(
         body: doc.body.clone(),
         errors: doc.errors,
         cached: doc.cached,
+        scope: doc.scope,
     };
     get(
         cfg,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use jarvis_auth::Scope as Access;
 use jarvis_core::{Code, Resource, ResourceId, ResourceKind, Scope};
 use jarvis_discovery::CatalogSnapshot;
 use serde_json::json;
@@ -86,6 +87,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
                 body: Body::Page("ResourceSummary"),
                 errors: &[],
                 cached: true,
+                scope: Some(Access::Read),
             },
             move |req: HttpRequest, state: web::Data<AppState>| list(req, state, kind),
         );
@@ -106,6 +108,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
                 body: Body::Envelope("Resource"),
                 errors: &[Code::ResourceNotFound, Code::AmbiguousName],
                 cached: true,
+                scope: Some(Access::Read),
             },
             move |req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>| {
                 detail(req, state, kind, id.into_inner())

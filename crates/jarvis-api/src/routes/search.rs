@@ -2,6 +2,7 @@
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use jarvis_auth::Scope;
 use jarvis_core::ResourceKind;
 use jarvis_discovery::SearchQuery;
 use serde_json::json;
@@ -61,6 +62,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             ],
             deprecated: false,
             cached: false,
+            scope: Some(Scope::Read),
             request: Some("SearchRequest"),
         };
         let get = Route {
@@ -74,6 +76,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             errors: &[],
             deprecated: false,
             cached: true,
+            scope: Some(Scope::Read),
             request: None,
         };
         routes.add_many(

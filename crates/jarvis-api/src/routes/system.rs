@@ -34,6 +34,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         body: Body::Envelope("Object"),
         errors: &[],
         cached: false,
+        scope: None,
     };
     get(cfg, routes, "/", root(), false, system_info);
     get(
@@ -59,6 +60,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             body: Body::Envelope("Health"),
             errors: &[],
             cached: false,
+            scope: None,
         },
         health,
     );
@@ -75,6 +77,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             body: Body::Envelope("Object"),
             errors: &[Code::CatalogUnavailable],
             cached: false,
+            scope: None,
         },
         ready,
     );

@@ -171,6 +171,9 @@ async fn system_routes() {
             .unwrap()
             .starts_with("text/html")
     );
+    assert!(res.text().await.unwrap().contains("/docs/app.js"));
+    let res = app.get("/docs/app.js").await;
+    assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("openapi.json"));
 }
 

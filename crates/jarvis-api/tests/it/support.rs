@@ -14,6 +14,7 @@ pub const SECRET: &str = "sk-live-never-shown-123";
 
 pub struct TestApp {
     pub base: String,
+    pub keys: std::sync::Arc<jarvis_api::KeyStore>,
     pub client: reqwest::Client,
     pub home: PathBuf,
     pub catalog: LiveCatalog,
@@ -84,7 +85,15 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(ApiConfig::default()).await
 }
 
-pub async fn spawn_app_with(mut config: ApiConfig) -> TestApp {
+pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
+    spawn_app_full(config, |_| {}).await
+}
+
+/// Starts the server; `prepare` may create keys before it starts.
+pub async fn spawn_app_full(
+    mut config: ApiConfig,
+    prepare: impl FnOnce(&jarvis_api::KeyStore),
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().to_path_buf();
     fixture(&home);
@@ -109,12 +118,16 @@ pub async fn spawn_app_with(mut config: ApiConfig) -> TestApp {
     config.port = 0;
     config.workers = 2;
     config.max_body_bytes = 4096;
-    let app = Application::build(&config, catalog.clone()).unwrap();
+    let keys =
+        std::sync::Arc::new(jarvis_api::KeyStore::open(dir.path().join("data/keys.json")).unwrap());
+    prepare(&keys);
+    let app = Application::build(&config, catalog.clone(), keys.clone()).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
+        keys,
         client: reqwest::Client::builder()
             .no_gzip()
             .no_brotli()

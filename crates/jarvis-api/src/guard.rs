@@ -1,0 +1,252 @@
+//! The gate every request passes: size limits, authentication, scopes, rate limits, and the
+//! security headers every response carries.
+//!
+//! - URL and header sizes are checked first (414 `URI_TOO_LONG`, 431 `HEADERS_TOO_LARGE`).
+//! - `Authorization: Bearer <key>` is verified against the key store. With no keys configured,
+//!   authentication is off and every caller is the anonymous principal — which is only allowed
+//!   on a loopback address (see `Application::build`). With keys, a protected route without a
+//!   valid key answers 401 with `WWW-Authenticate`, a key without the route's scope 403.
+//! - Rate limits per key, or per client address when unauthenticated; 429 with `Retry-After`,
+//!   and `RateLimit-Limit/Remaining/Reset` on every limited response.
+//! - Authenticated responses are `Cache-Control: no-store`.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError, web};
+use jarvis_auth::{Class, Decision, Principal, Scope};
+use jarvis_core::Code;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn reject(req: ServiceRequest, error: &ApiError) -> ServiceResponse<BoxBody> {
+    let mut response = error.error_response();
+    if error.code == Code::Unauthorized {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"jarvis\""),
+        );
+    }
+    req.into_response(response.map_into_boxed_body())
+}
+
+/// The guard middleware.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let config = &state.config;
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > config.max_uri_bytes {
+        let error = ApiError::new(
+            Code::UriTooLong,
+            format!(
+                "the URL has {uri_len} bytes; the limit is {}",
+                config.max_uri_bytes
+            ),
+        );
+        return Ok(reject(req, &error));
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > config.max_header_bytes {
+        let error = ApiError::new(
+            Code::HeadersTooLarge,
+            format!(
+                "the headers have {header_bytes} bytes; the limit is {}",
+                config.max_header_bytes
+            ),
+        );
+        return Ok(reject(req, &error));
+    }
+
+    // Browsers send `Origin` on cross-origin requests. Preflights are answered by the CORS layer;
+    // an actual request from an origin outside the allow-list is refused here as well, so a
+    // page elsewhere cannot even fire a "simple" request at the API.
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+    {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let same_origin = origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority == host);
+        if !same_origin && !config.cors.allowed_origins.iter().any(|o| o == origin) {
+            let error = ApiError::new(
+                Code::Forbidden,
+                format!(
+                    "cross-origin request from `{origin}` refused: the origin is not in server.cors.allowed_origins"
+                ),
+            );
+            return Ok(reject(req, &error));
+        }
+    }
+
+    // The scope the matched route needs; unmatched requests fall through to the 404 handler.
+    let needed = req.match_pattern().and_then(|pattern| {
+        state
+            .scopes
+            .get(&(pattern, req.method().as_str().to_ascii_lowercase()))
+            .copied()
+    });
+    let auth_enabled = !state.keys.is_empty();
+    let presented = match req.headers().get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let key = value
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim);
+            match key.and_then(|k| state.keys.verify(k)) {
+                Some(principal) => Some(principal),
+                None if auth_enabled => {
+                    let error = ApiError::new(
+                        Code::Unauthorized,
+                        "the bearer key is not valid (unknown, malformed or revoked)",
+                    );
+                    return Ok(reject(req, &error));
+                }
+                // Keys are off: a stray header does not lock the owner out of loopback.
+                None => None,
+            }
+        }
+    };
+    let authenticated = presented.is_some();
+    let principal = match presented {
+        Some(p) => Some(p),
+        None if !auth_enabled => Some(Principal::anonymous()),
+        None => None,
+    };
+    if let Some(Some(scope)) = needed {
+        let public_read = scope == Scope::Read && config.auth.public_reads;
+        match &principal {
+            None if !public_read => {
+                let error = ApiError::new(
+                    Code::Unauthorized,
+                    format!(
+                        "this route needs an API key with the `{scope}` scope: send `Authorization: Bearer <key>`"
+                    ),
+                );
+                return Ok(reject(req, &error));
+            }
+            Some(p) if !p.allows(scope) => {
+                let error = ApiError::new(
+                    Code::Forbidden,
+                    format!(
+                        "the key `{}` lacks the `{scope}` scope this route needs",
+                        p.name
+                    ),
+                )
+                .with_details(serde_json::json!({ "needed_scope": scope.as_str() }));
+                return Ok(reject(req, &error));
+            }
+            _ => {}
+        }
+    }
+
+    // Rate limits: unmatched routes (404s) count as reads, so probing is limited too.
+    let class = match needed {
+        Some(Some(Scope::Execute | Scope::Admin)) => Class::Execute,
+        _ => Class::Read,
+    };
+    let client = match (&principal, authenticated) {
+        (Some(p), true) => format!("key:{}", p.key_id),
+        _ => format!(
+            "ip:{}",
+            req.peer_addr()
+                .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+        ),
+    };
+    let decision = state.limiter.check(&client, class);
+    if !decision.allowed {
+        let error = ApiError::new(
+            Code::RateLimited,
+            format!(
+                "too many requests; retry in {} s",
+                decision.retry_after_secs
+            ),
+        );
+        let mut res = reject(req, &error);
+        rate_headers(res.headers_mut(), &decision);
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(decision.retry_after_secs),
+        );
+        return Ok(res);
+    }
+    if let Some(p) = principal {
+        req.extensions_mut().insert(p);
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if state.config.rate_limit.enabled {
+        rate_headers(res.headers_mut(), &decision);
+    }
+    if authenticated {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(res)
+}
+
+fn rate_headers(headers: &mut header::HeaderMap, d: &Decision) {
+    headers.insert(
+        HeaderName::from_static("ratelimit-limit"),
+        HeaderValue::from(d.limit),
+    );
+    headers.insert(
+        HeaderName::from_static("ratelimit-remaining"),
+        HeaderValue::from(d.remaining),
+    );
+    headers.insert(
+        HeaderName::from_static("ratelimit-reset"),
+        HeaderValue::from(d.reset_secs),
+    );
+}
+
+/// Headers every response carries; HTML pages also get a strict content security policy.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let headers = res.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if html {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            ),
+        );
+    }
+    Ok(res)
+}

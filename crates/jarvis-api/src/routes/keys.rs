@@ -1,0 +1,222 @@
+//! `/api/v2/keys` (admin): list, create and revoke API keys; `/api/v2/ws-ticket`: a single-use
+//! ticket for the WebSocket, so keys never travel in URLs. Every change is an audit line.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use jarvis_auth::{Principal, Scope};
+use jarvis_core::{Code, ErrorCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::context;
+use crate::envelope::v2_now;
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::registry::{Body, Param, Route, Routes};
+use crate::state::AppState;
+
+/// A key to create.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// 1 to 64 letters, digits, spaces, `-`, `_` or `.`.
+    pub name: String,
+    /// `read`, `execute`, `admin`.
+    #[schema(value_type = Vec<String>)]
+    pub scopes: Vec<Scope>,
+}
+
+/// A keys route: admin scope, envelope answer, no cache; callers override what differs.
+fn route(method: &'static str, path: &str, op: &str, summary: &str) -> Route {
+    Route {
+        method,
+        path: path.to_owned(),
+        operation_id: op.to_owned(),
+        tag: "keys",
+        summary: summary.to_owned(),
+        params: if path.ends_with("{id}") {
+            vec![Param::path("id", "The key id")]
+        } else {
+            vec![]
+        },
+        body: Body::Envelope("Object"),
+        errors: &[],
+        deprecated: false,
+        cached: false,
+        request: None,
+        scope: Some(Scope::Admin),
+    }
+}
+
+pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
+    routes.add_many(
+        cfg,
+        vec![
+            route(
+                "get",
+                "/api/v2/keys",
+                "list_keys",
+                "Every API key: id, name, scopes, creation time (never the key)",
+            ),
+            Route {
+                errors: &[
+                    Code::MalformedBody,
+                    Code::PayloadTooLarge,
+                    Code::UnsupportedMediaType,
+                ],
+                request: Some("CreateKey"),
+                ..route(
+                    "post",
+                    "/api/v2/keys",
+                    "create_key",
+                    "Create a key; the answer shows it once",
+                )
+            },
+        ],
+        web::resource("/api/v2/keys")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    );
+    routes.add_many(
+        cfg,
+        vec![Route {
+            errors: &[Code::ResourceNotFound],
+            ..route(
+                "delete",
+                "/api/v2/keys/{id}",
+                "revoke_key",
+                "Revoke a key; it stops working at once",
+            )
+        }],
+        web::resource("/api/v2/keys/{id}").route(web::delete().to(revoke)),
+    );
+    routes.add_many(
+        cfg,
+        vec![Route {
+            scope: Some(Scope::Read),
+            ..route(
+                "post",
+                "/api/v2/ws-ticket",
+                "ws_ticket",
+                "A single-use WebSocket connection ticket, valid for a few seconds",
+            )
+        }],
+        web::resource("/api/v2/ws-ticket").route(web::post().to(ticket)),
+    );
+}
+fn caller(req: &HttpRequest) -> Principal {
+    req.extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_else(Principal::anonymous)
+}
+
+fn auth_error(e: &jarvis_auth::AuthError) -> ApiError {
+    match e.error_code() {
+        Code::InternalError => ApiError::internal(e),
+        code => ApiError::new(code, e.to_string()),
+    }
+}
+
+async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    v2_now(
+        StatusCode::OK,
+        &state.keys.list(),
+        state.catalog.snapshot().generation(),
+    )
+}
+
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<CreateKey>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let who = caller(&req);
+    let CreateKey { name, scopes } = body.into_inner();
+    let keys = state.keys.clone();
+    let created = web::block(move || keys.create(&name, &scopes))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| auth_error(&e))?;
+    tracing::info!(
+        target: "jarvis::audit",
+        action = "keys.create",
+        by = %who.name,
+        key_id = %created.info.id,
+        key_name = %created.info.name,
+        request_id = %context::request_id(),
+        "API key created"
+    );
+    let data = json!({
+        "id": created.info.id,
+        "name": created.info.name,
+        "scopes": created.info.scopes,
+        "created_at": created.info.created_at,
+        "key": created.secret,
+        "note": "This is the only time the key is shown; store it now.",
+    });
+    v2_now(
+        StatusCode::CREATED,
+        &data,
+        state.catalog.snapshot().generation(),
+    )
+}
+
+async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let id = id.into_inner();
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid("id", "a key id is hexadecimal"));
+    }
+    let who = caller(&req);
+    let keys = state.keys.clone();
+    let target = id.clone();
+    let revoked = web::block(move || keys.revoke(&target))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| auth_error(&e))?;
+    if !revoked {
+        return Err(ApiError::new(
+            Code::ResourceNotFound,
+            format!("no key with id `{id}`"),
+        ));
+    }
+    tracing::info!(
+        target: "jarvis::audit",
+        action = "keys.revoke",
+        by = %who.name,
+        key_id = %id,
+        request_id = %context::request_id(),
+        "API key revoked"
+    );
+    v2_now(
+        StatusCode::OK,
+        &json!({ "revoked": id }),
+        state.catalog.snapshot().generation(),
+    )
+}
+
+async fn ticket(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let ticket = state
+        .tickets
+        .issue(caller(&req))
+        .map_err(|e| auth_error(&e))?;
+    let data = json!({
+        "ticket": ticket,
+        "expires_in_secs": state.tickets.ttl().as_secs(),
+        "single_use": true,
+    });
+    v2_now(
+        StatusCode::CREATED,
+        &data,
+        state.catalog.snapshot().generation(),
+    )
+}

@@ -1,0 +1,19 @@
+//! Who may call Jarvis, and how often.
+//!
+//! - [`KeyStore`]: API keys with scopes. A key is shown once when created; only its SHA-256 is
+//!   stored (keys are 160 random bits, so a fast hash is enough — there is nothing to brute-force
+//!   that a slow hash would protect), in a JSON file readable by the owner only, written
+//!   atomically. Presented keys are compared in constant time. A refresher thread picks up
+//!   changes made by another process (`jarvis keys revoke`) within a second.
+//! - [`RateLimiter`]: token buckets per client and class (reads, executions).
+//! - [`TicketStore`]: short-lived, single-use tickets, so long-lived keys never travel in URLs.
+//!
+//! Architecture invariant: knows nothing of HTTP; secrets never appear in `Debug`, logs or errors.
+
+mod keys;
+mod limiter;
+mod tickets;
+
+pub use keys::{AuthError, KeyInfo, KeyStore, NewKey, Principal, RefresherGuard, Scope};
+pub use limiter::{Class, Decision, RateLimitConfig, RateLimiter};
+pub use tickets::TicketStore;

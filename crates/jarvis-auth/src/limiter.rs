@@ -1,0 +1,204 @@
+//! Rate limits: a token bucket per client and class of request.
+//!
+//! Reads and executions have separate budgets, so a burst of listing cannot starve a workflow
+//! trigger and a runaway script cannot launch agents at read speed. Clients are keys when
+//! authenticated, IP addresses otherwise. Idle full buckets are pruned so the map stays small.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+/// Budgets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Whether limits apply.
+    pub enabled: bool,
+    /// Sustained reads per minute per client.
+    pub read_per_minute: u32,
+    /// How many reads may arrive at once.
+    pub read_burst: u32,
+    /// Sustained executions per minute per client.
+    pub execute_per_minute: u32,
+    /// How many executions may arrive at once.
+    pub execute_burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            read_per_minute: 6_000,
+            read_burst: 600,
+            execute_per_minute: 60,
+            execute_burst: 10,
+        }
+    }
+}
+
+/// Which budget a request draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// Reads.
+    Read,
+    /// Executions and administration.
+    Execute,
+}
+
+/// The answer for one request, with what the `RateLimit-*` headers report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the request may proceed.
+    pub allowed: bool,
+    /// The burst size.
+    pub limit: u32,
+    /// Requests left now.
+    pub remaining: u32,
+    /// Seconds until the bucket is full again.
+    pub reset_secs: u64,
+    /// Seconds until one more request is allowed (0 when allowed).
+    pub retry_after_secs: u64,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// The limiter.
+#[derive(Debug)]
+pub struct RateLimiter {
+    config: RateLimitConfig,
+    buckets: DashMap<(String, Class), Mutex<Bucket>>,
+    checks: AtomicU64,
+}
+
+/// Every this many checks, idle full buckets are dropped.
+const PRUNE_EVERY: u64 = 4096;
+
+impl RateLimiter {
+    /// A limiter with these budgets.
+    pub fn new(config: RateLimitConfig) -> RateLimiter {
+        RateLimiter {
+            config,
+            buckets: DashMap::new(),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    fn budget(&self, class: Class) -> (f64, f64) {
+        let (per_minute, burst) = match class {
+            Class::Read => (self.config.read_per_minute, self.config.read_burst),
+            Class::Execute => (self.config.execute_per_minute, self.config.execute_burst),
+        };
+        (f64::from(per_minute.max(1)) / 60.0, f64::from(burst.max(1)))
+    }
+
+    /// Takes one token for `client` in `class`, if there is one.
+    pub fn check(&self, client: &str, class: Class) -> Decision {
+        let (rate, burst) = self.budget(class);
+        if !self.config.enabled {
+            return Decision {
+                allowed: true,
+                limit: burst as u32,
+                remaining: burst as u32,
+                reset_secs: 0,
+                retry_after_secs: 0,
+            };
+        }
+        if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.prune();
+        }
+        let now = Instant::now();
+        let entry = self
+            .buckets
+            .entry((client.to_owned(), class))
+            .or_insert_with(|| {
+                Mutex::new(Bucket {
+                    tokens: burst,
+                    updated: now,
+                })
+            });
+        let mut bucket = entry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+        bucket.updated = now;
+        let allowed = bucket.tokens >= 1.0;
+        if allowed {
+            bucket.tokens -= 1.0;
+        }
+        let missing = burst - bucket.tokens;
+        Decision {
+            allowed,
+            limit: burst as u32,
+            remaining: bucket.tokens.floor() as u32,
+            reset_secs: (missing / rate).ceil() as u64,
+            retry_after_secs: if allowed {
+                0
+            } else {
+                ((1.0 - bucket.tokens) / rate).ceil().max(1.0) as u64
+            },
+        }
+    }
+
+    /// Drops buckets that have been idle long enough to be full again.
+    fn prune(&self) {
+        let horizon = Duration::from_secs(600);
+        self.buckets.retain(|_, bucket| {
+            bucket
+                .get_mut()
+                .map(|b| b.updated.elapsed() < horizon)
+                .unwrap_or(false)
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(per_minute: u32, burst: u32) -> RateLimiter {
+        RateLimiter::new(RateLimitConfig {
+            enabled: true,
+            read_per_minute: per_minute,
+            read_burst: burst,
+            execute_per_minute: 60,
+            execute_burst: 1,
+        })
+    }
+
+    #[test]
+    fn trips_and_recovers() {
+        let l = limiter(600, 3);
+        for left in [2, 1, 0] {
+            let d = l.check("a", Class::Read);
+            assert!(d.allowed);
+            assert_eq!(d.remaining, left);
+        }
+        let d = l.check("a", Class::Read);
+        assert!(!d.allowed);
+        assert_eq!(d.retry_after_secs, 1);
+        // Another client and another class have their own buckets.
+        assert!(l.check("b", Class::Read).allowed);
+        assert!(l.check("a", Class::Execute).allowed);
+        assert!(!l.check("a", Class::Execute).allowed);
+        // 600 per minute refills one token every 100 ms.
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(l.check("a", Class::Read).allowed);
+    }
+
+    #[test]
+    fn disabled_allows_everything() {
+        let l = RateLimiter::new(RateLimitConfig {
+            enabled: false,
+            ..RateLimitConfig::default()
+        });
+        assert!((0..10_000).all(|_| l.check("x", Class::Execute).allowed));
+    }
+}
