@@ -349,3 +349,105 @@ fn serve_answers_http_and_stops_on_sigterm() {
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
 }
+
+#[test]
+fn keys_cli_and_no_secret_in_any_log() {
+    use std::io::{BufRead, BufReader, Read};
+
+    let home = Home::new();
+    let out = home.jarvis(&[
+        "keys", "create", "--name", "ci", "--scope", "read", "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let created: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let out = home.jarvis(&["keys", "list", "--json"]);
+    assert!(stdout(&out).contains(&id) && !stdout(&out).contains(&key));
+    let out = home.jarvis(&["keys", "create", "--name", "x", "--scope", "root"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // A full server run at debug level, logging to a file as well, with the key in use.
+    let logs = home.path().join("logs");
+    fs::write(
+        home.path().join("jarvis.toml"),
+        format!(
+            "[log]\nlevel = \"debug\"\nformat = \"json\"\n[log.file]\nenabled = true\ndir = {:?}\n",
+            logs.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let mut child = home
+        .command(&["serve", "--port", "0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr_lines = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut address = None;
+    loop {
+        let mut line = String::new();
+        if stderr_lines.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        if line.contains("jarvis is listening") {
+            let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+            address = json["fields"]["address"].as_str().map(str::to_owned);
+            break;
+        }
+    }
+    let address = address.expect("listening line");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for path in [
+            "/api/v2/mcp-servers",
+            "/api/v2/mcp-servers/gh",
+            "/api/v2/agents",
+            "/api/v2/keys",
+        ] {
+            let res = client
+                .get(format!("{address}{path}"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            let body = res.text().await.unwrap();
+            assert!(!body.contains("sekrit-123"), "{path}");
+        }
+        let res = client
+            .get(format!("{address}/api/v2/agents"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        let res = client
+            .get(format!("{address}/api/v2/agents"))
+            .bearer_auth(format!("{key}tampered"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    });
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    stderr_lines.read_to_string(&mut seen).unwrap();
+    for entry in fs::read_dir(&logs).unwrap() {
+        seen.push_str(&fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    assert!(seen.contains("jarvis is listening"), "logs were captured");
+    for secret in [key.as_str(), "sekrit-123"] {
+        assert!(!seen.contains(secret), "a secret appeared in the logs");
+    }
+
+    let out = home.jarvis(&["keys", "revoke", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&home.jarvis(&["keys", "list"])).contains("No API keys"));
+}
