@@ -49,6 +49,8 @@ pub struct AuthConfig {
     pub allow_unauthenticated_public: bool,
     /// How long a WebSocket connection ticket stays valid, in seconds.
     pub ticket_ttl_secs: u64,
+    /// Accept JWT bearer tokens too (keys still work).
+    pub jwt: Option<jarvis_auth::JwtConfig>,
 }
 
 impl Default for AuthConfig {
@@ -57,6 +59,7 @@ impl Default for AuthConfig {
             public_reads: false,
             allow_unauthenticated_public: false,
             ticket_ttl_secs: 30,
+            jwt: None,
         }
     }
 }

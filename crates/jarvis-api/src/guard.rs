@@ -102,7 +102,7 @@ pub async fn middleware(
             .get(&(pattern, req.method().as_str().to_ascii_lowercase()))
             .copied()
     });
-    let auth_enabled = !state.keys.is_empty();
+    let auth_enabled = state.auth_enabled();
     let presented = match req.headers().get(header::AUTHORIZATION) {
         None => None,
         Some(value) => {
@@ -114,12 +114,19 @@ pub async fn middleware(
                         .or_else(|| v.strip_prefix("bearer "))
                 })
                 .map(str::trim);
-            match key.and_then(|k| state.keys.verify(k)) {
+            let verified = key.and_then(|k| {
+                if k.starts_with("jv_") {
+                    state.keys.verify(k)
+                } else {
+                    state.jwt.as_ref().and_then(|jwt| jwt.verify(k))
+                }
+            });
+            match verified {
                 Some(principal) => Some(principal),
                 None if auth_enabled => {
                     let error = ApiError::new(
                         Code::Unauthorized,
-                        "the bearer key is not valid (unknown, malformed or revoked)",
+                        "the bearer credential is not valid (unknown, malformed, expired or revoked)",
                     );
                     return Ok(reject(req, &error));
                 }

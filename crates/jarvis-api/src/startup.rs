@@ -30,6 +30,9 @@ pub enum StartError {
         /// The address.
         address: String,
     },
+    /// The JWT settings are unusable.
+    #[error("invalid configuration `server.auth.jwt`: {0}")]
+    Auth(#[from] jarvis_auth::AuthError),
     /// The address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -85,7 +88,13 @@ impl Application {
                 .host
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback());
-        if !loopback && keys.is_empty() {
+        let jwt = config
+            .auth
+            .jwt
+            .as_ref()
+            .map(jarvis_auth::JwtVerifier::new)
+            .transpose()?;
+        if !loopback && keys.is_empty() && jwt.is_none() {
             if !config.auth.allow_unauthenticated_public {
                 return Err(StartError::Unprotected { address });
             }
@@ -140,6 +149,7 @@ impl Application {
             allowed,
             scopes,
             keys,
+            jwt,
             limiter: RateLimiter::new(config.rate_limit.clone()),
             tickets: TicketStore::new(std::time::Duration::from_secs(config.auth.ticket_ttl_secs)),
             config: config.clone(),

@@ -25,10 +25,19 @@ pub struct AppState {
     pub scopes: std::collections::HashMap<(String, String), Option<jarvis_auth::Scope>>,
     /// API keys.
     pub keys: Arc<jarvis_auth::KeyStore>,
+    /// JWT verification, when configured.
+    pub jwt: Option<jarvis_auth::JwtVerifier>,
     /// Rate limits.
     pub limiter: jarvis_auth::RateLimiter,
     /// WebSocket tickets.
     pub tickets: jarvis_auth::TicketStore,
     /// The limits and auth settings the guard enforces.
     pub config: crate::config::ApiConfig,
+}
+
+impl AppState {
+    /// Whether callers must authenticate: keys exist, or JWTs are configured.
+    pub fn auth_enabled(&self) -> bool {
+        self.jwt.is_some() || !self.keys.is_empty()
+    }
 }

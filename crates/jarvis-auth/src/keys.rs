@@ -112,6 +112,9 @@ pub enum AuthError {
     /// A key needs at least one scope.
     #[error("a key needs at least one scope")]
     NoScope,
+    /// The JWT configuration is unusable.
+    #[error("invalid JWT configuration: {0}")]
+    Jwt(String),
     /// The system's random source failed.
     #[error("cannot generate a key: {0}")]
     Random(String),
@@ -126,6 +129,7 @@ impl ErrorCode for AuthError {
             AuthError::Io { .. } | AuthError::Corrupt { .. } | AuthError::Random(_) => {
                 Code::InternalError
             }
+            AuthError::Jwt(_) => Code::ConfigInvalid,
         }
     }
 }

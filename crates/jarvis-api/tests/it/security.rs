@@ -389,3 +389,67 @@ async fn non_loopback_without_keys_refuses_to_start() {
     keys.create("ops", &[Scope::Admin]).unwrap();
     assert!(Application::build(&config, catalog, keys).is_ok());
 }
+
+#[tokio::test]
+async fn jwt_bearer_tokens_carry_scopes_and_expire() {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+
+    const SECRET: &str = "an-hs256-secret-for-tests-only-0123456789";
+    let mut config = ApiConfig::default();
+    config.auth.jwt = Some(jarvis_auth::JwtConfig {
+        algorithm: "HS256".into(),
+        secret: Some(jarvis_core::Secret::new(SECRET)),
+        public_key_file: None,
+        issuer: None,
+        audience: Some("jarvis".into()),
+        scopes_claim: "scope".into(),
+        leeway_secs: 0,
+    });
+    // No keys at all: JWT alone turns authentication on.
+    let app = spawn_app_full(config, |_| {}).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = |scope: &str, exp: u64, aud: &str| {
+        encode(
+            &Header::default(),
+            &serde_json::json!({ "sub": "dashboard", "aud": aud, "exp": exp, "scope": scope }),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        send(&app, Method::GET, "/api/v2/agents", None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let read = token("read", now + 60, "jarvis");
+    assert_eq!(
+        send(&app, Method::GET, "/api/v2/agents", Some(&read))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, Method::GET, "/api/v2/keys", Some(&read))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let expired = token("read", now - 5, "jarvis");
+    assert_eq!(
+        send(&app, Method::GET, "/api/v2/agents", Some(&expired))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let other_audience = token("read", now + 60, "someone-else");
+    assert_eq!(
+        send(&app, Method::GET, "/api/v2/agents", Some(&other_audience))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

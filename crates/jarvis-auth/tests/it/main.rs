@@ -1,0 +1,5 @@
+//! Integration tests for jarvis-auth.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+mod jwt;
