@@ -9,6 +9,10 @@
 //! - Rate limits per key, or per client address when unauthenticated; 429 with `Retry-After`,
 //!   and `RateLimit-Limit/Remaining/Reset` on every limited response.
 //! - Authenticated responses are `Cache-Control: no-store`.
+//!
+//! The app-level [`middleware`] checks sizes and origins and establishes the [`Caller`]; the
+//! per-route [`require`], wrapped around each resource by the route table, checks its scope and
+//! rate limit once routing has chosen the route.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -95,13 +99,6 @@ pub async fn middleware(
         }
     }
 
-    // The scope the matched route needs; unmatched requests fall through to the 404 handler.
-    let needed = req.match_pattern().and_then(|pattern| {
-        state
-            .scopes
-            .get(&(pattern, req.method().as_str().to_ascii_lowercase()))
-            .copied()
-    });
     let auth_enabled = state.auth_enabled();
     let presented = match req.headers().get(header::AUTHORIZATION) {
         None => None,
@@ -136,13 +133,50 @@ pub async fn middleware(
         }
     };
     let authenticated = presented.is_some();
-    let principal = match presented {
-        Some(p) => Some(p),
-        None if !auth_enabled => Some(Principal::anonymous()),
-        None => None,
+    let caller = Caller {
+        principal: match presented {
+            Some(p) => Some(p),
+            None if !auth_enabled => Some(Principal::anonymous()),
+            None => None,
+        },
+        authenticated,
     };
-    if let Some(Some(scope)) = needed {
-        let public_read = scope == Scope::Read && config.auth.public_reads;
+    req.extensions_mut().insert(caller);
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if authenticated {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(res)
+}
+
+/// Who is calling, as the app-level guard established it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The principal; `None` when keys exist and none was presented.
+    pub principal: Option<Principal>,
+    /// Whether a key or token was presented and verified.
+    pub authenticated: bool,
+}
+
+/// The per-route check: the caller holds the scope the route needs for this method, within its
+/// rate limit. Wrapped around each resource by the route table.
+pub async fn require(
+    scopes: std::sync::Arc<[(actix_web::http::Method, Option<Scope>)]>,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let Some(&(_, needed)) = scopes.iter().find(|(m, _)| m == req.method()) else {
+        // Not a method of this route: the resource answers 405.
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let caller = req.extensions().get::<Caller>().cloned();
+    let principal = caller.as_ref().and_then(|c| c.principal.clone());
+    if let Some(scope) = needed {
+        let public_read = scope == Scope::Read && state.config.auth.public_reads;
         match &principal {
             None if !public_read => {
                 let error = ApiError::new(
@@ -167,21 +201,17 @@ pub async fn middleware(
             _ => {}
         }
     }
-
-    // Rate limits: unmatched routes (404s) count as reads, so probing is limited too.
     let class = match needed {
-        Some(Some(Scope::Execute | Scope::Admin)) => Class::Execute,
+        Some(Scope::Execute | Scope::Admin) => Class::Execute,
         _ => Class::Read,
     };
-    let client = match (&principal, authenticated) {
-        (Some(p), true) => format!("key:{}", p.key_id),
-        _ => format!(
-            "ip:{}",
-            req.peer_addr()
-                .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
-        ),
+    let authenticated = caller.as_ref().is_some_and(|c| c.authenticated);
+    let decision = match (&principal, authenticated) {
+        (Some(p), true) => state.limiter.check_key(&p.key_id, class),
+        _ => state
+            .limiter
+            .check_ip(req.peer_addr().map(|a| a.ip()), class),
     };
-    let decision = state.limiter.check(&client, class);
     if !decision.allowed {
         let error = ApiError::new(
             Code::RateLimited,
@@ -204,10 +234,6 @@ pub async fn middleware(
     let mut res = next.call(req).await?.map_into_boxed_body();
     if state.config.rate_limit.enabled {
         rate_headers(res.headers_mut(), &decision);
-    }
-    if authenticated {
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     Ok(res)
 }

@@ -1,7 +1,11 @@
 //! The route table: every route is registered through it, with its documentation, so the
 //! OpenAPI document is generated from exactly the routes the server answers.
 
-use actix_web::dev::HttpServiceFactory;
+use std::sync::Arc;
+
+use actix_web::Resource;
+use actix_web::http::Method;
+use actix_web::middleware::from_fn;
 use actix_web::web::ServiceConfig;
 
 /// Where a parameter goes.
@@ -111,24 +115,25 @@ pub struct Routes {
 
 impl Routes {
     /// Registers `service` (an actix resource for `route.path`) and records its documentation.
-    pub fn add(
-        &mut self,
-        cfg: &mut ServiceConfig,
-        route: Route,
-        service: impl HttpServiceFactory + 'static,
-    ) {
-        cfg.service(service);
-        self.routes.push(route);
+    pub fn add(&mut self, cfg: &mut ServiceConfig, route: Route, service: Resource) {
+        self.add_many(cfg, vec![route], service);
     }
 
     /// Registers `service`, one actix resource answering several methods, with a route each.
-    pub fn add_many(
-        &mut self,
-        cfg: &mut ServiceConfig,
-        routes: Vec<Route>,
-        service: impl HttpServiceFactory + 'static,
-    ) {
-        cfg.service(service);
+    /// The resource is wrapped in the scope check for its methods: routing has already picked
+    /// the resource, so the check costs no second lookup of the path.
+    pub fn add_many(&mut self, cfg: &mut ServiceConfig, routes: Vec<Route>, service: Resource) {
+        let scopes: Arc<[(Method, Option<jarvis_auth::Scope>)]> = routes
+            .iter()
+            .map(|r| {
+                let method = Method::from_bytes(r.method.to_ascii_uppercase().as_bytes())
+                    .unwrap_or(Method::GET);
+                (method, r.scope)
+            })
+            .collect();
+        cfg.service(service.wrap(from_fn(move |req, next| {
+            crate::guard::require(Arc::clone(&scopes), req, next)
+        })));
         self.routes.extend(routes);
     }
 

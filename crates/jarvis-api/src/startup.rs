@@ -129,9 +129,7 @@ impl Application {
         let document = openapi::document(&table);
         let mut allowed: std::collections::HashMap<String, String> =
             std::collections::HashMap::new();
-        let mut scopes = std::collections::HashMap::new();
         for route in &table {
-            scopes.insert((route.path.clone(), route.method.to_owned()), route.scope);
             let methods = allowed.entry(route.path.clone()).or_default();
             if !methods.is_empty() {
                 methods.push_str(", ");
@@ -147,7 +145,6 @@ impl Application {
                 .unwrap_or_default()
                 .into(),
             allowed,
-            scopes,
             keys,
             jwt,
             limiter: RateLimiter::new(config.rate_limit.clone()),

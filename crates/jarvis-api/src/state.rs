@@ -21,8 +21,6 @@ pub struct AppState {
     pub openapi: Arc<[u8]>,
     /// The methods each route pattern answers (`/api/v2/search` → `GET, POST`), for `Allow`.
     pub allowed: std::collections::HashMap<String, String>,
-    /// The scope each (pattern, method) needs; `None` for public routes.
-    pub scopes: std::collections::HashMap<(String, String), Option<jarvis_auth::Scope>>,
     /// API keys.
     pub keys: Arc<jarvis_auth::KeyStore>,
     /// JWT verification, when configured.

@@ -4,6 +4,7 @@
 //! trigger and a runaway script cannot launch agents at read speed. Clients are keys when
 //! authenticated, IP addresses otherwise. Idle full buckets are pruned so the map stays small.
 
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -73,7 +74,10 @@ struct Bucket {
 #[derive(Debug)]
 pub struct RateLimiter {
     config: RateLimitConfig,
-    buckets: DashMap<(String, Class), Mutex<Bucket>>,
+    /// Authenticated clients, by key id.
+    keys: DashMap<(String, Class), Mutex<Bucket>>,
+    /// Everyone else, by address (keyed without allocating on the hot path).
+    ips: DashMap<(Option<IpAddr>, Class), Mutex<Bucket>>,
     checks: AtomicU64,
 }
 
@@ -85,7 +89,8 @@ impl RateLimiter {
     pub fn new(config: RateLimitConfig) -> RateLimiter {
         RateLimiter {
             config,
-            buckets: DashMap::new(),
+            keys: DashMap::new(),
+            ips: DashMap::new(),
             checks: AtomicU64::new(0),
         }
     }
@@ -98,32 +103,60 @@ impl RateLimiter {
         (f64::from(per_minute.max(1)) / 60.0, f64::from(burst.max(1)))
     }
 
-    /// Takes one token for `client` in `class`, if there is one.
-    pub fn check(&self, client: &str, class: Class) -> Decision {
-        let (rate, burst) = self.budget(class);
+    /// Takes one token for the key `key_id` in `class`, if there is one.
+    pub fn check_key(&self, key_id: &str, class: Class) -> Decision {
+        if let Some(decision) = self.bypass(class) {
+            return decision;
+        }
+        let entry = self
+            .keys
+            .entry((key_id.to_owned(), class))
+            .or_insert_with(|| self.full(class));
+        self.take(entry.value(), class)
+    }
+
+    /// Takes one token for the client address `ip` in `class`, if there is one.
+    pub fn check_ip(&self, ip: Option<IpAddr>, class: Class) -> Decision {
+        if let Some(decision) = self.bypass(class) {
+            return decision;
+        }
+        let entry = self
+            .ips
+            .entry((ip, class))
+            .or_insert_with(|| self.full(class));
+        self.take(entry.value(), class)
+    }
+
+    /// `Some(allowed)` when limits are off; counts checks and prunes now and then.
+    fn bypass(&self, class: Class) -> Option<Decision> {
+        let (_, burst) = self.budget(class);
         if !self.config.enabled {
-            return Decision {
+            return Some(Decision {
                 allowed: true,
                 limit: burst as u32,
                 remaining: burst as u32,
                 reset_secs: 0,
                 retry_after_secs: 0,
-            };
+            });
         }
         if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             self.prune();
         }
+        None
+    }
+
+    fn full(&self, class: Class) -> Mutex<Bucket> {
+        let (_, burst) = self.budget(class);
+        Mutex::new(Bucket {
+            tokens: burst,
+            updated: Instant::now(),
+        })
+    }
+
+    fn take(&self, bucket: &Mutex<Bucket>, class: Class) -> Decision {
+        let (rate, burst) = self.budget(class);
         let now = Instant::now();
-        let entry = self
-            .buckets
-            .entry((client.to_owned(), class))
-            .or_insert_with(|| {
-                Mutex::new(Bucket {
-                    tokens: burst,
-                    updated: now,
-                })
-            });
-        let mut bucket = entry
+        let mut bucket = bucket
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let elapsed = now.duration_since(bucket.updated).as_secs_f64();
@@ -150,12 +183,14 @@ impl RateLimiter {
     /// Drops buckets that have been idle long enough to be full again.
     fn prune(&self) {
         let horizon = Duration::from_secs(600);
-        self.buckets.retain(|_, bucket| {
+        let fresh = |bucket: &mut Mutex<Bucket>| {
             bucket
                 .get_mut()
                 .map(|b| b.updated.elapsed() < horizon)
                 .unwrap_or(false)
-        });
+        };
+        self.keys.retain(|_, bucket| fresh(bucket));
+        self.ips.retain(|_, bucket| fresh(bucket));
     }
 }
 
@@ -177,20 +212,20 @@ mod tests {
     fn trips_and_recovers() {
         let l = limiter(600, 3);
         for left in [2, 1, 0] {
-            let d = l.check("a", Class::Read);
+            let d = l.check_key("a", Class::Read);
             assert!(d.allowed);
             assert_eq!(d.remaining, left);
         }
-        let d = l.check("a", Class::Read);
+        let d = l.check_key("a", Class::Read);
         assert!(!d.allowed);
         assert_eq!(d.retry_after_secs, 1);
         // Another client and another class have their own buckets.
-        assert!(l.check("b", Class::Read).allowed);
-        assert!(l.check("a", Class::Execute).allowed);
-        assert!(!l.check("a", Class::Execute).allowed);
+        assert!(l.check_key("b", Class::Read).allowed);
+        assert!(l.check_key("a", Class::Execute).allowed);
+        assert!(!l.check_key("a", Class::Execute).allowed);
         // 600 per minute refills one token every 100 ms.
         std::thread::sleep(Duration::from_millis(120));
-        assert!(l.check("a", Class::Read).allowed);
+        assert!(l.check_key("a", Class::Read).allowed);
     }
 
     #[test]
@@ -199,6 +234,6 @@ mod tests {
             enabled: false,
             ..RateLimitConfig::default()
         });
-        assert!((0..10_000).all(|_| l.check("x", Class::Execute).allowed));
+        assert!((0..10_000).all(|_| l.check_ip(None, Class::Execute).allowed));
     }
 }
