@@ -120,6 +120,7 @@ pub async fn middleware(
                 if let Some(value) = header_value {
                     res.headers_mut().insert(REQUEST_ID_HEADER, value);
                 }
+                crate::guard::security_headers(res.headers_mut());
                 let elapsed_us = started.elapsed().as_micros() as u64;
                 if status.is_server_error() {
                     tracing::error!(status = status.as_u16(), elapsed_us, "request failed");

@@ -254,12 +254,8 @@ fn rate_headers(headers: &mut header::HeaderMap, d: &Decision) {
 }
 
 /// Headers every response carries; HTML pages also get a strict content security policy.
-pub async fn security_headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let mut res = next.call(req).await?.map_into_boxed_body();
-    let headers = res.headers_mut();
+/// Applied by the request-context middleware, the outermost of ours, so errors carry them too.
+pub fn security_headers(headers: &mut header::HeaderMap) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -281,5 +277,4 @@ pub async fn security_headers(
             ),
         );
     }
-    Ok(res)
 }

@@ -167,7 +167,6 @@ impl Application {
                 .app_data(web::PayloadConfig::new(max_body))
                 .wrap(from_fn(guard::middleware))
                 .wrap(cors(&cors_config))
-                .wrap(from_fn(guard::security_headers))
                 .wrap(from_fn(context::middleware))
                 .wrap(Compress::default())
                 .configure(|cfg| {
