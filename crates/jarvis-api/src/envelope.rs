@@ -153,8 +153,65 @@ fn respond(req: &HttpRequest, entry: &Entry, version: Version) -> HttpResponse {
         HeaderValue::from_static("application/json"),
     ));
     match version {
-        Version::V2 => builder.body(v2_finish(&entry.payload)),
-        Version::V1 => builder.body(entry.payload.to_vec()),
+        Version::V2 => builder.body(CachedBody::v2(&entry.payload)),
+        Version::V1 => builder.body(CachedBody::whole(&entry.payload)),
+    }
+}
+
+/// A response body that shares the cached bytes instead of copying them: the cached part, then
+/// (for v2) this request's id and the closing braces.
+struct CachedBody {
+    parts: [Option<web::Bytes>; 2],
+    len: u64,
+}
+
+impl CachedBody {
+    fn shared(payload: &Arc<[u8]>) -> web::Bytes {
+        web::Bytes::from_owner(SharedSlice(Arc::clone(payload)))
+    }
+
+    fn v2(prefix: &Arc<[u8]>) -> CachedBody {
+        let id = context::request_id();
+        let mut tail = Vec::with_capacity(id.len() + 3);
+        tail.extend_from_slice(id.as_bytes());
+        tail.extend_from_slice(br#""}}"#);
+        CachedBody {
+            len: (prefix.len() + tail.len()) as u64,
+            parts: [Some(Self::shared(prefix)), Some(web::Bytes::from(tail))],
+        }
+    }
+
+    fn whole(payload: &Arc<[u8]>) -> CachedBody {
+        CachedBody {
+            len: payload.len() as u64,
+            parts: [Some(Self::shared(payload)), None],
+        }
+    }
+}
+
+/// `Arc<[u8]>` as an owner for `Bytes::from_owner`.
+struct SharedSlice(Arc<[u8]>);
+
+impl AsRef<[u8]> for SharedSlice {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl actix_web::body::MessageBody for CachedBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        actix_web::body::BodySize::Sized(self.len)
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<web::Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        let next = this.parts.iter_mut().find_map(Option::take);
+        std::task::Poll::Ready(next.map(Ok))
     }
 }
 
