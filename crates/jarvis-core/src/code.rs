@@ -46,6 +46,18 @@ pub enum Code {
     UpstreamTimeout,
     /// Calls to a peer are suspended because it failed repeatedly.
     CircuitOpen,
+    /// The task runner program is not installed or not executable.
+    RunnerUnavailable,
+    /// The task has ended and can no longer be canceled.
+    TaskNotCancelable,
+    /// The task's process exited with a failure or could not start.
+    TaskFailed,
+    /// The task ran past its timeout and was stopped.
+    TaskTimedOut,
+    /// The server stopped while the task ran.
+    TaskInterrupted,
+    /// The store (database) failed.
+    StoreUnavailable,
     /// The configuration is invalid; the message names the key.
     ConfigInvalid,
     /// The resource catalog could not be loaded at all.
@@ -88,6 +100,12 @@ impl Code {
         Code::UpstreamUnavailable,
         Code::UpstreamTimeout,
         Code::CircuitOpen,
+        Code::RunnerUnavailable,
+        Code::TaskNotCancelable,
+        Code::TaskFailed,
+        Code::TaskTimedOut,
+        Code::TaskInterrupted,
+        Code::StoreUnavailable,
         Code::ConfigInvalid,
         Code::CatalogUnavailable,
         Code::InternalError,
@@ -112,6 +130,12 @@ impl Code {
             Code::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             Code::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Code::CircuitOpen => "CIRCUIT_OPEN",
+            Code::RunnerUnavailable => "RUNNER_UNAVAILABLE",
+            Code::TaskNotCancelable => "TASK_NOT_CANCELABLE",
+            Code::TaskFailed => "TASK_FAILED",
+            Code::TaskTimedOut => "TASK_TIMED_OUT",
+            Code::TaskInterrupted => "TASK_INTERRUPTED",
+            Code::StoreUnavailable => "STORE_UNAVAILABLE",
             Code::ConfigInvalid => "CONFIG_INVALID",
             Code::CatalogUnavailable => "CATALOG_UNAVAILABLE",
             Code::InternalError => "INTERNAL_ERROR",
@@ -132,6 +156,10 @@ impl Code {
             Code::UriTooLong => 414,
             Code::HeadersTooLarge => 431,
             Code::RateLimited => 429,
+            Code::TaskNotCancelable => 409,
+            Code::RunnerUnavailable | Code::StoreUnavailable => 503,
+            Code::TaskFailed | Code::TaskInterrupted => 500,
+            Code::TaskTimedOut => 504,
             Code::ConfigInvalid | Code::InternalError => 500,
             Code::UpstreamUnavailable => 502,
             Code::CircuitOpen | Code::CatalogUnavailable => 503,
@@ -152,14 +180,20 @@ impl Code {
             | Code::UnsupportedMediaType
             | Code::UriTooLong
             | Code::HeadersTooLarge
+            | Code::TaskNotCancelable
             | Code::RateLimited => ErrorKind::InvalidRequest,
             Code::Unauthorized | Code::Forbidden => ErrorKind::Auth,
             Code::UpstreamUnavailable | Code::UpstreamTimeout | Code::CircuitOpen => {
                 ErrorKind::Upstream
             }
-            Code::ConfigInvalid | Code::CatalogUnavailable | Code::InternalError => {
-                ErrorKind::System
-            }
+            Code::ConfigInvalid
+            | Code::CatalogUnavailable
+            | Code::InternalError
+            | Code::RunnerUnavailable
+            | Code::TaskFailed
+            | Code::TaskTimedOut
+            | Code::TaskInterrupted
+            | Code::StoreUnavailable => ErrorKind::System,
         }
     }
 }

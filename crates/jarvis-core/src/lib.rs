@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod id;
 pub mod resource;
 pub mod secret;
+pub mod task;
 
 pub use body::Body;
 pub use code::{Code, ErrorCode, ErrorKind};
@@ -24,3 +25,4 @@ pub use resource::{
     ResourceKind, Scope, SkillDetails, SkillFile, UnknownKind, WebhookTrigger, WorkflowDetails,
 };
 pub use secret::{MASK, Secret, mask_secret_values, mask_url_password};
+pub use task::{Priority, Task, TaskError, TaskKind, TaskStatus};

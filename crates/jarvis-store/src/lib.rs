@@ -1,0 +1,85 @@
+//! Persistence for Jarvis.
+//!
+//! [`Store`] is the interface the rest of Jarvis uses; [`SqliteStore`] implements it over one
+//! SQLite file in the data folder (WAL mode, embedded migrations applied at start-up). The SQL
+//! is kept portable (no SQLite-only types or pragmas in the schema) so that a PostgreSQL
+//! implementation can sit behind the same trait for several instances.
+//!
+//! Architecture invariants: every method is blocking — async callers use `spawn_blocking`; a
+//! database that is corrupt or cannot be written stops start-up with a message naming the file,
+//! and is never replaced or recreated silently.
+
+mod sqlite;
+
+use std::path::PathBuf;
+
+use jarvis_core::{Code, ErrorCode, Task, TaskKind, TaskStatus};
+
+pub use sqlite::SqliteStore;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database file cannot be opened or written.
+    #[error("cannot use the database {path}: {reason}")]
+    Unavailable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The file is not a healthy database.
+    #[error(
+        "the database {path} is corrupt ({reason}); move it aside to start afresh, or restore a backup"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the check said.
+        reason: String,
+    },
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(String),
+    /// A stored row could not be read back.
+    #[error("a stored row is unreadable: {0}")]
+    Decode(String),
+}
+
+impl ErrorCode for Error {
+    fn error_code(&self) -> Code {
+        Code::StoreUnavailable
+    }
+}
+
+/// The store's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which tasks to list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    /// Only this status.
+    pub status: Option<TaskStatus>,
+    /// Only this kind.
+    pub kind: Option<TaskKind>,
+    /// At most this many (newest first).
+    pub limit: usize,
+    /// Only tasks submitted before this sequence number (the cursor).
+    pub before_seq: Option<i64>,
+}
+
+/// Everything Jarvis persists.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Records a new task.
+    fn insert_task(&self, task: &Task) -> Result<()>;
+    /// Saves a task's new state.
+    fn update_task(&self, task: &Task) -> Result<()>;
+    /// A task by id.
+    fn get_task(&self, id: &str) -> Result<Option<Task>>;
+    /// Tasks, newest first.
+    fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>>;
+    /// Tasks that had not ended (queued or running), oldest first: what a restart resumes.
+    fn unfinished_tasks(&self) -> Result<Vec<Task>>;
+    /// The next submission sequence number.
+    fn next_seq(&self) -> Result<i64>;
+}

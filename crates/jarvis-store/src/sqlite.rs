@@ -1,0 +1,421 @@
+//! The SQLite store.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use jarvis_core::{Priority, Task, TaskError, TaskKind, TaskStatus};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+
+use crate::{Error, Result, Store, TaskFilter};
+
+/// Schema migrations, applied in order; each runs once, recorded in `schema_migrations`.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        input TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        started_at BIGINT,
+        finished_at BIGINT,
+        exit_code INTEGER,
+        error_code TEXT,
+        error_message TEXT,
+        stdout TEXT NOT NULL,
+        stderr TEXT NOT NULL,
+        output_truncated BOOLEAN NOT NULL,
+        usage TEXT,
+        cost_usd DOUBLE PRECISION,
+        submitted_by TEXT NOT NULL
+    );
+    CREATE INDEX tasks_status ON tasks (status);
+    CREATE INDEX tasks_seq ON tasks (seq);",
+)];
+
+/// A SQLite database file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, checks it, and applies migrations.
+    pub fn open(path: impl Into<PathBuf>) -> Result<SqliteStore> {
+        let path = path.into();
+        let unavailable = |reason: String| Error::Unavailable {
+            path: path.clone(),
+            reason,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| unavailable(format!("cannot create its folder: {e}")))?;
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| unavailable(e.to_string()))?;
+        let corrupt = |reason: String| Error::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+        // A file that is not a database fails on its first read.
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| corrupt(e.to_string()))?;
+        if check != "ok" {
+            return Err(corrupt(check));
+        }
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| unavailable(e.to_string()))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %path.display(), mode, "the database could not switch to WAL mode");
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
+            .map_err(|e| unavailable(e.to_string()))?;
+        migrate(&conn).map_err(|e| unavailable(format!("migrations failed: {e}")))?;
+        Ok(SqliteStore {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let done: Option<i64> = conn
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if done.is_some() {
+            continue;
+        }
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, now_ms()],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "database migration applied");
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn query_error(e: rusqlite::Error) -> Error {
+    Error::Query(e.to_string())
+}
+
+const COLUMNS: &str = "id, seq, kind, target, resource_id, input, priority, status, created_at, started_at, finished_at, exit_code, error_code, error_message, stdout, stderr, output_truncated, usage, cost_usd, submitted_by";
+
+fn decode(row: &Row<'_>) -> rusqlite::Result<std::result::Result<Task, String>> {
+    let text = |i: usize| row.get::<_, String>(i);
+    let kind = text(2)?;
+    let priority = text(6)?;
+    let status = text(7)?;
+    let input = text(5)?;
+    let usage: Option<String> = row.get(17)?;
+    let error_code: Option<String> = row.get(12)?;
+    let error_message: Option<String> = row.get(13)?;
+    let parsed = (|| -> std::result::Result<Task, String> {
+        let error = match (error_code, error_message) {
+            (Some(code), message) => Some(TaskError {
+                code: serde_json::from_value(serde_json::Value::String(code.clone()))
+                    .map_err(|_| format!("unknown error code `{code}`"))?,
+                message: message.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        Ok(Task {
+            id: row.get(0).map_err(|e| e.to_string())?,
+            seq: row.get(1).map_err(|e| e.to_string())?,
+            kind: kind.parse::<TaskKind>()?,
+            target: row.get(3).map_err(|e| e.to_string())?,
+            resource_id: row.get(4).map_err(|e| e.to_string())?,
+            input: serde_json::from_str(&input).map_err(|e| e.to_string())?,
+            priority: priority.parse::<Priority>()?,
+            status: status.parse::<TaskStatus>()?,
+            created_at: row.get(8).map_err(|e| e.to_string())?,
+            started_at: row.get(9).map_err(|e| e.to_string())?,
+            finished_at: row.get(10).map_err(|e| e.to_string())?,
+            exit_code: row.get(11).map_err(|e| e.to_string())?,
+            error,
+            stdout: row.get(14).map_err(|e| e.to_string())?,
+            stderr: row.get(15).map_err(|e| e.to_string())?,
+            output_truncated: row.get(16).map_err(|e| e.to_string())?,
+            usage: usage
+                .map(|u| serde_json::from_str(&u))
+                .transpose()
+                .map_err(|e| e.to_string())?,
+            cost_usd: row.get(18).map_err(|e| e.to_string())?,
+            submitted_by: row.get(19).map_err(|e| e.to_string())?,
+        })
+    })();
+    Ok(parsed)
+}
+
+fn error_code_name(error: &Option<TaskError>) -> Option<&'static str> {
+    error.as_ref().map(|e| e.code.name())
+}
+
+impl Store for SqliteStore {
+    fn insert_task(&self, t: &Task) -> Result<()> {
+        self.conn()
+            .execute(
+                &format!("INSERT INTO tasks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
+                params![
+                    t.id,
+                    t.seq,
+                    t.kind.as_str(),
+                    t.target,
+                    t.resource_id,
+                    t.input.to_string(),
+                    t.priority.as_str(),
+                    t.status.as_str(),
+                    t.created_at,
+                    t.started_at,
+                    t.finished_at,
+                    t.exit_code,
+                    error_code_name(&t.error),
+                    t.error.as_ref().map(|e| e.message.as_str()),
+                    t.stdout,
+                    t.stderr,
+                    t.output_truncated,
+                    t.usage.as_ref().map(ToString::to_string),
+                    t.cost_usd,
+                    t.submitted_by,
+                ],
+            )
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    fn update_task(&self, t: &Task) -> Result<()> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE tasks SET status = ?2, started_at = ?3, finished_at = ?4, exit_code = ?5, error_code = ?6, error_message = ?7, stdout = ?8, stderr = ?9, output_truncated = ?10, usage = ?11, cost_usd = ?12 WHERE id = ?1",
+                params![
+                    t.id,
+                    t.status.as_str(),
+                    t.started_at,
+                    t.finished_at,
+                    t.exit_code,
+                    error_code_name(&t.error),
+                    t.error.as_ref().map(|e| e.message.as_str()),
+                    t.stdout,
+                    t.stderr,
+                    t.output_truncated,
+                    t.usage.as_ref().map(ToString::to_string),
+                    t.cost_usd,
+                ],
+            )
+            .map_err(query_error)?;
+        if changed == 0 {
+            return Err(Error::Query(format!("no task `{}` to update", t.id)));
+        }
+        Ok(())
+    }
+
+    fn get_task(&self, id: &str) -> Result<Option<Task>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"),
+                [id],
+                decode,
+            )
+            .optional()
+            .map_err(query_error)?;
+        row.map(|r| r.map_err(Error::Decode)).transpose()
+    }
+
+    fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM tasks WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4"
+            ))
+            .map_err(query_error)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.status.map(TaskStatus::as_str),
+                    filter.kind.map(TaskKind::as_str),
+                    filter.before_seq,
+                    i64::try_from(filter.limit).unwrap_or(i64::MAX),
+                ],
+                decode,
+            )
+            .map_err(query_error)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row.map_err(query_error)?.map_err(Error::Decode)?);
+        }
+        Ok(out)
+    }
+
+    fn unfinished_tasks(&self) -> Result<Vec<Task>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM tasks WHERE status IN ('queued', 'running') ORDER BY seq ASC"
+            ))
+            .map_err(query_error)?;
+        let rows = stmt.query_map([], decode).map_err(query_error)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row.map_err(query_error)?.map_err(Error::Decode)?);
+        }
+        Ok(out)
+    }
+
+    fn next_seq(&self) -> Result<i64> {
+        self.conn()
+            .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks", [], |r| {
+                r.get(0)
+            })
+            .map_err(query_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jarvis_core::Code;
+
+    fn task(id: &str, seq: i64, status: TaskStatus) -> Task {
+        Task {
+            id: id.into(),
+            kind: TaskKind::Command,
+            target: "tools:lint".into(),
+            resource_id: "command_1".into(),
+            input: serde_json::json!({ "arguments": "src/ \"a b\"" }),
+            priority: Priority::High,
+            status,
+            seq,
+            created_at: 1,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            error: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            output_truncated: false,
+            usage: None,
+            cost_usd: None,
+            submitted_by: "anonymous".into(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/jarvis.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.next_seq().unwrap(), 1);
+        let mut t = task("a", 1, TaskStatus::Queued);
+        store.insert_task(&t).unwrap();
+        store
+            .insert_task(&task("b", 2, TaskStatus::Running))
+            .unwrap();
+        t.status = TaskStatus::Failed;
+        t.exit_code = Some(3);
+        t.error = Some(TaskError {
+            code: Code::TaskFailed,
+            message: "exit 3".into(),
+        });
+        t.usage = Some(serde_json::json!({ "input_tokens": 5 }));
+        t.cost_usd = Some(0.25);
+        store.update_task(&t).unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.get_task("a").unwrap().unwrap(), t);
+        assert_eq!(store.next_seq().unwrap(), 3);
+        let unfinished = store.unfinished_tasks().unwrap();
+        assert_eq!(unfinished.len(), 1);
+        assert_eq!(unfinished[0].id, "b");
+        let newest = store
+            .list_tasks(&TaskFilter {
+                limit: 1,
+                ..TaskFilter::default()
+            })
+            .unwrap();
+        assert_eq!(newest[0].id, "b");
+        let older = store
+            .list_tasks(&TaskFilter {
+                limit: 10,
+                before_seq: Some(2),
+                ..TaskFilter::default()
+            })
+            .unwrap();
+        assert_eq!(older.len(), 1);
+        let failed = store
+            .list_tasks(&TaskFilter {
+                limit: 10,
+                status: Some(TaskStatus::Failed),
+                ..TaskFilter::default()
+            })
+            .unwrap();
+        assert_eq!(failed.len(), 1);
+        assert!(store.get_task("missing").unwrap().is_none());
+        assert!(
+            store
+                .update_task(&task("missing", 9, TaskStatus::Queued))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_corrupt_file_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jarvis.db");
+        std::fs::write(&path, b"this is not a database, but it is someone's file").unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("jarvis.db"));
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"this is not a database, but it is someone's file"
+        );
+    }
+
+    #[test]
+    fn an_unwritable_location_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, b"x").unwrap();
+        let err = SqliteStore::open(blocker.join("jarvis.db")).unwrap_err();
+        assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+    }
+}

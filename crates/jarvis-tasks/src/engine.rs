@@ -1,0 +1,672 @@
+//! The queue, the runs, and the event bus.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, HashMap};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use jarvis_core::{Code, ErrorCode, Priority, Task, TaskError, TaskKind, TaskStatus};
+use jarvis_store::{Store, TaskFilter};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{Notify, broadcast, oneshot};
+
+use crate::config::TaskConfig;
+use crate::expand::{RunVars, expand_argv};
+use crate::output::Bounded;
+
+/// What can go wrong when submitting, cancelling or reading tasks.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No task with this id.
+    #[error("no task `{0}`")]
+    NotFound(String),
+    /// The task has ended.
+    #[error("task `{id}` has already ended ({status})")]
+    NotCancelable {
+        /// The task.
+        id: String,
+        /// How it ended.
+        status: TaskStatus,
+    },
+    /// The runner program is missing.
+    #[error("the task runner `{0}` is not installed or not executable (set tasks.runner)")]
+    RunnerUnavailable(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] jarvis_store::Error),
+    /// A blocking job could not complete.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ErrorCode for EngineError {
+    fn error_code(&self) -> Code {
+        match self {
+            EngineError::NotFound(_) => Code::ResourceNotFound,
+            EngineError::NotCancelable { .. } => Code::TaskNotCancelable,
+            EngineError::RunnerUnavailable(_) => Code::RunnerUnavailable,
+            EngineError::Store(e) => e.error_code(),
+            EngineError::Internal(_) => Code::InternalError,
+        }
+    }
+}
+
+type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// A task to submit.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    /// Command or agent.
+    pub kind: TaskKind,
+    /// The resource's qualified name.
+    pub target: String,
+    /// The resource's id.
+    pub resource_id: String,
+    /// What the client sent (arguments or task, context), kept with the task.
+    pub input: Value,
+    /// Urgency.
+    pub priority: Priority,
+    /// The runner template's values.
+    pub vars: RunVars,
+    /// The submitting key's name.
+    pub submitted_by: String,
+}
+
+/// What the bus carries: state changes (after they are stored) and output as it arrives.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TaskEvent {
+    /// A task changed state; the view has no output (fetch the task for it).
+    Changed {
+        /// The task, output left out.
+        task: Box<Task>,
+    },
+    /// A chunk of output.
+    Output {
+        /// The task id.
+        id: String,
+        /// `stdout` or `stderr`.
+        stream: &'static str,
+        /// The text (invalid UTF-8 replaced).
+        chunk: String,
+    },
+}
+
+#[derive(Debug)]
+struct Queued {
+    priority: Priority,
+    seq: i64,
+    id: String,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.priority == other.priority && self.seq == other.seq
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    /// Higher priority first, then lower sequence (earlier) first.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.priority
+            .cmp(&other.priority)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    queued: BinaryHeap<Queued>,
+    running: HashMap<String, Option<oneshot::Sender<()>>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    config: TaskConfig,
+    bus: broadcast::Sender<TaskEvent>,
+    state: Mutex<QueueState>,
+    wake: Notify,
+    seq: AtomicI64,
+}
+
+/// The engine. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TaskEngine {
+    inner: Arc<Inner>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn new_id() -> Result<String> {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|e| EngineError::Internal(e.to_string()))?;
+    Ok(format!(
+        "task_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
+async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?
+}
+
+impl TaskEngine {
+    /// Recovers unfinished tasks from `store` and starts dispatching. Call inside a tokio
+    /// runtime.
+    pub async fn start(store: Arc<dyn Store>, config: TaskConfig) -> Result<TaskEngine> {
+        let (bus, _) = broadcast::channel(1024);
+        let recovered_store = Arc::clone(&store);
+        let (next_seq, unfinished) = blocking(move || {
+            Ok((
+                recovered_store.next_seq()?,
+                recovered_store.unfinished_tasks()?,
+            ))
+        })
+        .await?;
+        let engine = TaskEngine {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                bus,
+                state: Mutex::new(QueueState::default()),
+                wake: Notify::new(),
+                seq: AtomicI64::new(next_seq),
+            }),
+        };
+        for mut task in unfinished {
+            if task.status == TaskStatus::Running {
+                task.status = TaskStatus::Interrupted;
+                task.finished_at = Some(now_ms());
+                task.error = Some(TaskError {
+                    code: Code::TaskInterrupted,
+                    message: "the server stopped while the task ran".into(),
+                });
+                engine.save(&task).await?;
+                tracing::warn!(task = %task.id, target = %task.target, "task was running when the server stopped; marked interrupted");
+            } else {
+                tracing::info!(task = %task.id, target = %task.target, "queued task resumed after restart");
+                engine.lock().queued.push(Queued {
+                    priority: task.priority,
+                    seq: task.seq,
+                    id: task.id.clone(),
+                });
+            }
+        }
+        let dispatcher = engine.clone();
+        tokio::spawn(async move { dispatcher.dispatch().await });
+        engine.inner.wake.notify_one();
+        Ok(engine)
+    }
+
+    /// Events: every stored state change and every output chunk.
+    pub fn subscribe(&self) -> broadcast::Receiver<TaskEvent> {
+        self.inner.bus.subscribe()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &TaskConfig {
+        &self.inner.config
+    }
+
+    /// Checks that the runner program can be started.
+    pub fn runner_available(&self) -> Result<()> {
+        let program = self
+            .inner
+            .config
+            .runner
+            .first()
+            .map(String::as_str)
+            .unwrap_or("");
+        if program.is_empty() || !find_program(program) {
+            return Err(EngineError::RunnerUnavailable(program.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Queues a task; it is stored before this returns.
+    pub async fn submit(&self, spec: TaskSpec) -> Result<Task> {
+        self.runner_available()?;
+        let mut input = spec.input;
+        if let Value::Object(map) = &mut input {
+            map.insert(
+                "run".into(),
+                serde_json::to_value(&spec.vars).unwrap_or(Value::Null),
+            );
+        }
+        let task = Task {
+            id: new_id()?,
+            kind: spec.kind,
+            target: spec.target,
+            resource_id: spec.resource_id,
+            input,
+            priority: spec.priority,
+            status: TaskStatus::Queued,
+            seq: self.inner.seq.fetch_add(1, Ordering::SeqCst),
+            created_at: now_ms(),
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            error: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            output_truncated: false,
+            usage: None,
+            cost_usd: None,
+            submitted_by: spec.submitted_by,
+        };
+        let store = Arc::clone(&self.inner.store);
+        let stored = task.clone();
+        blocking(move || Ok(store.insert_task(&stored)?)).await?;
+        self.publish(&task);
+        self.lock().queued.push(Queued {
+            priority: task.priority,
+            seq: task.seq,
+            id: task.id.clone(),
+        });
+        self.inner.wake.notify_one();
+        Ok(task)
+    }
+
+    /// Cancels a queued or running task. A running task's process group gets TERM, then KILL.
+    pub async fn cancel(&self, id: &str) -> Result<Task> {
+        let task = self.get(id).await?;
+        if task.status.is_final() {
+            return Err(EngineError::NotCancelable {
+                id: id.to_owned(),
+                status: task.status,
+            });
+        }
+        let was_queued = {
+            let mut state = self.lock();
+            let before = state.queued.len();
+            state.queued.retain(|q| q.id != id);
+            let removed = state.queued.len() != before;
+            if !removed
+                && let Some(slot) = state.running.get_mut(id)
+                && let Some(signal) = slot.take()
+            {
+                let _ = signal.send(());
+            }
+            removed
+        };
+        if was_queued {
+            let mut task = task;
+            task.status = TaskStatus::Canceled;
+            task.finished_at = Some(now_ms());
+            self.save(&task).await?;
+            return Ok(task);
+        }
+        Ok(task)
+    }
+
+    /// A task by id, with its output.
+    pub async fn get(&self, id: &str) -> Result<Task> {
+        let store = Arc::clone(&self.inner.store);
+        let key = id.to_owned();
+        blocking(move || Ok(store.get_task(&key)?))
+            .await?
+            .ok_or_else(|| EngineError::NotFound(id.to_owned()))
+    }
+
+    /// Tasks, newest first.
+    pub async fn list(&self, filter: TaskFilter) -> Result<Vec<Task>> {
+        let store = Arc::clone(&self.inner.store);
+        blocking(move || Ok(store.list_tasks(&filter)?)).await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn publish(&self, task: &Task) {
+        let mut view = task.clone();
+        view.stdout.clear();
+        view.stderr.clear();
+        // No subscriber is fine: the store has the state.
+        let _ = self.inner.bus.send(TaskEvent::Changed {
+            task: Box::new(view),
+        });
+    }
+
+    /// Stores, then announces.
+    async fn save(&self, task: &Task) -> Result<()> {
+        let store = Arc::clone(&self.inner.store);
+        let stored = task.clone();
+        blocking(move || Ok(store.update_task(&stored)?)).await?;
+        self.publish(task);
+        Ok(())
+    }
+
+    async fn dispatch(self) {
+        loop {
+            self.inner.wake.notified().await;
+            loop {
+                let next = {
+                    let mut state = self.lock();
+                    if state.running.len() >= self.inner.config.concurrency.max(1) {
+                        None
+                    } else {
+                        state.queued.pop().map(|q| {
+                            let (tx, rx) = oneshot::channel();
+                            state.running.insert(q.id.clone(), Some(tx));
+                            (q.id, rx)
+                        })
+                    }
+                };
+                let Some((id, cancel)) = next else { break };
+                let engine = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = engine.run(&id, cancel).await {
+                        tracing::error!(task = %id, error = %e, "task run failed to record");
+                    }
+                    engine.lock().running.remove(&id);
+                    engine.inner.wake.notify_one();
+                });
+            }
+        }
+    }
+
+    async fn run(&self, id: &str, cancel: oneshot::Receiver<()>) -> Result<()> {
+        let mut task = self.get(id).await?;
+        if task.status != TaskStatus::Queued {
+            return Ok(());
+        }
+        task.status = TaskStatus::Running;
+        task.started_at = Some(now_ms());
+        self.save(&task).await?;
+
+        let vars: RunVars = task
+            .input
+            .get("run")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        let argv = expand_argv(&self.inner.config.runner, &vars);
+        let outcome = self.execute(&task.id, &argv, cancel).await;
+        task.finished_at = Some(now_ms());
+        task.stdout = outcome.stdout.text();
+        task.stderr = outcome.stderr.text();
+        task.output_truncated = outcome.stdout.truncated() || outcome.stderr.truncated();
+        task.exit_code = outcome.exit_code;
+        (task.usage, task.cost_usd) = usage_of(&task.stdout);
+        match outcome.end {
+            End::Exited if outcome.exit_code == Some(0) => task.status = TaskStatus::Succeeded,
+            End::Exited => {
+                task.status = TaskStatus::Failed;
+                task.error = Some(TaskError {
+                    code: Code::TaskFailed,
+                    message: match outcome.exit_code {
+                        Some(code) => format!("the runner exited with code {code}"),
+                        None => "the runner was killed by a signal".into(),
+                    },
+                });
+            }
+            End::SpawnFailed(message) => {
+                task.status = TaskStatus::Failed;
+                task.error = Some(TaskError {
+                    code: Code::TaskFailed,
+                    message,
+                });
+            }
+            End::TimedOut => {
+                task.status = TaskStatus::TimedOut;
+                task.error = Some(TaskError {
+                    code: Code::TaskTimedOut,
+                    message: format!("stopped after {} s", self.inner.config.timeout_secs),
+                });
+            }
+            End::Canceled => task.status = TaskStatus::Canceled,
+        }
+        self.save(&task).await
+    }
+
+    async fn execute(&self, id: &str, argv: &[String], cancel: oneshot::Receiver<()>) -> Outcome {
+        let config = &self.inner.config;
+        let mut outcome = Outcome {
+            end: End::Exited,
+            exit_code: None,
+            stdout: Bounded::new(config.max_output_bytes),
+            stderr: Bounded::new(config.max_output_bytes),
+        };
+        let Some((program, args)) = argv.split_first() else {
+            outcome.end = End::SpawnFailed("the runner template is empty".into());
+            return outcome;
+        };
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                outcome.end = End::SpawnFailed(format!("cannot start `{program}`: {e}"));
+                return outcome;
+            }
+        };
+        let pgid = child.id();
+        let stdout = child
+            .stdout
+            .take()
+            .map(|s| self.pump(id, "stdout", s, config.max_output_bytes));
+        let stderr = child
+            .stderr
+            .take()
+            .map(|s| self.pump(id, "stderr", s, config.max_output_bytes));
+        let timeout = tokio::time::sleep(Duration::from_secs(config.timeout_secs));
+        tokio::pin!(timeout);
+        let status = tokio::select! {
+            status = child.wait() => Some(status),
+            () = &mut timeout => { outcome.end = End::TimedOut; None }
+            _ = cancel => { outcome.end = End::Canceled; None }
+        };
+        let status = match status {
+            Some(status) => status.ok(),
+            None => {
+                signal_group(pgid, Signal::Term);
+                match tokio::time::timeout(Duration::from_secs(config.grace_secs), child.wait())
+                    .await
+                {
+                    Ok(status) => status.ok(),
+                    Err(_) => {
+                        signal_group(pgid, Signal::Kill);
+                        child.wait().await.ok()
+                    }
+                }
+            }
+        };
+        outcome.exit_code = status.and_then(|s| s.code());
+        // Whatever the main process left behind in its group goes too.
+        signal_group(pgid, Signal::Term);
+        let grace = Duration::from_secs(config.grace_secs);
+        for pump in [stdout, stderr].into_iter().flatten() {
+            let pump = tokio::time::timeout(grace, pump).await;
+            let buffer = match pump {
+                Ok(Ok(buffer)) => Some(buffer),
+                _ => {
+                    signal_group(pgid, Signal::Kill);
+                    None
+                }
+            };
+            if let Some((stream, buffer)) = buffer {
+                if stream == "stdout" {
+                    outcome.stdout = buffer;
+                } else {
+                    outcome.stderr = buffer;
+                }
+            }
+        }
+        outcome
+    }
+
+    fn pump(
+        &self,
+        id: &str,
+        stream: &'static str,
+        mut reader: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+        limit: usize,
+    ) -> tokio::task::JoinHandle<(&'static str, Bounded)> {
+        let bus = self.inner.bus.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            let mut buffer = Bounded::new(limit);
+            let mut chunk = vec![0u8; 16 * 1024];
+            loop {
+                match reader.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        buffer.push(&chunk[..n]);
+                        let _ = bus.send(TaskEvent::Output {
+                            id: id.clone(),
+                            stream,
+                            chunk: String::from_utf8_lossy(&chunk[..n]).into_owned(),
+                        });
+                    }
+                }
+            }
+            (stream, buffer)
+        })
+    }
+}
+
+#[derive(Debug)]
+enum End {
+    Exited,
+    SpawnFailed(String),
+    TimedOut,
+    Canceled,
+}
+
+#[derive(Debug)]
+struct Outcome {
+    end: End,
+    exit_code: Option<i32>,
+    stdout: Bounded,
+    stderr: Bounded,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Term,
+    Kill,
+}
+
+/// Signals the whole process group (the runner and everything it started).
+fn signal_group(pgid: Option<u32>, signal: Signal) {
+    #[cfg(unix)]
+    if let Some(pgid) = pgid.and_then(|p| i32::try_from(p).ok()) {
+        use nix::sys::signal::{Signal as S, killpg};
+        let sig = match signal {
+            Signal::Term => S::SIGTERM,
+            Signal::Kill => S::SIGKILL,
+        };
+        // ESRCH (already gone) is the common, harmless case.
+        let _ = killpg(nix::unistd::Pid::from_raw(pgid), sig);
+    }
+}
+
+/// Usage and cost from Claude Code's JSON result (`--output-format json`), when stdout is one.
+fn usage_of(stdout: &str) -> (Option<Value>, Option<f64>) {
+    let Ok(Value::Object(result)) = serde_json::from_str::<Value>(stdout.trim()) else {
+        return (None, None);
+    };
+    let cost = result
+        .get("total_cost_usd")
+        .or_else(|| result.get("cost_usd"))
+        .and_then(Value::as_f64);
+    (result.get("usage").cloned(), cost)
+}
+
+/// Whether `program` names an executable file, directly or through `PATH`.
+fn find_program(program: &str) -> bool {
+    let executable = |path: &Path| {
+        path.is_file() && {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                path.metadata()
+                    .is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+            }
+            #[cfg(not(unix))]
+            {
+                true
+            }
+        }
+    };
+    if program.contains('/') {
+        return executable(Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| executable(&dir.join(program)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_orders_by_priority_then_arrival() {
+        let mut heap = BinaryHeap::new();
+        for (priority, seq) in [
+            (Priority::Low, 1),
+            (Priority::Urgent, 2),
+            (Priority::Normal, 3),
+            (Priority::Urgent, 4),
+            (Priority::High, 5),
+        ] {
+            heap.push(Queued {
+                priority,
+                seq,
+                id: seq.to_string(),
+            });
+        }
+        let order: Vec<i64> = std::iter::from_fn(|| heap.pop().map(|q| q.seq)).collect();
+        assert_eq!(order, [2, 4, 5, 3, 1]);
+    }
+
+    #[test]
+    fn usage_comes_from_a_json_result() {
+        let (usage, cost) =
+            usage_of(r#"{"type":"result","total_cost_usd":0.12,"usage":{"input_tokens":3}}"#);
+        assert_eq!(cost, Some(0.12));
+        assert_eq!(usage.unwrap()["input_tokens"], 3);
+        assert_eq!(usage_of("plain text"), (None, None));
+    }
+
+    #[test]
+    fn programs_are_found_on_the_path() {
+        assert!(find_program("sh"));
+        assert!(!find_program("definitely-not-a-program-jarvis"));
+        assert!(!find_program("/nonexistent/bin/x"));
+    }
+}

@@ -1,0 +1,23 @@
+//! The task engine: every run of a slash command or an agent is a task — queued by priority,
+//! run through a configurable runner with a concurrency limit and a timeout, cancellable, its
+//! every state change written to the store before it is announced on the event bus.
+//!
+//! - The runner is an argv template (`["claude", "-p", "{prompt}", …]`) executed directly, never
+//!   through a shell: user input only ever becomes whole arguments.
+//! - Each run gets its own process group, so cancel and timeout end the whole tree (TERM, then
+//!   KILL after a grace period).
+//! - Output is captured up to a bound (head and tail kept) and streamed as events.
+//! - On start-up, tasks the store shows as running are marked `interrupted` and queued ones are
+//!   queued again: nothing is lost across a crash.
+//!
+//! Architecture invariants: store calls run on the blocking pool; process waits and output reads
+//! are async; nothing blocks the executor.
+
+mod config;
+mod engine;
+mod expand;
+mod output;
+
+pub use config::TaskConfig;
+pub use engine::{EngineError, TaskEngine, TaskEvent, TaskSpec};
+pub use expand::{RunVars, command_prompt, expand_argv, split_arguments};
