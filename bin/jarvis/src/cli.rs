@@ -159,7 +159,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(host) = host {
                 server.host = host;
             }
-            return serve(&settings, server, roots()?, &keys_path);
+            return serve(&settings, server, roots()?, &data_dir);
         }
         Command::Scan {
             json,
@@ -320,10 +320,11 @@ fn serve(
     settings: &Settings,
     server: jarvis_api::ApiConfig,
     roots: jarvis_discovery::ScanRoots,
-    keys_path: &std::path::Path,
+    data_dir: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
+    let keys_path = data_dir.join("keys.json");
     let keys = std::sync::Arc::new(
-        jarvis_api::KeyStore::open(keys_path).context("cannot open the API key store")?,
+        jarvis_api::KeyStore::open(&keys_path).context("cannot open the API key store")?,
     );
     if keys.is_empty() {
         tracing::info!(keys = %keys_path.display(), "no API keys: authentication is off and only loopback addresses are served");
@@ -338,9 +339,20 @@ fn serve(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let database = data_dir.join("jarvis.db");
+    let store: std::sync::Arc<dyn jarvis_store::Store> = std::sync::Arc::new(
+        jarvis_store::SqliteStore::open(&database).context("cannot open the database")?,
+    );
+    let task_config = settings.tasks.clone();
     runtime.block_on(async move {
         let snapshot = catalog.snapshot();
-        let app = jarvis_api::Application::build(&server, catalog, keys)?;
+        let tasks = jarvis_tasks::TaskEngine::start(store, task_config)
+            .await
+            .context("cannot start the task engine")?;
+        if let Err(e) = tasks.runner_available() {
+            tracing::warn!(error = %e, "tasks will be refused until the runner is installed");
+        }
+        let app = jarvis_api::Application::build(&server, catalog, keys, tasks)?;
         let counts = |k: ResourceKind| {
             snapshot
                 .stats()

@@ -21,6 +21,8 @@ pub struct Settings {
     pub server: jarvis_api::ApiConfig,
     /// Where Jarvis keeps its own files.
     pub storage: StorageConfig,
+    /// How tasks run.
+    pub tasks: jarvis_tasks::TaskConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -148,6 +150,7 @@ impl Settings {
                 .with_list_parse_key("discovery.projects")
                 .with_list_parse_key("discovery.workflow_paths")
                 .with_list_parse_key("server.cors.allowed_origins")
+                .with_list_parse_key("tasks.runner")
                 .source(Some(env)),
         );
         let config = builder.build().map_err(explain)?;
@@ -172,6 +175,15 @@ impl Settings {
                 "invalid configuration `server.host`: `{}` is not an IP address",
                 self.server.host
             );
+        }
+        if self.tasks.runner.is_empty() || self.tasks.runner[0].trim().is_empty() {
+            bail!("invalid configuration `tasks.runner`: needs at least the program to run");
+        }
+        if self.tasks.concurrency == 0 || self.tasks.concurrency > 64 {
+            bail!("invalid configuration `tasks.concurrency`: must be from 1 to 64");
+        }
+        if self.tasks.timeout_secs == 0 {
+            bail!("invalid configuration `tasks.timeout_secs`: must be greater than 0");
         }
         for origin in &self.server.cors.allowed_origins {
             let ok = (origin.starts_with("http://") || origin.starts_with("https://"))

@@ -34,6 +34,7 @@ pub fn document(routes: &[Route]) -> Value {
             { "name": "search", "description": "Ranked search" },
             { "name": "diagnostics", "description": "What could not be loaded, and why" },
             { "name": "docs", "description": "This documentation" },
+            { "name": "tasks", "description": "Running commands and agents, and following the runs" },
             { "name": "keys", "description": "API keys and connection tickets" },
             { "name": "v1", "description": "Deprecated original shapes" },
         ],
@@ -193,6 +194,12 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<Code>(&mut found);
     add::<crate::routes::search::SearchRequest>(&mut found);
     add::<crate::routes::keys::CreateKey>(&mut found);
+    add::<jarvis_core::Task>(&mut found);
+    add::<crate::routes::tasks::TaskSummary<'static>>(&mut found);
+    add::<crate::routes::tasks::ExecuteCommand>(&mut found);
+    add::<crate::routes::tasks::RunCommand>(&mut found);
+    add::<crate::routes::tasks::ExecuteAgent>(&mut found);
+    add::<crate::routes::tasks::RunAgent>(&mut found);
     let mut out: BTreeMap<String, Value> = found
         .into_iter()
         .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null)))

@@ -76,11 +76,12 @@ pub fn route_table() -> Vec<Route> {
 
 impl Application {
     /// Binds `config.host:config.port` and prepares the server over `catalog`, guarded by
-    /// `keys`. Refuses a non-loopback address while no key exists, unless overridden.
+    /// `keys`, running tasks on `tasks`. Refuses a non-loopback address while no key exists, unless overridden.
     pub fn build(
         config: &ApiConfig,
         catalog: LiveCatalog,
         keys: Arc<KeyStore>,
+        tasks: jarvis_tasks::TaskEngine,
     ) -> Result<Application, StartError> {
         let address = format!("{}:{}", config.host, config.port);
         let loopback = config.host == "localhost"
@@ -147,6 +148,7 @@ impl Application {
             allowed,
             keys,
             jwt,
+            tasks,
             limiter: RateLimiter::new(config.rate_limit.clone()),
             tickets: TicketStore::new(std::time::Duration::from_secs(config.auth.ticket_ttl_secs)),
             config: config.clone(),

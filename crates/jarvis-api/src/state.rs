@@ -27,6 +27,8 @@ pub struct AppState {
     pub jwt: Option<jarvis_auth::JwtVerifier>,
     /// Rate limits.
     pub limiter: jarvis_auth::RateLimiter,
+    /// The task engine.
+    pub tasks: jarvis_tasks::TaskEngine,
     /// WebSocket tickets.
     pub tickets: jarvis_auth::TicketStore,
     /// The limits and auth settings the guard enforces.

@@ -451,3 +451,112 @@ fn keys_cli_and_no_secret_in_any_log() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&home.jarvis(&["keys", "list"])).contains("No API keys"));
 }
+
+/// Starts `jarvis serve --port 0` and returns the child and its address.
+fn start_server(home: &Home) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+
+    let mut child = home
+        .command(&["serve", "--port", "0"])
+        .env("JARVIS__LOG__FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut address = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("jarvis is listening") {
+            let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+            address = json["fields"]["address"].as_str().map(str::to_owned);
+            break;
+        }
+    }
+    // Keep draining standard error so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address.expect("the server logs its address"))
+}
+
+#[test]
+fn a_killed_server_finds_its_tasks_after_restart() {
+    let home = Home::new();
+    let runner = home.path().join("runner.sh");
+    fs::write(
+        &runner,
+        "#!/bin/sh\ncase \"$1\" in *slow*) sleep 20 ;; esac\necho \"done $1\"\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&runner, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::write(
+        home.path().join("jarvis.toml"),
+        format!(
+            "[tasks]\nrunner = [{:?}, \"{{prompt}}\"]\nconcurrency = 1\n[storage]\ndata_dir = {:?}\n",
+            runner.to_string_lossy(),
+            home.path().join("data").to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let submit = |address: &str, args: &str| {
+        let body = serde_json::json!({ "command": format!("/tools:lint {args}") });
+        let request = client.post(format!("{address}/command")).json(&body).send();
+        runtime.block_on(async {
+            let res = request.await.unwrap();
+            assert_eq!(res.status(), 202);
+            let body: serde_json::Value = res.json().await.unwrap();
+            body["data"]["id"].as_str().unwrap().to_owned()
+        })
+    };
+    let status_of = |address: &str, id: &str| -> String {
+        runtime.block_on(async {
+            let body: serde_json::Value = client
+                .get(format!("{address}/api/v2/tasks/{id}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["data"]["status"].as_str().unwrap_or("?").to_owned()
+        })
+    };
+    let wait_for = |address: &str, id: &str, want: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while status_of(address, id) != want {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{id} never became {want}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+
+    let (mut first, address) = start_server(&home);
+    let slow = submit(&address, "slow");
+    wait_for(&address, &slow, "running");
+    let queued = [submit(&address, "one"), submit(&address, "two")];
+    assert_eq!(status_of(&address, &queued[0]), "queued");
+    // No goodbye: SIGKILL mid-run.
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, address) = start_server(&home);
+    assert_eq!(status_of(&address, &slow), "interrupted");
+    for id in &queued {
+        wait_for(&address, id, "succeeded");
+    }
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(second.wait().unwrap().success());
+}

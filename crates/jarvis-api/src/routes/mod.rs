@@ -10,6 +10,7 @@ pub(crate) mod legacy;
 pub(crate) mod resources;
 pub(crate) mod search;
 pub(crate) mod system;
+pub(crate) mod tasks;
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, Handler, Responder};
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     antigravity::configure(cfg, &mut routes);
     docs::configure(cfg, &mut routes);
     keys::configure(cfg, &mut routes);
+    tasks::configure(cfg, &mut routes);
     legacy::configure(cfg, &mut routes);
     routes.into_list()
 }

@@ -6,3 +6,4 @@
 mod api;
 mod security;
 mod support;
+mod tasks;

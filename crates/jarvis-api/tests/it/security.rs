@@ -372,12 +372,18 @@ async fn non_loopback_without_keys_refuses_to_start() {
         .await
         .unwrap();
     let keys = std::sync::Arc::new(KeyStore::open(dir.path().join("keys.json")).unwrap());
+    let store: std::sync::Arc<dyn jarvis_store::Store> =
+        std::sync::Arc::new(jarvis_store::SqliteStore::open(dir.path().join("jarvis.db")).unwrap());
+    let tasks = jarvis_tasks::TaskEngine::start(store, jarvis_tasks::TaskConfig::default())
+        .await
+        .unwrap();
     let config = ApiConfig {
         host: "0.0.0.0".into(),
         port: 0,
         ..ApiConfig::default()
     };
-    let err = Application::build(&config, catalog.clone(), keys.clone()).unwrap_err();
+    let err =
+        Application::build(&config, catalog.clone(), keys.clone(), tasks.clone()).unwrap_err();
     assert!(
         err.to_string().contains("refusing to serve on 0.0.0.0"),
         "{err}"
@@ -385,9 +391,9 @@ async fn non_loopback_without_keys_refuses_to_start() {
     // The explicit override starts (and logs loudly); so does a server with a key.
     let mut open = config.clone();
     open.auth.allow_unauthenticated_public = true;
-    assert!(Application::build(&open, catalog.clone(), keys.clone()).is_ok());
+    assert!(Application::build(&open, catalog.clone(), keys.clone(), tasks.clone()).is_ok());
     keys.create("ops", &[Scope::Admin]).unwrap();
-    assert!(Application::build(&config, catalog, keys).is_ok());
+    assert!(Application::build(&config, catalog, keys, tasks).is_ok());
 }
 
 #[tokio::test]

@@ -9,6 +9,14 @@ use jarvis_api::{ApiConfig, Application};
 use jarvis_discovery::{CatalogWatcher, DiscoveryConfig, Environment, LiveCatalog, WatchOptions};
 use serde_json::Value;
 
+/// The fake task runner: echoes its argv as JSON lines (one per argument), or sleeps on `slow`.
+const RUNNER: &str = r#"#!/bin/sh
+case "$1" in
+  *slow*) sleep 30 ;;
+esac
+for a in "$@"; do printf 'ARG<%s>\n' "$a"; done
+"#;
+
 /// A secret that must never appear in a response.
 pub const SECRET: &str = "sk-live-never-shown-123";
 
@@ -121,7 +129,33 @@ pub async fn spawn_app_full(
     let keys =
         std::sync::Arc::new(jarvis_api::KeyStore::open(dir.path().join("data/keys.json")).unwrap());
     prepare(&keys);
-    let app = Application::build(&config, catalog.clone(), keys.clone()).unwrap();
+    let runner = dir.path().join("runner.sh");
+    write(&runner, RUNNER);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&runner, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let store: std::sync::Arc<dyn jarvis_store::Store> = std::sync::Arc::new(
+        jarvis_store::SqliteStore::open(dir.path().join("data/jarvis.db")).unwrap(),
+    );
+    let task_config = jarvis_tasks::TaskConfig {
+        runner: vec![
+            runner.to_string_lossy().into_owned(),
+            "{prompt}".into(),
+            "--model={model}".into(),
+            "--system={system_prompt}".into(),
+            "--tools={tools}".into(),
+        ],
+        concurrency: 2,
+        timeout_secs: 30,
+        grace_secs: 1,
+        max_output_bytes: 64 * 1024,
+    };
+    let tasks = jarvis_tasks::TaskEngine::start(store, task_config)
+        .await
+        .unwrap();
+    let app = Application::build(&config, catalog.clone(), keys.clone(), tasks).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());

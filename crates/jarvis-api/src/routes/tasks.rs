@@ -1,0 +1,707 @@
+//! Running commands and agents as tasks, and following them.
+//!
+//! `POST /command` and `POST /agent/execute` keep the original request shapes;
+//! `POST /api/v2/commands/{id}/run` and `POST /api/v2/agents/{id}/run` are the resource-shaped
+//! forms. All answer `202 Accepted` with the queued task and a `Location` to follow it. Every run
+//! is an audit line with the key's name and the request id.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use jarvis_auth::{Principal, Scope};
+use jarvis_core::{
+    Code, Details, ErrorCode, Priority, Resource, ResourceKind, Task, TaskKind, TaskStatus,
+};
+use jarvis_store::TaskFilter;
+use jarvis_tasks::{EngineError, RunVars, TaskSpec, command_prompt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::context;
+use crate::envelope::{Pagination, v2_finish, v2_prefix};
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::registry::{Body, Param, Route, Routes};
+use crate::routes::resources::find;
+use crate::state::AppState;
+
+/// The longest argument string or agent task accepted, in bytes.
+const MAX_INPUT: usize = 32 * 1024;
+
+/// `POST /command`: the original shape.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteCommand {
+    /// The slash command and its arguments: `/tools:smart-debug the login test fails`.
+    pub command: String,
+    /// Anything the caller wants kept with the task.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+    /// `urgent`, `high`, `normal` (default) or `low`.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+/// `POST /api/v2/commands/{id}/run`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunCommand {
+    /// Everything after the command name (`$ARGUMENTS`).
+    #[serde(default)]
+    pub arguments: String,
+    /// Anything the caller wants kept with the task.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+    /// `urgent`, `high`, `normal` (default) or `low`.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+/// `POST /agent/execute`: the original shape.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteAgent {
+    /// The agent's name or id.
+    pub agent: String,
+    /// What the agent should do.
+    pub task: String,
+    /// Extra context, appended to the task as JSON.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+    /// `urgent`, `high`, `normal` (default) or `low`.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+/// `POST /api/v2/agents/{id}/run`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunAgent {
+    /// What the agent should do.
+    pub task: String,
+    /// Extra context, appended to the task as JSON.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+    /// `urgent`, `high`, `normal` (default) or `low`.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+/// A task in a list: everything but its output.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskSummary<'a> {
+    /// Id.
+    pub id: &'a str,
+    /// Command or agent.
+    pub kind: TaskKind,
+    /// The resource's qualified name.
+    pub target: &'a str,
+    /// Where it is.
+    pub status: TaskStatus,
+    /// Urgency.
+    pub priority: Priority,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// When it started.
+    pub started_at: Option<i64>,
+    /// When it ended.
+    pub finished_at: Option<i64>,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Why it did not succeed.
+    #[schema(value_type = Option<jarvis_core::TaskError>)]
+    pub error: Option<&'a jarvis_core::TaskError>,
+    /// Cost the runner reported.
+    pub cost_usd: Option<f64>,
+    /// Who submitted it.
+    pub submitted_by: &'a str,
+}
+
+impl<'a> From<&'a Task> for TaskSummary<'a> {
+    fn from(t: &'a Task) -> Self {
+        TaskSummary {
+            id: &t.id,
+            kind: t.kind,
+            target: &t.target,
+            status: t.status,
+            priority: t.priority,
+            created_at: t.created_at,
+            started_at: t.started_at,
+            finished_at: t.finished_at,
+            exit_code: t.exit_code,
+            error: t.error.as_ref(),
+            cost_usd: t.cost_usd,
+            submitted_by: &t.submitted_by,
+        }
+    }
+}
+
+fn post(
+    path: &str,
+    op: &str,
+    summary: &str,
+    request: &'static str,
+    errors: &'static [Code],
+    params: Vec<Param>,
+) -> Route {
+    Route {
+        method: "post",
+        path: path.to_owned(),
+        operation_id: op.to_owned(),
+        tag: "tasks",
+        summary: summary.to_owned(),
+        params,
+        body: Body::Envelope("Task"),
+        errors,
+        deprecated: false,
+        cached: false,
+        request: Some(request),
+        scope: Some(Scope::Execute),
+    }
+}
+
+fn get(path: &str, op: &str, summary: &str, body: Body, params: Vec<Param>) -> Route {
+    Route {
+        method: "get",
+        path: path.to_owned(),
+        operation_id: op.to_owned(),
+        tag: "tasks",
+        summary: summary.to_owned(),
+        params,
+        body,
+        errors: &[],
+        deprecated: false,
+        cached: false,
+        request: None,
+        scope: Some(Scope::Read),
+    }
+}
+
+const RUN_ERRORS: &[Code] = &[
+    Code::ResourceNotFound,
+    Code::AmbiguousName,
+    Code::MalformedBody,
+    Code::PayloadTooLarge,
+    Code::UnsupportedMediaType,
+    Code::RunnerUnavailable,
+    Code::StoreUnavailable,
+];
+
+fn list_params() -> Vec<Param> {
+    vec![
+        Param::query(
+            "status",
+            "string",
+            "Only this status: queued, running, succeeded, failed, canceled, timed_out, interrupted",
+        ),
+        Param::query("kind", "string", "Only command or agent tasks"),
+        Param::query("limit", "integer", "Page size, 1 to 500 (default 50)"),
+        Param::query("cursor", "string", "The `next_cursor` of the previous page"),
+    ]
+}
+
+pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
+    let id = || vec![Param::path("id", "The resource id or name")];
+    routes.add(
+        cfg,
+        post(
+            "/command",
+            "execute_command",
+            "Run a slash command given as `/name args` (the original shape)",
+            "ExecuteCommand",
+            RUN_ERRORS,
+            vec![],
+        ),
+        web::resource("/command").route(web::post().to(execute_command)),
+    );
+    routes.add(
+        cfg,
+        post(
+            "/agent/execute",
+            "execute_agent",
+            "Give an agent a task (the original shape)",
+            "ExecuteAgent",
+            RUN_ERRORS,
+            vec![],
+        ),
+        web::resource("/agent/execute").route(web::post().to(execute_agent)),
+    );
+    routes.add(
+        cfg,
+        post(
+            "/api/v2/commands/{id}/run",
+            "run_command",
+            "Run a slash command with arguments",
+            "RunCommand",
+            RUN_ERRORS,
+            id(),
+        ),
+        web::resource("/api/v2/commands/{id}/run").route(web::post().to(run_command)),
+    );
+    routes.add(
+        cfg,
+        post(
+            "/api/v2/agents/{id}/run",
+            "run_agent",
+            "Give an agent a task",
+            "RunAgent",
+            RUN_ERRORS,
+            id(),
+        ),
+        web::resource("/api/v2/agents/{id}/run").route(web::post().to(run_agent)),
+    );
+    routes.add(
+        cfg,
+        get(
+            "/tasks/recent",
+            "recent_tasks",
+            "The most recent tasks (the original route)",
+            Body::Envelope("Object"),
+            vec![Param::query(
+                "limit",
+                "integer",
+                "How many, 1 to 500 (default 20)",
+            )],
+        ),
+        web::resource("/tasks/recent").route(web::get().to(recent)),
+    );
+    for prefix in ["/api/v2", ""] {
+        let suffix = if prefix.is_empty() {
+            "_unversioned"
+        } else {
+            ""
+        };
+        routes.add(
+            cfg,
+            get(
+                &format!("{prefix}/tasks"),
+                &format!("list_tasks{suffix}"),
+                "Tasks, newest first, filtered and paginated",
+                Body::Page("TaskSummary"),
+                list_params(),
+            ),
+            web::resource(format!("{prefix}/tasks")).route(web::get().to(list)),
+        );
+        routes.add(
+            cfg,
+            get(
+                &format!("{prefix}/tasks/{{id}}"),
+                &format!("get_task{suffix}"),
+                "One task with its output",
+                Body::Envelope("Task"),
+                vec![Param::path("id", "The task id")],
+            ),
+            web::resource(format!("{prefix}/tasks/{{id}}")).route(web::get().to(detail)),
+        );
+        routes.add(
+            cfg,
+            Route {
+                errors: &[Code::ResourceNotFound, Code::TaskNotCancelable],
+                request: None,
+                params: vec![Param::path("id", "The task id")],
+                ..post(
+                    &format!("{prefix}/tasks/{{id}}/cancel"),
+                    &format!("cancel_task{suffix}"),
+                    "Cancel a queued or running task (its whole process group)",
+                    "RunCommand",
+                    &[],
+                    vec![],
+                )
+            },
+            web::resource(format!("{prefix}/tasks/{{id}}/cancel")).route(web::post().to(cancel)),
+        );
+    }
+}
+
+fn engine_error(e: &EngineError) -> ApiError {
+    match e.error_code() {
+        Code::InternalError => ApiError::internal(e),
+        code => ApiError::new(code, e.to_string()),
+    }
+}
+
+fn priority(raw: Option<&str>) -> Result<Priority, ApiError> {
+    raw.map_or(Ok(Priority::Normal), |p| {
+        p.parse()
+            .map_err(|e: String| ApiError::invalid("priority", e))
+    })
+}
+
+fn caller(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<Principal>()
+        .map_or_else(|| "anonymous".to_owned(), |p| p.name.clone())
+}
+
+fn check_len(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.len() > MAX_INPUT {
+        return Err(ApiError::invalid(
+            field,
+            format!("`{field}` is longer than {MAX_INPUT} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn model_of(model: Option<&str>) -> String {
+    model
+        .filter(|m| !m.is_empty() && *m != "inherit")
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn command_spec(
+    resource: &Resource,
+    arguments: &str,
+    context: Option<Value>,
+    priority: Priority,
+    by: String,
+) -> TaskSpec {
+    let (model, tools) = match &resource.details {
+        Details::Command(d) => (
+            model_of(d.model.as_deref()),
+            d.allowed_tools.clone().unwrap_or_default().join(","),
+        ),
+        _ => (String::new(), String::new()),
+    };
+    TaskSpec {
+        kind: TaskKind::Command,
+        target: resource.qualified_name.clone(),
+        resource_id: resource.id.to_string(),
+        input: json!({ "arguments": arguments, "context": context }),
+        priority,
+        vars: RunVars {
+            prompt: command_prompt(&resource.body.text(), arguments),
+            system_prompt: String::new(),
+            model,
+            tools,
+        },
+        submitted_by: by,
+    }
+}
+
+fn agent_spec(
+    resource: &Resource,
+    task: &str,
+    context: Option<Value>,
+    priority: Priority,
+    by: String,
+) -> TaskSpec {
+    let (model, tools) = match &resource.details {
+        Details::Agent(d) => (
+            model_of(Some(&d.model)),
+            d.tools.clone().unwrap_or_default().join(","),
+        ),
+        _ => (String::new(), String::new()),
+    };
+    let mut prompt = task.to_owned();
+    if let Some(ctx) = context.as_ref().filter(|c| !c.is_null()) {
+        prompt.push_str("\n\nContext:\n```json\n");
+        prompt.push_str(&serde_json::to_string_pretty(ctx).unwrap_or_default());
+        prompt.push_str("\n```\n");
+    }
+    TaskSpec {
+        kind: TaskKind::Agent,
+        target: resource.qualified_name.clone(),
+        resource_id: resource.id.to_string(),
+        input: json!({ "task": task, "context": context }),
+        priority,
+        vars: RunVars {
+            prompt,
+            system_prompt: resource.body.text(),
+            model,
+            tools,
+        },
+        submitted_by: by,
+    }
+}
+
+async fn submit(state: &AppState, spec: TaskSpec) -> Result<HttpResponse, ApiError> {
+    let task = state
+        .tasks
+        .submit(spec)
+        .await
+        .map_err(|e| engine_error(&e))?;
+    tracing::info!(
+        target: "jarvis::audit",
+        action = "task.submit",
+        by = %task.submitted_by,
+        task = %task.id,
+        kind = task.kind.as_str(),
+        target_resource = %task.target,
+        request_id = %context::request_id(),
+        "task queued"
+    );
+    let prefix = v2_prefix(&task, None, state.catalog.snapshot().generation())?;
+    let location = format!("/api/v2/tasks/{}", task.id);
+    Ok(HttpResponse::build(StatusCode::ACCEPTED)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(v2_finish(&prefix)))
+}
+
+async fn execute_command(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ExecuteCommand>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let ExecuteCommand {
+        command,
+        context,
+        priority: p,
+    } = body.into_inner();
+    let line = command.trim();
+    let line = line.strip_prefix('/').unwrap_or(line);
+    let (name, arguments) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    if name.is_empty() {
+        return Err(ApiError::invalid(
+            "command",
+            "`command` must name a slash command, like `/tools:lint src`",
+        ));
+    }
+    check_len("command", arguments)?;
+    let priority = priority(p.as_deref())?;
+    let snapshot = state.catalog.snapshot();
+    let resource = find(&snapshot, ResourceKind::Command, name)?;
+    let spec = command_spec(resource, arguments.trim(), context, priority, caller(&req));
+    submit(&state, spec).await
+}
+
+async fn run_command(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<RunCommand>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let RunCommand {
+        arguments,
+        context,
+        priority: p,
+    } = body.into_inner();
+    check_len("arguments", &arguments)?;
+    let priority = priority(p.as_deref())?;
+    let snapshot = state.catalog.snapshot();
+    let resource = find(&snapshot, ResourceKind::Command, &id)?;
+    let spec = command_spec(resource, &arguments, context, priority, caller(&req));
+    submit(&state, spec).await
+}
+
+async fn execute_agent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ExecuteAgent>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let ExecuteAgent {
+        agent,
+        task,
+        context,
+        priority: p,
+    } = body.into_inner();
+    run_agent_inner(&req, &state, &agent, &task, context, p.as_deref()).await
+}
+
+async fn run_agent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<RunAgent>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let RunAgent {
+        task,
+        context,
+        priority: p,
+    } = body.into_inner();
+    run_agent_inner(&req, &state, &id, &task, context, p.as_deref()).await
+}
+
+async fn run_agent_inner(
+    req: &HttpRequest,
+    state: &AppState,
+    agent: &str,
+    task: &str,
+    context: Option<Value>,
+    p: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    if task.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "task",
+            "`task` must say what the agent should do",
+        ));
+    }
+    check_len("task", task)?;
+    let priority = priority(p)?;
+    let snapshot = state.catalog.snapshot();
+    let resource = find(&snapshot, ResourceKind::Agent, agent)?;
+    let spec = agent_spec(resource, task, context, priority, caller(req));
+    submit(state, spec).await
+}
+
+fn task_list_json(
+    tasks: &[Task],
+    pagination: Option<&Pagination>,
+    generation: u64,
+) -> Result<Vec<u8>, ApiError> {
+    let views: Vec<TaskSummary<'_>> = tasks.iter().map(TaskSummary::from).collect();
+    v2_prefix(&views, pagination, generation)
+}
+
+fn respond(prefix: &[u8]) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(v2_finish(prefix))
+}
+
+async fn recent(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(req.query_string(), &["limit"], &[])?;
+    let limit = params.number("limit", 20, 1, 500)?;
+    let tasks = state
+        .tasks
+        .list(TaskFilter {
+            limit,
+            ..TaskFilter::default()
+        })
+        .await
+        .map_err(|e| engine_error(&e))?;
+    Ok(respond(&task_list_json(
+        &tasks,
+        None,
+        state.catalog.snapshot().generation(),
+    )?))
+}
+
+async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(
+        req.query_string(),
+        &["status", "kind", "limit", "cursor"],
+        &[],
+    )?;
+    let limit = params.number("limit", 50, 1, 500)?;
+    let status = params
+        .get("status")
+        .map(|s| {
+            s.parse::<TaskStatus>()
+                .map_err(|e| ApiError::invalid("status", e))
+        })
+        .transpose()?;
+    let kind = params
+        .get("kind")
+        .map(|s| {
+            s.parse::<TaskKind>()
+                .map_err(|e| ApiError::invalid("kind", e))
+        })
+        .transpose()?;
+    let before_seq = params
+        .get("cursor")
+        .map(|c| {
+            c.strip_prefix("t1.")
+                .and_then(|n| n.parse::<i64>().ok())
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "cursor",
+                        format!("`{c}` is not a cursor this server issued"),
+                    )
+                })
+        })
+        .transpose()?;
+    // One more than asked tells whether another page follows.
+    let mut tasks = state
+        .tasks
+        .list(TaskFilter {
+            status,
+            kind,
+            limit: limit + 1,
+            before_seq,
+        })
+        .await
+        .map_err(|e| engine_error(&e))?;
+    let has_more = tasks.len() > limit;
+    tasks.truncate(limit);
+    let pagination = Pagination {
+        total: tasks.len(),
+        limit,
+        offset: 0,
+        has_more,
+        next_cursor: has_more
+            .then(|| tasks.last().map(|t| format!("t1.{}", t.seq)))
+            .flatten(),
+    };
+    Ok(respond(&task_list_json(
+        &tasks,
+        Some(&pagination),
+        state.catalog.snapshot().generation(),
+    )?))
+}
+
+fn valid_task_id(id: &str) -> Result<(), ApiError> {
+    let ok = id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "id",
+            "a task id is letters, digits and `_`",
+        ))
+    }
+}
+
+async fn detail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    valid_task_id(&id)?;
+    let task = state.tasks.get(&id).await.map_err(|e| engine_error(&e))?;
+    Ok(respond(&v2_prefix(
+        &task,
+        None,
+        state.catalog.snapshot().generation(),
+    )?))
+}
+
+async fn cancel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    valid_task_id(&id)?;
+    let task = state
+        .tasks
+        .cancel(&id)
+        .await
+        .map_err(|e| engine_error(&e))?;
+    tracing::info!(
+        target: "jarvis::audit",
+        action = "task.cancel",
+        by = %caller(&req),
+        task = %task.id,
+        request_id = %context::request_id(),
+        "task cancel requested"
+    );
+    let data = json!({ "id": task.id, "status": task.status, "cancel_requested": true });
+    let prefix = v2_prefix(&data, None, state.catalog.snapshot().generation())?;
+    Ok(HttpResponse::build(StatusCode::ACCEPTED)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
+        .body(v2_finish(&prefix)))
+}
