@@ -461,6 +461,18 @@ fn bench(args: &[String]) -> Result<()> {
     }
     let text = String::from_utf8_lossy(&output.stdout);
     http_bench(&binary, &config, &corpus_dir, quick)?;
+    step(
+        "tasks: HTTP → store → runner → store, no-op runner",
+        cargo().args([
+            "bench",
+            "-p",
+            "jarvis-api",
+            "--bench",
+            "tasks",
+            "--",
+            "--bench",
+        ]),
+    )?;
     println!(
         "\n==> memory: jarvis scan of the 10,000-resource corpus (release binary, fresh process)"
     );
