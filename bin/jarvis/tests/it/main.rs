@@ -560,3 +560,27 @@ fn a_killed_server_finds_its_tasks_after_restart() {
         .unwrap();
     assert!(second.wait().unwrap().success());
 }
+
+#[test]
+fn a_corrupt_database_stops_start_up_and_is_left_alone() {
+    let home = Home::new();
+    let data = home.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("jarvis.db"), b"definitely not SQLite").unwrap();
+    fs::write(
+        home.path().join("jarvis.toml"),
+        format!("[storage]\ndata_dir = {:?}\n", data.to_string_lossy()),
+    )
+    .unwrap();
+    let out = home.jarvis(&["serve", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("jarvis.db") && stderr(&out).contains("corrupt"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read(data.join("jarvis.db")).unwrap(),
+        b"definitely not SQLite"
+    );
+}
