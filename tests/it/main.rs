@@ -63,6 +63,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("jarvis-cache", 1),
     ("jarvis-auth", 1),
     ("jarvis-store", 1),
+    ("jarvis-integrations", 1),
     ("jarvis-tasks", 2),
     ("jarvis-api", 3),
     ("jarvis-testkit", 0),

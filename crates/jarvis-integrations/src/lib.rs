@@ -1,0 +1,100 @@
+//! Clients for the services Jarvis talks to, starting with n8n.
+//!
+//! Every outbound call goes through the same discipline: connect and total timeouts; retries
+//! ([`RetrySchedule`], exponential with jitter and a maximum elapsed time) only where retrying is
+//! safe; a [`CircuitBreaker`] per service that fails calls at once while the service is down;
+//! and counters and latency percentiles per service ([`ServiceStats`]) for the health view.
+//!
+//! The retry rule (see [`retry::classify`]): retry when the request provably did not reach the
+//! service (connection refused or reset before sending), or when the service answered 429
+//! (after its `Retry-After`), 502, 503 or 504. Never retry any other 4xx. A timeout is retried
+//! only for idempotent reads: a webhook call that timed out may have started its workflow, and
+//! starting it twice is worse than reporting the timeout.
+//!
+//! Architecture invariant: API keys are `Secret`s; neither they nor upstream stack traces reach
+//! logs, errors or clients.
+
+pub mod breaker;
+pub mod n8n;
+pub mod retry;
+pub mod stats;
+
+pub use breaker::{BreakerConfig, BreakerEvent, BreakerState, CircuitBreaker};
+pub use n8n::{N8nClient, N8nConfig, WebhookReply};
+pub use retry::RetrySchedule;
+pub use stats::{ServiceStats, StatsView};
+
+use std::time::Duration;
+
+use jarvis_core::{Code, ErrorCode};
+
+/// What an outbound call can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The breaker is open: the call was not made.
+    #[error("{service} is failing; calls are suspended for {} s", retry_after.as_secs().max(1))]
+    CircuitOpen {
+        /// The service.
+        service: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// The service could not be reached, or kept failing through the retries.
+    #[error("{service} is unavailable: {reason}")]
+    Unavailable {
+        /// The service.
+        service: String,
+        /// Why, in words safe to show.
+        reason: String,
+    },
+    /// The service did not answer in time.
+    #[error("{service} did not answer within {} s", timeout.as_secs())]
+    Timeout {
+        /// The service.
+        service: String,
+        /// The limit.
+        timeout: Duration,
+    },
+    /// The service answered with an error status that retrying cannot fix.
+    #[error("{service} answered {status}: {message}")]
+    Status {
+        /// The service.
+        service: String,
+        /// The HTTP status.
+        status: u16,
+        /// The service's own message (never its stack trace).
+        message: String,
+    },
+    /// The service answered something that is not what its API promises.
+    #[error("{service} answered unexpectedly: {reason}")]
+    Invalid {
+        /// The service.
+        service: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The client is misconfigured.
+    #[error("invalid configuration `{key}`: {reason}")]
+    Config {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ErrorCode for Error {
+    fn error_code(&self) -> Code {
+        match self {
+            Error::CircuitOpen { .. } => Code::CircuitOpen,
+            Error::Timeout { .. } => Code::UpstreamTimeout,
+            Error::Unavailable { .. } | Error::Status { .. } | Error::Invalid { .. } => {
+                Code::UpstreamUnavailable
+            }
+            Error::Config { .. } => Code::ConfigInvalid,
+        }
+    }
+}
+
+/// The integrations' result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

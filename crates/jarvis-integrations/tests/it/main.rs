@@ -1,0 +1,6 @@
+//! The n8n client against a real HTTP server on loopback playing n8n (wiremock), with replies
+//! shaped like n8n's own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod n8n;
