@@ -344,7 +344,17 @@ fn serve(
         jarvis_store::SqliteStore::open(&database).context("cannot open the database")?,
     );
     let task_config = settings.tasks.clone();
+    let n8n = settings.n8n.clone();
     runtime.block_on(async move {
+        let services = if n8n.base_url.is_empty() {
+            jarvis_integrations::ServiceRegistry::default()
+        } else {
+            let client = jarvis_integrations::N8nClient::new(&n8n)?;
+            jarvis_integrations::ServiceRegistry::new(Some((client, n8n.required)))
+        };
+        services.spawn_checks(std::time::Duration::from_secs(
+            n8n.health_interval_secs.max(1),
+        ));
         let snapshot = catalog.snapshot();
         let tasks = jarvis_tasks::TaskEngine::start(store, task_config)
             .await
@@ -352,7 +362,7 @@ fn serve(
         if let Err(e) = tasks.runner_available() {
             tracing::warn!(error = %e, "tasks will be refused until the runner is installed");
         }
-        let app = jarvis_api::Application::build(&server, catalog, keys, tasks)?;
+        let app = jarvis_api::Application::build(&server, catalog, keys, tasks, services)?;
         let counts = |k: ResourceKind| {
             snapshot
                 .stats()

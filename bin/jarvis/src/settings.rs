@@ -23,6 +23,8 @@ pub struct Settings {
     pub storage: StorageConfig,
     /// How tasks run.
     pub tasks: jarvis_tasks::TaskConfig,
+    /// The n8n instance, when there is one.
+    pub n8n: jarvis_integrations::N8nConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -175,6 +177,9 @@ impl Settings {
                 "invalid configuration `server.host`: `{}` is not an IP address",
                 self.server.host
             );
+        }
+        if !self.n8n.base_url.is_empty() {
+            jarvis_integrations::N8nClient::new(&self.n8n).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         if self.tasks.runner.is_empty() || self.tasks.runner[0].trim().is_empty() {
             bail!("invalid configuration `tasks.runner`: needs at least the program to run");

@@ -82,6 +82,7 @@ impl Application {
         catalog: LiveCatalog,
         keys: Arc<KeyStore>,
         tasks: jarvis_tasks::TaskEngine,
+        services: jarvis_integrations::ServiceRegistry,
     ) -> Result<Application, StartError> {
         let address = format!("{}:{}", config.host, config.port);
         let loopback = config.host == "localhost"
@@ -149,6 +150,7 @@ impl Application {
             keys,
             jwt,
             tasks,
+            services,
             limiter: RateLimiter::new(config.rate_limit.clone()),
             tickets: TicketStore::new(std::time::Duration::from_secs(config.auth.ticket_ttl_secs)),
             config: config.clone(),

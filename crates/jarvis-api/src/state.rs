@@ -27,6 +27,8 @@ pub struct AppState {
     pub jwt: Option<jarvis_auth::JwtVerifier>,
     /// Rate limits.
     pub limiter: jarvis_auth::RateLimiter,
+    /// The services Jarvis depends on (n8n …), their health and breakers.
+    pub services: jarvis_integrations::ServiceRegistry,
     /// The task engine.
     pub tasks: jarvis_tasks::TaskEngine,
     /// WebSocket tickets.

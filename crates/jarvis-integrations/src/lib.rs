@@ -16,11 +16,13 @@
 
 pub mod breaker;
 pub mod n8n;
+pub mod registry;
 pub mod retry;
 pub mod stats;
 
 pub use breaker::{BreakerConfig, BreakerEvent, BreakerState, CircuitBreaker};
 pub use n8n::{N8nClient, N8nConfig, WebhookReply};
+pub use registry::{Health, ServiceRegistry, ServiceView};
 pub use retry::RetrySchedule;
 pub use stats::{ServiceStats, StatsView};
 

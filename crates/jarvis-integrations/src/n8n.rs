@@ -36,6 +36,10 @@ pub struct N8nConfig {
     pub retry: RetrySchedule,
     /// The circuit breaker.
     pub breaker: BreakerConfig,
+    /// Whether `/ready` fails while n8n is unhealthy.
+    pub required: bool,
+    /// How often its health is checked, in seconds.
+    pub health_interval_secs: u64,
 }
 
 impl Default for N8nConfig {
@@ -47,6 +51,8 @@ impl Default for N8nConfig {
             timeout_ms: 30_000,
             retry: RetrySchedule::default(),
             breaker: BreakerConfig::default(),
+            required: false,
+            health_interval_secs: 30,
         }
     }
 }

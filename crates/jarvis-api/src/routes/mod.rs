@@ -23,6 +23,7 @@ use crate::registry::{Body, Param, Route, Routes};
 pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     let mut routes = Routes::default();
     system::configure(cfg, &mut routes);
+    system::configure_services(cfg, &mut routes);
     resources::configure(cfg, &mut routes);
     search::configure(cfg, &mut routes);
     diagnostics::configure(cfg, &mut routes);

@@ -71,16 +71,45 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         Doc {
             operation: "ready".into(),
             tag: "system",
-            summary: "Readiness: 200 once the catalog has loaded, 503 CATALOG_UNAVAILABLE before"
-                .into(),
+            summary:
+                "Readiness: 200 once the catalog has loaded and every required service is healthy"
+                    .into(),
             params: vec![],
             body: Body::Envelope("Object"),
-            errors: &[Code::CatalogUnavailable],
+            errors: &[Code::CatalogUnavailable, Code::UpstreamUnavailable],
             cached: false,
             scope: None,
         },
         ready,
     );
+}
+
+pub(crate) fn configure_services(cfg: &mut ServiceConfig, routes: &mut Routes) {
+    get_v2(
+        cfg,
+        routes,
+        "/services",
+        Doc {
+            operation: "services".into(),
+            tag: "system",
+            summary: "Services Jarvis depends on: health, circuit breaker, calls, failures, last error, latency percentiles".into(),
+            params: vec![],
+            body: Body::Envelope("Object"),
+            errors: &[],
+            cached: false,
+            scope: Some(jarvis_auth::Scope::Read),
+        },
+        services,
+    );
+}
+
+async fn services(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    v2_now(
+        StatusCode::OK,
+        &state.services.views(),
+        state.catalog.snapshot().generation(),
+    )
 }
 
 async fn system_info(
@@ -142,6 +171,14 @@ async fn ready(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespo
             Code::CatalogUnavailable,
             "the catalog has not loaded yet",
         ));
+    }
+    let unready = state.services.unready();
+    if !unready.is_empty() {
+        return Err(ApiError::new(
+            Code::UpstreamUnavailable,
+            format!("required services are unhealthy: {}", unready.join(", ")),
+        )
+        .with_details(json!({ "services": unready })));
     }
     let data = json!({
         "ready": true,

@@ -5,5 +5,6 @@
 
 mod api;
 mod security;
+mod services;
 mod support;
 mod tasks;

@@ -382,8 +382,14 @@ async fn non_loopback_without_keys_refuses_to_start() {
         port: 0,
         ..ApiConfig::default()
     };
-    let err =
-        Application::build(&config, catalog.clone(), keys.clone(), tasks.clone()).unwrap_err();
+    let err = Application::build(
+        &config,
+        catalog.clone(),
+        keys.clone(),
+        tasks.clone(),
+        Default::default(),
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains("refusing to serve on 0.0.0.0"),
         "{err}"
@@ -391,9 +397,18 @@ async fn non_loopback_without_keys_refuses_to_start() {
     // The explicit override starts (and logs loudly); so does a server with a key.
     let mut open = config.clone();
     open.auth.allow_unauthenticated_public = true;
-    assert!(Application::build(&open, catalog.clone(), keys.clone(), tasks.clone()).is_ok());
+    assert!(
+        Application::build(
+            &open,
+            catalog.clone(),
+            keys.clone(),
+            tasks.clone(),
+            Default::default()
+        )
+        .is_ok()
+    );
     keys.create("ops", &[Scope::Admin]).unwrap();
-    assert!(Application::build(&config, catalog, keys, tasks).is_ok());
+    assert!(Application::build(&config, catalog, keys, tasks, Default::default()).is_ok());
 }
 
 #[tokio::test]

@@ -99,8 +99,22 @@ pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
 
 /// Starts the server; `prepare` may create keys before it starts.
 pub async fn spawn_app_full(
+    config: ApiConfig,
+    prepare: impl FnOnce(&jarvis_api::KeyStore),
+) -> TestApp {
+    spawn_app_with_services(
+        config,
+        prepare,
+        jarvis_integrations::ServiceRegistry::default(),
+    )
+    .await
+}
+
+/// Starts the server with these services registered.
+pub async fn spawn_app_with_services(
     mut config: ApiConfig,
     prepare: impl FnOnce(&jarvis_api::KeyStore),
+    services: jarvis_integrations::ServiceRegistry,
 ) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().to_path_buf();
@@ -155,7 +169,7 @@ pub async fn spawn_app_full(
     let tasks = jarvis_tasks::TaskEngine::start(store, task_config)
         .await
         .unwrap();
-    let app = Application::build(&config, catalog.clone(), keys.clone(), tasks).unwrap();
+    let app = Application::build(&config, catalog.clone(), keys.clone(), tasks, services).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());

@@ -27,6 +27,7 @@ fn config(server: &MockServer) -> N8nConfig {
             failure_threshold: 100,
             ..BreakerConfig::default()
         },
+        ..N8nConfig::default()
     }
 }
 

@@ -1,0 +1,69 @@
+//! `/api/v2/services` and readiness with a required n8n played by wiremock.
+
+use std::time::Duration;
+
+use jarvis_integrations::{N8nClient, N8nConfig, RetrySchedule, ServiceRegistry};
+use reqwest::StatusCode;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{spawn_app, spawn_app_with_services};
+
+#[tokio::test]
+async fn without_services_the_list_is_empty_and_ready_is_ready() {
+    let app = spawn_app().await;
+    let (status, _, body) = app.get_json("/api/v2/services").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"], json!([]));
+    assert_eq!(app.get("/ready").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_required_n8n_decides_readiness() {
+    let n8n = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/healthz"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&n8n)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/healthz"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "status": "ok" })))
+        .mount(&n8n)
+        .await;
+    let client = N8nClient::new(&N8nConfig {
+        base_url: n8n.uri(),
+        retry: RetrySchedule {
+            max_elapsed_ms: 0,
+            ..RetrySchedule::default()
+        },
+        ..N8nConfig::default()
+    })
+    .unwrap();
+    let registry = ServiceRegistry::new(Some((client, true)));
+    let app =
+        spawn_app_with_services(jarvis_api::ApiConfig::default(), |_| {}, registry.clone()).await;
+
+    // Never checked yet: not ready.
+    let (status, _, body) = app.get_json("/ready").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "UPSTREAM_UNAVAILABLE");
+    assert_eq!(body["error"]["details"]["services"], json!(["n8n"]));
+    // A failed check: still not ready, and the view says why.
+    registry.check_all().await;
+    let (_, _, services) = app.get_json("/api/v2/services").await;
+    let n8n_view = &services["data"][0];
+    assert_eq!(n8n_view["name"], "n8n");
+    assert_eq!(n8n_view["required"], true);
+    assert_eq!(n8n_view["health"]["healthy"], false);
+    assert_eq!(n8n_view["breaker"], "closed");
+    assert_eq!(n8n_view["failures"], 1);
+    assert!(n8n_view["latency_ms"]["p50"].is_number());
+    // A passing check: ready. `/health` never depended on it.
+    registry.check_all().await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(app.get("/ready").await.status(), StatusCode::OK);
+    assert_eq!(app.get("/health").await.status(), StatusCode::OK);
+}

@@ -1,0 +1,141 @@
+//! The service registry: every service Jarvis depends on, its health (checked periodically),
+//! its breaker and its counters — what `/api/v2/services` shows and `/ready` weighs.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::breaker::BreakerState;
+use crate::n8n::N8nClient;
+use crate::stats::StatsView;
+
+/// The last health check of a service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    /// Whether the last check passed.
+    pub healthy: bool,
+    /// When it ran (seconds since the Unix epoch).
+    pub checked_at: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// One service as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    /// Its name.
+    pub name: String,
+    /// Whether readiness depends on it.
+    pub required: bool,
+    /// The last health check; `None` before the first.
+    pub health: Option<Health>,
+    /// The circuit breaker.
+    pub breaker: BreakerState,
+    /// Calls, failures, last error, latency percentiles.
+    #[serde(flatten)]
+    pub stats: StatsView,
+}
+
+#[derive(Debug)]
+struct Entry {
+    name: String,
+    required: bool,
+    client: N8nClient,
+    health: RwLock<Option<Health>>,
+}
+
+/// The registry. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceRegistry {
+    entries: Arc<Vec<Entry>>,
+}
+
+impl ServiceRegistry {
+    /// A registry of n8n (when configured). Later services join here.
+    pub fn new(n8n: Option<(N8nClient, bool)>) -> ServiceRegistry {
+        let entries = n8n
+            .into_iter()
+            .map(|(client, required)| Entry {
+                name: "n8n".to_owned(),
+                required,
+                client,
+                health: RwLock::new(None),
+            })
+            .collect();
+        ServiceRegistry {
+            entries: Arc::new(entries),
+        }
+    }
+
+    /// The n8n client, if configured.
+    pub fn n8n(&self) -> Option<&N8nClient> {
+        self.entries
+            .iter()
+            .find(|e| e.name == "n8n")
+            .map(|e| &e.client)
+    }
+
+    /// Checks every service once.
+    pub async fn check_all(&self) {
+        for entry in self.entries.iter() {
+            let result = entry.client.health().await;
+            let health = Health {
+                healthy: result.is_ok(),
+                checked_at: SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                error: result.as_ref().err().map(ToString::to_string),
+            };
+            if let Err(e) = &result {
+                tracing::warn!(service = %entry.name, error = %e, "health check failed");
+            }
+            *entry
+                .health
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(health);
+        }
+    }
+
+    /// Checks every `interval` until the registry is dropped everywhere else. Call inside a
+    /// tokio runtime.
+    pub fn spawn_checks(&self, interval: Duration) {
+        let weak = Arc::downgrade(&self.entries);
+        tokio::spawn(async move {
+            loop {
+                let Some(entries) = weak.upgrade() else {
+                    return;
+                };
+                ServiceRegistry { entries }.check_all().await;
+                tokio::time::sleep(interval).await;
+            }
+        });
+    }
+
+    /// Every service.
+    pub fn views(&self) -> Vec<ServiceView> {
+        self.entries
+            .iter()
+            .map(|e| ServiceView {
+                name: e.name.clone(),
+                required: e.required,
+                health: e
+                    .health
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone(),
+                breaker: e.client.breaker().state(),
+                stats: e.client.stats().view(),
+            })
+            .collect()
+    }
+
+    /// Required services whose last check failed (or that were never checked).
+    pub fn unready(&self) -> Vec<String> {
+        self.views()
+            .into_iter()
+            .filter(|v| v.required && !v.health.as_ref().is_some_and(|h| h.healthy))
+            .map(|v| v.name)
+            .collect()
+    }
+}
