@@ -184,6 +184,14 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<std::result::Result<Task, String>> 
     Ok(parsed)
 }
 
+/// Reads decoded rows, stopping at the first that fails.
+fn collect(
+    rows: impl Iterator<Item = rusqlite::Result<std::result::Result<Task, String>>>,
+) -> Result<Vec<Task>> {
+    rows.map(|row| row.map_err(query_error)?.map_err(Error::Decode))
+        .collect()
+}
+
 fn error_code_name(error: &Option<TaskError>) -> Option<&'static str> {
     error.as_ref().map(|e| e.code.name())
 }
@@ -278,11 +286,7 @@ impl Store for SqliteStore {
                 decode,
             )
             .map_err(query_error)?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row.map_err(query_error)?.map_err(Error::Decode)?);
-        }
-        Ok(out)
+        collect(rows)
     }
 
     fn unfinished_tasks(&self) -> Result<Vec<Task>> {
@@ -293,11 +297,7 @@ impl Store for SqliteStore {
             ))
             .map_err(query_error)?;
         let rows = stmt.query_map([], decode).map_err(query_error)?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row.map_err(query_error)?.map_err(Error::Decode)?);
-        }
-        Ok(out)
+        collect(rows)
     }
 
     fn next_seq(&self) -> Result<i64> {
