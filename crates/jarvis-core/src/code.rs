@@ -46,6 +46,10 @@ pub enum Code {
     UpstreamTimeout,
     /// Calls to a peer are suspended because it failed repeatedly.
     CircuitOpen,
+    /// The workflow has no webhook trigger, so it cannot be started from outside.
+    WorkflowNotTriggerable,
+    /// The workflow is inactive: its production webhook does not answer.
+    WorkflowInactive,
     /// The task runner program is not installed or not executable.
     RunnerUnavailable,
     /// The task has ended and can no longer be canceled.
@@ -100,6 +104,8 @@ impl Code {
         Code::UpstreamUnavailable,
         Code::UpstreamTimeout,
         Code::CircuitOpen,
+        Code::WorkflowNotTriggerable,
+        Code::WorkflowInactive,
         Code::RunnerUnavailable,
         Code::TaskNotCancelable,
         Code::TaskFailed,
@@ -130,6 +136,8 @@ impl Code {
             Code::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             Code::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Code::CircuitOpen => "CIRCUIT_OPEN",
+            Code::WorkflowNotTriggerable => "WORKFLOW_NOT_TRIGGERABLE",
+            Code::WorkflowInactive => "WORKFLOW_INACTIVE",
             Code::RunnerUnavailable => "RUNNER_UNAVAILABLE",
             Code::TaskNotCancelable => "TASK_NOT_CANCELABLE",
             Code::TaskFailed => "TASK_FAILED",
@@ -156,7 +164,8 @@ impl Code {
             Code::UriTooLong => 414,
             Code::HeadersTooLarge => 431,
             Code::RateLimited => 429,
-            Code::TaskNotCancelable => 409,
+            Code::TaskNotCancelable | Code::WorkflowInactive => 409,
+            Code::WorkflowNotTriggerable => 422,
             Code::RunnerUnavailable | Code::StoreUnavailable => 503,
             Code::TaskFailed | Code::TaskInterrupted => 500,
             Code::TaskTimedOut => 504,
@@ -181,6 +190,8 @@ impl Code {
             | Code::UriTooLong
             | Code::HeadersTooLarge
             | Code::TaskNotCancelable
+            | Code::WorkflowNotTriggerable
+            | Code::WorkflowInactive
             | Code::RateLimited => ErrorKind::InvalidRequest,
             Code::Unauthorized | Code::Forbidden => ErrorKind::Auth,
             Code::UpstreamUnavailable | Code::UpstreamTimeout | Code::CircuitOpen => {

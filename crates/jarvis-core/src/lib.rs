@@ -25,4 +25,6 @@ pub use resource::{
     ResourceKind, Scope, SkillDetails, SkillFile, UnknownKind, WebhookTrigger, WorkflowDetails,
 };
 pub use secret::{MASK, Secret, mask_secret_values, mask_url_password};
-pub use task::{Priority, Task, TaskError, TaskKind, TaskStatus};
+pub use task::{
+    ExecutionStatus, Priority, Task, TaskError, TaskKind, TaskStatus, WorkflowExecution,
+};

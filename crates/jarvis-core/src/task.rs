@@ -207,3 +207,102 @@ pub struct Task {
     /// The key that submitted it.
     pub submitted_by: String,
 }
+
+/// Where an n8n workflow execution triggered by Jarvis is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    /// The webhook accepted the call; n8n's execution is not found yet.
+    Triggered,
+    /// n8n runs it.
+    Running,
+    /// n8n waits (a Wait node, a form).
+    Waiting,
+    /// Finished successfully.
+    Success,
+    /// Finished with an error.
+    Error,
+    /// n8n crashed while running it.
+    Crashed,
+    /// Canceled in n8n.
+    Canceled,
+    /// Jarvis could not follow it to the end (n8n unreachable for too long, or never found).
+    Unknown,
+}
+
+impl ExecutionStatus {
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Triggered => "triggered",
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Waiting => "waiting",
+            ExecutionStatus::Success => "success",
+            ExecutionStatus::Error => "error",
+            ExecutionStatus::Crashed => "crashed",
+            ExecutionStatus::Canceled => "canceled",
+            ExecutionStatus::Unknown => "unknown",
+        }
+    }
+
+    /// Whether it has ended.
+    pub const fn is_final(self) -> bool {
+        matches!(
+            self,
+            ExecutionStatus::Success
+                | ExecutionStatus::Error
+                | ExecutionStatus::Crashed
+                | ExecutionStatus::Canceled
+                | ExecutionStatus::Unknown
+        )
+    }
+}
+
+impl FromStr for ExecutionStatus {
+    type Err = String;
+
+    /// Jarvis's names, which include n8n's (`new` maps to running).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "triggered" => ExecutionStatus::Triggered,
+            "running" | "new" => ExecutionStatus::Running,
+            "waiting" => ExecutionStatus::Waiting,
+            "success" => ExecutionStatus::Success,
+            "error" => ExecutionStatus::Error,
+            "crashed" => ExecutionStatus::Crashed,
+            "canceled" => ExecutionStatus::Canceled,
+            "unknown" => ExecutionStatus::Unknown,
+            other => return Err(format!("unknown execution status `{other}`")),
+        })
+    }
+}
+
+/// A workflow execution Jarvis triggered and follows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowExecution {
+    /// Jarvis's id.
+    pub id: String,
+    /// n8n's workflow id.
+    pub workflow_id: String,
+    /// The workflow's name.
+    pub workflow_name: String,
+    /// Sent in the webhook body as `jarvis_correlation_id`, to find n8n's execution.
+    pub correlation_id: String,
+    /// n8n's execution id, once found.
+    pub n8n_execution_id: Option<String>,
+    /// Where it is.
+    pub status: ExecutionStatus,
+    /// What the webhook answered.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub reply: Option<serde_json::Value>,
+    /// Milliseconds since the epoch.
+    pub started_at: i64,
+    /// When it ended.
+    pub finished_at: Option<i64>,
+    /// Why it did not succeed, or could not be followed.
+    pub error: Option<String>,
+    /// Who triggered it.
+    pub submitted_by: String,
+}

@@ -13,7 +13,9 @@ mod sqlite;
 
 use std::path::PathBuf;
 
-use jarvis_core::{Code, ErrorCode, Task, TaskKind, TaskStatus};
+use jarvis_core::{
+    Code, ErrorCode, ExecutionStatus, Task, TaskKind, TaskStatus, WorkflowExecution,
+};
 
 pub use sqlite::SqliteStore;
 
@@ -82,4 +84,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn unfinished_tasks(&self) -> Result<Vec<Task>>;
     /// The next submission sequence number.
     fn next_seq(&self) -> Result<i64>;
+    /// Records a triggered workflow execution.
+    fn insert_execution(&self, execution: &WorkflowExecution) -> Result<()>;
+    /// Saves an execution's new state.
+    fn update_execution(&self, execution: &WorkflowExecution) -> Result<()>;
+    /// An execution by id.
+    fn get_execution(&self, id: &str) -> Result<Option<WorkflowExecution>>;
+    /// Executions, newest first: `in_flight` true for those not ended, false for history.
+    fn list_executions(
+        &self,
+        in_flight: Option<bool>,
+        status: Option<ExecutionStatus>,
+        limit: usize,
+    ) -> Result<Vec<WorkflowExecution>>;
 }

@@ -3,15 +3,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use jarvis_core::{Priority, Task, TaskError, TaskKind, TaskStatus};
+use jarvis_core::{
+    ExecutionStatus, Priority, Task, TaskError, TaskKind, TaskStatus, WorkflowExecution,
+};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::{Error, Result, Store, TaskFilter};
 
 /// Schema migrations, applied in order; each runs once, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE tasks (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE tasks (
         id TEXT PRIMARY KEY,
         seq BIGINT NOT NULL,
         kind TEXT NOT NULL,
@@ -35,7 +38,26 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     );
     CREATE INDEX tasks_status ON tasks (status);
     CREATE INDEX tasks_seq ON tasks (seq);",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE workflow_executions (
+        id TEXT PRIMARY KEY,
+        workflow_id TEXT NOT NULL,
+        workflow_name TEXT NOT NULL,
+        correlation_id TEXT NOT NULL,
+        n8n_execution_id TEXT,
+        status TEXT NOT NULL,
+        reply TEXT,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT,
+        error TEXT,
+        submitted_by TEXT NOT NULL
+    );
+    CREATE INDEX workflow_executions_status ON workflow_executions (status);
+    CREATE INDEX workflow_executions_started ON workflow_executions (started_at);",
+    ),
+];
 
 /// A SQLite database file.
 #[derive(Debug)]
@@ -196,7 +218,119 @@ fn error_code_name(error: &Option<TaskError>) -> Option<&'static str> {
     error.as_ref().map(|e| e.code.name())
 }
 
+const EXECUTION_COLUMNS: &str = "id, workflow_id, workflow_name, correlation_id, n8n_execution_id, status, reply, started_at, finished_at, error, submitted_by";
+
+fn decode_execution(
+    row: &Row<'_>,
+) -> rusqlite::Result<std::result::Result<WorkflowExecution, String>> {
+    let status: String = row.get(5)?;
+    let reply: Option<String> = row.get(6)?;
+    Ok((|| -> std::result::Result<WorkflowExecution, String> {
+        Ok(WorkflowExecution {
+            id: row.get(0).map_err(|e| e.to_string())?,
+            workflow_id: row.get(1).map_err(|e| e.to_string())?,
+            workflow_name: row.get(2).map_err(|e| e.to_string())?,
+            correlation_id: row.get(3).map_err(|e| e.to_string())?,
+            n8n_execution_id: row.get(4).map_err(|e| e.to_string())?,
+            status: status.parse::<ExecutionStatus>()?,
+            reply: reply
+                .map(|r| serde_json::from_str(&r))
+                .transpose()
+                .map_err(|e| e.to_string())?,
+            started_at: row.get(7).map_err(|e| e.to_string())?,
+            finished_at: row.get(8).map_err(|e| e.to_string())?,
+            error: row.get(9).map_err(|e| e.to_string())?,
+            submitted_by: row.get(10).map_err(|e| e.to_string())?,
+        })
+    })())
+}
+
 impl Store for SqliteStore {
+    fn insert_execution(&self, e: &WorkflowExecution) -> Result<()> {
+        self.conn()
+            .execute(
+                &format!("INSERT INTO workflow_executions ({EXECUTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+                params![
+                    e.id,
+                    e.workflow_id,
+                    e.workflow_name,
+                    e.correlation_id,
+                    e.n8n_execution_id,
+                    e.status.as_str(),
+                    e.reply.as_ref().map(ToString::to_string),
+                    e.started_at,
+                    e.finished_at,
+                    e.error,
+                    e.submitted_by,
+                ],
+            )
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    fn update_execution(&self, e: &WorkflowExecution) -> Result<()> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE workflow_executions SET n8n_execution_id = ?2, status = ?3, reply = ?4, finished_at = ?5, error = ?6 WHERE id = ?1",
+                params![
+                    e.id,
+                    e.n8n_execution_id,
+                    e.status.as_str(),
+                    e.reply.as_ref().map(ToString::to_string),
+                    e.finished_at,
+                    e.error,
+                ],
+            )
+            .map_err(query_error)?;
+        if changed == 0 {
+            return Err(Error::Query(format!("no execution `{}` to update", e.id)));
+        }
+        Ok(())
+    }
+
+    fn get_execution(&self, id: &str) -> Result<Option<WorkflowExecution>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!("SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE id = ?1"),
+                [id],
+                decode_execution,
+            )
+            .optional()
+            .map_err(query_error)?;
+        row.map(|r| r.map_err(Error::Decode)).transpose()
+    }
+
+    fn list_executions(
+        &self,
+        in_flight: Option<bool>,
+        status: Option<ExecutionStatus>,
+        limit: usize,
+    ) -> Result<Vec<WorkflowExecution>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {EXECUTION_COLUMNS} FROM workflow_executions
+                 WHERE (?1 IS NULL OR status = ?1)
+                   AND (?2 IS NULL OR (?2 = 1 AND status IN ('triggered', 'running', 'waiting')) OR (?2 = 0 AND status NOT IN ('triggered', 'running', 'waiting')))
+                 ORDER BY started_at DESC, id DESC LIMIT ?3"
+            ))
+            .map_err(query_error)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    status.map(ExecutionStatus::as_str),
+                    in_flight,
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                decode_execution,
+            )
+            .map_err(query_error)?;
+        rows.map(|row| row.map_err(query_error)?.map_err(Error::Decode))
+            .collect()
+    }
+
     fn insert_task(&self, t: &Task) -> Result<()> {
         self.conn()
             .execute(
@@ -393,6 +527,48 @@ mod tests {
             store
                 .update_task(&task("missing", 9, TaskStatus::Queued))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn workflow_executions_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("jarvis.db")).unwrap();
+        let mut e = WorkflowExecution {
+            id: "wfx_1".into(),
+            workflow_id: "A1".into(),
+            workflow_name: "PR digest".into(),
+            correlation_id: "corr".into(),
+            n8n_execution_id: None,
+            status: ExecutionStatus::Triggered,
+            reply: Some(serde_json::json!({ "message": "Workflow was started" })),
+            started_at: 5,
+            finished_at: None,
+            error: None,
+            submitted_by: "tests".into(),
+        };
+        store.insert_execution(&e).unwrap();
+        assert_eq!(
+            store.list_executions(Some(true), None, 10).unwrap().len(),
+            1
+        );
+        e.status = ExecutionStatus::Success;
+        e.n8n_execution_id = Some("4".into());
+        e.finished_at = Some(9);
+        store.update_execution(&e).unwrap();
+        assert_eq!(store.get_execution("wfx_1").unwrap().unwrap(), e);
+        assert!(
+            store
+                .list_executions(Some(true), None, 10)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .list_executions(Some(false), Some(ExecutionStatus::Success), 10)
+                .unwrap()
+                .len(),
+            1
         );
     }
 
