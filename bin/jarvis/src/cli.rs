@@ -356,13 +356,20 @@ fn serve(
             n8n.health_interval_secs.max(1),
         ));
         let snapshot = catalog.snapshot();
+        let follower = jarvis_api::ExecutionFollower::new(
+            std::sync::Arc::clone(&store),
+            std::time::Duration::from_millis(500),
+            std::time::Duration::from_secs(15),
+            std::time::Duration::from_secs(6 * 3600),
+        );
         let tasks = jarvis_tasks::TaskEngine::start(store, task_config)
             .await
             .context("cannot start the task engine")?;
         if let Err(e) = tasks.runner_available() {
             tracing::warn!(error = %e, "tasks will be refused until the runner is installed");
         }
-        let app = jarvis_api::Application::build(&server, catalog, keys, tasks, services)?;
+        let app =
+            jarvis_api::Application::build(&server, catalog, keys, tasks, services, follower)?;
         let counts = |k: ResourceKind| {
             snapshot
                 .stats()

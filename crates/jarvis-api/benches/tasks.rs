@@ -43,6 +43,12 @@ fn main() {
         let roots = DiscoveryConfig::default().resolve(&env).unwrap();
         let catalog = tokio::task::spawn_blocking(move || LiveCatalog::load(roots)).await.unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("data/jarvis.db")).unwrap());
+        let follower = jarvis_api::ExecutionFollower::new(
+            Arc::clone(&store),
+            Duration::from_millis(200),
+            Duration::from_secs(5),
+            Duration::from_secs(3600),
+        );
         let engine = TaskEngine::start(
             Arc::clone(&store),
             TaskConfig {
@@ -56,7 +62,7 @@ fn main() {
         let keys = Arc::new(KeyStore::open(dir.path().join("data/keys.json")).unwrap());
         let mut config = ApiConfig { port: 0, ..ApiConfig::default() };
         config.rate_limit.enabled = false;
-        let app = Application::build(&config, catalog, keys, engine, Default::default()).unwrap();
+        let app = Application::build(&config, catalog, keys, engine, Default::default(), follower).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());

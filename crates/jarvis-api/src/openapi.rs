@@ -35,6 +35,7 @@ pub fn document(routes: &[Route]) -> Value {
             { "name": "diagnostics", "description": "What could not be loaded, and why" },
             { "name": "docs", "description": "This documentation" },
             { "name": "tasks", "description": "Running commands and agents, and following the runs" },
+            { "name": "workflows", "description": "Triggering n8n workflows and following their executions" },
             { "name": "keys", "description": "API keys and connection tickets" },
             { "name": "v1", "description": "Deprecated original shapes" },
         ],
@@ -195,6 +196,9 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<crate::routes::search::SearchRequest>(&mut found);
     add::<crate::routes::keys::CreateKey>(&mut found);
     add::<jarvis_core::Task>(&mut found);
+    add::<jarvis_core::WorkflowExecution>(&mut found);
+    add::<crate::routes::workflows::TriggerWorkflow>(&mut found);
+    add::<crate::routes::workflows::TriggerParameters>(&mut found);
     add::<crate::routes::tasks::TaskSummary<'static>>(&mut found);
     add::<crate::routes::tasks::ExecuteCommand>(&mut found);
     add::<crate::routes::tasks::RunCommand>(&mut found);

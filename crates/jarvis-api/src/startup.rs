@@ -83,6 +83,7 @@ impl Application {
         keys: Arc<KeyStore>,
         tasks: jarvis_tasks::TaskEngine,
         services: jarvis_integrations::ServiceRegistry,
+        executions: crate::follower::ExecutionFollower,
     ) -> Result<Application, StartError> {
         let address = format!("{}:{}", config.host, config.port);
         let loopback = config.host == "localhost"
@@ -151,6 +152,7 @@ impl Application {
             jwt,
             tasks,
             services,
+            executions,
             limiter: RateLimiter::new(config.rate_limit.clone()),
             tickets: TicketStore::new(std::time::Duration::from_secs(config.auth.ticket_ttl_secs)),
             config: config.clone(),

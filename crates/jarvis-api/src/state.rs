@@ -29,6 +29,8 @@ pub struct AppState {
     pub limiter: jarvis_auth::RateLimiter,
     /// The services Jarvis depends on (n8n …), their health and breakers.
     pub services: jarvis_integrations::ServiceRegistry,
+    /// Triggered workflow executions, followed to their end.
+    pub executions: crate::follower::ExecutionFollower,
     /// The task engine.
     pub tasks: jarvis_tasks::TaskEngine,
     /// WebSocket tickets.

@@ -11,6 +11,7 @@ pub(crate) mod resources;
 pub(crate) mod search;
 pub(crate) mod system;
 pub(crate) mod tasks;
+pub(crate) mod workflows;
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, Handler, Responder};
@@ -24,6 +25,8 @@ pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     let mut routes = Routes::default();
     system::configure(cfg, &mut routes);
     system::configure_services(cfg, &mut routes);
+    // Before the resources: `/api/v2/workflows/executions` is not a workflow id.
+    workflows::configure(cfg, &mut routes);
     resources::configure(cfg, &mut routes);
     search::configure(cfg, &mut routes);
     diagnostics::configure(cfg, &mut routes);

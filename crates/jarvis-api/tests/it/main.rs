@@ -8,3 +8,4 @@ mod security;
 mod services;
 mod support;
 mod tasks;
+mod workflows;

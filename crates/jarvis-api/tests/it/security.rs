@@ -374,6 +374,12 @@ async fn non_loopback_without_keys_refuses_to_start() {
     let keys = std::sync::Arc::new(KeyStore::open(dir.path().join("keys.json")).unwrap());
     let store: std::sync::Arc<dyn jarvis_store::Store> =
         std::sync::Arc::new(jarvis_store::SqliteStore::open(dir.path().join("jarvis.db")).unwrap());
+    let follower = jarvis_api::ExecutionFollower::new(
+        std::sync::Arc::clone(&store),
+        Duration::from_millis(50),
+        Duration::from_millis(200),
+        Duration::from_secs(10),
+    );
     let tasks = jarvis_tasks::TaskEngine::start(store, jarvis_tasks::TaskConfig::default())
         .await
         .unwrap();
@@ -388,6 +394,7 @@ async fn non_loopback_without_keys_refuses_to_start() {
         keys.clone(),
         tasks.clone(),
         Default::default(),
+        follower.clone(),
     )
     .unwrap_err();
     assert!(
@@ -403,12 +410,15 @@ async fn non_loopback_without_keys_refuses_to_start() {
             catalog.clone(),
             keys.clone(),
             tasks.clone(),
-            Default::default()
+            Default::default(),
+            follower.clone(),
         )
         .is_ok()
     );
     keys.create("ops", &[Scope::Admin]).unwrap();
-    assert!(Application::build(&config, catalog, keys, tasks, Default::default()).is_ok());
+    assert!(
+        Application::build(&config, catalog, keys, tasks, Default::default(), follower).is_ok()
+    );
 }
 
 #[tokio::test]

@@ -76,6 +76,18 @@ fn fixture(home: &Path) {
         "---\ndescription: Lint differently\n---\nLint $1\n",
     );
     write(
+        &home.join("n8n/export.json"),
+        r#"[
+  {"id": "A1", "name": "PR digest", "active": true,
+   "nodes": [{"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2, "webhookId": "w-1",
+              "parameters": {"httpMethod": "POST", "path": "github-pr"}}]},
+  {"id": "B2", "name": "Lead lookup", "active": false,
+   "nodes": [{"name": "Webhook", "type": "n8n-nodes-base.webhook", "webhookId": "w-2", "parameters": {"path": "lead/:id"}}]},
+  {"id": "C3", "name": "Nightly report", "active": true,
+   "nodes": [{"name": "Cron", "type": "n8n-nodes-base.scheduleTrigger", "parameters": {}}]}
+]"#,
+    );
+    write(
         &claude.join("skills/notes/SKILL.md"),
         "---\nname: notes\ndescription: Takes notes.\n---\nWrite notes.\n",
     );
@@ -119,7 +131,10 @@ pub async fn spawn_app_with_services(
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().to_path_buf();
     fixture(&home);
-    let discovery = DiscoveryConfig::default();
+    let discovery = DiscoveryConfig {
+        workflow_paths: vec![home.join("n8n/export.json")],
+        ..DiscoveryConfig::default()
+    };
     let env = Environment {
         home: Some(home.clone()),
         vars: Default::default(),
@@ -166,10 +181,24 @@ pub async fn spawn_app_with_services(
         grace_secs: 1,
         max_output_bytes: 64 * 1024,
     };
+    let follower = jarvis_api::ExecutionFollower::new(
+        std::sync::Arc::clone(&store),
+        Duration::from_millis(50),
+        Duration::from_millis(200),
+        Duration::from_secs(10),
+    );
     let tasks = jarvis_tasks::TaskEngine::start(store, task_config)
         .await
         .unwrap();
-    let app = Application::build(&config, catalog.clone(), keys.clone(), tasks, services).unwrap();
+    let app = Application::build(
+        &config,
+        catalog.clone(),
+        keys.clone(),
+        tasks,
+        services,
+        follower,
+    )
+    .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());

@@ -1,0 +1,414 @@
+//! Triggering n8n workflows and following their executions.
+//!
+//! `POST /workflow/trigger` keeps the original shape; `POST /api/v2/workflows/{id}/trigger` is the
+//! resource form. Both call the workflow's production webhook with the parameters and a
+//! correlation id, store an execution record, answer `202 Accepted` with it, and follow n8n's
+//! execution to its end. Registered before the resource routes so that
+//! `/api/v2/workflows/executions` is not taken for a workflow id.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use jarvis_auth::{Principal, Scope};
+use jarvis_core::{Code, Details, ErrorCode, ExecutionStatus, ResourceKind, WorkflowExecution};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::context;
+use crate::envelope::{v2_finish, v2_prefix};
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::registry::{Body, Param, Route, Routes};
+use crate::state::AppState;
+
+/// The largest parameters object accepted, serialized, in bytes.
+const MAX_PARAMETERS: usize = 64 * 1024;
+
+/// `POST /workflow/trigger`: the original shape.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerWorkflow {
+    /// n8n's workflow id, Jarvis's resource id, or the workflow's name.
+    pub workflow_id: String,
+    /// A JSON object sent to the webhook (at most 64 KiB).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<Value>,
+}
+
+/// `POST /api/v2/workflows/{id}/trigger`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerParameters {
+    /// A JSON object sent to the webhook (at most 64 KiB).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<Value>,
+}
+
+fn route(method: &'static str, path: &str, op: &str, summary: &str, scope: Scope) -> Route {
+    Route {
+        method,
+        path: path.to_owned(),
+        operation_id: op.to_owned(),
+        tag: "workflows",
+        summary: summary.to_owned(),
+        params: if path.contains("{id}") {
+            vec![Param::path("id", "The id")]
+        } else {
+            vec![]
+        },
+        body: Body::Envelope("WorkflowExecution"),
+        errors: &[],
+        deprecated: false,
+        cached: false,
+        request: None,
+        scope: Some(scope),
+    }
+}
+
+const TRIGGER_ERRORS: &[Code] = &[
+    Code::ResourceNotFound,
+    Code::AmbiguousName,
+    Code::WorkflowNotTriggerable,
+    Code::WorkflowInactive,
+    Code::UpstreamUnavailable,
+    Code::UpstreamTimeout,
+    Code::CircuitOpen,
+    Code::MalformedBody,
+    Code::PayloadTooLarge,
+    Code::UnsupportedMediaType,
+];
+
+pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
+    routes.add(
+        cfg,
+        Route {
+            errors: TRIGGER_ERRORS,
+            request: Some("TriggerWorkflow"),
+            ..route(
+                "post",
+                "/workflow/trigger",
+                "trigger_workflow",
+                "Trigger a workflow through its webhook (the original shape)",
+                Scope::Execute,
+            )
+        },
+        web::resource("/workflow/trigger").route(web::post().to(trigger_original)),
+    );
+    routes.add(
+        cfg,
+        Route {
+            errors: TRIGGER_ERRORS,
+            request: Some("TriggerParameters"),
+            ..route(
+                "post",
+                "/api/v2/workflows/{id}/trigger",
+                "trigger_workflow_v2",
+                "Trigger a workflow through its webhook",
+                Scope::Execute,
+            )
+        },
+        web::resource("/api/v2/workflows/{id}/trigger").route(web::post().to(trigger_v2)),
+    );
+    routes.add(
+        cfg,
+        Route {
+            body: Body::Envelope("Object"),
+            params: vec![Param::query(
+                "limit",
+                "integer",
+                "How many, 1 to 500 (default 50)",
+            )],
+            ..route(
+                "get",
+                "/workflows/active",
+                "active_workflows",
+                "Executions in flight: status, start, elapsed time",
+                Scope::Read,
+            )
+        },
+        web::resource("/workflows/active").route(web::get().to(active)),
+    );
+    routes.add(
+        cfg,
+        Route {
+            body: Body::Envelope("Object"),
+            params: vec![
+                Param::query("status", "string", "Only this status: triggered, running, waiting, success, error, crashed, canceled, unknown"),
+                Param::query("limit", "integer", "How many, 1 to 500 (default 50)"),
+            ],
+            ..route("get", "/api/v2/workflows/executions", "workflow_executions", "Triggered executions, newest first, in flight and finished", Scope::Read)
+        },
+        web::resource("/api/v2/workflows/executions").route(web::get().to(list)),
+    );
+    routes.add(
+        cfg,
+        Route {
+            errors: &[Code::ResourceNotFound],
+            ..route(
+                "get",
+                "/api/v2/workflows/executions/{id}",
+                "workflow_execution",
+                "One triggered execution",
+                Scope::Read,
+            )
+        },
+        web::resource("/api/v2/workflows/executions/{id}").route(web::get().to(detail)),
+    );
+}
+
+fn integration_error(e: &jarvis_integrations::Error) -> HttpResponse {
+    let error = match e.error_code() {
+        Code::InternalError => ApiError::internal(e),
+        code => ApiError::new(code, e.to_string()),
+    };
+    let mut response = error.error_response();
+    if let jarvis_integrations::Error::CircuitOpen { retry_after, .. } = e {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after.as_secs().max(1)),
+        );
+    }
+    response
+}
+
+async fn trigger_original(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<TriggerWorkflow>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let TriggerWorkflow {
+        workflow_id,
+        parameters,
+    } = body.into_inner();
+    trigger(&req, &state, &workflow_id, parameters).await
+}
+
+async fn trigger_v2(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<TriggerParameters>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    trigger(&req, &state, &id, body.into_inner().parameters).await
+}
+
+fn find_workflow<'a>(
+    snapshot: &'a jarvis_discovery::CatalogSnapshot,
+    key: &str,
+) -> Option<&'a jarvis_core::Resource> {
+    snapshot
+        .of_kind(ResourceKind::Workflow)
+        .filter(|r| r.is_active())
+        .find(|r| {
+            r.id.as_str() == key
+                || r.name == key
+                || matches!(&r.details, Details::Workflow(d) if d.workflow_id.as_deref() == Some(key))
+        })
+}
+
+async fn trigger(
+    req: &HttpRequest,
+    state: &AppState,
+    key: &str,
+    parameters: Option<Value>,
+) -> Result<HttpResponse, ApiError> {
+    // Parameters are checked before anything is called.
+    let mut parameters = match parameters {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "parameters",
+                "`parameters` must be a JSON object",
+            ));
+        }
+    };
+    let size = serde_json::to_vec(&parameters).map_or(usize::MAX, |v| v.len());
+    if size > MAX_PARAMETERS {
+        return Err(ApiError::invalid(
+            "parameters",
+            format!("`parameters` has {size} bytes; the limit is {MAX_PARAMETERS}"),
+        ));
+    }
+    let snapshot = state.catalog.snapshot();
+    let workflow = find_workflow(&snapshot, key).ok_or_else(|| {
+        ApiError::new(
+            Code::ResourceNotFound,
+            format!("no workflow with id or name `{key}`"),
+        )
+    })?;
+    let Details::Workflow(details) = &workflow.details else {
+        return Err(ApiError::new(
+            Code::ResourceNotFound,
+            format!("no workflow with id or name `{key}`"),
+        ));
+    };
+    let Some(hook) = details.webhooks.first() else {
+        return Err(ApiError::new(
+            Code::WorkflowNotTriggerable,
+            format!("workflow `{}` has no webhook trigger", workflow.name),
+        ));
+    };
+    if !details.active {
+        return Err(ApiError::new(
+            Code::WorkflowInactive,
+            format!(
+                "workflow `{}` is inactive: its production webhook does not answer",
+                workflow.name
+            ),
+        ));
+    }
+    let Some(client) = state.services.n8n().cloned() else {
+        return Err(ApiError::new(
+            Code::UpstreamUnavailable,
+            "n8n is not configured (set n8n.base_url)",
+        ));
+    };
+    let correlation_id = format!("jarvis_{}", context::request_id());
+    parameters.insert(
+        "jarvis_correlation_id".into(),
+        Value::String(correlation_id.clone()),
+    );
+    let method = hook.methods.first().map_or("POST", String::as_str);
+    let reply = match client
+        .trigger_webhook(method, &hook.production_path, &Value::Object(parameters))
+        .await
+    {
+        Ok(reply) => reply,
+        Err(e) => return Ok(integration_error(&e)),
+    };
+    let by = req
+        .extensions()
+        .get::<Principal>()
+        .map_or_else(|| "anonymous".to_owned(), |p| p.name.clone());
+    let execution = WorkflowExecution {
+        id: format!("wfx_{}", context::request_id()),
+        workflow_id: details
+            .workflow_id
+            .clone()
+            .unwrap_or_else(|| workflow.id.to_string()),
+        workflow_name: workflow.name.clone(),
+        correlation_id,
+        n8n_execution_id: None,
+        status: ExecutionStatus::Triggered,
+        reply: Some(reply.body),
+        started_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        finished_at: None,
+        error: None,
+        submitted_by: by,
+    };
+    state
+        .executions
+        .save(&execution, true)
+        .await
+        .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?;
+    tracing::info!(
+        target: "jarvis::audit",
+        action = "workflow.trigger",
+        by = %execution.submitted_by,
+        workflow = %execution.workflow_name,
+        execution = %execution.id,
+        request_id = %context::request_id(),
+        "workflow triggered"
+    );
+    if client.has_api_key() {
+        state.executions.follow(client, execution.clone());
+    }
+    let prefix = v2_prefix(&execution, None, snapshot.generation())?;
+    Ok(HttpResponse::build(StatusCode::ACCEPTED)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v2/workflows/executions/{}", execution.id),
+        ))
+        .body(v2_finish(&prefix)))
+}
+
+async fn executions(
+    state: &AppState,
+    in_flight: Option<bool>,
+    status: Option<ExecutionStatus>,
+    limit: usize,
+) -> Result<Vec<WorkflowExecution>, ApiError> {
+    let store = std::sync::Arc::clone(state.executions.store());
+    web::block(move || store.list_executions(in_flight, status, limit))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))
+}
+
+fn ok(data: &impl serde::Serialize, generation: u64) -> Result<HttpResponse, ApiError> {
+    let prefix = v2_prefix(data, None, generation)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(v2_finish(&prefix)))
+}
+
+async fn active(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(req.query_string(), &["limit"], &[])?;
+    let limit = params.number("limit", 50, 1, 500)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let running = executions(&state, Some(true), None, limit).await?;
+    let data: Vec<Value> = running
+        .iter()
+        .map(|e| {
+            let mut v = json!(e);
+            v["elapsed_ms"] = json!(now - e.started_at);
+            v
+        })
+        .collect();
+    ok(&data, state.catalog.snapshot().generation())
+}
+
+async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(req.query_string(), &["status", "limit"], &[])?;
+    let limit = params.number("limit", 50, 1, 500)?;
+    let status = params
+        .get("status")
+        .map(|s| {
+            s.parse::<ExecutionStatus>()
+                .map_err(|e| ApiError::invalid("status", e))
+        })
+        .transpose()?;
+    ok(
+        &executions(&state, None, status, limit).await?,
+        state.catalog.snapshot().generation(),
+    )
+}
+
+async fn detail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    let store = std::sync::Arc::clone(state.executions.store());
+    let key = id.clone();
+    let found = web::block(move || store.get_execution(&key))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::ResourceNotFound,
+                format!("no workflow execution `{id}`"),
+            )
+        })?;
+    ok(&found, state.catalog.snapshot().generation())
+}

@@ -1,0 +1,252 @@
+//! Triggering workflows against wiremock playing n8n, and following the execution to its end.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jarvis_integrations::{BreakerConfig, N8nClient, N8nConfig, RetrySchedule, ServiceRegistry};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::support::{TestApp, spawn_app_with_services};
+
+/// The webhook: records the correlation id Jarvis sent, answers like n8n's `onReceived` mode.
+struct Webhook(Arc<Mutex<Option<String>>>);
+
+impl Respond for Webhook {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        *self.0.lock().unwrap() = body["jarvis_correlation_id"].as_str().map(str::to_owned);
+        ResponseTemplate::new(200).set_body_json(json!({ "message": "Workflow was started" }))
+    }
+}
+
+/// `GET /api/v1/executions`: one execution whose received body holds the correlation id.
+struct Executions(Arc<Mutex<Option<String>>>);
+
+impl Respond for Executions {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let corr = self.0.lock().unwrap().clone().unwrap_or_default();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{
+                "id": "77", "status": "running", "workflowId": "A1", "mode": "webhook",
+                "data": { "resultData": { "runData": { "Webhook": [{ "data": { "main": [[{ "json": { "body": { "jarvis_correlation_id": corr } } }]] } }] } } }
+            }],
+            "nextCursor": null
+        }))
+    }
+}
+
+async fn app_with_n8n(server: &MockServer, breaker: BreakerConfig) -> TestApp {
+    let client = N8nClient::new(&N8nConfig {
+        base_url: server.uri(),
+        api_key: Some(jarvis_core::Secret::new("key")),
+        retry: RetrySchedule {
+            initial_ms: 10,
+            max_interval_ms: 20,
+            multiplier: 2.0,
+            jitter: 0.0,
+            max_elapsed_ms: 50,
+        },
+        breaker,
+        ..N8nConfig::default()
+    })
+    .unwrap();
+    spawn_app_with_services(
+        jarvis_api::ApiConfig::default(),
+        |_| {},
+        ServiceRegistry::new(Some((client, false))),
+    )
+    .await
+}
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    body: Value,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let res = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status(),
+        res.headers().clone(),
+        res.json().await.unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_trigger_is_followed_from_running_to_success() {
+    let server = MockServer::start().await;
+    let corr = Arc::new(Mutex::new(None));
+    Mock::given(method("POST"))
+        .and(path("/webhook/github-pr"))
+        .respond_with(Webhook(corr.clone()))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/executions"))
+        .respond_with(Executions(corr.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/executions/77"))
+        .and(query_param("includeData", "false"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "77", "status": "running", "finished": false })),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/executions/77"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "77", "status": "success", "finished": true })),
+        )
+        .mount(&server)
+        .await;
+    let app = app_with_n8n(&server, BreakerConfig::default()).await;
+
+    let (status, headers, body) = post(
+        &app,
+        "/workflow/trigger",
+        json!({ "workflow_id": "A1", "parameters": { "pr": 7 } }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        headers["location"],
+        format!("/api/v2/workflows/executions/{id}")
+    );
+    assert_eq!(body["data"]["status"], "triggered");
+    assert_eq!(body["data"]["reply"]["message"], "Workflow was started");
+    assert_eq!(
+        corr.lock().unwrap().as_deref(),
+        body["data"]["correlation_id"].as_str()
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let done = loop {
+        let (_, _, body) = app
+            .get_json(&format!("/api/v2/workflows/executions/{id}"))
+            .await;
+        if body["data"]["status"] == "success" {
+            break body["data"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never followed to success: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    assert_eq!(done["n8n_execution_id"], "77");
+    assert!(done["finished_at"].is_number());
+    let (_, _, history) = app
+        .get_json("/api/v2/workflows/executions?status=success")
+        .await;
+    assert_eq!(history["data"].as_array().unwrap().len(), 1);
+    let (_, _, active) = app.get_json("/workflows/active").await;
+    assert!(active["data"].as_array().unwrap().is_empty());
+
+    // The v2 form triggers too.
+    let (status, _, _) = post(
+        &app,
+        "/api/v2/workflows/A1/trigger",
+        json!({ "parameters": {} }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn bad_triggers_are_refused_before_any_call() {
+    let server = MockServer::start().await;
+    let app = app_with_n8n(&server, BreakerConfig::default()).await;
+    let big = "x".repeat(70 * 1024);
+    for (body, status, code) in [
+        (json!({ "workflow_id": "nope" }), 404, "RESOURCE_NOT_FOUND"),
+        (
+            json!({ "workflow_id": "Lead lookup" }),
+            409,
+            "WORKFLOW_INACTIVE",
+        ),
+        (
+            json!({ "workflow_id": "C3" }),
+            422,
+            "WORKFLOW_NOT_TRIGGERABLE",
+        ),
+        (
+            json!({ "workflow_id": "A1", "parameters": [1, 2] }),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "workflow_id": "A1", "parameters": "text" }),
+            400,
+            "VALIDATION_ERROR",
+        ),
+    ] {
+        let (got, _, reply) = post(&app, "/workflow/trigger", body.clone()).await;
+        assert_eq!(got.as_u16(), status, "{body}: {reply}");
+        assert_eq!(reply["error"]["code"], code, "{body}: {reply}");
+    }
+    // Too large for the body limit of the test server (4 KiB) or the 64 KiB parameter cap.
+    let (got, _, _) = post(
+        &app,
+        "/workflow/trigger",
+        json!({ "workflow_id": "A1", "parameters": { "blob": big } }),
+    )
+    .await;
+    assert!(
+        got == StatusCode::PAYLOAD_TOO_LARGE || got == StatusCode::BAD_REQUEST,
+        "{got}"
+    );
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "nothing reached n8n"
+    );
+}
+
+#[tokio::test]
+async fn n8n_down_answers_upstream_unavailable_then_circuit_open() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/webhook/github-pr"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let app = app_with_n8n(
+        &server,
+        BreakerConfig {
+            failure_threshold: 3,
+            cool_down_ms: 60_000,
+            ..BreakerConfig::default()
+        },
+    )
+    .await;
+    let (status, _, body) = post(&app, "/workflow/trigger", json!({ "workflow_id": "A1" })).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "UPSTREAM_UNAVAILABLE");
+    let res = app
+        .client
+        .post(format!("{}/workflow/trigger", app.base))
+        .json(&json!({ "workflow_id": "A1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "CIRCUIT_OPEN");
+    let (_, _, services) = app.get_json("/api/v2/services").await;
+    assert_eq!(services["data"][0]["breaker"], "open");
+}
