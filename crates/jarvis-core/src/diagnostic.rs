@@ -100,6 +100,8 @@ diagnostic_codes! {
     EnvVarUnset = "env_var_unset", Warning;
     /// A workflow export entry is not a workflow (no nodes, wrong shape).
     WorkflowInvalid = "workflow_invalid", Error;
+    /// A live source (n8n's API) could not be read; its last known resources are shown.
+    SourceUnreachable = "source_unreachable", Warning;
 }
 
 impl fmt::Display for DiagnosticCode {

@@ -108,6 +108,8 @@ pub enum Scope {
     Desktop,
     /// An exported file handed to Jarvis (n8n workflow exports).
     Export,
+    /// A live service's API (n8n's workflows).
+    Remote,
 }
 
 impl Scope {
@@ -119,6 +121,7 @@ impl Scope {
             Scope::Local => "local",
             Scope::Desktop => "desktop",
             Scope::Export => "export",
+            Scope::Remote => "remote",
         }
     }
 }

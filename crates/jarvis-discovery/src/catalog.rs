@@ -16,7 +16,7 @@ use jarvis_core::{Diagnostic, Resource, ResourceId, ResourceKind, Severity};
 use serde::Serialize;
 
 use crate::config::ScanRoots;
-use crate::scan::{ScanOutput, scan};
+use crate::scan::{External, ScanOutput, scan_with};
 use crate::search::{SearchHit, SearchIndex, SearchQuery};
 
 /// Counts for one kind.
@@ -228,6 +228,10 @@ type Listener = Box<dyn Fn(&Arc<CatalogSnapshot>) + Send + Sync>;
 
 struct Shared {
     roots: ScanRoots,
+    /// Resources from live sources, by origin.
+    external: RwLock<std::collections::BTreeMap<String, External>>,
+    /// Bumped on every change to `external`.
+    external_stamp: std::sync::atomic::AtomicU64,
     current: RwLock<Arc<CatalogSnapshot>>,
     /// Serializes reloads: two at once would race to publish.
     reload: Mutex<()>,
@@ -259,6 +263,8 @@ impl LiveCatalog {
         let catalog = LiveCatalog {
             shared: Arc::new(Shared {
                 roots,
+                external: RwLock::new(std::collections::BTreeMap::new()),
+                external_stamp: std::sync::atomic::AtomicU64::new(0),
                 current: RwLock::new(Arc::new(CatalogSnapshot::empty())),
                 reload: Mutex::new(()),
                 last_error: RwLock::new(None),
@@ -301,6 +307,29 @@ impl LiveCatalog {
             .push(Box::new(listener));
     }
 
+    /// Replaces the resources that the live source `origin` supplies, then reloads. Blocking.
+    pub fn set_external(&self, origin: &str, external: External) -> ReloadOutcome {
+        self.shared
+            .external
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(origin.to_owned(), external);
+        self.shared
+            .external_stamp
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.reload()
+    }
+
+    /// What the live source `origin` last supplied.
+    pub fn external(&self, origin: &str) -> Option<External> {
+        self.shared
+            .external
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(origin)
+            .cloned()
+    }
+
     /// Rescans everything and swaps in the result if anything changed. Blocking.
     pub fn reload(&self) -> ReloadOutcome {
         let _guard = self
@@ -310,7 +339,19 @@ impl LiveCatalog {
             .unwrap_or_else(PoisonError::into_inner);
         let current = self.snapshot();
         let roots = &self.shared.roots;
-        let result = catch_unwind(AssertUnwindSafe(|| scan(roots)));
+        let external: Vec<External> = self
+            .shared
+            .external
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let stamp = self
+            .shared
+            .external_stamp
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let result = catch_unwind(AssertUnwindSafe(|| scan_with(roots, &external, stamp)));
         let out = match result {
             Ok(out) => out,
             Err(panic) => {

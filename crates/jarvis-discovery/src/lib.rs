@@ -34,8 +34,9 @@ mod watch;
 pub use catalog::{CatalogSnapshot, KindCount, LiveCatalog, ReloadOutcome, ScanStats};
 pub use config::{DiscoveryConfig, Environment, ProjectConfig, ProjectRoot, Root, ScanRoots};
 pub use error::{Error, Result};
-pub use scan::{ScanOutput, scan};
+pub use scan::{External, ScanOutput, scan, scan_with};
 pub use search::{Highlight, HighlightField, MatchQuality, SearchHit, SearchIndex, SearchQuery};
+pub use sources::workflows::workflows_from_api;
 pub use watch::{CatalogWatcher, WatchOptions};
 
 /// Parses frontmatter of arbitrary text the way discovery does. Exposed for property tests and

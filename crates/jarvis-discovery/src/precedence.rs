@@ -63,6 +63,8 @@ fn rank(r: &Resource) -> u8 {
         (ResourceKind::McpServer, Scope::Project) => 1,
         (ResourceKind::McpServer, Scope::User) => 2,
         (ResourceKind::McpServer, _) => 3,
+        // The live API knows a workflow's current state better than an export file.
+        (ResourceKind::Workflow, Scope::Remote) => 0,
         (_, Scope::Project) => 0,
         _ => 1,
     }

@@ -237,6 +237,21 @@ pub(crate) fn parallel_chunks<I: Sync, T: Send>(
 
 /// Scans everything `roots` names. Blocking: run it on a blocking thread.
 pub fn scan(roots: &ScanRoots) -> ScanOutput {
+    scan_with(roots, &[], 0)
+}
+
+/// Resources a live source supplied (n8n's API), merged into every scan until replaced.
+#[derive(Debug, Clone, Default)]
+pub struct External {
+    /// The resources.
+    pub resources: Vec<Resource>,
+    /// What went wrong fetching them.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// [`scan`], plus resources from live sources; `stamp` changes whenever they do, so the
+/// fingerprint notices.
+pub fn scan_with(roots: &ScanRoots, external: &[External], stamp: u64) -> ScanOutput {
     let started = Instant::now();
     let mut scan = Scan::new(roots);
 
@@ -257,6 +272,13 @@ pub fn scan(roots: &ScanRoots) -> ScanOutput {
     for path in &roots.workflow_paths {
         workflows::scan_path(&mut scan, path);
     }
+    for source in external {
+        scan.out.resources.extend(source.resources.iter().cloned());
+        scan.out
+            .diagnostics
+            .extend(source.diagnostics.iter().cloned());
+    }
+    scan.mix(&stamp.to_le_bytes());
 
     precedence::apply(&mut scan.out.resources, &mut scan.out.diagnostics);
     scan.out.resources.sort_by(|a, b| {

@@ -40,6 +40,8 @@ pub struct N8nConfig {
     pub required: bool,
     /// How often its health is checked, in seconds.
     pub health_interval_secs: u64,
+    /// How often the workflow list is fetched from the API (with a key), in seconds.
+    pub refresh_secs: u64,
 }
 
 impl Default for N8nConfig {
@@ -53,6 +55,7 @@ impl Default for N8nConfig {
             breaker: BreakerConfig::default(),
             required: false,
             health_interval_secs: 30,
+            refresh_secs: 300,
         }
     }
 }
@@ -116,6 +119,11 @@ impl N8nClient {
     /// The counters.
     pub fn stats(&self) -> &ServiceStats {
         &self.stats
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
     }
 
     /// Whether an API key is configured (the public API needs one).

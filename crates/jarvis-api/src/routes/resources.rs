@@ -50,7 +50,7 @@ pub(crate) fn list_params() -> Vec<Param> {
         Param::query(
             "scope",
             "string",
-            "Only this scope: user, project, local, desktop or export",
+            "Only this scope: user, project, local, desktop, export or remote",
         ),
         Param::query(
             "source",
@@ -148,10 +148,11 @@ impl ListQuery {
                 "local" => Ok(Scope::Local),
                 "desktop" => Ok(Scope::Desktop),
                 "export" => Ok(Scope::Export),
+                "remote" => Ok(Scope::Remote),
                 other => Err(ApiError::invalid(
                     "scope",
                     format!(
-                        "unknown scope `{other}`; expected user, project, local, desktop or export"
+                        "unknown scope `{other}`; expected user, project, local, desktop, export or remote"
                     ),
                 )),
             })

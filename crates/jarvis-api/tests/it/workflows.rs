@@ -250,3 +250,116 @@ async fn n8n_down_answers_upstream_unavailable_then_circuit_open() {
     let (_, _, services) = app.get_json("/api/v2/services").await;
     assert_eq!(services["data"][0]["breaker"], "open");
 }
+
+/// Waits until `check` holds for the body at `path`.
+async fn eventually(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, _, body) = app.get_json(path).await;
+        if check(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{path} never matched: {body}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn live_workflow(id: &str, name: &str) -> Value {
+    json!({
+        "id": id, "name": name, "active": true, "isArchived": false,
+        "nodes": [{ "name": "Hook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+                    "webhookId": format!("w-{id}"), "parameters": { "httpMethod": "POST", "path": format!("live-{id}") } }]
+    })
+}
+
+#[tokio::test]
+async fn live_workflows_merge_with_exports_and_survive_n8n_going_away() {
+    let server = MockServer::start().await;
+    // Two pages: the client follows `nextCursor`.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/workflows"))
+        .and(query_param("cursor", "page-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({ "data": [live_workflow("D4", "Live only")], "nextCursor": null }),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/workflows"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [live_workflow("A1", "PR digest, edited in n8n"), { "id": "bad", "name": "No nodes" }],
+            "nextCursor": "page-2"
+        })))
+        .mount(&server)
+        .await;
+    let app = app_with_n8n(&server, BreakerConfig::default()).await;
+    let client = N8nClient::new(&N8nConfig {
+        base_url: server.uri(),
+        api_key: Some(jarvis_core::Secret::new("key")),
+        retry: RetrySchedule {
+            initial_ms: 10,
+            max_interval_ms: 20,
+            multiplier: 2.0,
+            jitter: 0.0,
+            max_elapsed_ms: 50,
+        },
+        ..N8nConfig::default()
+    })
+    .unwrap();
+    jarvis_api::spawn_workflow_refresh(client, app.catalog.clone(), Duration::from_millis(50));
+
+    let listed = eventually(&app, "/api/v2/workflows?scope=remote", |b| {
+        b["data"].as_array().is_some_and(|d| d.len() == 2)
+    })
+    .await;
+    let names: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Live only", "PR digest, edited in n8n"], "{listed}");
+    // The export's A1 is shadowed by the live copy, and the malformed entry is reported.
+    let (_, _, all) = app.get_json("/api/v2/workflows?limit=100").await;
+    let exported_a1 = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "PR digest")
+        .unwrap_or_else(|| panic!("export A1 missing: {all}"));
+    assert!(exported_a1["shadowed_by"].is_string(), "{exported_a1}");
+    let (_, _, invalid) = app
+        .get_json("/api/v2/diagnostics?code=workflow_invalid")
+        .await;
+    assert!(
+        invalid["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["path"].as_str().unwrap().ends_with("/api/v1/workflows")),
+        "{invalid}"
+    );
+    // Triggering by id now uses the live webhook.
+    Mock::given(method("POST"))
+        .and(path("/webhook/live-A1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "message": "ok" })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (status, _, body) = post(&app, "/api/v2/workflows/A1/trigger", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    // n8n goes away: the last list stays, with a diagnostic saying so.
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/workflows"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    eventually(&app, "/api/v2/diagnostics?code=source_unreachable", |b| {
+        b["data"].as_array().is_some_and(|d| d.len() == 1)
+    })
+    .await;
+    let (_, _, listed) = app.get_json("/api/v2/workflows?scope=remote").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
+}

@@ -5,7 +5,7 @@ pub(crate) mod agents;
 pub(crate) mod commands;
 pub(crate) mod mcp;
 pub(crate) mod skills;
-pub(crate) mod workflows;
+pub mod workflows;
 
 use std::path::Path;
 

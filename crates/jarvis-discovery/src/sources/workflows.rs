@@ -90,14 +90,28 @@ pub(crate) fn parse_file(text: &str, path: &Path, diags: &mut Vec<Diagnostic>) -
     items
         .into_iter()
         .enumerate()
-        .filter_map(|(i, item)| parse_workflow(item, i, path, diags))
+        .filter_map(|(i, item)| parse_workflow(item, i, path, Scope::Export, diags))
         .collect()
+}
+
+/// Workflows from a live API's answers (n8n's `GET /api/v1/workflows` `data` items); `origin`
+/// (the API's URL) stands where a file path would.
+pub fn workflows_from_api(items: &[Value], origin: &str) -> (Vec<Resource>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let path = Path::new(origin);
+    let resources = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| parse_workflow(item, i, path, Scope::Remote, &mut diags))
+        .collect();
+    (resources, diags)
 }
 
 fn parse_workflow(
     item: &Value,
     index: usize,
     path: &Path,
+    scope: Scope,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Resource> {
     let Some(nodes) = item.get("nodes").and_then(Value::as_array) else {
@@ -204,18 +218,13 @@ fn parse_workflow(
     mask_secret_values(&mut metadata);
     let key = workflow_id.clone().unwrap_or_else(|| format!("#{index}"));
     Some(Resource {
-        id: ResourceId::derive(
-            ResourceKind::Workflow,
-            Scope::Export,
-            &path.to_string_lossy(),
-            &key,
-        ),
+        id: ResourceId::derive(ResourceKind::Workflow, scope, &path.to_string_lossy(), &key),
         kind: ResourceKind::Workflow,
         qualified_name: name.clone(),
         name,
         aliases: Vec::new(),
         description,
-        scope: Scope::Export,
+        scope,
         project: None,
         source: path.to_path_buf(),
         category: Some("n8n".to_owned()),
