@@ -345,11 +345,22 @@ fn serve(
     );
     let task_config = settings.tasks.clone();
     let n8n = settings.n8n.clone();
+    let workflows_file = data_dir.join("n8n-workflows.json");
     runtime.block_on(async move {
         let services = if n8n.base_url.is_empty() {
             jarvis_integrations::ServiceRegistry::default()
         } else {
             let client = jarvis_integrations::N8nClient::new(&n8n)?;
+            if n8n.api_key.is_some() {
+                jarvis_api::spawn_workflow_refresh(
+                    client.clone(),
+                    catalog.clone(),
+                    std::time::Duration::from_secs(n8n.refresh_secs.max(10)),
+                    Some(workflows_file),
+                );
+            } else {
+                tracing::info!("no n8n API key: workflows come from export files only");
+            }
             jarvis_integrations::ServiceRegistry::new(Some((client, n8n.required)))
         };
         services.spawn_checks(std::time::Duration::from_secs(

@@ -170,8 +170,7 @@ impl Code {
             Code::TaskFailed | Code::TaskInterrupted => 500,
             Code::TaskTimedOut => 504,
             Code::ConfigInvalid | Code::InternalError => 500,
-            Code::UpstreamUnavailable => 502,
-            Code::CircuitOpen | Code::CatalogUnavailable => 503,
+            Code::UpstreamUnavailable | Code::CircuitOpen | Code::CatalogUnavailable => 503,
             Code::UpstreamTimeout => 504,
         }
     }

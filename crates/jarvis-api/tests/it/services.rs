@@ -48,7 +48,7 @@ async fn a_required_n8n_decides_readiness() {
 
     // Never checked yet: not ready.
     let (status, _, body) = app.get_json("/ready").await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "UPSTREAM_UNAVAILABLE");
     assert_eq!(body["error"]["details"]["services"], json!(["n8n"]));
     // A failed check: still not ready, and the view says why.

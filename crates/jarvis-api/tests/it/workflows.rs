@@ -234,7 +234,7 @@ async fn n8n_down_answers_upstream_unavailable_then_circuit_open() {
     )
     .await;
     let (status, _, body) = post(&app, "/workflow/trigger", json!({ "workflow_id": "A1" })).await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "UPSTREAM_UNAVAILABLE");
     let res = app
         .client
@@ -306,7 +306,14 @@ async fn live_workflows_merge_with_exports_and_survive_n8n_going_away() {
         ..N8nConfig::default()
     })
     .unwrap();
-    jarvis_api::spawn_workflow_refresh(client, app.catalog.clone(), Duration::from_millis(50));
+    let saved = app.home.join("data/n8n-workflows.json");
+    std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
+    jarvis_api::spawn_workflow_refresh(
+        client.clone(),
+        app.catalog.clone(),
+        Duration::from_millis(50),
+        Some(saved.clone()),
+    );
 
     let listed = eventually(&app, "/api/v2/workflows?scope=remote", |b| {
         b["data"].as_array().is_some_and(|d| d.len() == 2)
@@ -319,6 +326,12 @@ async fn live_workflows_merge_with_exports_and_survive_n8n_going_away() {
         .map(|w| w["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Live only", "PR digest, edited in n8n"], "{listed}");
+    // The list is saved for the owner's eyes only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&saved).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     // The export's A1 is shadowed by the live copy, and the malformed entry is reported.
     let (_, _, all) = app.get_json("/api/v2/workflows?limit=100").await;
     let exported_a1 = all["data"]
@@ -361,5 +374,29 @@ async fn live_workflows_merge_with_exports_and_survive_n8n_going_away() {
     })
     .await;
     let (_, _, listed) = app.get_json("/api/v2/workflows?scope=remote").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
+
+    // A restart while n8n is still down serves the list saved by the last successful fetch.
+    let restarted = app_with_n8n(&server, BreakerConfig::default()).await;
+    jarvis_api::spawn_workflow_refresh(
+        client,
+        restarted.catalog.clone(),
+        Duration::from_millis(50),
+        Some(saved),
+    );
+    let diagnostics = eventually(
+        &restarted,
+        "/api/v2/diagnostics?code=source_unreachable",
+        |b| b["data"].as_array().is_some_and(|d| d.len() == 1),
+    )
+    .await;
+    assert!(
+        diagnostics["data"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("last known list"),
+        "{diagnostics}"
+    );
+    let (_, _, listed) = restarted.get_json("/api/v2/workflows?scope=remote").await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
 }
