@@ -473,6 +473,18 @@ fn bench(args: &[String]) -> Result<()> {
             "--bench",
         ]),
     )?;
+    step(
+        "workflows: n8n refresh, triggers and the open breaker, against wiremock",
+        cargo().args([
+            "bench",
+            "-p",
+            "jarvis-api",
+            "--bench",
+            "workflows",
+            "--",
+            "--bench",
+        ]),
+    )?;
     println!(
         "\n==> memory: jarvis scan of the 10,000-resource corpus (release binary, fresh process)"
     );
