@@ -1,0 +1,14 @@
+//! System metrics for Jarvis: sampled off the async executor and kept as multi-resolution
+//! history.
+//!
+//! The history keeps, per metric, several tiers of fixed-width buckets (by default 2 s for the
+//! last hour, 1 min for two days and 15 min for 90 days). Each bucket holds min, max, sum and
+//! count, so a coarse tier loses detail but never the extremes, and the memory a metric can take
+//! is bounded by the tiers alone — about 13,000 buckets, ≈0.5 MB, however long Jarvis runs.
+//!
+//! Architecture invariant: knows nothing of HTTP, of the store or of an async runtime; callers
+//! bring the clock (every call takes the time), which keeps the arithmetic testable.
+
+pub mod history;
+
+pub use history::{Bucket, History, HistoryError, Series, Tier};
