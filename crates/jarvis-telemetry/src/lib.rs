@@ -6,9 +6,14 @@
 //! count, so a coarse tier loses detail but never the extremes, and the memory a metric can take
 //! is bounded by the tiers alone — about 13,000 buckets, ≈0.5 MB, however long Jarvis runs.
 //!
-//! Architecture invariant: knows nothing of HTTP, of the store or of an async runtime; callers
-//! bring the clock (every call takes the time), which keeps the arithmetic testable.
+//! Architecture invariant: knows nothing of HTTP, of the store or of an async runtime; sysinfo
+//! is only ever called on the `Monitor`'s own thread; the history takes the time as an argument,
+//! which keeps its arithmetic testable.
 
 pub mod history;
+pub mod monitor;
+pub mod sampler;
 
 pub use history::{Bucket, History, HistoryError, Series, Tier};
+pub use monitor::{Monitor, TelemetryConfig, unix_now};
+pub use sampler::{DiskSpace, InterfaceRates, Sample, Sampler};
