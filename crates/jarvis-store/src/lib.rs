@@ -70,6 +70,25 @@ pub struct TaskFilter {
     pub before_seq: Option<i64>,
 }
 
+/// One bucket of a metric's history, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricBucket {
+    /// The metric's name.
+    pub metric: String,
+    /// The width of the bucket (its tier), in seconds.
+    pub step_secs: i64,
+    /// The bucket's start, in Unix seconds.
+    pub start: i64,
+    /// The smallest sample.
+    pub min: f64,
+    /// The largest sample.
+    pub max: f64,
+    /// The sum of the samples.
+    pub sum: f64,
+    /// How many samples.
+    pub count: i64,
+}
+
 /// Everything Jarvis persists.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records a new task.
@@ -97,4 +116,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         status: Option<ExecutionStatus>,
         limit: usize,
     ) -> Result<Vec<WorkflowExecution>>;
+    /// Writes metric buckets in one transaction, replacing stored buckets with the same metric,
+    /// step and start (a flush writes each bucket's whole state).
+    fn save_metric_buckets(&self, buckets: &[MetricBucket]) -> Result<()>;
+    /// Every stored metric bucket, oldest first.
+    fn load_metric_buckets(&self) -> Result<Vec<MetricBucket>>;
+    /// Deletes the buckets of one step that start before `before`; answers how many went.
+    fn prune_metric_buckets(&self, step_secs: i64, before: i64) -> Result<usize>;
 }

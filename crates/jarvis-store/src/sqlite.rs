@@ -8,7 +8,7 @@ use jarvis_core::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use crate::{Error, Result, Store, TaskFilter};
+use crate::{Error, MetricBucket, Result, Store, TaskFilter};
 
 /// Schema migrations, applied in order; each runs once, recorded in `schema_migrations`.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -56,6 +56,19 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX workflow_executions_status ON workflow_executions (status);
     CREATE INDEX workflow_executions_started ON workflow_executions (started_at);",
+    ),
+    (
+        3,
+        "CREATE TABLE metric_buckets (
+        metric TEXT NOT NULL,
+        step_secs BIGINT NOT NULL,
+        start BIGINT NOT NULL,
+        min_value DOUBLE PRECISION NOT NULL,
+        max_value DOUBLE PRECISION NOT NULL,
+        sum_value DOUBLE PRECISION NOT NULL,
+        sample_count BIGINT NOT NULL,
+        PRIMARY KEY (metric, step_secs, start)
+    );",
     ),
 ];
 
@@ -246,6 +259,70 @@ fn decode_execution(
 }
 
 impl Store for SqliteStore {
+    fn save_metric_buckets(&self, buckets: &[MetricBucket]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(query_error)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO metric_buckets (metric, step_secs, start, min_value, max_value, sum_value, sample_count)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (metric, step_secs, start) DO UPDATE SET
+                     min_value = excluded.min_value, max_value = excluded.max_value,
+                     sum_value = excluded.sum_value, sample_count = excluded.sample_count",
+                )
+                .map_err(query_error)?;
+            for b in buckets {
+                insert
+                    .execute(params![
+                        b.metric,
+                        b.step_secs,
+                        b.start,
+                        b.min,
+                        b.max,
+                        b.sum,
+                        b.count
+                    ])
+                    .map_err(query_error)?;
+            }
+        }
+        tx.commit().map_err(query_error)
+    }
+
+    fn load_metric_buckets(&self) -> Result<Vec<MetricBucket>> {
+        let conn = self.conn();
+        let mut select = conn
+            .prepare(
+                "SELECT metric, step_secs, start, min_value, max_value, sum_value, sample_count
+                 FROM metric_buckets ORDER BY start, metric, step_secs",
+            )
+            .map_err(query_error)?;
+        let rows = select
+            .query_map([], |row| {
+                Ok(MetricBucket {
+                    metric: row.get(0)?,
+                    step_secs: row.get(1)?,
+                    start: row.get(2)?,
+                    min: row.get(3)?,
+                    max: row.get(4)?,
+                    sum: row.get(5)?,
+                    count: row.get(6)?,
+                })
+            })
+            .map_err(query_error)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(query_error)
+    }
+
+    fn prune_metric_buckets(&self, step_secs: i64, before: i64) -> Result<usize> {
+        self.conn()
+            .execute(
+                "DELETE FROM metric_buckets WHERE step_secs = ?1 AND start < ?2",
+                params![step_secs, before],
+            )
+            .map_err(query_error)
+    }
+
     fn insert_execution(&self, e: &WorkflowExecution) -> Result<()> {
         self.conn()
             .execute(
@@ -593,5 +670,46 @@ mod tests {
         std::fs::write(&blocker, b"x").unwrap();
         let err = SqliteStore::open(blocker.join("jarvis.db")).unwrap_err();
         assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+    }
+
+    #[test]
+    fn metric_buckets_upsert_survive_reopening_and_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jarvis.db");
+        let bucket = |metric: &str, step_secs, start, count| MetricBucket {
+            metric: metric.into(),
+            step_secs,
+            start,
+            min: 1.0,
+            max: 5.0,
+            sum: 3.0 * count as f64,
+            count,
+        };
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store
+                .save_metric_buckets(&[
+                    bucket("cpu_usage", 2, 100, 1),
+                    bucket("cpu_usage", 60, 60, 1),
+                    bucket("memory_usage", 2, 98, 1),
+                ])
+                .unwrap();
+            // The same bucket again, fuller: replaced, not added.
+            store
+                .save_metric_buckets(&[bucket("cpu_usage", 2, 100, 4)])
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let loaded = store.load_metric_buckets().unwrap();
+        assert_eq!(
+            loaded,
+            [
+                bucket("cpu_usage", 60, 60, 1),
+                bucket("memory_usage", 2, 98, 1),
+                bucket("cpu_usage", 2, 100, 4),
+            ]
+        );
+        assert_eq!(store.prune_metric_buckets(2, 100).unwrap(), 1);
+        assert_eq!(store.load_metric_buckets().unwrap().len(), 2);
     }
 }

@@ -6,14 +6,15 @@
 //! count, so a coarse tier loses detail but never the extremes, and the memory a metric can take
 //! is bounded by the tiers alone — about 13,000 buckets, ≈0.5 MB, however long Jarvis runs.
 //!
-//! Architecture invariant: knows nothing of HTTP, of the store or of an async runtime; sysinfo
-//! is only ever called on the `Monitor`'s own thread; the history takes the time as an argument,
-//! which keeps its arithmetic testable.
+//! Architecture invariant: knows nothing of HTTP or of an async runtime. sysinfo runs only on
+//! the `Monitor`'s own thread, which also writes to the store; `Monitor::start` reads the store
+//! once, so async callers run it on the blocking pool. The history takes the time as an
+//! argument, which keeps its arithmetic testable.
 
 pub mod history;
 pub mod monitor;
 pub mod sampler;
 
 pub use history::{Bucket, History, HistoryError, Series, Tier};
-pub use monitor::{Monitor, TelemetryConfig, unix_now};
+pub use monitor::{Monitor, TelemetryConfig, TelemetryError, unix_now};
 pub use sampler::{DiskSpace, InterfaceRates, Sample, Sampler};

@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{History, HistoryError, Series, Tier};
+use jarvis_store::{MetricBucket, Store};
+
+use crate::history::{Bucket, History, HistoryError, Series, Tier};
 use crate::sampler::{Sample, Sampler};
 
 /// How often to sample and what history to keep.
@@ -21,6 +23,9 @@ pub struct TelemetryConfig {
     pub tiers: Vec<Tier>,
     /// The most points a history query without a step answers.
     pub max_points: usize,
+    /// Seconds between writes of the history to the store (a restart loses at most this much;
+    /// a clean stop loses nothing).
+    pub flush_secs: u64,
 }
 
 impl Default for TelemetryConfig {
@@ -29,6 +34,7 @@ impl Default for TelemetryConfig {
             interval_ms: 2000,
             tiers: Tier::DEFAULTS.to_vec(),
             max_points: 2000,
+            flush_secs: 60,
         }
     }
 }
@@ -62,9 +68,17 @@ pub fn unix_now() -> i64 {
 }
 
 impl Monitor {
-    /// Starts sampling on a thread of its own (`jarvis-telemetry`), with `history` as the start
-    /// (empty, or restored from storage).
-    pub fn start(config: &TelemetryConfig, history: History) -> std::io::Result<Monitor> {
+    /// Starts sampling on a thread of its own (`jarvis-telemetry`). With a store, the history
+    /// is first restored from it (a blocking read), written back every `flush_secs` and once
+    /// more on stop.
+    pub fn start(
+        config: &TelemetryConfig,
+        store: Option<Arc<dyn Store>>,
+    ) -> Result<Monitor, TelemetryError> {
+        let mut history = History::new(&config.tiers, config.max_points)?;
+        if let Some(store) = &store {
+            restore(&mut history, store.as_ref())?;
+        }
         let shared = Arc::new(Shared {
             history: Mutex::new(history),
             latest: RwLock::new(None),
@@ -72,11 +86,13 @@ impl Monitor {
         });
         let (stop, stopped) = mpsc::channel::<()>();
         let interval = Duration::from_millis(config.interval_ms.max(100));
+        let flush_every = i64::try_from(config.flush_secs.max(1)).unwrap_or(i64::MAX);
         let worker = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("jarvis-telemetry".into())
             .spawn(move || {
                 let mut sampler = Sampler::new();
+                let mut flushed_at = unix_now();
                 // A message or a dropped sender both mean stop; a timeout means sample.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                     let now = unix_now();
@@ -101,9 +117,19 @@ impl Monitor {
                         .write()
                         .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(sample));
                     worker.samples.fetch_add(1, Ordering::Relaxed);
+                    if let Some(store) = &store
+                        && now - flushed_at >= flush_every
+                    {
+                        flush(&worker, store.as_ref(), flushed_at, now);
+                        flushed_at = now;
+                    }
+                }
+                if let Some(store) = &store {
+                    flush(&worker, store.as_ref(), flushed_at, unix_now());
                 }
                 tracing::debug!("telemetry sampler stopped");
-            })?;
+            })
+            .map_err(TelemetryError::Thread)?;
         Ok(Monitor {
             shared,
             stop: Some(stop),
@@ -146,6 +172,102 @@ impl Monitor {
     }
 }
 
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The tiers are not usable.
+    #[error("invalid telemetry tiers: {0}")]
+    Tiers(#[from] HistoryError),
+    /// The stored history could not be read.
+    #[error("cannot read the stored metric history: {0}")]
+    Store(#[from] jarvis_store::Error),
+    /// The sampler thread could not start.
+    #[error("cannot start the telemetry thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Loads stored buckets into `history`; buckets it refuses (unknown step, misaligned, not
+/// finite, out of reach) are counted and logged.
+fn restore(history: &mut History, store: &dyn Store) -> Result<(), TelemetryError> {
+    let now = unix_now();
+    let stored = store.load_metric_buckets()?;
+    let (mut kept, mut refused) = (0usize, 0usize);
+    for b in &stored {
+        let (Ok(step), Ok(count)) = (u64::try_from(b.step_secs), u64::try_from(b.count)) else {
+            refused += 1;
+            continue;
+        };
+        let bucket = Bucket {
+            start: b.start,
+            min: b.min,
+            max: b.max,
+            sum: b.sum,
+            count,
+        };
+        if history.restore(&b.metric, step, bucket, now) {
+            kept += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    if refused > 0 {
+        tracing::warn!(
+            kept,
+            refused,
+            "some stored metric buckets do not fit the configured tiers; left out"
+        );
+    }
+    tracing::info!(buckets = kept, "metric history restored");
+    Ok(())
+}
+
+/// Writes every bucket touched since `since` and prunes what fell out of each tier's reach.
+/// A failure is logged and retried at the next flush (the buckets are still in memory).
+fn flush(shared: &Shared, store: &dyn Store, since: i64, now: i64) {
+    let rows: Vec<MetricBucket> = {
+        let history = shared
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut rows = Vec::new();
+        for metric in history.metric_names() {
+            for tier in history.tiers() {
+                let step = i64::try_from(tier.step_secs).unwrap_or(i64::MAX);
+                let from = since - since.rem_euclid(step);
+                for b in history.buckets_since(&metric, tier.step_secs, from) {
+                    rows.push(MetricBucket {
+                        metric: metric.clone(),
+                        step_secs: step,
+                        start: b.start,
+                        min: b.min,
+                        max: b.max,
+                        sum: b.sum,
+                        count: i64::try_from(b.count).unwrap_or(i64::MAX),
+                    });
+                }
+            }
+        }
+        rows
+    };
+    if let Err(e) = store.save_metric_buckets(&rows) {
+        tracing::error!(error = %e, buckets = rows.len(), "cannot save the metric history; retrying at the next flush");
+        return;
+    }
+    let tiers = shared
+        .history
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .tiers()
+        .to_vec();
+    for tier in tiers {
+        let step = i64::try_from(tier.step_secs).unwrap_or(i64::MAX);
+        let reach = i64::try_from(tier.retention_secs).unwrap_or(i64::MAX);
+        if let Err(e) = store.prune_metric_buckets(step, now.saturating_sub(reach)) {
+            tracing::warn!(error = %e, step, "cannot prune old metric buckets");
+        }
+    }
+}
+
 impl Drop for Monitor {
     fn drop(&mut self) {
         drop(self.stop.take());
@@ -167,8 +289,7 @@ mod tests {
             interval_ms: 100,
             ..TelemetryConfig::default()
         };
-        let history = History::new(&config.tiers, config.max_points).unwrap();
-        let monitor = Monitor::start(&config, history).unwrap();
+        let monitor = Monitor::start(&config, None).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while monitor.samples() < 3 {
             assert!(std::time::Instant::now() < deadline, "no samples");
@@ -189,5 +310,38 @@ mod tests {
             started.elapsed() < Duration::from_secs(2),
             "drop waits at most one sample"
         );
+    }
+
+    #[test]
+    fn history_survives_a_restart_on_the_same_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || -> Arc<dyn Store> {
+            Arc::new(jarvis_store::SqliteStore::open(dir.path().join("jarvis.db")).unwrap())
+        };
+        let config = TelemetryConfig {
+            interval_ms: 100,
+            ..TelemetryConfig::default()
+        };
+        let monitor = Monitor::start(&config, Some(open())).unwrap();
+        while monitor.samples() < 3 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let now = unix_now();
+        let before = monitor.query("cpu_usage", now - 60, now + 2, None).unwrap();
+        drop(monitor); // a clean stop flushes
+        let stored = open().load_metric_buckets().unwrap();
+        assert!(
+            stored
+                .iter()
+                .any(|b| b.metric == "cpu_usage" && b.step_secs == 900)
+        );
+
+        let restarted = Monitor::start(&config, Some(open())).unwrap();
+        let after = restarted
+            .query("cpu_usage", now - 60, now + 2, None)
+            .unwrap();
+        let count = |s: &Series| s.points.iter().map(|b| b.count).sum::<u64>();
+        assert!(count(&after) >= count(&before), "{before:?} then {after:?}");
+        assert!(count(&before) >= 3);
     }
 }
