@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use jarvis_store::{MetricBucket, Store};
 
 use crate::history::{Bucket, History, HistoryError, Series, Tier};
-use crate::sampler::{Sample, Sampler};
+use crate::sampler::{ProcessInfo, Sample, Sampler};
+
+/// Command lines longer than this are cut: some carry whole prompts or JSON.
+const MAX_COMMAND_CHARS: usize = 512;
 
 /// How often to sample and what history to keep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +45,7 @@ impl Default for TelemetryConfig {
 struct Shared {
     history: Mutex<History>,
     latest: RwLock<Option<Arc<Sample>>>,
+    processes: RwLock<Arc<Vec<ProcessInfo>>>,
     samples: AtomicU64,
 }
 
@@ -82,6 +86,7 @@ impl Monitor {
         let shared = Arc::new(Shared {
             history: Mutex::new(history),
             latest: RwLock::new(None),
+            processes: RwLock::new(Arc::new(Vec::new())),
             samples: AtomicU64::new(0),
         });
         let (stop, stopped) = mpsc::channel::<()>();
@@ -112,6 +117,11 @@ impl Monitor {
                             }
                         }
                     }
+                    let processes = Arc::new(sampler.processes(MAX_COMMAND_CHARS));
+                    *worker
+                        .processes
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner) = processes;
                     *worker
                         .latest
                         .write()
@@ -144,6 +154,17 @@ impl Monitor {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The process table as of the latest sample (empty before the first).
+    pub fn processes(&self) -> Arc<Vec<ProcessInfo>> {
+        Arc::clone(
+            &self
+                .shared
+                .processes
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// How many samples have been taken.
@@ -297,6 +318,12 @@ mod tests {
         }
         let latest = monitor.latest().unwrap();
         assert!(latest.memory_total_bytes > 0);
+        assert!(
+            monitor
+                .processes()
+                .iter()
+                .any(|p| p.pid == std::process::id())
+        );
         let now = unix_now();
         let series = monitor.query("cpu_usage", now - 60, now + 2, None).unwrap();
         assert_eq!(series.tier.step_secs, 2);

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sysinfo::{
-    CpuRefreshKind, Disks, MemoryRefreshKind, Networks, ProcessesToUpdate, RefreshKind, System,
+    CpuRefreshKind, Disks, MemoryRefreshKind, Networks, ProcessRefreshKind, ProcessesToUpdate,
+    RefreshKind, System, UpdateKind,
 };
 
 /// Space on one mounted file system.
@@ -27,6 +28,94 @@ pub struct InterfaceRates {
     pub rx_bytes_per_sec: f64,
     /// Bytes sent per second.
     pub tx_bytes_per_sec: f64,
+}
+
+/// One process, as the last sample saw it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessInfo {
+    /// Its id.
+    pub pid: u32,
+    /// Its parent's id.
+    pub parent: Option<u32>,
+    /// Its name.
+    pub name: String,
+    /// The user it runs as, when known.
+    pub user: Option<String>,
+    /// Running, sleeping, zombie, …
+    pub status: String,
+    /// CPU use since the sample before, in percent of one core.
+    pub cpu_percent: f64,
+    /// Resident memory, in bytes.
+    pub memory_bytes: u64,
+    /// When it started, in Unix seconds.
+    pub started_at: i64,
+    /// Its command line, cut to a bound.
+    pub command: String,
+}
+
+/// How to order a process list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessSort {
+    /// Most CPU first.
+    Cpu,
+    /// Most memory first.
+    Memory,
+    /// Lowest pid first.
+    Pid,
+    /// By name, then pid.
+    Name,
+    /// Newest first.
+    Started,
+}
+
+impl ProcessSort {
+    /// Parses `cpu`, `memory`, `pid`, `name` or `started`.
+    pub fn parse(text: &str) -> Option<ProcessSort> {
+        Some(match text {
+            "cpu" => ProcessSort::Cpu,
+            "memory" => ProcessSort::Memory,
+            "pid" => ProcessSort::Pid,
+            "name" => ProcessSort::Name,
+            "started" => ProcessSort::Started,
+            _ => return None,
+        })
+    }
+}
+
+/// The processes whose name contains `name` (case-insensitive), ordered, at most `limit`.
+pub fn select_processes(
+    all: &[ProcessInfo],
+    sort: ProcessSort,
+    name: Option<&str>,
+    limit: usize,
+) -> Vec<ProcessInfo> {
+    let needle = name.map(str::to_lowercase);
+    let mut chosen: Vec<ProcessInfo> = all
+        .iter()
+        .filter(|p| {
+            needle
+                .as_deref()
+                .is_none_or(|n| p.name.to_lowercase().contains(n))
+        })
+        .cloned()
+        .collect();
+    match sort {
+        ProcessSort::Cpu => chosen.sort_by(|a, b| {
+            b.cpu_percent
+                .total_cmp(&a.cpu_percent)
+                .then(a.pid.cmp(&b.pid))
+        }),
+        ProcessSort::Memory => {
+            chosen.sort_by(|a, b| b.memory_bytes.cmp(&a.memory_bytes).then(a.pid.cmp(&b.pid)))
+        }
+        ProcessSort::Pid => chosen.sort_by_key(|p| p.pid),
+        ProcessSort::Name => chosen.sort_by(|a, b| a.name.cmp(&b.name).then(a.pid.cmp(&b.pid))),
+        ProcessSort::Started => {
+            chosen.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(a.pid.cmp(&b.pid)))
+        }
+    }
+    chosen.truncate(limit);
+    chosen
 }
 
 /// One reading of the machine.
@@ -98,6 +187,7 @@ pub struct Sampler {
     system: System,
     disks: Disks,
     networks: Networks,
+    users: sysinfo::Users,
     last: Option<std::time::Instant>,
     own_pid: Option<sysinfo::Pid>,
 }
@@ -128,6 +218,7 @@ impl Sampler {
             system,
             disks: Disks::new_with_refreshed_list(),
             networks: Networks::new_with_refreshed_list(),
+            users: sysinfo::Users::new_with_refreshed_list(),
             last: None,
             own_pid: sysinfo::get_current_pid().ok(),
         };
@@ -145,7 +236,15 @@ impl Sampler {
         self.last = Some(now);
         self.system.refresh_cpu_usage();
         self.system.refresh_memory();
-        let process_count = self.system.refresh_processes(ProcessesToUpdate::All, true);
+        let process_count = self.system.refresh_processes_specifics(
+            ProcessesToUpdate::All,
+            true,
+            ProcessRefreshKind::nothing()
+                .with_cpu()
+                .with_memory()
+                .with_cmd(UpdateKind::OnlyIfNotSet)
+                .with_user(UpdateKind::OnlyIfNotSet),
+        );
         let process_count = process_count.max(self.system.processes().len());
         self.disks.refresh(true);
         self.networks.refresh(true);
@@ -222,9 +321,40 @@ impl Sampler {
         }
     }
 
-    /// The processes as of the last sample.
-    pub fn system(&self) -> &System {
-        &self.system
+    /// The processes as of the last sample (CPU use covers the time since the one before),
+    /// command lines cut to `max_cmd` characters.
+    pub fn processes(&mut self, max_cmd: usize) -> Vec<ProcessInfo> {
+        self.users.refresh();
+        let users = &self.users;
+        self.system
+            .processes()
+            .values()
+            .map(|p| {
+                let mut cmd = p
+                    .cmd()
+                    .iter()
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if cmd.chars().count() > max_cmd {
+                    cmd = cmd.chars().take(max_cmd).collect::<String>() + "…";
+                }
+                ProcessInfo {
+                    pid: p.pid().as_u32(),
+                    parent: p.parent().map(sysinfo::Pid::as_u32),
+                    name: p.name().to_string_lossy().into_owned(),
+                    user: p
+                        .user_id()
+                        .and_then(|uid| users.get_user_by_id(uid))
+                        .map(|u| u.name().to_owned()),
+                    status: p.status().to_string(),
+                    cpu_percent: f64::from(p.cpu_usage()),
+                    memory_bytes: p.memory(),
+                    started_at: i64::try_from(p.start_time()).unwrap_or(i64::MAX),
+                    command: cmd,
+                }
+            })
+            .collect()
     }
 }
 
@@ -251,5 +381,65 @@ mod tests {
         assert!(s.uptime_secs > 0);
         assert!(s.load.iter().all(|l| l.is_finite() && *l >= 0.0));
         assert!(s.metrics().iter().all(|(_, v)| v.is_finite()));
+    }
+
+    #[test]
+    fn the_process_table_shows_this_process() {
+        let mut sampler = Sampler::new();
+        sampler.sample(1);
+        let all = sampler.processes(64);
+        let me = std::process::id();
+        let mine = all
+            .iter()
+            .find(|p| p.pid == me)
+            .expect("this process is listed");
+        assert!(mine.memory_bytes > 0);
+        assert!(mine.started_at > 0);
+        assert!(mine.command.chars().count() <= 65, "{}", mine.command);
+        assert!(!mine.name.is_empty());
+    }
+
+    fn proc(pid: u32, name: &str, cpu: f64, memory_bytes: u64, started_at: i64) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            parent: None,
+            name: name.into(),
+            user: None,
+            status: "Run".into(),
+            cpu_percent: cpu,
+            memory_bytes,
+            started_at,
+            command: name.into(),
+        }
+    }
+
+    #[test]
+    fn process_lists_sort_filter_and_limit() {
+        let all = [
+            proc(3, "node", 5.0, 300, 10),
+            proc(1, "init", 0.0, 100, 1),
+            proc(7, "Nodejs", 50.0, 200, 30),
+            proc(5, "jarvis", 5.0, 900, 20),
+        ];
+        let pids = |sort, name, limit| -> Vec<u32> {
+            select_processes(&all, sort, name, limit)
+                .iter()
+                .map(|p| p.pid)
+                .collect()
+        };
+        let cases: &[(ProcessSort, Option<&str>, usize, &[u32])] = &[
+            (ProcessSort::Cpu, None, 10, &[7, 3, 5, 1]),
+            (ProcessSort::Memory, None, 2, &[5, 3]),
+            (ProcessSort::Pid, None, 10, &[1, 3, 5, 7]),
+            (ProcessSort::Name, None, 10, &[7, 1, 5, 3]),
+            (ProcessSort::Started, None, 10, &[7, 5, 3, 1]),
+            (ProcessSort::Pid, Some("NODE"), 10, &[3, 7]),
+            (ProcessSort::Pid, Some("nothing"), 10, &[]),
+        ];
+        for (sort, name, limit, want) in cases {
+            assert_eq!(pids(*sort, *name, *limit), *want, "{sort:?} {name:?}");
+        }
+        assert_eq!(ProcessSort::parse("memory"), Some(ProcessSort::Memory));
+        assert_eq!(ProcessSort::parse("ram"), None);
     }
 }
