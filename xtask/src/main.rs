@@ -474,6 +474,18 @@ fn bench(args: &[String]) -> Result<()> {
         ]),
     )?;
     step(
+        "telemetry: the cost of one sample and the size of a full history",
+        cargo().args([
+            "bench",
+            "-p",
+            "jarvis-telemetry",
+            "--bench",
+            "sampler",
+            "--",
+            "--bench",
+        ]),
+    )?;
+    step(
         "workflows: n8n refresh, triggers and the open breaker, against wiremock",
         cargo().args([
             "bench",
