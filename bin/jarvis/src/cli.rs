@@ -343,6 +343,10 @@ fn serve(
     let store: std::sync::Arc<dyn jarvis_store::Store> = std::sync::Arc::new(
         jarvis_store::SqliteStore::open(&database).context("cannot open the database")?,
     );
+    // Samples the machine on its own thread; dropped (stopped, history flushed) when serving ends.
+    let _telemetry =
+        jarvis_telemetry::Monitor::start(&settings.telemetry, Some(std::sync::Arc::clone(&store)))
+            .context("cannot start telemetry")?;
     let task_config = settings.tasks.clone();
     let n8n = settings.n8n.clone();
     let workflows_file = data_dir.join("n8n-workflows.json");

@@ -25,6 +25,8 @@ pub struct Settings {
     pub tasks: jarvis_tasks::TaskConfig,
     /// The n8n instance, when there is one.
     pub n8n: jarvis_integrations::N8nConfig,
+    /// System metrics and their history.
+    pub telemetry: jarvis_telemetry::TelemetryConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -189,6 +191,14 @@ impl Settings {
         }
         if self.tasks.timeout_secs == 0 {
             bail!("invalid configuration `tasks.timeout_secs`: must be greater than 0");
+        }
+        if let Err(e) =
+            jarvis_telemetry::History::new(&self.telemetry.tiers, self.telemetry.max_points)
+        {
+            bail!("invalid configuration `telemetry.tiers`: {e}");
+        }
+        if self.telemetry.interval_ms < 100 {
+            bail!("invalid configuration `telemetry.interval_ms`: must be at least 100");
         }
         for origin in &self.server.cors.allowed_origins {
             let ok = (origin.starts_with("http://") || origin.starts_with("https://"))

@@ -192,6 +192,20 @@ fn invalid_configuration_stops_with_the_key_named() {
             "discovery.claude_dir",
         ),
         (
+            vec!["scan"],
+            vec![],
+            Some(
+                "[telemetry]\ntiers = [{ step_secs = 60, retention_secs = 3600 }, { step_secs = 2, retention_secs = 7200 }]\n",
+            ),
+            "telemetry.tiers",
+        ),
+        (
+            vec!["scan"],
+            vec![("JARVIS__TELEMETRY__INTERVAL_MS", "5")],
+            None,
+            "telemetry.interval_ms",
+        ),
+        (
             vec!["--config", "/no/such/jarvis.toml", "scan"],
             vec![],
             None,
@@ -305,9 +319,12 @@ fn serve_answers_http_and_stops_on_sigterm() {
     use std::io::{BufRead, BufReader};
 
     let home = Home::new();
+    let data = home.path().join("data");
     let mut child = home
         .command(&["serve", "--port", "0"])
         .env("JARVIS__LOG__FORMAT", "json")
+        .env("JARVIS__TELEMETRY__INTERVAL_MS", "100")
+        .env("JARVIS__STORAGE__DATA_DIR", &data)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -339,6 +356,7 @@ fn serve_answers_http_and_stops_on_sigterm() {
             .unwrap()
     });
     assert_eq!(body["data"]["status"], "ok");
+    std::thread::sleep(std::time::Duration::from_millis(400)); // a few samples
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -348,6 +366,15 @@ fn serve_answers_http_and_stops_on_sigterm() {
     assert!(exit.success(), "{exit:?}");
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    // The metric history was written on the way out.
+    let store = jarvis_store::SqliteStore::open(data.join("jarvis.db")).unwrap();
+    let buckets = jarvis_store::Store::load_metric_buckets(&store).unwrap();
+    assert!(
+        buckets
+            .iter()
+            .any(|b| b.metric == "cpu_usage" && b.count >= 1),
+        "{buckets:?}"
+    );
 }
 
 #[test]
