@@ -18,5 +18,6 @@ pub mod sampler;
 pub use history::{Bucket, History, HistoryError, Series, Tier};
 pub use monitor::{Monitor, TelemetryConfig, TelemetryError, unix_now};
 pub use sampler::{
-    DiskSpace, InterfaceRates, ProcessInfo, ProcessSort, Sample, Sampler, select_processes,
+    DiskSpace, InterfaceRates, METRICS, MetricInfo, ProcessInfo, ProcessSort, Sample, Sampler,
+    select_processes,
 };

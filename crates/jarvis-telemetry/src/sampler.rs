@@ -118,6 +118,76 @@ pub fn select_processes(
     chosen
 }
 
+/// A metric the history keeps: its name, unit and meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MetricInfo {
+    /// The name queries use.
+    pub name: &'static str,
+    /// `percent`, `bytes`, `bytes_per_second`, `count` or `load`.
+    pub unit: &'static str,
+    /// What it measures.
+    pub description: &'static str,
+}
+
+/// Every metric [`Sample::metrics`] yields, in the same order.
+pub const METRICS: &[MetricInfo] = &[
+    MetricInfo {
+        name: "cpu_usage",
+        unit: "percent",
+        description: "CPU use over all cores",
+    },
+    MetricInfo {
+        name: "memory_usage",
+        unit: "percent",
+        description: "memory in use",
+    },
+    MetricInfo {
+        name: "memory_used_bytes",
+        unit: "bytes",
+        description: "memory in use",
+    },
+    MetricInfo {
+        name: "swap_usage",
+        unit: "percent",
+        description: "swap in use",
+    },
+    MetricInfo {
+        name: "load_1m",
+        unit: "load",
+        description: "load average over one minute",
+    },
+    MetricInfo {
+        name: "disk_read_bytes_per_sec",
+        unit: "bytes_per_second",
+        description: "bytes read from all disks",
+    },
+    MetricInfo {
+        name: "disk_write_bytes_per_sec",
+        unit: "bytes_per_second",
+        description: "bytes written to all disks",
+    },
+    MetricInfo {
+        name: "net_rx_bytes_per_sec",
+        unit: "bytes_per_second",
+        description: "bytes received on all interfaces",
+    },
+    MetricInfo {
+        name: "net_tx_bytes_per_sec",
+        unit: "bytes_per_second",
+        description: "bytes sent on all interfaces",
+    },
+    MetricInfo {
+        name: "process_count",
+        unit: "count",
+        description: "processes on the machine",
+    },
+    MetricInfo {
+        name: "jarvis_resident_bytes",
+        unit: "bytes",
+        description: "Jarvis's own resident memory",
+    },
+];
+
 /// One reading of the machine.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
@@ -381,6 +451,12 @@ mod tests {
         assert!(s.uptime_secs > 0);
         assert!(s.load.iter().all(|l| l.is_finite() && *l >= 0.0));
         assert!(s.metrics().iter().all(|(_, v)| v.is_finite()));
+        let names: Vec<&str> = s.metrics().iter().map(|(n, _)| *n).collect();
+        let described: Vec<&str> = METRICS.iter().map(|m| m.name).collect();
+        assert_eq!(
+            names, described,
+            "every metric has a unit and a description"
+        );
     }
 
     #[test]
