@@ -84,6 +84,21 @@ impl Params {
         Ok(value)
     }
 
+    /// The parameter parsed as `T`, or `None` when absent; a value `T` refuses is a
+    /// `VALIDATION_ERROR` naming the parameter, with `T`'s own message.
+    pub fn parsed<T>(&self, name: &str) -> Result<Option<T>, ApiError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.get(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|e: T::Err| ApiError::invalid(name, e.to_string()))
+            })
+            .transpose()
+    }
+
     /// `true` or `false`, or `None` when absent.
     pub fn flag(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.get(name) {

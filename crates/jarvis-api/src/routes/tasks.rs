@@ -593,20 +593,8 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
         &[],
     )?;
     let limit = params.number("limit", 50, 1, 500)?;
-    let status = params
-        .get("status")
-        .map(|s| {
-            s.parse::<TaskStatus>()
-                .map_err(|e| ApiError::invalid("status", e))
-        })
-        .transpose()?;
-    let kind = params
-        .get("kind")
-        .map(|s| {
-            s.parse::<TaskKind>()
-                .map_err(|e| ApiError::invalid("kind", e))
-        })
-        .transpose()?;
+    let status = params.parsed::<TaskStatus>("status")?;
+    let kind = params.parsed::<TaskKind>("kind")?;
     let before_seq = params
         .get("cursor")
         .map(|c| {

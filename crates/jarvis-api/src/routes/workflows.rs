@@ -379,13 +379,7 @@ async fn active(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(req.query_string(), &["status", "limit"], &[])?;
     let limit = params.number("limit", 50, 1, 500)?;
-    let status = params
-        .get("status")
-        .map(|s| {
-            s.parse::<ExecutionStatus>()
-                .map_err(|e| ApiError::invalid("status", e))
-        })
-        .transpose()?;
+    let status = params.parsed::<ExecutionStatus>("status")?;
     ok(
         &executions(&state, None, status, limit).await?,
         state.catalog.snapshot().generation(),
