@@ -218,6 +218,24 @@ pub async fn spawn_app_with_services(
     }
 }
 
+/// POSTs `body` as JSON to `path`; answers the status, headers and JSON body.
+pub async fn post(
+    app: &TestApp,
+    path: &str,
+    body: Value,
+) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
+    let res = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    (status, headers, res.json().await.unwrap())
+}
+
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client

@@ -5,24 +5,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, spawn_app};
-
-async fn post(
-    app: &TestApp,
-    path: &str,
-    body: Value,
-) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let res = app
-        .client
-        .post(format!("{}{path}", app.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    (status, headers, res.json().await.unwrap())
-}
+use crate::support::{TestApp, post, spawn_app};
 
 async fn wait_final(app: &TestApp, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::{TestApp, spawn_app_with_services};
+use crate::support::{TestApp, post, spawn_app_with_services};
 
 /// The webhook: records the correlation id Jarvis sent, answers like n8n's `onReceived` mode.
 struct Webhook(Arc<Mutex<Option<String>>>);
@@ -59,25 +59,6 @@ async fn app_with_n8n(server: &MockServer, breaker: BreakerConfig) -> TestApp {
         ServiceRegistry::new(Some((client, false))),
     )
     .await
-}
-
-async fn post(
-    app: &TestApp,
-    path: &str,
-    body: Value,
-) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let res = app
-        .client
-        .post(format!("{}{path}", app.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (
-        res.status(),
-        res.headers().clone(),
-        res.json().await.unwrap(),
-    )
 }
 
 #[tokio::test]
