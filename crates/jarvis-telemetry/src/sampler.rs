@@ -394,7 +394,15 @@ impl Sampler {
     /// The processes as of the last sample (CPU use covers the time since the one before),
     /// command lines cut to `max_cmd` characters.
     pub fn processes(&mut self, max_cmd: usize) -> Vec<ProcessInfo> {
-        self.users.refresh();
+        // The user list changes rarely: read it again only when a process runs as a user it
+        // does not know, not on every sample.
+        let unknown_user = self.system.processes().values().any(|p| {
+            p.user_id()
+                .is_some_and(|uid| self.users.get_user_by_id(uid).is_none())
+        });
+        if unknown_user {
+            self.users.refresh();
+        }
         let users = &self.users;
         self.system
             .processes()
