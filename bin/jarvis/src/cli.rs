@@ -343,10 +343,22 @@ fn serve(
     let store: std::sync::Arc<dyn jarvis_store::Store> = std::sync::Arc::new(
         jarvis_store::SqliteStore::open(&database).context("cannot open the database")?,
     );
-    // Samples the machine on its own thread; dropped (stopped, history flushed) when serving ends.
-    let _telemetry =
-        jarvis_telemetry::Monitor::start(&settings.telemetry, Some(std::sync::Arc::clone(&store)))
-            .context("cannot start telemetry")?;
+    // Samples the machine on its own thread; stopped (history flushed) when serving ends.
+    let monitor = if settings.telemetry.enabled {
+        Some(std::sync::Arc::new(
+            jarvis_telemetry::Monitor::start(
+                &settings.telemetry,
+                Some(std::sync::Arc::clone(&store)),
+            )
+            .context("cannot start telemetry")?,
+        ))
+    } else {
+        tracing::info!(
+            "telemetry is turned off (telemetry.enabled = false): no sampling, no history"
+        );
+        None
+    };
+    let stop_monitor = monitor.clone();
     let task_config = settings.tasks.clone();
     let n8n = settings.n8n.clone();
     let workflows_file = data_dir.join("n8n-workflows.json");
@@ -383,8 +395,9 @@ fn serve(
         if let Err(e) = tasks.runner_available() {
             tracing::warn!(error = %e, "tasks will be refused until the runner is installed");
         }
-        let app =
-            jarvis_api::Application::build(&server, catalog, keys, tasks, services, follower)?;
+        let app = jarvis_api::Application::build(
+            &server, catalog, keys, tasks, services, follower, monitor,
+        )?;
         let counts = |k: ResourceKind| {
             snapshot
                 .stats()
@@ -409,6 +422,12 @@ fn serve(
             handle.stop(true).await;
         });
         app.run_until_stopped().await.context("the server failed")?;
+        if let Some(monitor) = stop_monitor {
+            // Writes the last of the history; waits at most for one sample.
+            tokio::task::spawn_blocking(move || monitor.stop())
+                .await
+                .context("cannot stop telemetry")?;
+        }
         tracing::info!("stopped");
         Ok::<_, anyhow::Error>(())
     })?;

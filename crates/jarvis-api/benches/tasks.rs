@@ -62,7 +62,7 @@ fn main() {
         let keys = Arc::new(KeyStore::open(dir.path().join("data/keys.json")).unwrap());
         let mut config = ApiConfig { port: 0, ..ApiConfig::default() };
         config.rate_limit.enabled = false;
-        let app = Application::build(&config, catalog, keys, engine, Default::default(), follower).unwrap();
+        let app = Application::build(&config, catalog, keys, engine, Default::default(), follower, None).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());

@@ -45,6 +45,10 @@ pub struct ApiConfig {
 pub struct AuthConfig {
     /// Whether GET routes answer without a key once keys exist (execute and admin never do).
     pub public_reads: bool,
+    /// Whether the Prometheus exposition at `/metrics` answers without a key (for a scraper
+    /// that cannot send a bearer token); it shows counts and the machine's gauges, no names of
+    /// resources or secrets.
+    pub public_metrics: bool,
     /// Serve on a non-loopback address with no keys configured. Dangerous; logged loudly.
     pub allow_unauthenticated_public: bool,
     /// How long a WebSocket connection ticket stays valid, in seconds.
@@ -57,6 +61,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             public_reads: false,
+            public_metrics: false,
             allow_unauthenticated_public: false,
             ticket_ttl_secs: 30,
             jwt: None,

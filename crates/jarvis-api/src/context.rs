@@ -14,10 +14,11 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use tracing::Instrument;
 
 use crate::error::{ApiError, code_for_status};
+use crate::metrics::RouteLabel;
 
 /// The response header carrying the request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -121,7 +122,12 @@ pub async fn middleware(
                     res.headers_mut().insert(REQUEST_ID_HEADER, value);
                 }
                 crate::guard::security_headers(res.headers_mut());
-                let elapsed_us = started.elapsed().as_micros() as u64;
+                let elapsed = started.elapsed();
+                if let Some(state) = res.request().app_data::<actix_web::web::Data<crate::state::AppState>>() {
+                    let route = res.request().extensions().get::<RouteLabel>().map(|l| Arc::clone(&l.0));
+                    state.metrics.observe(route.as_ref(), &method, res.status().as_u16(), elapsed);
+                }
+                let elapsed_us = elapsed.as_micros() as u64;
                 if status.is_server_error() {
                     tracing::error!(status = status.as_u16(), elapsed_us, "request failed");
                 } else {

@@ -176,7 +176,9 @@ pub async fn require(
     let caller = req.extensions().get::<Caller>().cloned();
     let principal = caller.as_ref().and_then(|c| c.principal.clone());
     if let Some(scope) = needed {
-        let public_read = scope == Scope::Read && state.config.auth.public_reads;
+        let public_read = scope == Scope::Read
+            && (state.config.auth.public_reads
+                || (state.config.auth.public_metrics && req.path() == "/metrics"));
         match &principal {
             None if !public_read => {
                 let error = ApiError::new(

@@ -12,6 +12,10 @@
 //! - Every route is registered through a documented table, from which the OpenAPI 3.1 document
 //!   at `/api/v2/openapi.json` is generated; `/docs` renders it without any CDN.
 //!
+//! - `/metrics` exposes Prometheus text: requests by route pattern, method and status with
+//!   latency histograms (counted by the request-context middleware), connections, cache,
+//!   breakers, tasks, catalog and the machine's gauges from `jarvis-telemetry`.
+//!
 //! Architecture invariant: the only crate that knows actix. Handlers never touch the disk: they
 //! read the catalog's in-memory snapshot.
 
@@ -21,6 +25,7 @@ mod envelope;
 mod error;
 mod follower;
 mod guard;
+mod metrics;
 mod openapi;
 mod params;
 mod refresh;
@@ -35,6 +40,7 @@ pub use context::REQUEST_ID_HEADER;
 pub use error::ApiError;
 pub use follower::ExecutionFollower;
 pub use jarvis_auth::{KeyStore, RateLimitConfig, Scope};
+pub use metrics::ServerMetrics;
 pub use refresh::spawn_workflow_refresh;
 pub use registry::{Body, In, Param, Route};
 pub use startup::{Application, StartError, route_table};

@@ -37,6 +37,7 @@ pub fn document(routes: &[Route]) -> Value {
             { "name": "tasks", "description": "Running commands and agents, and following the runs" },
             { "name": "workflows", "description": "Triggering n8n workflows and following their executions" },
             { "name": "keys", "description": "API keys and connection tickets" },
+            { "name": "telemetry", "description": "The machine and Jarvis itself: metric history, the latest sample, processes, Prometheus exposition" },
             { "name": "v1", "description": "Deprecated original shapes" },
         ],
         "paths": paths,
@@ -136,6 +137,10 @@ fn success(body: &Body, cached: bool) -> Value {
         Body::Json => ("application/json", json!({ "type": "object" })),
         Body::Html => ("text/html", json!({ "type": "string" })),
         Body::Script => ("text/javascript", json!({ "type": "string" })),
+        Body::Prometheus => (
+            "text/plain; version=0.0.4",
+            json!({ "type": "string", "description": "Prometheus text exposition format 0.0.4" }),
+        ),
     };
     json!({
         "description": "Success",
@@ -204,6 +209,15 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<crate::routes::tasks::RunCommand>(&mut found);
     add::<crate::routes::tasks::ExecuteAgent>(&mut found);
     add::<crate::routes::tasks::RunAgent>(&mut found);
+    add::<crate::routes::telemetry::MetricsView>(&mut found);
+    add::<crate::routes::telemetry::HistoryView>(&mut found);
+    add::<crate::routes::telemetry::PointView>(&mut found);
+    add::<jarvis_telemetry::MetricInfo>(&mut found);
+    add::<jarvis_telemetry::Tier>(&mut found);
+    add::<jarvis_telemetry::Sample>(&mut found);
+    add::<jarvis_telemetry::DiskSpace>(&mut found);
+    add::<jarvis_telemetry::InterfaceRates>(&mut found);
+    add::<jarvis_telemetry::ProcessInfo>(&mut found);
     let mut out: BTreeMap<String, Value> = found
         .into_iter()
         .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null)))

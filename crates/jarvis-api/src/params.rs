@@ -112,9 +112,14 @@ impl Params {
         }
     }
 
-    /// `limit`, and the start from `offset` or `cursor` (not both).
+    /// `limit` (up to [`MAX_LIMIT`]), and the start from `offset` or `cursor` (not both).
     pub fn page(&self) -> Result<(usize, usize), ApiError> {
-        let limit = self.number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?;
+        self.page_up_to(MAX_LIMIT)
+    }
+
+    /// [`Params::page`] with another most items per page.
+    pub fn page_up_to(&self, max_limit: usize) -> Result<(usize, usize), ApiError> {
+        let limit = self.number("limit", DEFAULT_LIMIT, 1, max_limit)?;
         let offset = match (self.get("offset"), self.get("cursor")) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid(

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use actix_web::Resource;
+use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::web::ServiceConfig;
+use actix_web::{HttpMessage, Resource};
 
 /// Where a parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,8 @@ pub enum Body {
     Html,
     /// A script.
     Script,
+    /// Prometheus text exposition.
+    Prometheus,
 }
 
 /// A documented route.
@@ -131,7 +134,11 @@ impl Routes {
                 (method, r.scope)
             })
             .collect();
-        cfg.service(service.wrap(from_fn(move |req, next| {
+        // Every route of one resource shares its path: the label `/metrics` counts it under.
+        let label: Arc<str> = routes.first().map_or("", |r| r.path.as_str()).into();
+        cfg.service(service.wrap(from_fn(move |req: ServiceRequest, next| {
+            req.extensions_mut()
+                .insert(crate::metrics::RouteLabel(Arc::clone(&label)));
             crate::guard::require(Arc::clone(&scopes), req, next)
         })));
         self.routes.extend(routes);

@@ -15,6 +15,7 @@ use jarvis_discovery::LiveCatalog;
 
 use crate::config::ApiConfig;
 use crate::error::{self, ApiError};
+use crate::metrics::ServerMetrics;
 use crate::registry::Route;
 use crate::state::AppState;
 use crate::{context, guard, openapi, routes};
@@ -66,6 +67,50 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// Gives the monitor the server's own gauges, sampled and kept in the history with the
+/// machine's.
+fn add_probes(
+    monitor: &jarvis_telemetry::Monitor,
+    metrics: &ServerMetrics,
+    tasks: &jarvis_tasks::TaskEngine,
+) {
+    use jarvis_telemetry::MetricInfo;
+    let connections = metrics.connections_counter();
+    let running = tasks.clone();
+    let queued = tasks.clone();
+    let added = [
+        monitor.add_probe(
+            MetricInfo {
+                name: "jarvis_open_connections",
+                unit: "count",
+                description: "HTTP connections open to Jarvis",
+            },
+            move || connections.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        ),
+        monitor.add_probe(
+            MetricInfo {
+                name: "jarvis_tasks_running",
+                unit: "count",
+                description: "tasks running",
+            },
+            move || running.load().0 as f64,
+        ),
+        monitor.add_probe(
+            MetricInfo {
+                name: "jarvis_tasks_queued",
+                unit: "count",
+                description: "tasks waiting for a slot",
+            },
+            move || queued.load().1 as f64,
+        ),
+    ];
+    if added.contains(&false) {
+        tracing::warn!(
+            "the telemetry monitor already had Jarvis's gauges (a second server on one monitor?); the first server's stay"
+        );
+    }
+}
+
 /// Every route the application registers, with its documentation.
 pub fn route_table() -> Vec<Route> {
     let mut table = Vec::new();
@@ -76,7 +121,9 @@ pub fn route_table() -> Vec<Route> {
 
 impl Application {
     /// Binds `config.host:config.port` and prepares the server over `catalog`, guarded by
-    /// `keys`, running tasks on `tasks`. Refuses a non-loopback address while no key exists, unless overridden.
+    /// `keys`, running tasks on `tasks`, reading the machine from `monitor` (which also gets
+    /// the server's own gauges: open connections, running and queued tasks). Refuses a
+    /// non-loopback address while no key exists, unless overridden.
     pub fn build(
         config: &ApiConfig,
         catalog: LiveCatalog,
@@ -84,6 +131,7 @@ impl Application {
         tasks: jarvis_tasks::TaskEngine,
         services: jarvis_integrations::ServiceRegistry,
         executions: crate::follower::ExecutionFollower,
+        monitor: Option<Arc<jarvis_telemetry::Monitor>>,
     ) -> Result<Application, StartError> {
         let address = format!("{}:{}", config.host, config.port);
         let loopback = config.host == "localhost"
@@ -139,6 +187,10 @@ impl Application {
             }
             methods.push_str(&route.method.to_ascii_uppercase());
         }
+        let metrics = ServerMetrics::default();
+        if let Some(monitor) = &monitor {
+            add_probes(monitor, &metrics, &tasks);
+        }
         let state = web::Data::new(AppState {
             catalog,
             cache,
@@ -153,6 +205,8 @@ impl Application {
             tasks,
             services,
             executions,
+            monitor,
+            metrics,
             limiter: RateLimiter::new(config.rate_limit.clone()),
             tickets: TicketStore::new(std::time::Duration::from_secs(config.auth.ticket_ttl_secs)),
             config: config.clone(),
@@ -160,6 +214,7 @@ impl Application {
         let max_body = config.max_body_bytes;
         let app_state = state.clone();
         let cors_config = config.cors.clone();
+        let connections = state.clone();
         let mut server = actix_web::HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
@@ -179,6 +234,10 @@ impl Application {
                     routes::configure(cfg);
                 })
                 .default_service(web::to(not_found))
+        })
+        // The guard lives in the connection's extensions and drops when the connection closes.
+        .on_connect(move |_, extensions| {
+            extensions.insert(connections.metrics.connection_opened());
         })
         .shutdown_timeout(config.shutdown_timeout_secs)
         .client_request_timeout(std::time::Duration::from_secs(config.request_timeout_secs))

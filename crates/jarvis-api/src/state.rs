@@ -35,6 +35,10 @@ pub struct AppState {
     pub tasks: jarvis_tasks::TaskEngine,
     /// WebSocket tickets.
     pub tickets: jarvis_auth::TicketStore,
+    /// The telemetry monitor (system samples, history, processes); `None` when turned off.
+    pub monitor: Option<Arc<jarvis_telemetry::Monitor>>,
+    /// The server's own counters, for `/metrics`.
+    pub metrics: crate::metrics::ServerMetrics,
     /// The limits and auth settings the guard enforces.
     pub config: crate::config::ApiConfig,
 }

@@ -18,7 +18,7 @@ pub enum Code {
     ValidationError,
     /// The request body is not valid JSON, or not the JSON shape the route expects.
     MalformedBody,
-    /// The addressed resource (agent, command, …) does not exist in the current catalog.
+    /// The addressed resource (agent, command, task, metric, process …) does not exist.
     ResourceNotFound,
     /// No route matches the request path.
     RouteNotFound,
@@ -66,6 +66,8 @@ pub enum Code {
     ConfigInvalid,
     /// The resource catalog could not be loaded at all.
     CatalogUnavailable,
+    /// System telemetry is turned off, or has not taken its first sample yet.
+    TelemetryUnavailable,
     /// An unexpected failure. Its cause is logged with the request id, never sent to the client.
     InternalError,
 }
@@ -114,6 +116,7 @@ impl Code {
         Code::StoreUnavailable,
         Code::ConfigInvalid,
         Code::CatalogUnavailable,
+        Code::TelemetryUnavailable,
         Code::InternalError,
     ];
 
@@ -146,6 +149,7 @@ impl Code {
             Code::StoreUnavailable => "STORE_UNAVAILABLE",
             Code::ConfigInvalid => "CONFIG_INVALID",
             Code::CatalogUnavailable => "CATALOG_UNAVAILABLE",
+            Code::TelemetryUnavailable => "TELEMETRY_UNAVAILABLE",
             Code::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -170,7 +174,10 @@ impl Code {
             Code::TaskFailed | Code::TaskInterrupted => 500,
             Code::TaskTimedOut => 504,
             Code::ConfigInvalid | Code::InternalError => 500,
-            Code::UpstreamUnavailable | Code::CircuitOpen | Code::CatalogUnavailable => 503,
+            Code::UpstreamUnavailable
+            | Code::CircuitOpen
+            | Code::CatalogUnavailable
+            | Code::TelemetryUnavailable => 503,
             Code::UpstreamTimeout => 504,
         }
     }
@@ -198,6 +205,7 @@ impl Code {
             }
             Code::ConfigInvalid
             | Code::CatalogUnavailable
+            | Code::TelemetryUnavailable
             | Code::InternalError
             | Code::RunnerUnavailable
             | Code::TaskFailed

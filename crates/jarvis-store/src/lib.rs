@@ -103,6 +103,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn unfinished_tasks(&self) -> Result<Vec<Task>>;
     /// The next submission sequence number.
     fn next_seq(&self) -> Result<i64>;
+    /// How many stored tasks are in each status (statuses with none are absent).
+    fn count_tasks_by_status(&self) -> Result<Vec<(TaskStatus, u64)>>;
     /// Records a triggered workflow execution.
     fn insert_execution(&self, execution: &WorkflowExecution) -> Result<()>;
     /// Saves an execution's new state.

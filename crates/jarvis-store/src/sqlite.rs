@@ -511,6 +511,27 @@ impl Store for SqliteStore {
         collect(rows)
     }
 
+    fn count_tasks_by_status(&self) -> Result<Vec<(TaskStatus, u64)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT status, COUNT(*) FROM tasks GROUP BY status ORDER BY status")
+            .map_err(query_error)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(query_error)?;
+        let mut counts = Vec::new();
+        for row in rows {
+            let (status, count) = row.map_err(query_error)?;
+            match status.parse::<TaskStatus>() {
+                Ok(status) => counts.push((status, u64::try_from(count).unwrap_or(0))),
+                Err(_) => {
+                    tracing::warn!(%status, count, "tasks with an unknown status are left out of the counts")
+                }
+            }
+        }
+        Ok(counts)
+    }
+
     fn next_seq(&self) -> Result<i64> {
         self.conn()
             .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks", [], |r| {
@@ -600,6 +621,10 @@ mod tests {
             .unwrap();
         assert_eq!(failed.len(), 1);
         assert!(store.get_task("missing").unwrap().is_none());
+        assert_eq!(
+            store.count_tasks_by_status().unwrap(),
+            [(TaskStatus::Failed, 1), (TaskStatus::Running, 1)]
+        );
         assert!(
             store
                 .update_task(&task("missing", 9, TaskStatus::Queued))

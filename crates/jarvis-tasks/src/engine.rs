@@ -225,6 +225,18 @@ impl TaskEngine {
         self.inner.bus.subscribe()
     }
 
+    /// How many tasks run now and how many wait, from memory (no store access).
+    pub fn load(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.running.len(), state.queued.len())
+    }
+
+    /// How many stored tasks are in each status (a blocking query, run on the blocking pool).
+    pub async fn counts(&self) -> Result<Vec<(TaskStatus, u64)>> {
+        let store = Arc::clone(&self.inner.store);
+        blocking(move || Ok(store.count_tasks_by_status()?)).await
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &TaskConfig {
         &self.inner.config

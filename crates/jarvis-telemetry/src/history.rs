@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 /// One resolution: buckets `step_secs` wide, kept for `retention_secs`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tier {
@@ -225,6 +226,12 @@ impl History {
     /// The metrics recorded so far, sorted.
     pub fn metric_names(&self) -> Vec<String> {
         self.metrics.keys().cloned().collect()
+    }
+
+    /// Makes `metric` known before its first sample: queries answer no points instead of
+    /// "unknown metric".
+    pub fn declare(&mut self, metric: &str) {
+        self.rings_mut(metric);
     }
 
     /// Adds a sample taken at `ts` to every tier. A value that is not finite is refused

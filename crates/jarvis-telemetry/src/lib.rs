@@ -13,6 +13,7 @@
 
 pub mod history;
 pub mod monitor;
+pub mod prometheus;
 pub mod sampler;
 
 pub use history::{Bucket, History, HistoryError, Series, Tier};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use jarvis_store::{MetricBucket, Store};
 
 use crate::history::{Bucket, History, HistoryError, Series, Tier};
-use crate::sampler::{ProcessInfo, Sample, Sampler};
+use crate::sampler::{METRICS, MetricInfo, ProcessInfo, Sample, Sampler};
 
 /// Command lines longer than this are cut: some carry whole prompts or JSON.
 const MAX_COMMAND_CHARS: usize = 512;
@@ -20,6 +20,9 @@ const MAX_COMMAND_CHARS: usize = 512;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
+    /// Whether to sample at all; off, the metric and process routes answer
+    /// `TELEMETRY_UNAVAILABLE`.
+    pub enabled: bool,
     /// Milliseconds between samples.
     pub interval_ms: u64,
     /// The history's tiers, finest first.
@@ -34,6 +37,7 @@ pub struct TelemetryConfig {
 impl Default for TelemetryConfig {
     fn default() -> Self {
         TelemetryConfig {
+            enabled: true,
             interval_ms: 2000,
             tiers: Tier::DEFAULTS.to_vec(),
             max_points: 2000,
@@ -42,18 +46,27 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// A gauge another layer supplies (open connections, running tasks), read on the sampler's
+/// thread with every sample and kept in the history like the machine's metrics.
+struct Probe {
+    info: MetricInfo,
+    read: Box<dyn Fn() -> f64 + Send + Sync>,
+}
+
 struct Shared {
+    probes: RwLock<Vec<Probe>>,
     history: Mutex<History>,
     latest: RwLock<Option<Arc<Sample>>>,
     processes: RwLock<Arc<Vec<ProcessInfo>>>,
     samples: AtomicU64,
 }
 
-/// A running sampler. Dropping it stops the thread.
+/// A running sampler. [`Monitor::stop`], or dropping it, stops the thread.
 pub struct Monitor {
     shared: Arc<Shared>,
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    config: TelemetryConfig,
+    stop: Mutex<Option<mpsc::Sender<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -80,10 +93,14 @@ impl Monitor {
         store: Option<Arc<dyn Store>>,
     ) -> Result<Monitor, TelemetryError> {
         let mut history = History::new(&config.tiers, config.max_points)?;
+        for metric in METRICS {
+            history.declare(metric.name);
+        }
         if let Some(store) = &store {
             restore(&mut history, store.as_ref())?;
         }
         let shared = Arc::new(Shared {
+            probes: RwLock::new(Vec::new()),
             history: Mutex::new(history),
             latest: RwLock::new(None),
             processes: RwLock::new(Arc::new(Vec::new())),
@@ -98,16 +115,27 @@ impl Monitor {
             .spawn(move || {
                 let mut sampler = Sampler::new();
                 let mut flushed_at = unix_now();
-                // A message or a dropped sender both mean stop; a timeout means sample.
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                // The first sample at once; then a message or a dropped sender both mean stop,
+                // a timeout means sample again.
+                let mut wait = Duration::ZERO;
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
+                    wait = interval;
                     let now = unix_now();
-                    let sample = sampler.sample(now);
+                    let mut sample = sampler.sample(now);
+                    sample.probes = worker
+                        .probes
+                        .read()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .iter()
+                        .map(|p| (p.info.name, (p.read)()))
+                        .collect();
                     {
                         let mut history = worker
                             .history
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner);
-                        for (metric, value) in sample.metrics() {
+                        let probed = sample.probes.iter().map(|(name, value)| (*name, *value));
+                        for (metric, value) in sample.metrics().into_iter().chain(probed) {
                             if !history.record(metric, now, value, now) {
                                 tracing::warn!(
                                     metric,
@@ -142,9 +170,36 @@ impl Monitor {
             .map_err(TelemetryError::Thread)?;
         Ok(Monitor {
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
+            config: config.clone(),
+            stop: Mutex::new(Some(stop)),
+            thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &TelemetryConfig {
+        &self.config
+    }
+
+    /// Stops sampling and writes the history to the store one last time; waits at most for the
+    /// sample in progress. Later calls do nothing. Also done on drop.
+    pub fn stop(&self) {
+        drop(
+            self.stop
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread
+            && thread.join().is_err()
+        {
+            tracing::error!("the telemetry sampler thread panicked");
+        }
     }
 
     /// The latest sample, once one has been taken.
@@ -165,6 +220,51 @@ impl Monitor {
                 .read()
                 .unwrap_or_else(PoisonError::into_inner),
         )
+    }
+
+    /// Adds a gauge read with every sample and kept in the history under `info.name`. A name
+    /// already taken (by the machine's metrics or another probe) is refused with `false`.
+    pub fn add_probe(
+        &self,
+        info: MetricInfo,
+        read: impl Fn() -> f64 + Send + Sync + 'static,
+    ) -> bool {
+        let mut probes = self
+            .shared
+            .probes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if METRICS
+            .iter()
+            .chain(probes.iter().map(|p| &p.info))
+            .any(|m| m.name == info.name)
+        {
+            return false;
+        }
+        self.shared
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .declare(info.name);
+        probes.push(Probe {
+            info,
+            read: Box::new(read),
+        });
+        true
+    }
+
+    /// Every metric the history keeps: the machine's, then the probes'.
+    pub fn metrics(&self) -> Vec<MetricInfo> {
+        let probes = self
+            .shared
+            .probes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        METRICS
+            .iter()
+            .copied()
+            .chain(probes.iter().map(|p| p.info))
+            .collect()
     }
 
     /// How many samples have been taken.
@@ -291,12 +391,7 @@ fn flush(shared: &Shared, store: &dyn Store, since: i64, now: i64) {
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            tracing::error!("the telemetry sampler thread panicked");
-        }
+        self.stop();
     }
 }
 
@@ -311,6 +406,24 @@ mod tests {
             ..TelemetryConfig::default()
         };
         let monitor = Monitor::start(&config, None).unwrap();
+        let probe = MetricInfo {
+            name: "jarvis_widgets",
+            unit: "count",
+            description: "widgets",
+        };
+        assert!(monitor.add_probe(probe, || 7.0));
+        assert!(!monitor.add_probe(probe, || 8.0), "a name is taken once");
+        assert!(
+            !monitor.add_probe(
+                MetricInfo {
+                    name: "cpu_usage",
+                    ..probe
+                },
+                || 0.0
+            ),
+            "machine metrics cannot be shadowed"
+        );
+        assert_eq!(monitor.metrics().len(), METRICS.len() + 1);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while monitor.samples() < 3 {
             assert!(std::time::Instant::now() < deadline, "no samples");
@@ -329,6 +442,12 @@ mod tests {
         assert_eq!(series.tier.step_secs, 2);
         let counted: u64 = series.points.iter().map(|b| b.count).sum();
         assert!(counted >= 3, "{series:?}");
+        let widgets = monitor
+            .query("jarvis_widgets", now - 60, now + 2, None)
+            .unwrap();
+        assert!(widgets.points.iter().all(|b| b.min == 7.0 && b.max == 7.0));
+        assert!(!widgets.points.is_empty());
+        assert_eq!(latest.probes.get("jarvis_widgets"), Some(&7.0));
         let names = monitor.with_history(History::metric_names);
         assert!(names.contains(&"memory_usage".to_owned()), "{names:?}");
         let started = std::time::Instant::now();
@@ -355,7 +474,12 @@ mod tests {
         }
         let now = unix_now();
         let before = monitor.query("cpu_usage", now - 60, now + 2, None).unwrap();
-        drop(monitor); // a clean stop flushes
+        monitor.stop(); // a clean stop flushes
+        monitor.stop();
+        let stopped_at = monitor.samples();
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(monitor.samples(), stopped_at, "no sampling after stop");
+        drop(monitor);
         let stored = open().load_metric_buckets().unwrap();
         assert!(
             stored

@@ -9,6 +9,7 @@ use sysinfo::{
 };
 
 /// Space on one mounted file system.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DiskSpace {
     /// Where it is mounted.
@@ -22,6 +23,7 @@ pub struct DiskSpace {
 }
 
 /// Traffic on one network interface since the previous sample.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InterfaceRates {
     /// Bytes received per second.
@@ -31,6 +33,7 @@ pub struct InterfaceRates {
 }
 
 /// One process, as the last sample saw it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProcessInfo {
     /// Its id.
@@ -119,6 +122,7 @@ pub fn select_processes(
 }
 
 /// A metric the history keeps: its name, unit and meaning.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MetricInfo {
     /// The name queries use.
@@ -189,6 +193,7 @@ pub const METRICS: &[MetricInfo] = &[
 ];
 
 /// One reading of the machine.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
     /// When it was taken, in Unix seconds.
@@ -229,6 +234,8 @@ pub struct Sample {
     pub uptime_secs: u64,
     /// Jarvis's own resident memory, in bytes.
     pub own_resident_bytes: u64,
+    /// The gauges other layers supply (open connections, running tasks …), by metric name.
+    pub probes: BTreeMap<&'static str, f64>,
 }
 
 impl Sample {
@@ -388,6 +395,7 @@ impl Sampler {
             process_count,
             uptime_secs: System::uptime(),
             own_resident_bytes,
+            probes: BTreeMap::new(),
         }
     }
 
@@ -408,12 +416,12 @@ impl Sampler {
             .processes()
             .values()
             .map(|p| {
-                let mut cmd = p
+                let args: Vec<String> = p
                     .cmd()
                     .iter()
-                    .map(|a| a.to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                let mut cmd = mask_command_line(&args);
                 if cmd.chars().count() > max_cmd {
                     cmd = cmd.chars().take(max_cmd).collect::<String>() + "…";
                 }
@@ -436,9 +444,125 @@ impl Sampler {
     }
 }
 
+/// Words that make an option or variable name a secret's (`--api-key`, `GITHUB_TOKEN=`).
+const SECRET_WORDS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "key",
+    "auth",
+    "credential",
+    "bearer",
+];
+
+fn names_a_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| name.contains(w))
+}
+
+/// A command line joined for display, with what looks like a secret masked: the value of an
+/// option or `NAME=value` whose name mentions a token, key, secret, password or auth
+/// (`--api-key=…`, `--token …`, `GITHUB_TOKEN=…`), the word after `Bearer`, and URL passwords.
+/// Command lines are readable by any local user through `/proc`, but the API may be reached
+/// from further away, and its answers end up in logs and screenshots.
+pub fn mask_command_line(args: &[String]) -> String {
+    let mut out: Vec<String> = Vec::with_capacity(args.len());
+    let mut mask_next = false;
+    for arg in args {
+        if std::mem::take(&mut mask_next) && !arg.starts_with('-') {
+            out.push(jarvis_core::MASK.to_owned());
+            continue;
+        }
+        let lower = arg.to_ascii_lowercase();
+        let masked = if let Some(at) = lower.find("authorization:") {
+            // A header given whole: `Authorization: Bearer sk-…` keeps its scheme word only.
+            let value_start = at + "authorization:".len();
+            let value = arg[value_start..].trim_start();
+            let scheme = value.split_whitespace().next().unwrap_or("");
+            if value.len() > scheme.len() {
+                format!("{} {scheme} {}", &arg[..value_start], jarvis_core::MASK)
+            } else {
+                mask_next = true;
+                arg.clone()
+            }
+        } else if let Some((name, _)) = arg.split_once('=')
+            && !name.is_empty()
+            && !name.contains("://")
+            && names_a_secret(name.trim_start_matches('-'))
+        {
+            format!("{name}={}", jarvis_core::MASK)
+        } else {
+            if (arg.starts_with('-') && names_a_secret(arg.trim_start_matches('-')))
+                || lower == "bearer"
+            {
+                mask_next = true;
+            }
+            jarvis_core::mask_url_password(arg)
+        };
+        out.push(masked);
+    }
+    out.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_command_lines_are_masked() {
+        let m = jarvis_core::MASK;
+        let cases: &[(&[&str], String)] = &[
+            (
+                &["node", "server.js", "--port", "80"],
+                "node server.js --port 80".into(),
+            ),
+            (&["app", "--api-key=abc123"], format!("app --api-key={m}")),
+            (
+                &["app", "--token", "abc123", "--verbose"],
+                format!("app --token {m} --verbose"),
+            ),
+            (
+                &["app", "--token", "--verbose"],
+                "app --token --verbose".into(),
+            ),
+            (
+                &["env", "GITHUB_TOKEN=ghp_x", "run"],
+                format!("env GITHUB_TOKEN={m} run"),
+            ),
+            (
+                &[
+                    "curl",
+                    "-H",
+                    "Authorization: Bearer sk-1",
+                    "-H",
+                    "authorization:Basic dTpw",
+                ],
+                format!("curl -H Authorization: Bearer {m} -H authorization: Basic {m}"),
+            ),
+            (
+                &["http", "Authorization:", "tok"],
+                format!("http Authorization: {m}"),
+            ),
+            (&["x", "Bearer", "sk-1"], format!("x Bearer {m}")),
+            (
+                &["psql", "postgres://u:hunter2@db/x"],
+                format!("psql postgres://u:{m}@db/x"),
+            ),
+            (
+                &["app", "--url=https://h/x?a=b"],
+                "app --url=https://h/x?a=b".into(),
+            ),
+            (
+                &["ls", "-la", "path=with=equals"],
+                "ls -la path=with=equals".into(),
+            ),
+        ];
+        for (args, expected) in cases {
+            let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            assert_eq!(&mask_command_line(&args), expected, "{args:?}");
+        }
+    }
 
     #[test]
     fn a_sample_reads_this_machine() {

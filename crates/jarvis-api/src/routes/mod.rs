@@ -11,6 +11,7 @@ pub(crate) mod resources;
 pub(crate) mod search;
 pub(crate) mod system;
 pub(crate) mod tasks;
+pub(crate) mod telemetry;
 pub(crate) mod workflows;
 
 use actix_web::web::{self, ServiceConfig};
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     docs::configure(cfg, &mut routes);
     keys::configure(cfg, &mut routes);
     tasks::configure(cfg, &mut routes);
+    telemetry::configure(cfg, &mut routes);
     legacy::configure(cfg, &mut routes);
     routes.into_list()
 }

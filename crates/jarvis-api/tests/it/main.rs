@@ -8,4 +8,5 @@ mod security;
 mod services;
 mod support;
 mod tasks;
+mod telemetry;
 mod workflows;

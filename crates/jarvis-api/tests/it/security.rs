@@ -395,6 +395,7 @@ async fn non_loopback_without_keys_refuses_to_start() {
         tasks.clone(),
         Default::default(),
         follower.clone(),
+        None,
     )
     .unwrap_err();
     assert!(
@@ -412,12 +413,22 @@ async fn non_loopback_without_keys_refuses_to_start() {
             tasks.clone(),
             Default::default(),
             follower.clone(),
+            None,
         )
         .is_ok()
     );
     keys.create("ops", &[Scope::Admin]).unwrap();
     assert!(
-        Application::build(&config, catalog, keys, tasks, Default::default(), follower).is_ok()
+        Application::build(
+            &config,
+            catalog,
+            keys,
+            tasks,
+            Default::default(),
+            follower,
+            None
+        )
+        .is_ok()
     );
 }
 

@@ -27,8 +27,30 @@ pub struct TestApp {
     pub home: PathBuf,
     pub catalog: LiveCatalog,
     pub handle: ServerHandle,
-    _dir: tempfile::TempDir,
+    pub monitor: Option<std::sync::Arc<jarvis_telemetry::Monitor>>,
+    config: ApiConfig,
+    telemetry: Option<jarvis_telemetry::TelemetryConfig>,
     _watcher: CatalogWatcher,
+    // Last: the folder outlives everything that uses it.
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The sampler is a thread of its own: stop it with the test, not with the process.
+        if let Some(monitor) = &self.monitor {
+            monitor.stop();
+        }
+    }
+}
+
+/// Sampling every 200 ms: tests see samples quickly without loading the machine.
+pub fn test_telemetry() -> jarvis_telemetry::TelemetryConfig {
+    jarvis_telemetry::TelemetryConfig {
+        interval_ms: 200,
+        flush_secs: 1,
+        ..jarvis_telemetry::TelemetryConfig::default()
+    }
 }
 
 fn write(path: &Path, text: &str) {
@@ -124,13 +146,72 @@ pub async fn spawn_app_full(
 
 /// Starts the server with these services registered.
 pub async fn spawn_app_with_services(
-    mut config: ApiConfig,
+    config: ApiConfig,
     prepare: impl FnOnce(&jarvis_api::KeyStore),
     services: jarvis_integrations::ServiceRegistry,
 ) -> TestApp {
+    spawn_app_custom(config, prepare, services, Some(test_telemetry())).await
+}
+
+/// Starts the server with every part chosen; `telemetry: None` runs it without a monitor.
+pub async fn spawn_app_custom(
+    mut config: ApiConfig,
+    prepare: impl FnOnce(&jarvis_api::KeyStore),
+    services: jarvis_integrations::ServiceRegistry,
+    telemetry: Option<jarvis_telemetry::TelemetryConfig>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().to_path_buf();
-    fixture(&home);
+    fixture(dir.path());
+    let runner = dir.path().join("runner.sh");
+    write(&runner, RUNNER);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&runner, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    config.port = 0;
+    config.workers = 2;
+    config.max_body_bytes = 4096;
+    let keys =
+        std::sync::Arc::new(jarvis_api::KeyStore::open(dir.path().join("data/keys.json")).unwrap());
+    prepare(&keys);
+    let parts = launch(dir.path(), &config, services, telemetry.as_ref()).await;
+    TestApp {
+        base: parts.base,
+        keys: parts.keys,
+        client: reqwest::Client::builder()
+            .no_gzip()
+            .no_brotli()
+            .build()
+            .unwrap(),
+        home: dir.path().to_path_buf(),
+        catalog: parts.catalog,
+        handle: parts.handle,
+        monitor: parts.monitor,
+        config,
+        telemetry,
+        _watcher: parts.watcher,
+        _dir: dir,
+    }
+}
+
+struct Parts {
+    base: String,
+    keys: std::sync::Arc<jarvis_api::KeyStore>,
+    catalog: LiveCatalog,
+    handle: ServerHandle,
+    monitor: Option<std::sync::Arc<jarvis_telemetry::Monitor>>,
+    watcher: CatalogWatcher,
+}
+
+/// Starts a server over the fixture and data already in `dir`.
+async fn launch(
+    dir: &Path,
+    config: &ApiConfig,
+    services: jarvis_integrations::ServiceRegistry,
+    telemetry: Option<&jarvis_telemetry::TelemetryConfig>,
+) -> Parts {
+    let home = dir.to_path_buf();
     let discovery = DiscoveryConfig {
         workflow_paths: vec![home.join("n8n/export.json")],
         ..DiscoveryConfig::default()
@@ -152,25 +233,12 @@ pub async fn spawn_app_with_services(
         },
     )
     .unwrap();
-    config.port = 0;
-    config.workers = 2;
-    config.max_body_bytes = 4096;
-    let keys =
-        std::sync::Arc::new(jarvis_api::KeyStore::open(dir.path().join("data/keys.json")).unwrap());
-    prepare(&keys);
-    let runner = dir.path().join("runner.sh");
-    write(&runner, RUNNER);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&runner, fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let store: std::sync::Arc<dyn jarvis_store::Store> = std::sync::Arc::new(
-        jarvis_store::SqliteStore::open(dir.path().join("data/jarvis.db")).unwrap(),
-    );
+    let keys = std::sync::Arc::new(jarvis_api::KeyStore::open(dir.join("data/keys.json")).unwrap());
+    let store: std::sync::Arc<dyn jarvis_store::Store> =
+        std::sync::Arc::new(jarvis_store::SqliteStore::open(dir.join("data/jarvis.db")).unwrap());
     let task_config = jarvis_tasks::TaskConfig {
         runner: vec![
-            runner.to_string_lossy().into_owned(),
+            dir.join("runner.sh").to_string_lossy().into_owned(),
             "{prompt}".into(),
             "--model={model}".into(),
             "--system={system_prompt}".into(),
@@ -187,34 +255,78 @@ pub async fn spawn_app_with_services(
         Duration::from_millis(200),
         Duration::from_secs(10),
     );
+    let monitor = match telemetry {
+        Some(telemetry) => {
+            let store = std::sync::Arc::clone(&store);
+            let telemetry = telemetry.clone();
+            let monitor = tokio::task::spawn_blocking(move || {
+                jarvis_telemetry::Monitor::start(&telemetry, Some(store)).unwrap()
+            })
+            .await
+            .unwrap();
+            Some(std::sync::Arc::new(monitor))
+        }
+        None => None,
+    };
     let tasks = jarvis_tasks::TaskEngine::start(store, task_config)
         .await
         .unwrap();
     let app = Application::build(
-        &config,
+        config,
         catalog.clone(),
         keys.clone(),
         tasks,
         services,
         follower,
+        monitor.clone(),
     )
     .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
+    Parts {
         base,
         keys,
-        client: reqwest::Client::builder()
-            .no_gzip()
-            .no_brotli()
-            .build()
-            .unwrap(),
-        home,
         catalog,
         handle,
-        _dir: dir,
-        _watcher: watcher,
+        monitor,
+        watcher,
+    }
+}
+
+impl TestApp {
+    /// Stops the server and its monitor (which writes the history), then starts a new one on
+    /// the same folders and database, as a restart of `jarvis serve` would.
+    pub async fn restart(&mut self) {
+        self.handle.stop(true).await;
+        if let Some(monitor) = self.monitor.take() {
+            tokio::task::spawn_blocking(move || monitor.stop())
+                .await
+                .unwrap();
+        }
+        let parts = launch(
+            self._dir.path(),
+            &self.config,
+            jarvis_integrations::ServiceRegistry::default(),
+            self.telemetry.as_ref(),
+        )
+        .await;
+        self.base = parts.base;
+        self.keys = parts.keys;
+        self.catalog = parts.catalog;
+        self.handle = parts.handle;
+        self.monitor = parts.monitor;
+        self._watcher = parts.watcher;
+    }
+
+    /// Waits until the monitor has taken more than `n` samples.
+    pub async fn wait_for_samples(&self, n: u64) {
+        let monitor = self.monitor.as_ref().expect("telemetry is on");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while monitor.samples() <= n {
+            assert!(Instant::now() < deadline, "no samples");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -265,5 +377,20 @@ impl TestApp {
             assert!(Instant::now() < deadline, "catalog did not reload");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+/// Polls a task until it has ended; answers its view.
+pub async fn wait_final(app: &TestApp, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, _, body) = app.get_json(&format!("/api/v2/tasks/{id}")).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        let state = body["data"]["status"].as_str().unwrap().to_owned();
+        if !["queued", "running"].contains(&state.as_str()) {
+            return body["data"].clone();
+        }
+        assert!(Instant::now() < deadline, "task {id} never ended");
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }

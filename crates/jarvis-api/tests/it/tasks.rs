@@ -3,23 +3,9 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{TestApp, post, spawn_app};
-
-async fn wait_final(app: &TestApp, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, _, body) = app.get_json(&format!("/api/v2/tasks/{id}")).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let state = body["data"]["status"].as_str().unwrap().to_owned();
-        if !["queued", "running"].contains(&state.as_str()) {
-            return body["data"].clone();
-        }
-        assert!(Instant::now() < deadline, "task {id} never ended");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+use crate::support::{post, spawn_app, wait_final};
 
 #[tokio::test]
 async fn commands_run_as_tasks_with_arguments_intact() {

@@ -1,0 +1,277 @@
+//! The Prometheus text exposition format (version 0.0.4), written by hand: a few dozen lines
+//! against a format that has not changed in years, instead of a client library and its
+//! global registry.
+//!
+//! [`Exposition`] writes families (`# HELP`, `# TYPE`, then samples) with label values escaped;
+//! [`Histogram`] is a lock-free latency histogram with fixed bounds, cheap enough to observe
+//! on every request.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The content type of the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A metric family's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up (resets on restart).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Observations counted into buckets.
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// A text exposition being written.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    /// An empty exposition.
+    pub fn new() -> Exposition {
+        Exposition::default()
+    }
+
+    /// Starts a family: its `# HELP` and `# TYPE` lines. Its samples follow.
+    pub fn family(&mut self, name: &str, kind: Kind, help: &str) -> &mut Exposition {
+        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {}", kind.as_str());
+        self
+    }
+
+    /// One sample line: `name{labels} value`.
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) -> &mut Exposition {
+        self.out.push_str(name);
+        write_labels(&mut self.out, labels, None);
+        self.out.push(' ');
+        write_value(&mut self.out, value);
+        self.out.push('\n');
+        self
+    }
+
+    /// A histogram's samples (`_bucket` per bound and `+Inf`, `_sum`, `_count`) under `labels`.
+    pub fn histogram(
+        &mut self,
+        name: &str,
+        labels: &[(&str, &str)],
+        snapshot: &HistogramSnapshot,
+    ) -> &mut Exposition {
+        let mut cumulative = 0u64;
+        for (bound, count) in snapshot.bounds.iter().zip(&snapshot.counts) {
+            cumulative += count;
+            let le = format_value(*bound);
+            let _ = write!(self.out, "{name}_bucket");
+            write_labels(&mut self.out, labels, Some(&le));
+            let _ = writeln!(self.out, " {cumulative}");
+        }
+        let _ = write!(self.out, "{name}_bucket");
+        write_labels(&mut self.out, labels, Some("+Inf"));
+        let _ = writeln!(self.out, " {}", snapshot.count);
+        let _ = write!(self.out, "{name}_sum");
+        write_labels(&mut self.out, labels, None);
+        self.out.push(' ');
+        write_value(&mut self.out, snapshot.sum);
+        self.out.push('\n');
+        let _ = write!(self.out, "{name}_count");
+        write_labels(&mut self.out, labels, None);
+        let _ = writeln!(self.out, " {}", snapshot.count);
+        self
+    }
+
+    /// The text.
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+fn write_labels(out: &mut String, labels: &[(&str, &str)], le: Option<&str>) {
+    if labels.is_empty() && le.is_none() {
+        return;
+    }
+    out.push('{');
+    let mut first = true;
+    for (name, value) in labels.iter().copied().chain(le.map(|le| ("le", le))) {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str(name);
+        out.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push('}');
+}
+
+fn format_value(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_owned()
+    } else if value == f64::INFINITY {
+        "+Inf".to_owned()
+    } else if value == f64::NEG_INFINITY {
+        "-Inf".to_owned()
+    } else {
+        // Rust's `Display` never uses an exponent and round-trips, both valid here.
+        value.to_string()
+    }
+}
+
+fn write_value(out: &mut String, value: f64) {
+    out.push_str(&format_value(value));
+}
+
+/// Request latency bounds, in seconds: 0.5 ms to 10 s.
+pub const LATENCY_BOUNDS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A histogram of durations with fixed bounds (in seconds). Observing is a few relaxed atomic
+/// additions; a snapshot taken while others observe may be off by those in flight, which the
+/// exposition format tolerates.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    /// Per bound (not cumulative), then one for above the last bound.
+    counts: Box<[AtomicU64]>,
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+/// A histogram's counts at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    /// The upper bounds, in seconds.
+    pub bounds: &'static [f64],
+    /// Observations per bound (not cumulative; those above the last bound are only in `count`).
+    pub counts: Vec<u64>,
+    /// The sum of all observations, in seconds.
+    pub sum: f64,
+    /// How many observations.
+    pub count: u64,
+}
+
+impl Histogram {
+    /// An empty histogram over `bounds` (ascending, in seconds).
+    pub fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_nanos: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one observation.
+    pub fn observe(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let index = self.bounds.partition_point(|&bound| bound < secs);
+        self.counts[index].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let counts: Vec<u64> = self.counts[..self.bounds.len()]
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        let above = self.counts[self.bounds.len()].load(Ordering::Relaxed);
+        HistogramSnapshot {
+            bounds: self.bounds,
+            // The total is summed from the buckets so `+Inf` always equals `_count`.
+            count: counts.iter().sum::<u64>() + above,
+            counts,
+            sum: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_samples_and_escaping() {
+        let mut e = Exposition::new();
+        e.family("jarvis_up", Kind::Gauge, "whether \\ it runs\nat all")
+            .sample("jarvis_up", &[], 1.0)
+            .sample(
+                "jarvis_up",
+                &[("path", "C:\\x \"y\"\nz"), ("b", "")],
+                f64::INFINITY,
+            )
+            .sample("jarvis_up", &[("k", "v")], 0.25)
+            .sample("jarvis_up", &[], f64::NAN);
+        assert_eq!(
+            e.finish(),
+            "# HELP jarvis_up whether \\\\ it runs\\nat all\n\
+             # TYPE jarvis_up gauge\n\
+             jarvis_up 1\n\
+             jarvis_up{path=\"C:\\\\x \\\"y\\\"\\nz\",b=\"\"} +Inf\n\
+             jarvis_up{k=\"v\"} 0.25\n\
+             jarvis_up NaN\n"
+        );
+    }
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_end_in_the_count() {
+        static BOUNDS: &[f64] = &[0.001, 0.01, 0.1];
+        let h = Histogram::new(BOUNDS);
+        // (observation in µs, bucket index it falls in; 3 = above every bound)
+        let cases = [
+            (500, 0),
+            (1000, 0), // a bound is inclusive (`le`)
+            (1001, 1),
+            (10_000, 1),
+            (50_000, 2),
+            (2_000_000, 3),
+        ];
+        for (micros, _) in cases {
+            h.observe(Duration::from_micros(micros));
+        }
+        let snap = h.snapshot();
+        let mut expected = [0u64; 3];
+        for (_, index) in cases {
+            if index < 3 {
+                expected[index] += 1;
+            }
+        }
+        assert_eq!(snap.counts, expected);
+        assert_eq!(snap.count, 6);
+        assert!((snap.sum - 2.062501).abs() < 1e-9, "{}", snap.sum);
+        let mut e = Exposition::new();
+        e.family("lat_seconds", Kind::Histogram, "latency")
+            .histogram("lat_seconds", &[("route", "/a")], &snap);
+        let text = e.finish();
+        assert!(text.contains("lat_seconds_bucket{route=\"/a\",le=\"0.001\"} 2\n"));
+        assert!(text.contains("lat_seconds_bucket{route=\"/a\",le=\"0.01\"} 4\n"));
+        assert!(text.contains("lat_seconds_bucket{route=\"/a\",le=\"0.1\"} 5\n"));
+        assert!(text.contains("lat_seconds_bucket{route=\"/a\",le=\"+Inf\"} 6\n"));
+        assert!(text.contains("lat_seconds_count{route=\"/a\"} 6\n"));
+        assert!(text.contains("lat_seconds_sum{route=\"/a\"} 2.062501\n"));
+    }
+}
