@@ -52,8 +52,9 @@ tasks:
   ci                                  fmt check, clippy -D warnings, all tests, cargo deny
   deny                                cargo deny check (offline with ../shared/advisory-db)
   gen-corpus --out DIR [--count N]    write a realistic tree of N resources (default 10000)
-  bench [--quick] [--http]            run the benchmarks (criterion, HTTP load with wrk, memory);
-                                      --http skips criterion";
+  bench [--quick] [--http] [--idle]   run the benchmarks (criterion, HTTP load with wrk, memory);
+                                      --http skips criterion; --idle measures only an idle
+                                      server's memory and CPU";
 
 fn root() -> PathBuf {
     // xtask lives at <root>/xtask.
@@ -370,6 +371,95 @@ fn http_bench(binary: &Path, config: &Path, corpus: &Path, quick: bool) -> Resul
     result
 }
 
+fn release_binary() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("release")
+        .join("jarvis")
+}
+
+/// Resident memory (kB) and CPU ticks (user + system) of a process, from `/proc`.
+fn proc_usage(pid: u32) -> Result<(u64, u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised name: state is 3rd, utime 14th, stime 15th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((kb("VmRSS:"), kb("VmHWM:"), ticks(11) + ticks(12)))
+}
+
+/// `jarvis serve` over a typical setup (200 resources, watcher on, telemetry at its default
+/// 2 s), left idle: resident memory and CPU use of the whole process.
+fn idle_bench(binary: &Path, idle_secs: u64) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+
+    let home = env::temp_dir().join("jarvis-bench-idle");
+    let summary = jarvis_testkit::generate(&home, 200)?;
+    println!("\n==> idle: {summary}");
+    let data = home.join("data");
+    let mut server = Command::new(binary)
+        .arg("--config")
+        .arg(home.join("jarvis.toml"))
+        .args(["serve", "--port", "0"])
+        .env("HOME", &home)
+        .env("JARVIS__LOG__FORMAT", "json")
+        .env("JARVIS__LOG__LEVEL", "info")
+        .env("JARVIS__DISCOVERY__WATCH", "true")
+        .env("JARVIS__STORAGE__DATA_DIR", &data)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start jarvis serve")?;
+    let stderr = server.stderr.take().context("no stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let mut listening = false;
+    for line in lines.by_ref() {
+        if line?.contains("jarvis is listening") {
+            listening = true;
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    if !listening {
+        let _ = server.kill();
+        bail!("jarvis serve did not start");
+    }
+    let pid = server.id();
+    // Settle: the first samples, the first history flush scheduling.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let (_, _, ticks_before) = proc_usage(pid)?;
+    let started = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_secs(idle_secs));
+    let (rss, hwm, ticks_after) = proc_usage(pid)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    // Linux reports CPU time in clock ticks of 1/100 s.
+    let cpu_percent = (ticks_after - ticks_before) as f64 / 100.0 / elapsed * 100.0;
+    println!(
+        "idle {elapsed:.0} s: resident {:.1} MB (peak {:.1} MB), CPU {cpu_percent:.2} % of one core (whole process: sampler, watcher, server)",
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0,
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = server.wait();
+    Ok(())
+}
+
 fn ensure_wrk() -> Result<()> {
     if Command::new("wrk").arg("--version").output().is_ok() {
         return Ok(());
@@ -411,6 +501,13 @@ fn gen_corpus(args: &[String]) -> Result<()> {
 fn bench(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let http_only = args.iter().any(|a| a == "--http");
+    if args.iter().any(|a| a == "--idle") {
+        step(
+            "cargo build --release -p jarvis",
+            cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
+        )?;
+        return idle_bench(&release_binary(), if quick { 10 } else { 60 });
+    }
     let corpus_dir = env::temp_dir().join("jarvis-bench-corpus-10000");
     if !corpus_dir.join(".complete").exists() {
         let summary = jarvis_testkit::generate(&corpus_dir, 10_000)?;
@@ -441,10 +538,7 @@ fn bench(args: &[String]) -> Result<()> {
         "cargo build --release -p jarvis",
         cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
     )?;
-    let target = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    let binary = target.join("release").join("jarvis");
+    let binary = release_binary();
     let config = corpus_dir.join("jarvis.toml");
     let output = Command::new(&binary)
         .args(["--config"])
@@ -497,6 +591,7 @@ fn bench(args: &[String]) -> Result<()> {
             "--bench",
         ]),
     )?;
+    idle_bench(&binary, if quick { 10 } else { 60 })?;
     println!(
         "\n==> memory: jarvis scan of the 10,000-resource corpus (release binary, fresh process)"
     );

@@ -235,6 +235,8 @@ struct Shared {
     current: RwLock<Arc<CatalogSnapshot>>,
     /// Serializes reloads: two at once would race to publish.
     reload: Mutex<()>,
+    /// Reloads run, whatever their outcome.
+    reloads: std::sync::atomic::AtomicU64,
     last_error: RwLock<Option<String>>,
     listeners: RwLock<Vec<Listener>>,
 }
@@ -267,6 +269,7 @@ impl LiveCatalog {
                 external_stamp: std::sync::atomic::AtomicU64::new(0),
                 current: RwLock::new(Arc::new(CatalogSnapshot::empty())),
                 reload: Mutex::new(()),
+                reloads: std::sync::atomic::AtomicU64::new(0),
                 last_error: RwLock::new(None),
                 listeners: RwLock::new(Vec::new()),
             }),
@@ -287,6 +290,14 @@ impl LiveCatalog {
     /// What the catalog scans.
     pub fn roots(&self) -> &ScanRoots {
         &self.shared.roots
+    }
+
+    /// How many reloads (scans) have run, including the first and those that found nothing
+    /// new: what watching the folders costs.
+    pub fn reloads(&self) -> u64 {
+        self.shared
+            .reloads
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Why the last reload failed, if it did.
@@ -337,6 +348,9 @@ impl LiveCatalog {
             .reload
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        self.shared
+            .reloads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let current = self.snapshot();
         let roots = &self.shared.roots;
         let external: Vec<External> = self

@@ -67,9 +67,17 @@ impl CatalogWatcher {
                 None,
                 move |result: DebounceEventResult| {
                     let message = match result {
-                        Ok(events) => Message::Changed(
-                            events.into_iter().flat_map(|e| e.event.paths).collect(),
-                        ),
+                        Ok(events) => {
+                            let changed: Vec<PathBuf> = events
+                                .into_iter()
+                                .filter(|e| changes_content(e.event.kind))
+                                .flat_map(|e| e.event.paths)
+                                .collect();
+                            if changed.is_empty() {
+                                return;
+                            }
+                            Message::Changed(changed)
+                        }
                         Err(errors) => Message::WatchError(
                             errors
                                 .iter()
@@ -192,6 +200,13 @@ fn run(
             }
         }
     }
+}
+
+/// Whether an event can change what a scan reads. Opening and reading a file (`Access`) does
+/// not — and a rescan itself opens every file, so counting those would make every rescan
+/// trigger the next one.
+fn changes_content(kind: notify::EventKind) -> bool {
+    !matches!(kind, notify::EventKind::Access(_))
 }
 
 /// Whether a changed path can affect the catalog: Markdown and JSON files, and folders (whose

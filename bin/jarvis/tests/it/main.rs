@@ -357,6 +357,33 @@ fn serve_answers_http_and_stops_on_sigterm() {
     });
     assert_eq!(body["data"]["status"], "ok");
     std::thread::sleep(std::time::Duration::from_millis(400)); // a few samples
+    let (history, exposition) = runtime.block_on(async {
+        let history: serde_json::Value = reqwest::get(format!(
+            "{address}/metrics/history?metric_name=cpu_usage&time_range=15m"
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let exposition = reqwest::get(format!("{address}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        (history, exposition)
+    });
+    assert!(
+        !history["data"]["points"].as_array().unwrap().is_empty(),
+        "{history}"
+    );
+    assert!(
+        exposition.contains(
+            "jarvis_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 1\n"
+        ),
+        "{exposition}"
+    );
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -586,6 +613,35 @@ fn a_killed_server_finds_its_tasks_after_restart() {
         .status()
         .unwrap();
     assert!(second.wait().unwrap().success());
+}
+
+#[test]
+fn telemetry_can_be_turned_off() {
+    let home = Home::new();
+    fs::write(
+        home.path().join("jarvis.toml"),
+        "[telemetry]\nenabled = false\n",
+    )
+    .unwrap();
+    let (mut server, address) = start_server(&home);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, body) = runtime.block_on(async {
+        let res = reqwest::get(format!("{address}/api/v2/metrics/current"))
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json::<serde_json::Value>().await.unwrap())
+    });
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "TELEMETRY_UNAVAILABLE");
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(server.wait().unwrap().success());
 }
 
 #[test]

@@ -682,6 +682,16 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
         snapshot.generation() as f64,
     );
     e.family(
+        "jarvis_catalog_reloads_total",
+        Kind::Counter,
+        "Scans of the resource folders run (watcher, periodic rescan, n8n refresh), including those that found nothing new",
+    )
+    .sample(
+        "jarvis_catalog_reloads_total",
+        &[],
+        state.catalog.reloads() as f64,
+    );
+    e.family(
         "jarvis_catalog_diagnostics",
         Kind::Gauge,
         "Problems found while loading the catalog, by severity",

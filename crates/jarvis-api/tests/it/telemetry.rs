@@ -753,6 +753,13 @@ async fn the_prometheus_exposition_parses_and_names_every_series() {
         ) >= 1.0
     );
     assert_eq!(value("jarvis_build_info", "jarvis_build_info", &[]), 1.0);
+    assert!(
+        value(
+            "jarvis_catalog_reloads_total",
+            "jarvis_catalog_reloads_total",
+            &[]
+        ) >= 1.0
+    );
     assert!(!text.contains(crate::support::SECRET));
 }
 

@@ -161,3 +161,41 @@ fn a_watched_folder_created_later_is_found_by_the_rescan() {
             .is_some()
     });
 }
+
+#[test]
+fn reading_the_files_does_not_trigger_a_rescan() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog_over(dir.path());
+    let agents = dir.path().join(".claude/agents");
+    for i in 0..20 {
+        fs::write(
+            agents.join(format!("a{i}.md")),
+            agent(&format!("a{i}"), "Reads."),
+        )
+        .unwrap();
+    }
+    let _watcher = CatalogWatcher::start(
+        catalog.clone(),
+        WatchOptions {
+            watch_files: true,
+            debounce: Duration::from_millis(50),
+            rescan_interval: None,
+        },
+    )
+    .unwrap();
+    // A rescan opens and reads every file; others may read them too (an editor, `cat`).
+    catalog.reload();
+    for i in 0..20 {
+        fs::read(agents.join(format!("a{i}.md"))).unwrap();
+    }
+    let settled = catalog.reloads();
+    std::thread::sleep(Duration::from_millis(600)); // many debounce periods
+    assert_eq!(
+        catalog.reloads(),
+        settled,
+        "reads alone caused rescans (each rescan's reads would cause the next)"
+    );
+    // A write still does.
+    fs::write(agents.join("a0.md"), agent("a0", "Changed.")).unwrap();
+    eventually("the edit is picked up", || catalog.reloads() > settled);
+}
