@@ -124,8 +124,8 @@ pub async fn middleware(
                 crate::guard::security_headers(res.headers_mut());
                 let elapsed = started.elapsed();
                 if let Some(state) = res.request().app_data::<actix_web::web::Data<crate::state::AppState>>() {
-                    let route = res.request().extensions().get::<RouteLabel>().map(|l| Arc::clone(&l.0));
-                    state.metrics.observe(route.as_ref(), &method, res.status().as_u16(), elapsed);
+                    let route = res.request().extensions().get::<RouteLabel>().map(|l| l.0);
+                    state.metrics.observe(route, &method, res.status().as_u16(), elapsed);
                 }
                 let elapsed_us = elapsed.as_micros() as u64;
                 if status.is_server_error() {

@@ -6,39 +6,78 @@
 //! label `unmatched`, and methods outside the standard set share `OTHER`, so no client can grow
 //! the number of series.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use actix_web::http::Method;
-use dashmap::DashMap;
-use jarvis_telemetry::prometheus::{Histogram, HistogramSnapshot, LATENCY_BOUNDS};
+use jarvis_telemetry::prometheus::{HistogramSnapshot, LATENCY_BOUNDS};
 use rustc_hash::FxHasher;
 
 /// The label of requests no route matched.
 pub const UNMATCHED: &str = "unmatched";
 
 /// The route pattern a request matched, set by the route table's wrapper.
-#[derive(Debug, Clone)]
-pub struct RouteLabel(pub Arc<str>);
+#[derive(Debug, Clone, Copy)]
+pub struct RouteLabel(pub &'static str);
 
-type Key = (Arc<str>, &'static str, u16);
+/// The one `'static` copy of a route pattern: the table is built more than once (each server,
+/// the OpenAPI document), its patterns are a fixed set, so each is leaked once.
+pub fn intern(pattern: &str) -> &'static str {
+    static PATTERNS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut patterns = PATTERNS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = patterns.get(pattern) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(pattern.to_owned().into_boxed_str());
+    patterns.insert(leaked);
+    leaked
+}
+
+type Key = (&'static str, &'static str, u16);
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Latencies of one series on one worker: plain counts, summed across workers when read.
+#[derive(Debug, Default, Clone)]
+struct Counts {
+    /// Per bound, then one for above the last.
+    buckets: Vec<u64>,
+    sum_nanos: u64,
+}
+
+/// One worker thread's series. Only that thread writes; `/metrics` reads each shard briefly,
+/// so the lock is uncontended and no cache line is shared between workers per request.
+#[derive(Debug, Default)]
+struct Shard {
+    series: Mutex<FxMap<Key, Counts>>,
+}
+
+thread_local! {
+    /// This thread's shard of each `ServerMetrics` (tests run several servers in one process).
+    static SHARDS: RefCell<Vec<(u64, Arc<Shard>)>> = const { RefCell::new(Vec::new()) };
+}
 
 /// The server's own counters. Shared by every worker.
 #[derive(Debug)]
 pub struct ServerMetrics {
-    requests: DashMap<Key, Histogram, BuildHasherDefault<FxHasher>>,
-    unmatched: Arc<str>,
+    id: u64,
+    shards: Mutex<Vec<Arc<Shard>>>,
     connections: Arc<AtomicUsize>,
     websockets: Arc<AtomicUsize>,
 }
 
 impl Default for ServerMetrics {
     fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
         ServerMetrics {
-            requests: DashMap::default(),
-            unmatched: Arc::from(UNMATCHED),
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            shards: Mutex::new(Vec::new()),
             connections: Arc::new(AtomicUsize::new(0)),
             websockets: Arc::new(AtomicUsize::new(0)),
         }
@@ -49,7 +88,7 @@ impl Default for ServerMetrics {
 #[derive(Debug, Clone)]
 pub struct RequestSeries {
     /// The route pattern, or `unmatched`.
-    pub route: Arc<str>,
+    pub route: &'static str,
     /// The method.
     pub method: &'static str,
     /// The response status.
@@ -85,42 +124,92 @@ impl Drop for ConnectionGuard {
 }
 
 impl ServerMetrics {
+    /// This thread's shard, registered on first use.
+    fn shard(&self) -> Arc<Shard> {
+        SHARDS.with(|shards| {
+            let mut shards = shards.borrow_mut();
+            if let Some((_, shard)) = shards.iter().find(|(id, _)| *id == self.id) {
+                return Arc::clone(shard);
+            }
+            let shard = Arc::new(Shard::default());
+            self.shards
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Arc::clone(&shard));
+            shards.push((self.id, Arc::clone(&shard)));
+            shard
+        })
+    }
+
     /// Counts a finished request.
     pub fn observe(
         &self,
-        route: Option<&Arc<str>>,
+        route: Option<&'static str>,
         method: &Method,
         status: u16,
         elapsed: Duration,
     ) {
-        let route = route.unwrap_or(&self.unmatched);
-        let key: Key = (Arc::clone(route), method_label(method), status);
-        if let Some(histogram) = self.requests.get(&key) {
-            histogram.observe(elapsed);
-            return;
-        }
-        self.requests
-            .entry(key)
-            .or_insert_with(|| Histogram::new(LATENCY_BOUNDS))
-            .observe(elapsed);
+        let key: Key = (route.unwrap_or(UNMATCHED), method_label(method), status);
+        let secs = elapsed.as_secs_f64();
+        let index = LATENCY_BOUNDS.partition_point(|&bound| bound < secs);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        SHARDS.with(|shards| {
+            let shards = shards.borrow();
+            let record = |shard: &Shard| {
+                let mut series = shard.series.lock().unwrap_or_else(PoisonError::into_inner);
+                let counts = series.entry(key).or_insert_with(|| Counts {
+                    buckets: vec![0; LATENCY_BOUNDS.len() + 1],
+                    sum_nanos: 0,
+                });
+                counts.buckets[index] += 1;
+                counts.sum_nanos = counts.sum_nanos.saturating_add(nanos);
+            };
+            match shards.iter().find(|(id, _)| *id == self.id) {
+                Some((_, shard)) => record(shard),
+                None => {
+                    drop(shards);
+                    record(&self.shard());
+                }
+            }
+        });
     }
 
-    /// Every request series, sorted by route, method and status.
+    /// Every request series, summed over the workers, sorted by route, method and status.
     pub fn requests(&self) -> Vec<RequestSeries> {
-        let mut series: Vec<RequestSeries> = self
-            .requests
-            .iter()
-            .map(|entry| {
-                let (route, method, status) = entry.key();
-                RequestSeries {
-                    route: Arc::clone(route),
-                    method,
-                    status: *status,
-                    latency: entry.value().snapshot(),
+        let shards: Vec<Arc<Shard>> = self
+            .shards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut total: FxMap<Key, Counts> = FxMap::default();
+        for shard in shards {
+            let series = shard.series.lock().unwrap_or_else(PoisonError::into_inner);
+            for (key, counts) in series.iter() {
+                let sum = total.entry(*key).or_insert_with(|| Counts {
+                    buckets: vec![0; LATENCY_BOUNDS.len() + 1],
+                    sum_nanos: 0,
+                });
+                for (a, b) in sum.buckets.iter_mut().zip(&counts.buckets) {
+                    *a += b;
                 }
+                sum.sum_nanos = sum.sum_nanos.saturating_add(counts.sum_nanos);
+            }
+        }
+        let mut series: Vec<RequestSeries> = total
+            .into_iter()
+            .map(|((route, method, status), counts)| RequestSeries {
+                route,
+                method,
+                status,
+                latency: HistogramSnapshot {
+                    bounds: LATENCY_BOUNDS,
+                    count: counts.buckets.iter().sum(),
+                    counts: counts.buckets[..LATENCY_BOUNDS.len()].to_vec(),
+                    sum: counts.sum_nanos as f64 / 1e9,
+                },
             })
             .collect();
-        series.sort_by(|a, b| (&a.route, a.method, a.status).cmp(&(&b.route, b.method, b.status)));
+        series.sort_by(|a, b| (a.route, a.method, a.status).cmp(&(b.route, b.method, b.status)));
         series
     }
 
@@ -153,10 +242,17 @@ mod tests {
     #[test]
     fn requests_are_grouped_and_odd_methods_share_a_label() {
         let m = ServerMetrics::default();
-        let route: Arc<str> = Arc::from("/api/v2/agents/{id}");
-        m.observe(Some(&route), &Method::GET, 200, Duration::from_millis(2));
-        m.observe(Some(&route), &Method::GET, 200, Duration::from_millis(4));
-        m.observe(Some(&route), &Method::GET, 404, Duration::from_millis(1));
+        let route = intern("/api/v2/agents/{id}");
+        assert!(
+            std::ptr::eq(route, intern("/api/v2/agents/{id}")),
+            "interned once"
+        );
+        m.observe(Some(route), &Method::GET, 200, Duration::from_millis(2));
+        m.observe(Some(route), &Method::GET, 404, Duration::from_millis(1));
+        // Another worker thread: its own shard, summed when read.
+        std::thread::scope(|s| {
+            s.spawn(|| m.observe(Some(route), &Method::GET, 200, Duration::from_millis(4)));
+        });
         m.observe(
             None,
             &Method::from_bytes(b"BREW").unwrap(),
@@ -169,10 +265,10 @@ mod tests {
             404,
             Duration::ZERO,
         );
-        let got: Vec<(String, &str, u16, u64)> = m
-            .requests()
-            .into_iter()
-            .map(|s| (s.route.to_string(), s.method, s.status, s.latency.count))
+        let all = m.requests();
+        let got: Vec<(String, &str, u16, u64)> = all
+            .iter()
+            .map(|s| (s.route.to_owned(), s.method, s.status, s.latency.count))
             .collect();
         assert_eq!(
             got,
@@ -182,6 +278,11 @@ mod tests {
                 (UNMATCHED.to_owned(), "OTHER", 404, 2),
             ]
         );
+        let ok = &all[0].latency;
+        assert!((ok.sum - 0.006).abs() < 1e-9, "{ok:?}");
+        // 2 ms and 4 ms: both above 1 ms, within 5 ms.
+        assert_eq!(ok.counts[..3], [0, 0, 1]);
+        assert_eq!(ok.counts[3], 1);
         let guard = m.connection_opened();
         let second = m.connection_opened();
         assert_eq!(m.open_connections(), 2);

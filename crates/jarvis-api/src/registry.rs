@@ -135,10 +135,10 @@ impl Routes {
             })
             .collect();
         // Every route of one resource shares its path: the label `/metrics` counts it under.
-        let label: Arc<str> = routes.first().map_or("", |r| r.path.as_str()).into();
+        let label = crate::metrics::intern(routes.first().map_or("", |r| r.path.as_str()));
         cfg.service(service.wrap(from_fn(move |req: ServiceRequest, next| {
             req.extensions_mut()
-                .insert(crate::metrics::RouteLabel(Arc::clone(&label)));
+                .insert(crate::metrics::RouteLabel(label));
             crate::guard::require(Arc::clone(&scopes), req, next)
         })));
         self.routes.extend(routes);

@@ -515,7 +515,7 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
         e.sample(
             "jarvis_http_requests_total",
             &[
-                ("route", &s.route),
+                ("route", s.route),
                 ("method", s.method),
                 ("status", &status),
             ],
@@ -532,7 +532,7 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
         e.histogram(
             "jarvis_http_request_duration_seconds",
             &[
-                ("route", &s.route),
+                ("route", s.route),
                 ("method", s.method),
                 ("status", &status),
             ],
