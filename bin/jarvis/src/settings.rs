@@ -200,6 +200,9 @@ impl Settings {
         if self.telemetry.interval_ms < 100 {
             bail!("invalid configuration `telemetry.interval_ms`: must be at least 100");
         }
+        if self.telemetry.live_interval_ms < 100 {
+            bail!("invalid configuration `telemetry.live_interval_ms`: must be at least 100");
+        }
         for origin in &self.server.cors.allowed_origins {
             let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
                 && !origin.ends_with('/')

@@ -37,6 +37,45 @@ pub struct ApiConfig {
     pub rate_limit: RateLimitConfig,
     /// Cross-origin requests.
     pub cors: CorsConfig,
+    /// The WebSocket hub.
+    pub websocket: WsConfig,
+}
+
+/// The `[server.websocket]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WsConfig {
+    /// The most WebSocket connections at once; the next is refused with 503 before the upgrade.
+    pub max_connections: usize,
+    /// The largest message a client may send, in bytes; larger ones are answered with
+    /// `INVALID_MESSAGE` (frames beyond 1 MiB end the connection with 1009).
+    pub max_message_bytes: usize,
+    /// Messages waiting to be sent to one client; a client that lets it fill is disconnected
+    /// (1008) so it cannot slow anyone else.
+    pub outbound_queue: usize,
+    /// How long one message may take to hand to a client's connection, in milliseconds, before
+    /// the client is deemed too slow and disconnected.
+    pub send_timeout_ms: u64,
+    /// How often the server pings each client, in milliseconds.
+    pub ping_interval_ms: u64,
+    /// A client that sends nothing (not even a pong) for this long is closed, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Invalid messages a client may send within a minute; one more closes it with 1008.
+    pub max_invalid_messages: u32,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            max_connections: 100,
+            max_message_bytes: 64 * 1024,
+            outbound_queue: 256,
+            send_timeout_ms: 5_000,
+            ping_interval_ms: 20_000,
+            idle_timeout_ms: 60_000,
+            max_invalid_messages: 10,
+        }
+    }
 }
 
 /// The `[server.auth]` section.
@@ -105,6 +144,7 @@ impl Default for ApiConfig {
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
             cors: CorsConfig::default(),
+            websocket: WsConfig::default(),
         }
     }
 }

@@ -101,6 +101,25 @@ pub async fn middleware(
 
     let auth_enabled = state.auth_enabled();
     let presented = match req.headers().get(header::AUTHORIZATION) {
+        // A browser cannot set headers on a WebSocket handshake: it presents a single-use
+        // ticket from `POST /api/v2/ws-ticket` in the URL instead.
+        None if crate::routes::ws::is_ws_path(req.path()) => {
+            match crate::routes::ws::ticket_of(req.query_string()) {
+                None => None,
+                Some(ticket) => match state.tickets.redeem(&ticket) {
+                    Some(principal) => Some(principal),
+                    // Keys are off: anyone on loopback may connect anyway.
+                    None if !auth_enabled => None,
+                    None => {
+                        let error = ApiError::new(
+                            Code::Unauthorized,
+                            "the WebSocket ticket is not valid: unknown, already used or expired (tickets are single-use and last server.auth.ticket_ttl_secs)",
+                        );
+                        return Ok(reject(req, &error));
+                    }
+                },
+            }
+        }
         None => None,
         Some(value) => {
             let key = value

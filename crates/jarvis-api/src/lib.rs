@@ -16,6 +16,9 @@
 //!   latency histograms (counted by the request-context middleware), connections, cache,
 //!   breakers, tasks, catalog and the machine's gauges from `jarvis-telemetry`.
 //!
+//! - `/ws` (also `/api/v2/ws`) is the WebSocket hub (actix-ws): authenticated at the handshake,
+//!   bounded in connections and per-client queues, with topics fed by the in-process buses.
+//!
 //! Architecture invariant: the only crate that knows actix. Handlers never touch the disk: they
 //! read the catalog's in-memory snapshot.
 
@@ -25,6 +28,7 @@ mod envelope;
 mod error;
 mod follower;
 mod guard;
+mod hub;
 mod metrics;
 mod openapi;
 mod params;
@@ -35,13 +39,14 @@ mod startup;
 mod state;
 mod views;
 
-pub use config::{ApiConfig, AuthConfig, CorsConfig};
+pub use config::{ApiConfig, AuthConfig, CorsConfig, WsConfig};
 pub use context::REQUEST_ID_HEADER;
 pub use error::ApiError;
 pub use follower::ExecutionFollower;
+pub use hub::{Hub, HubStats};
 pub use jarvis_auth::{KeyStore, RateLimitConfig, Scope};
 pub use metrics::ServerMetrics;
 pub use refresh::spawn_workflow_refresh;
 pub use registry::{Body, In, Param, Route};
-pub use startup::{Application, StartError, route_table};
+pub use startup::{Application, ShutdownHandle, StartError, route_table};
 pub use state::AppState;

@@ -69,7 +69,6 @@ pub struct ServerMetrics {
     id: u64,
     shards: Mutex<Vec<Arc<Shard>>>,
     connections: Arc<AtomicUsize>,
-    websockets: Arc<AtomicUsize>,
 }
 
 impl Default for ServerMetrics {
@@ -79,7 +78,6 @@ impl Default for ServerMetrics {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             shards: Mutex::new(Vec::new()),
             connections: Arc::new(AtomicUsize::new(0)),
-            websockets: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
@@ -227,11 +225,6 @@ impl ServerMetrics {
     /// The counter behind [`ServerMetrics::open_connections`], for a telemetry probe.
     pub fn connections_counter(&self) -> Arc<AtomicUsize> {
         Arc::clone(&self.connections)
-    }
-
-    /// WebSocket connections open now.
-    pub fn websocket_connections(&self) -> usize {
-        self.websockets.load(Ordering::Relaxed)
     }
 }
 

@@ -37,6 +37,7 @@ pub fn document(routes: &[Route]) -> Value {
             { "name": "tasks", "description": "Running commands and agents, and following the runs" },
             { "name": "workflows", "description": "Triggering n8n workflows and following their executions" },
             { "name": "keys", "description": "API keys and connection tickets" },
+            { "name": "realtime", "description": "The WebSocket hub: live events and commands" },
             { "name": "telemetry", "description": "The machine and Jarvis itself: metric history, the latest sample, processes, Prometheus exposition" },
             { "name": "v1", "description": "Deprecated original shapes" },
         ],
@@ -65,7 +66,14 @@ fn operation(route: &Route) -> Value {
         })
         .collect();
     let mut responses = serde_json::Map::new();
-    responses.insert("200".into(), success(&route.body, route.cached));
+    if matches!(route.body, Body::WebSocket) {
+        responses.insert(
+            "101".into(),
+            json!({ "description": "Switching Protocols: the connection is now a WebSocket speaking the protocol in docs/api.md" }),
+        );
+    } else {
+        responses.insert("200".into(), success(&route.body, route.cached));
+    }
     if route.cached {
         responses.insert(
             "304".into(),
@@ -137,6 +145,7 @@ fn success(body: &Body, cached: bool) -> Value {
         Body::Json => ("application/json", json!({ "type": "object" })),
         Body::Html => ("text/html", json!({ "type": "string" })),
         Body::Script => ("text/javascript", json!({ "type": "string" })),
+        Body::WebSocket => ("application/json", json!({ "type": "object" })),
         Body::Prometheus => (
             "text/plain; version=0.0.4",
             json!({ "type": "string", "description": "Prometheus text exposition format 0.0.4" }),
@@ -209,6 +218,7 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<crate::routes::tasks::RunCommand>(&mut found);
     add::<crate::routes::tasks::ExecuteAgent>(&mut found);
     add::<crate::routes::tasks::RunAgent>(&mut found);
+    add::<crate::hub::HubStats>(&mut found);
     add::<crate::routes::telemetry::MetricsView>(&mut found);
     add::<crate::routes::telemetry::HistoryView>(&mut found);
     add::<crate::routes::telemetry::PointView>(&mut found);

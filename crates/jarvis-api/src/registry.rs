@@ -79,6 +79,8 @@ pub enum Body {
     Script,
     /// Prometheus text exposition.
     Prometheus,
+    /// A WebSocket handshake (101 Switching Protocols).
+    WebSocket,
 }
 
 /// A documented route.

@@ -73,12 +73,22 @@ fn add_probes(
     monitor: &jarvis_telemetry::Monitor,
     metrics: &ServerMetrics,
     tasks: &jarvis_tasks::TaskEngine,
+    hub: &crate::hub::Hub,
 ) {
     use jarvis_telemetry::MetricInfo;
     let connections = metrics.connections_counter();
     let running = tasks.clone();
     let queued = tasks.clone();
+    let websockets = hub.clone();
     let added = [
+        monitor.add_probe(
+            MetricInfo {
+                name: "jarvis_websocket_connections",
+                unit: "count",
+                description: "WebSocket connections open to Jarvis",
+            },
+            move || websockets.connections() as f64,
+        ),
         monitor.add_probe(
             MetricInfo {
                 name: "jarvis_open_connections",
@@ -188,9 +198,11 @@ impl Application {
             methods.push_str(&route.method.to_ascii_uppercase());
         }
         let metrics = ServerMetrics::default();
+        let hub = crate::hub::Hub::new(config.websocket.clone(), monitor.clone());
         if let Some(monitor) = &monitor {
-            add_probes(monitor, &metrics, &tasks);
+            add_probes(monitor, &metrics, &tasks, &hub);
         }
+        crate::hub::connect_buses(&hub, &tasks, &executions, &services, &catalog);
         let state = web::Data::new(AppState {
             catalog,
             cache,
@@ -206,6 +218,7 @@ impl Application {
             services,
             executions,
             monitor,
+            hub,
             metrics,
             limiter: RateLimiter::new(config.rate_limit.clone()),
             tickets: TicketStore::new(std::time::Duration::from_secs(config.auth.ticket_ttl_secs)),
@@ -264,9 +277,12 @@ impl Application {
         self.port
     }
 
-    /// A handle to stop the server gracefully.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// A handle to stop the server: WebSocket clients first, then HTTP.
+    pub fn handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            server: self.server.handle(),
+            hub: self.state.hub.clone(),
+        }
     }
 
     /// The shared state (catalog, cache).
@@ -277,6 +293,28 @@ impl Application {
     /// Serves until the server is stopped through its handle.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Stops a running server. Cheap to clone.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    server: ServerHandle,
+    hub: crate::hub::Hub,
+}
+
+impl std::fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShutdownHandle").finish_non_exhaustive()
+    }
+}
+
+impl ShutdownHandle {
+    /// Closes every WebSocket with 1001 (waiting up to a second for them to go), then stops
+    /// the server; `graceful` lets in-flight requests finish within `shutdown_timeout_secs`.
+    pub async fn stop(&self, graceful: bool) {
+        self.hub.shutdown(std::time::Duration::from_secs(1)).await;
+        self.server.stop(graceful).await;
     }
 }
 

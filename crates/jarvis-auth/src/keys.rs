@@ -236,6 +236,11 @@ impl KeyStore {
         self.read().keys.is_empty()
     }
 
+    /// Whether a key with this id exists (it has not been revoked).
+    pub fn contains(&self, id: &str) -> bool {
+        self.read().keys.iter().any(|k| k.id == id)
+    }
+
     /// Every key, without secrets.
     pub fn list(&self) -> Vec<KeyInfo> {
         self.read()

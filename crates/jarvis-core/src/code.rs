@@ -40,6 +40,10 @@ pub enum Code {
     Forbidden,
     /// The client exceeded its request budget.
     RateLimited,
+    /// A WebSocket message is not JSON, not a known message, malformed, or too large.
+    InvalidMessage,
+    /// The server holds as many WebSocket connections as it allows; retry later.
+    ConnectionLimit,
     /// A peer service (n8n, an MCP server, …) could not be reached or answered with an error.
     UpstreamUnavailable,
     /// A peer service did not answer in time.
@@ -103,6 +107,8 @@ impl Code {
         Code::Unauthorized,
         Code::Forbidden,
         Code::RateLimited,
+        Code::InvalidMessage,
+        Code::ConnectionLimit,
         Code::UpstreamUnavailable,
         Code::UpstreamTimeout,
         Code::CircuitOpen,
@@ -136,6 +142,8 @@ impl Code {
             Code::Unauthorized => "UNAUTHORIZED",
             Code::Forbidden => "FORBIDDEN",
             Code::RateLimited => "RATE_LIMITED",
+            Code::InvalidMessage => "INVALID_MESSAGE",
+            Code::ConnectionLimit => "CONNECTION_LIMIT",
             Code::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             Code::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Code::CircuitOpen => "CIRCUIT_OPEN",
@@ -157,7 +165,7 @@ impl Code {
     /// The HTTP status the code is answered with.
     pub const fn http_status(self) -> u16 {
         match self {
-            Code::ValidationError | Code::MalformedBody => 400,
+            Code::ValidationError | Code::MalformedBody | Code::InvalidMessage => 400,
             Code::Unauthorized => 401,
             Code::Forbidden => 403,
             Code::ResourceNotFound | Code::RouteNotFound => 404,
@@ -177,7 +185,8 @@ impl Code {
             Code::UpstreamUnavailable
             | Code::CircuitOpen
             | Code::CatalogUnavailable
-            | Code::TelemetryUnavailable => 503,
+            | Code::TelemetryUnavailable
+            | Code::ConnectionLimit => 503,
             Code::UpstreamTimeout => 504,
         }
     }
@@ -198,7 +207,8 @@ impl Code {
             | Code::TaskNotCancelable
             | Code::WorkflowNotTriggerable
             | Code::WorkflowInactive
-            | Code::RateLimited => ErrorKind::InvalidRequest,
+            | Code::RateLimited
+            | Code::InvalidMessage => ErrorKind::InvalidRequest,
             Code::Unauthorized | Code::Forbidden => ErrorKind::Auth,
             Code::UpstreamUnavailable | Code::UpstreamTimeout | Code::CircuitOpen => {
                 ErrorKind::Upstream
@@ -206,6 +216,7 @@ impl Code {
             Code::ConfigInvalid
             | Code::CatalogUnavailable
             | Code::TelemetryUnavailable
+            | Code::ConnectionLimit
             | Code::InternalError
             | Code::RunnerUnavailable
             | Code::TaskFailed

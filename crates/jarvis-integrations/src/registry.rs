@@ -112,6 +112,14 @@ impl ServiceRegistry {
         });
     }
 
+    /// A receiver of every service's circuit-breaker state changes.
+    pub fn subscribe_breakers(&self) -> Vec<tokio::sync::broadcast::Receiver<crate::BreakerEvent>> {
+        self.entries
+            .iter()
+            .map(|e| e.client.breaker().subscribe())
+            .collect()
+    }
+
     /// Every service.
     pub fn views(&self) -> Vec<ServiceView> {
         self.entries

@@ -17,7 +17,7 @@ pub mod prometheus;
 pub mod sampler;
 
 pub use history::{Bucket, History, HistoryError, Series, Tier};
-pub use monitor::{Monitor, TelemetryConfig, TelemetryError, unix_now};
+pub use monitor::{LiveGuard, Monitor, TelemetryConfig, TelemetryError, unix_now};
 pub use sampler::{
     DiskSpace, InterfaceRates, METRICS, MetricInfo, ProcessInfo, ProcessSort, Sample, Sampler,
     select_processes,

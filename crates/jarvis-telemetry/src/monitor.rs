@@ -1,6 +1,6 @@
 //! The sampler on its own thread, feeding the history and the latest sample.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
@@ -25,6 +25,9 @@ pub struct TelemetryConfig {
     pub enabled: bool,
     /// Milliseconds between samples.
     pub interval_ms: u64,
+    /// Milliseconds between samples while someone watches live (a WebSocket `metrics`
+    /// subscriber holds a [`LiveGuard`]); never slower than `interval_ms`.
+    pub live_interval_ms: u64,
     /// The history's tiers, finest first.
     pub tiers: Vec<Tier>,
     /// The most points a history query without a step answers.
@@ -39,6 +42,7 @@ impl Default for TelemetryConfig {
         TelemetryConfig {
             enabled: true,
             interval_ms: 2000,
+            live_interval_ms: 2000,
             tiers: Tier::DEFAULTS.to_vec(),
             max_points: 2000,
             flush_secs: 60,
@@ -53,7 +57,13 @@ struct Probe {
     read: Box<dyn Fn() -> f64 + Send + Sync>,
 }
 
+type SampleListener = Box<dyn Fn(&Arc<Sample>) + Send + Sync>;
+
 struct Shared {
+    /// Called with every sample, on the sampler's thread.
+    listeners: RwLock<Vec<SampleListener>>,
+    /// How many [`LiveGuard`]s exist.
+    live: AtomicUsize,
     probes: RwLock<Vec<Probe>>,
     history: Mutex<History>,
     latest: RwLock<Option<Arc<Sample>>>,
@@ -61,11 +71,34 @@ struct Shared {
     samples: AtomicU64,
 }
 
+/// What the sampler thread is told.
+enum Signal {
+    /// Someone started watching live: sample now and at the live interval.
+    Wake,
+}
+
+/// Keeps the sampler at the live interval while it exists. From [`Monitor::live`].
+pub struct LiveGuard {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for LiveGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.shared.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// A running sampler. [`Monitor::stop`], or dropping it, stops the thread.
 pub struct Monitor {
     shared: Arc<Shared>,
     config: TelemetryConfig,
-    stop: Mutex<Option<mpsc::Sender<()>>>,
+    stop: Mutex<Option<mpsc::Sender<Signal>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -100,14 +133,17 @@ impl Monitor {
             restore(&mut history, store.as_ref())?;
         }
         let shared = Arc::new(Shared {
+            listeners: RwLock::new(Vec::new()),
+            live: AtomicUsize::new(0),
             probes: RwLock::new(Vec::new()),
             history: Mutex::new(history),
             latest: RwLock::new(None),
             processes: RwLock::new(Arc::new(Vec::new())),
             samples: AtomicU64::new(0),
         });
-        let (stop, stopped) = mpsc::channel::<()>();
+        let (stop, stopped) = mpsc::channel::<Signal>();
         let interval = Duration::from_millis(config.interval_ms.max(100));
+        let live_interval = Duration::from_millis(config.live_interval_ms.max(100)).min(interval);
         let flush_every = i64::try_from(config.flush_secs.max(1)).unwrap_or(i64::MAX);
         let worker = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -115,11 +151,17 @@ impl Monitor {
             .spawn(move || {
                 let mut sampler = Sampler::new();
                 let mut flushed_at = unix_now();
-                // The first sample at once; then a message or a dropped sender both mean stop,
-                // a timeout means sample again.
+                // The first sample at once; then a timeout or a wake-up means sample again, a
+                // dropped sender means stop.
                 let mut wait = Duration::ZERO;
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
-                    wait = interval;
+                while let Err(RecvTimeoutError::Timeout) | Ok(Signal::Wake) =
+                    stopped.recv_timeout(wait)
+                {
+                    wait = if worker.live.load(Ordering::SeqCst) > 0 {
+                        live_interval
+                    } else {
+                        interval
+                    };
                     let now = unix_now();
                     let mut sample = sampler.sample(now);
                     sample.probes = worker
@@ -150,11 +192,20 @@ impl Monitor {
                         .processes
                         .write()
                         .unwrap_or_else(PoisonError::into_inner) = processes;
+                    let sample = Arc::new(sample);
                     *worker
                         .latest
                         .write()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(sample));
+                        .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&sample));
                     worker.samples.fetch_add(1, Ordering::Relaxed);
+                    for listener in worker
+                        .listeners
+                        .read()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .iter()
+                    {
+                        listener(&sample);
+                    }
                     if let Some(store) = &store
                         && now - flushed_at >= flush_every
                     {
@@ -265,6 +316,39 @@ impl Monitor {
             .copied()
             .chain(probes.iter().map(|p| p.info))
             .collect()
+    }
+
+    /// Calls `f` with every sample, on the sampler's thread, right after it is taken (keep it
+    /// short and non-blocking: the next sample waits).
+    pub fn on_sample(&self, f: impl Fn(&Arc<Sample>) + Send + Sync + 'static) {
+        self.shared
+            .listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Box::new(f));
+    }
+
+    /// Samples at the live interval until the guard drops (and at once, when it is the first
+    /// guard). Cheap; any number may exist.
+    pub fn live(&self) -> LiveGuard {
+        if self.shared.live.fetch_add(1, Ordering::SeqCst) == 0
+            && let Some(stop) = self
+                .stop
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+        {
+            // The thread may have stopped; then there is nothing to wake.
+            let _ = stop.send(Signal::Wake);
+        }
+        LiveGuard {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// How many live guards exist: whether someone watches live.
+    pub fn live_watchers(&self) -> usize {
+        self.shared.live.load(Ordering::SeqCst)
     }
 
     /// How many samples have been taken.
@@ -455,6 +539,54 @@ mod tests {
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "drop waits at most one sample"
+        );
+    }
+
+    #[test]
+    fn a_live_watcher_speeds_sampling_up_until_it_leaves() {
+        let config = TelemetryConfig {
+            interval_ms: 60_000,
+            live_interval_ms: 100,
+            ..TelemetryConfig::default()
+        };
+        let monitor = Monitor::start(&config, None).unwrap();
+        let heard = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&heard);
+        monitor.on_sample(move |sample| {
+            assert!(sample.memory_total_bytes > 0);
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while monitor.samples() < 1 {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // At one sample a minute, more samples can only come from the live interval.
+        let guard = monitor.live();
+        let second = monitor.live();
+        assert_eq!(monitor.live_watchers(), 2);
+        while monitor.samples() < 4 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "live sampling did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            heard.load(Ordering::SeqCst) >= 3,
+            "listeners hear the live samples"
+        );
+        drop(guard);
+        drop(second);
+        assert_eq!(monitor.live_watchers(), 0);
+        // The sample in progress finishes; after it the thread waits a minute again.
+        std::thread::sleep(Duration::from_millis(250));
+        let settled = monitor.samples();
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(
+            monitor.samples(),
+            settled,
+            "still sampling fast with no watcher"
         );
     }
 

@@ -13,6 +13,7 @@ pub(crate) mod system;
 pub(crate) mod tasks;
 pub(crate) mod telemetry;
 pub(crate) mod workflows;
+pub(crate) mod ws;
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, Handler, Responder};
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     keys::configure(cfg, &mut routes);
     tasks::configure(cfg, &mut routes);
     telemetry::configure(cfg, &mut routes);
+    ws::configure(cfg, &mut routes);
     legacy::configure(cfg, &mut routes);
     routes.into_list()
 }

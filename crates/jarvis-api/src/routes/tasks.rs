@@ -421,7 +421,8 @@ fn agent_spec(
     }
 }
 
-async fn submit(state: &AppState, spec: TaskSpec) -> Result<HttpResponse, ApiError> {
+/// Queues `spec` and writes the audit line. Shared by the HTTP routes and the WebSocket hub.
+pub(crate) async fn queue(state: &AppState, spec: TaskSpec) -> Result<Task, ApiError> {
     let task = state
         .tasks
         .submit(spec)
@@ -437,6 +438,11 @@ async fn submit(state: &AppState, spec: TaskSpec) -> Result<HttpResponse, ApiErr
         request_id = %context::request_id(),
         "task queued"
     );
+    Ok(task)
+}
+
+async fn submit(state: &AppState, spec: TaskSpec) -> Result<HttpResponse, ApiError> {
+    let task = queue(state, spec).await?;
     let prefix = v2_prefix(&task, None, state.catalog.snapshot().generation())?;
     let location = format!("/api/v2/tasks/{}", task.id);
     Ok(HttpResponse::build(StatusCode::ACCEPTED)
@@ -447,6 +453,37 @@ async fn submit(state: &AppState, spec: TaskSpec) -> Result<HttpResponse, ApiErr
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .body(v2_finish(&prefix)))
+}
+
+/// The task for a command line (`/tools:lint src`), checked: the command exists and is not
+/// ambiguous, the arguments are within bounds, the priority is known.
+pub(crate) fn command_task(
+    state: &AppState,
+    command: &str,
+    context: Option<Value>,
+    priority_raw: Option<&str>,
+    by: String,
+) -> Result<TaskSpec, ApiError> {
+    let line = command.trim();
+    let line = line.strip_prefix('/').unwrap_or(line);
+    let (name, arguments) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    if name.is_empty() {
+        return Err(ApiError::invalid(
+            "command",
+            "`command` must name a slash command, like `/tools:lint src`",
+        ));
+    }
+    check_len("command", arguments)?;
+    let priority = priority(priority_raw)?;
+    let snapshot = state.catalog.snapshot();
+    let resource = find(&snapshot, ResourceKind::Command, name)?;
+    Ok(command_spec(
+        resource,
+        arguments.trim(),
+        context,
+        priority,
+        by,
+    ))
 }
 
 async fn execute_command(
@@ -460,20 +497,7 @@ async fn execute_command(
         context,
         priority: p,
     } = body.into_inner();
-    let line = command.trim();
-    let line = line.strip_prefix('/').unwrap_or(line);
-    let (name, arguments) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-    if name.is_empty() {
-        return Err(ApiError::invalid(
-            "command",
-            "`command` must name a slash command, like `/tools:lint src`",
-        ));
-    }
-    check_len("command", arguments)?;
-    let priority = priority(p.as_deref())?;
-    let snapshot = state.catalog.snapshot();
-    let resource = find(&snapshot, ResourceKind::Command, name)?;
-    let spec = command_spec(resource, arguments.trim(), context, priority, caller(&req));
+    let spec = command_task(&state, &command, context, p.as_deref(), caller(&req))?;
     submit(&state, spec).await
 }
 

@@ -557,8 +557,43 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
     .sample(
         "jarvis_websocket_connections",
         &[],
-        state.metrics.websocket_connections() as f64,
+        state.hub.connections() as f64,
     );
+    let hub = state.hub.stats();
+    for (name, kind, help, value) in [
+        (
+            "jarvis_websocket_messages_sent_total",
+            Kind::Counter,
+            "Messages queued to WebSocket clients",
+            hub.messages_sent,
+        ),
+        (
+            "jarvis_websocket_heartbeats_total",
+            Kind::Counter,
+            "System-metrics heartbeats published",
+            hub.heartbeats,
+        ),
+        (
+            "jarvis_websocket_refused_total",
+            Kind::Counter,
+            "WebSocket handshakes refused at the connection limit",
+            hub.refused,
+        ),
+        (
+            "jarvis_websocket_slow_disconnects_total",
+            Kind::Counter,
+            "WebSocket clients disconnected for reading too slowly",
+            hub.slow_disconnects,
+        ),
+        (
+            "jarvis_websocket_invalid_messages_total",
+            Kind::Counter,
+            "Invalid messages received from WebSocket clients",
+            hub.invalid_messages,
+        ),
+    ] {
+        e.family(name, kind, help).sample(name, &[], value as f64);
+    }
 
     // The response cache.
     let cache = state.cache.stats();

@@ -56,6 +56,14 @@ async fn every_registered_route_answers_and_is_documented() {
             route.method,
             route.path
         );
+        if matches!(route.body, jarvis_api::Body::WebSocket) {
+            assert!(op["responses"]["101"].is_object(), "{}", route.path);
+            // Without the upgrade headers the handshake route says what it needs.
+            let (status, _, body) = app.get_json(&route.path).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(body["error"]["details"]["parameter"], "Upgrade");
+            continue;
+        }
         assert!(
             op["responses"]["200"].is_object(),
             "{} {}",

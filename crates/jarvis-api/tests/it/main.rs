@@ -10,3 +10,4 @@ mod support;
 mod tasks;
 mod telemetry;
 mod workflows;
+mod ws;

@@ -4,7 +4,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use actix_web::dev::ServerHandle;
 use jarvis_api::{ApiConfig, Application};
 use jarvis_discovery::{CatalogWatcher, DiscoveryConfig, Environment, LiveCatalog, WatchOptions};
 use serde_json::Value;
@@ -13,6 +12,7 @@ use serde_json::Value;
 const RUNNER: &str = r#"#!/bin/sh
 case "$1" in
   *slow*) sleep 30 ;;
+  *flood*) sleep 0.5; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do head -c 1000000 /dev/zero | tr '\0' x; sleep 0.05; done; echo ;;
 esac
 for a in "$@"; do printf 'ARG<%s>\n' "$a"; done
 "#;
@@ -26,7 +26,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub home: PathBuf,
     pub catalog: LiveCatalog,
-    pub handle: ServerHandle,
+    pub handle: jarvis_api::ShutdownHandle,
     pub monitor: Option<std::sync::Arc<jarvis_telemetry::Monitor>>,
     config: ApiConfig,
     telemetry: Option<jarvis_telemetry::TelemetryConfig>,
@@ -199,7 +199,7 @@ struct Parts {
     base: String,
     keys: std::sync::Arc<jarvis_api::KeyStore>,
     catalog: LiveCatalog,
-    handle: ServerHandle,
+    handle: jarvis_api::ShutdownHandle,
     monitor: Option<std::sync::Arc<jarvis_telemetry::Monitor>>,
     watcher: CatalogWatcher,
 }

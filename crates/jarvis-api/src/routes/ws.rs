@@ -1,0 +1,154 @@
+//! `/ws` and `/api/v2/ws`: the WebSocket hub's handshake; `/api/v2/ws/stats`: its counters.
+//!
+//! The handshake is authenticated like any read — an `Authorization` header, or for browsers a
+//! single-use `ticket` from `POST /api/v2/ws-ticket`, redeemed by the guard — and refused before
+//! the upgrade when the hub is full.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use jarvis_auth::{Principal, Scope};
+use jarvis_core::Code;
+
+use super::{Doc, get};
+use crate::envelope::v2_now;
+use crate::error::ApiError;
+use crate::hub::session::{self, Connection};
+use crate::params::Params;
+use crate::registry::{Body, Param, Routes};
+use crate::state::AppState;
+
+/// Frames larger than this end the connection (1009); messages between
+/// `server.websocket.max_message_bytes` and this are answered with `INVALID_MESSAGE`.
+const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+const PATHS: [&str; 2] = ["/ws", "/api/v2/ws"];
+
+/// Whether `path` is a WebSocket handshake path.
+pub(crate) fn is_ws_path(path: &str) -> bool {
+    PATHS.contains(&path)
+}
+
+/// The `ticket` query parameter, if any.
+pub(crate) fn ticket_of(query: &str) -> Option<String> {
+    web::Query::<Vec<(String, String)>>::from_query(query)
+        .ok()?
+        .into_inner()
+        .into_iter()
+        .find(|(name, _)| name == "ticket")
+        .map(|(_, value)| value)
+}
+
+pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
+    for (path, operation) in [
+        ("/api/v2/ws", "websocket"),
+        ("/ws", "websocket_unversioned"),
+    ] {
+        get(
+            cfg,
+            routes,
+            path,
+            Doc {
+                operation: operation.into(),
+                tag: "realtime",
+                summary: "WebSocket hub: subscribe to metrics, tasks, task:<id>, workflows, catalog, services; run commands (see docs/api.md)".into(),
+                params: vec![Param::query(
+                    "ticket",
+                    "string",
+                    "A single-use ticket from POST /api/v2/ws-ticket, for clients that cannot send an Authorization header",
+                )],
+                body: Body::WebSocket,
+                errors: &[Code::ConnectionLimit],
+                cached: false,
+                scope: Some(Scope::Read),
+            },
+            false,
+            handshake,
+        );
+    }
+    get(
+        cfg,
+        routes,
+        "/api/v2/ws/stats",
+        Doc {
+            operation: "websocket_stats".into(),
+            tag: "realtime",
+            summary: "The hub: connections, subscribers per topic, whether the heartbeat runs, messages sent, clients dropped as slow, idle or abusive".into(),
+            params: vec![],
+            body: Body::Envelope("HubStats"),
+            errors: &[],
+            cached: false,
+            scope: Some(Scope::Read),
+        },
+        false,
+        stats,
+    );
+}
+
+async fn stats(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &[], &[])?;
+    v2_now(
+        StatusCode::OK,
+        &state.hub.stats(),
+        state.catalog.snapshot().generation(),
+    )
+}
+
+async fn handshake(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(req.query_string(), &["ticket"], &[])?;
+    // The guard established the caller (header, ticket, or anonymous while no key exists).
+    let principal = req
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::Unauthorized,
+                "the WebSocket needs an API key or a ticket",
+            )
+        })?;
+    let Some(slot) = state.hub.reserve() else {
+        tracing::warn!(
+            max = state.hub.config().max_connections,
+            "WebSocket handshake refused: the hub is full"
+        );
+        let mut response = ApiError::new(
+            Code::ConnectionLimit,
+            format!(
+                "the server holds its maximum of {} WebSocket connections; retry later",
+                state.hub.config().max_connections
+            ),
+        )
+        .error_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return Ok(response);
+    };
+    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
+        ApiError::invalid(
+            "Upgrade",
+            format!(
+                "this route speaks WebSocket: send `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13` ({e})"
+            ),
+        )
+    })?;
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME_BYTES);
+    actix_web::rt::spawn(session::run(Connection {
+        hub: state.hub.clone(),
+        slot,
+        principal,
+        session,
+        stream,
+        state,
+    }));
+    Ok(response)
+}
