@@ -580,6 +580,18 @@ fn bench(args: &[String]) -> Result<()> {
         ]),
     )?;
     step(
+        "websocket: 2,000 authenticated clients subscribed to the metrics heartbeat",
+        cargo().args([
+            "bench",
+            "-p",
+            "jarvis-api",
+            "--bench",
+            "websocket",
+            "--",
+            "--bench",
+        ]),
+    )?;
+    step(
         "workflows: n8n refresh, triggers and the open breaker, against wiremock",
         cargo().args([
             "bench",

@@ -240,6 +240,33 @@ impl Client {
     }
 }
 
+enum Sent {
+    Ok,
+    Closed,
+    TimedOut,
+}
+
+/// Hands `text` to the connection. The usual case — room in the connection's buffer — needs
+/// no timer; only a send that has to wait is given `limit`.
+async fn send_text(session: &mut Session, text: ByteString, limit: Duration) -> Sent {
+    use std::future::Future;
+    use std::task::Poll;
+
+    let mut send = std::pin::pin!(session.text(text));
+    let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+    let result = match first {
+        Poll::Ready(result) => result,
+        Poll::Pending => match tokio::time::timeout(limit, send).await {
+            Ok(result) => result,
+            Err(_) => return Sent::TimedOut,
+        },
+    };
+    match result {
+        Ok(()) => Sent::Ok,
+        Err(_) => Sent::Closed,
+    }
+}
+
 fn still_valid(principal: &Principal, state: &AppState) -> bool {
     // Anonymous callers exist only while no key does; JWTs are checked when presented.
     if principal.key_id == "anonymous" || principal.key_id.starts_with("jwt:") {
@@ -298,21 +325,24 @@ pub(crate) async fn run(connection: Connection) {
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     let mut echo_close: Option<Option<CloseReason>> = None;
+    // Created once: re-creating them on every turn of the loop would re-register their wakers.
+    let mut killed = std::pin::pin!(kill.wait());
+    let mut stopping = std::pin::pin!(shutdown.changed());
     let outcome: Option<CloseWith> = match client.send(welcome) {
         Err(reason) => Some(reason),
         Ok(()) => loop {
             tokio::select! {
                 biased;
-                reason = kill.wait() => break Some(reason),
-                _ = shutdown.changed() => {
+                reason = &mut killed => break Some(reason),
+                _ = &mut stopping => {
                     break Some((close::GOING_AWAY, "the server is shutting down".to_owned()));
                 }
                 out = rx.recv() => {
                     let Some(text) = out else { break None };
-                    match tokio::time::timeout(send_timeout, session.text(text)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => break None,
-                        Err(_) => {
+                    match send_text(&mut session, text, send_timeout).await {
+                        Sent::Ok => {}
+                        Sent::Closed => break None,
+                        Sent::TimedOut => {
                             hub.count_slow();
                             break Some((close::POLICY, format!("too slow: a message waited more than {} ms to be sent", config.send_timeout_ms)));
                         }
