@@ -381,3 +381,71 @@ async fn live_workflows_merge_with_exports_and_survive_n8n_going_away() {
     let (_, _, listed) = restarted.get_json("/api/v2/workflows?scope=remote").await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
 }
+
+#[tokio::test]
+async fn websocket_subscribers_follow_executions_and_breaker_changes() {
+    use crate::ws::{open, send, until};
+
+    let server = MockServer::start().await;
+    let corr = Arc::new(Mutex::new(None));
+    Mock::given(method("POST"))
+        .and(path("/webhook/github-pr"))
+        .respond_with(Webhook(corr.clone()))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/executions"))
+        .respond_with(Executions(corr.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/executions/77"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "77", "status": "success", "finished": true })),
+        )
+        .mount(&server)
+        .await;
+    let app = app_with_n8n(
+        &server,
+        BreakerConfig {
+            failure_threshold: 3,
+            cool_down_ms: 60_000,
+            ..BreakerConfig::default()
+        },
+    )
+    .await;
+    let mut ws = open(&app, None).await;
+    send(
+        &mut ws,
+        json!({ "type": "subscribe", "topics": ["workflows", "services"] }),
+    )
+    .await;
+    until(&mut ws, |m| m["type"] == "subscribed").await;
+
+    let (status, _, body) = post(&app, "/workflow/trigger", json!({ "workflow_id": "A1" })).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    let done = until(&mut ws, |e| {
+        e["topic"] == "workflows"
+            && e["data"]["id"] == id.as_str()
+            && e["data"]["status"] == "success"
+    })
+    .await;
+    assert_eq!(done["event"], "execution");
+    assert_eq!(done["data"]["n8n_execution_id"], "77");
+
+    // n8n starts failing: the breaker opens, and subscribers hear it.
+    Mock::given(method("POST"))
+        .and(path("/webhook/github-pr"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let (status, _, _) = post(&app, "/workflow/trigger", json!({ "workflow_id": "A1" })).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let change = until(&mut ws, |e| e["topic"] == "services").await;
+    assert_eq!(change["event"], "breaker");
+    assert_eq!(change["data"]["service"], "n8n");
+    assert_eq!(change["data"]["state"], "open");
+}

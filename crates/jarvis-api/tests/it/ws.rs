@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::support::{TestApp, post, spawn_app, spawn_app_custom, test_telemetry};
 
-type Ws = WebSocketStream<TcpStream>;
+pub(crate) type Ws = WebSocketStream<TcpStream>;
 
 /// A refused handshake: the status and the envelope.
 #[derive(Debug)]
@@ -64,19 +64,19 @@ async fn connect(app: &TestApp, path: &str, key: Option<&str>) -> Result<Ws, Ref
 }
 
 /// Connects and reads the welcome.
-async fn open(app: &TestApp, key: Option<&str>) -> Ws {
+pub(crate) async fn open(app: &TestApp, key: Option<&str>) -> Ws {
     let mut ws = connect(app, "/ws", key).await.unwrap();
     let welcome = next_json(&mut ws).await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     ws
 }
 
-async fn send(ws: &mut Ws, value: Value) {
+pub(crate) async fn send(ws: &mut Ws, value: Value) {
     ws.send(Message::text(value.to_string())).await.unwrap();
 }
 
 /// The next JSON message, skipping pings and pongs; panics on close or after 10 s.
-async fn next_json(ws: &mut Ws) -> Value {
+pub(crate) async fn next_json(ws: &mut Ws) -> Value {
     let deadline = Duration::from_secs(10);
     loop {
         let message = tokio::time::timeout(deadline, ws.next())
@@ -93,7 +93,7 @@ async fn next_json(ws: &mut Ws) -> Value {
 }
 
 /// Reads until a message satisfies `wanted`.
-async fn until(ws: &mut Ws, mut wanted: impl FnMut(&Value) -> bool) -> Value {
+pub(crate) async fn until(ws: &mut Ws, mut wanted: impl FnMut(&Value) -> bool) -> Value {
     loop {
         let message = next_json(ws).await;
         if wanted(&message) {
