@@ -62,6 +62,9 @@ pub struct WsConfig {
     pub idle_timeout_ms: u64,
     /// Invalid messages a client may send within a minute; one more closes it with 1008.
     pub max_invalid_messages: u32,
+    /// Messages a client may send per second (a burst of as many is allowed); the excess is
+    /// answered with `RATE_LIMITED`, not acted on, and counts as an invalid message.
+    pub max_messages_per_second: u32,
 }
 
 impl Default for WsConfig {
@@ -74,6 +77,7 @@ impl Default for WsConfig {
             ping_interval_ms: 20_000,
             idle_timeout_ms: 60_000,
             max_invalid_messages: 10,
+            max_messages_per_second: 50,
         }
     }
 }

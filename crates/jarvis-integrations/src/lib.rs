@@ -22,7 +22,7 @@ pub mod stats;
 
 pub use breaker::{BreakerConfig, BreakerEvent, BreakerState, CircuitBreaker};
 pub use n8n::{N8nClient, N8nConfig, WebhookReply};
-pub use registry::{Health, ServiceRegistry, ServiceView};
+pub use registry::{Health, HealthEvent, ServiceRegistry, ServiceView};
 pub use retry::RetrySchedule;
 pub use stats::{ServiceStats, StatsView};
 

@@ -21,6 +21,17 @@ pub struct Health {
     pub error: Option<String>,
 }
 
+/// A service's health changed: it became healthy or unhealthy (or was checked the first time).
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthEvent {
+    /// The service.
+    pub service: String,
+    /// Whether readiness depends on it.
+    pub required: bool,
+    /// The check that changed it.
+    pub health: Health,
+}
+
 /// One service as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceView {
@@ -46,9 +57,16 @@ struct Entry {
 }
 
 /// The registry. Cheap to clone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServiceRegistry {
     entries: Arc<Vec<Entry>>,
+    health_bus: tokio::sync::broadcast::Sender<HealthEvent>,
+}
+
+impl Default for ServiceRegistry {
+    fn default() -> Self {
+        ServiceRegistry::new(None)
+    }
 }
 
 impl ServiceRegistry {
@@ -65,7 +83,13 @@ impl ServiceRegistry {
             .collect();
         ServiceRegistry {
             entries: Arc::new(entries),
+            health_bus: tokio::sync::broadcast::channel(64).0,
         }
+    }
+
+    /// Health changes: published when a check's verdict differs from the one before.
+    pub fn subscribe_health(&self) -> tokio::sync::broadcast::Receiver<HealthEvent> {
+        self.health_bus.subscribe()
     }
 
     /// The n8n client, if configured.
@@ -90,10 +114,20 @@ impl ServiceRegistry {
             if let Err(e) = &result {
                 tracing::warn!(service = %entry.name, error = %e, "health check failed");
             }
-            *entry
+            let previous = entry
                 .health
                 .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(health);
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .replace(health.clone());
+            if previous.is_none_or(|p| p.healthy != health.healthy) {
+                tracing::info!(service = %entry.name, healthy = health.healthy, "service health changed");
+                // Nobody listening is fine: the state is also in the registry.
+                let _ = self.health_bus.send(HealthEvent {
+                    service: entry.name.clone(),
+                    required: entry.required,
+                    health,
+                });
+            }
         }
     }
 
@@ -101,12 +135,18 @@ impl ServiceRegistry {
     /// tokio runtime.
     pub fn spawn_checks(&self, interval: Duration) {
         let weak = Arc::downgrade(&self.entries);
+        let bus = self.health_bus.clone();
         tokio::spawn(async move {
             loop {
                 let Some(entries) = weak.upgrade() else {
                     return;
                 };
-                ServiceRegistry { entries }.check_all().await;
+                ServiceRegistry {
+                    entries,
+                    health_bus: bus.clone(),
+                }
+                .check_all()
+                .await;
                 tokio::time::sleep(interval).await;
             }
         });

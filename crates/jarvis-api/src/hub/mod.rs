@@ -497,7 +497,7 @@ impl Hub {
 }
 
 /// Starts the forwarders from the in-process buses: task states and output, workflow
-/// executions, breaker changes, and catalog reloads. Call inside a tokio runtime.
+/// executions, service health and breaker changes, and catalog reloads. Call inside a tokio runtime.
 pub(crate) fn connect_buses(
     hub: &Hub,
     tasks: &jarvis_tasks::TaskEngine,
@@ -519,6 +519,9 @@ pub(crate) fn connect_buses(
     });
     hub.forward("workflows", executions.subscribe(), |hub, execution| {
         hub.emit(&Topic::Workflows, "execution", &execution);
+    });
+    hub.forward("services", services.subscribe_health(), |hub, change| {
+        hub.emit(&Topic::Services, "health", &change);
     });
     for bus in services.subscribe_breakers() {
         hub.forward("services", bus, |hub, change| {

@@ -46,6 +46,9 @@ struct Client {
     principal: Principal,
     state: web::Data<AppState>,
     invalid: VecDeque<Instant>,
+    /// Messages the client may still send now, refilled at `max_messages_per_second`.
+    budget: f64,
+    refilled: Instant,
 }
 
 type CloseWith = (u16, String);
@@ -69,8 +72,29 @@ impl Client {
         }
     }
 
+    /// Takes one message from the client's budget; `false` when it has none left.
+    fn admit(&mut self) -> bool {
+        let rate = f64::from(self.hub.config().max_messages_per_second.max(1));
+        let now = Instant::now();
+        self.budget =
+            (self.budget + now.duration_since(self.refilled).as_secs_f64() * rate).min(rate);
+        self.refilled = now;
+        if self.budget >= 1.0 {
+            self.budget -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Answers an invalid message; too many within a minute close the connection.
     fn invalid(&mut self, reason: &str, id: Option<&str>) -> Result<(), CloseWith> {
+        self.strike(Code::InvalidMessage, reason, id)
+    }
+
+    /// Counts a strike against the client and answers it with `code`; too many within a
+    /// minute close the connection.
+    fn strike(&mut self, code: Code, reason: &str, id: Option<&str>) -> Result<(), CloseWith> {
         self.hub.count_invalid();
         let now = Instant::now();
         self.invalid.push_back(now);
@@ -94,7 +118,7 @@ impl Client {
                 format!("more than {limit} invalid messages in a minute"),
             ));
         }
-        self.send(protocol::error(Code::InvalidMessage, reason, id))
+        self.send(protocol::error(code, reason, id))
     }
 
     fn topics(
@@ -120,6 +144,14 @@ impl Client {
     }
 
     async fn handle(&mut self, text: &str) -> Result<(), CloseWith> {
+        if !self.admit() {
+            let limit = self.hub.config().max_messages_per_second;
+            return self.strike(
+                Code::RateLimited,
+                &format!("more than {limit} messages a second; this one was not acted on"),
+                None,
+            );
+        }
         let message = match protocol::parse(text, self.hub.config().max_message_bytes) {
             Ok(message) => message,
             Err(Invalid(reason)) => return self.invalid(&reason, None),
@@ -299,6 +331,8 @@ pub(crate) async fn run(connection: Connection) {
         principal,
         state,
         invalid: VecDeque::new(),
+        budget: f64::from(config.max_messages_per_second.max(1)),
+        refilled: Instant::now(),
     };
     tracing::debug!(connection = id, principal = %client.principal.name, "WebSocket connected");
     let heartbeat_ms = client

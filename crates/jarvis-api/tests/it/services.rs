@@ -67,3 +67,57 @@ async fn a_required_n8n_decides_readiness() {
     assert_eq!(app.get("/ready").await.status(), StatusCode::OK);
     assert_eq!(app.get("/health").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn health_changes_reach_websocket_subscribers() {
+    use crate::ws::{open, send, until};
+
+    let n8n = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/healthz"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&n8n)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/healthz"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "status": "ok" })))
+        .mount(&n8n)
+        .await;
+    let client = N8nClient::new(&N8nConfig {
+        base_url: n8n.uri(),
+        retry: RetrySchedule {
+            max_elapsed_ms: 0,
+            ..RetrySchedule::default()
+        },
+        ..N8nConfig::default()
+    })
+    .unwrap();
+    let registry = ServiceRegistry::new(Some((client, true)));
+    let app =
+        spawn_app_with_services(jarvis_api::ApiConfig::default(), |_| {}, registry.clone()).await;
+    let mut ws = open(&app, None).await;
+    send(
+        &mut ws,
+        json!({ "type": "subscribe", "topics": ["services"] }),
+    )
+    .await;
+    until(&mut ws, |m| m["type"] == "subscribed").await;
+
+    registry.check_all().await; // fails: first verdict, unhealthy
+    let down = until(&mut ws, |e| e["event"] == "health").await;
+    assert_eq!(down["topic"], "services");
+    assert_eq!(down["data"]["service"], "n8n");
+    assert_eq!(down["data"]["required"], true);
+    assert_eq!(down["data"]["health"]["healthy"], false);
+    registry.check_all().await; // passes: a change
+    let up = until(&mut ws, |e| e["event"] == "health").await;
+    assert_eq!(up["data"]["health"]["healthy"], true);
+    registry.check_all().await; // passes again: no change, no event
+    send(&mut ws, json!({ "type": "ping", "id": "after" })).await;
+    let next = until(&mut ws, |m| m["type"] == "pong" || m["event"] == "health").await;
+    assert_eq!(
+        next["type"], "pong",
+        "an unchanged verdict is not an event: {next}"
+    );
+}

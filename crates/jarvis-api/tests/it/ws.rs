@@ -582,3 +582,36 @@ async fn shutdown_closes_every_client_with_going_away() {
         .expect("the server stops promptly")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_flood_of_messages_is_limited_not_obeyed() {
+    let mut config = ApiConfig::default();
+    config.websocket.max_messages_per_second = 5;
+    config.websocket.max_invalid_messages = 100;
+    let app = spawn_app_custom(config, |_| {}, ServiceRegistry::default(), None).await;
+    let mut ws = open(&app, None).await;
+    for i in 0..20 {
+        send(&mut ws, json!({ "type": "ping", "id": format!("p{i}") })).await;
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    for _ in 0..20 {
+        let reply = next_json(&mut ws).await;
+        match reply["type"].as_str() {
+            Some("pong") => pongs += 1,
+            Some("error") => {
+                assert_eq!(reply["code"], "RATE_LIMITED", "{reply}");
+                limited += 1;
+            }
+            _ => panic!("{reply}"),
+        }
+    }
+    assert!(
+        (5..=7).contains(&pongs),
+        "a burst of 5, refilled at 5/s: {pongs} pongs"
+    );
+    assert_eq!(pongs + limited, 20);
+    // The budget refills.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(next_json(&mut ws).await["type"], "pong");
+}
