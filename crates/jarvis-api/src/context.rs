@@ -6,6 +6,7 @@
 //! held in a task-local for the duration of the request so that envelopes and logs anywhere in
 //! the handler can name it without threading it through every call.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -140,6 +141,53 @@ pub async fn middleware(
         .await
 }
 
+/// Runs a routed request's service, turning a panic anywhere in it — guard, extractor or
+/// handler — into a logged 500 `INTERNAL_ERROR` envelope; the worker keeps serving. Wrapped
+/// around every resource by the route table, after routing (before it, actix does not allow
+/// the request to be shared).
+pub(crate) async fn contain_panics<F>(
+    request: actix_web::HttpRequest,
+    service: F,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error>
+where
+    F: Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>>,
+{
+    match CatchUnwind(Box::pin(service)).await {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            let error = ApiError::internal(&format!("handler panicked: {message}"));
+            Ok(ServiceResponse::new(
+                request,
+                error.error_response().map_into_boxed_body(),
+            ))
+        }
+    }
+}
+
+/// Resolves to `Err` with the payload if polling the inner future panics.
+struct CatchUnwind<F>(std::pin::Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    }
+}
+
 /// The methods the matched route pattern answers, from the route table.
 fn allowed_methods(req: &actix_web::HttpRequest) -> Option<String> {
     let pattern = req.match_pattern()?;
@@ -152,4 +200,70 @@ fn is_json(res: &ServiceResponse<BoxBody>) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, HttpResponse, test, web};
+
+    use crate::registry::{Body, Route, Routes};
+
+    fn route(path: &str) -> Route {
+        Route {
+            method: "get",
+            path: path.to_owned(),
+            operation_id: path.trim_start_matches('/').to_owned(),
+            tag: "test",
+            summary: String::new(),
+            params: vec![],
+            body: Body::Json,
+            errors: &[],
+            deprecated: false,
+            cached: false,
+            request: None,
+            scope: None,
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_handler_answers_500_in_the_envelope_and_the_service_survives() {
+        let app = test::init_service(
+            App::new()
+                .wrap(actix_web::middleware::from_fn(super::middleware))
+                .configure(|cfg| {
+                    let mut routes = Routes::default();
+                    routes.add(
+                        cfg,
+                        route("/boom"),
+                        web::resource("/boom").route(web::get().to(|| async {
+                            let items: Vec<u8> = Vec::new();
+                            // An out-of-bounds index: the kind of bug the net is for.
+                            HttpResponse::Ok().body(vec![items[usize::from(items.is_empty())]])
+                        })),
+                    );
+                    routes.add(
+                        cfg,
+                        route("/fine"),
+                        web::resource("/fine")
+                            .route(web::get().to(|| async { HttpResponse::Ok().body("ok") })),
+                    );
+                }),
+        )
+        .await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/boom").to_request()).await;
+        assert_eq!(res.status(), 500);
+        assert!(res.headers().contains_key("x-request-id"));
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
+        assert!(
+            !body.to_string().contains("index out of bounds"),
+            "the panic message is logged, not sent: {body}"
+        );
+        for _ in 0..3 {
+            let res =
+                test::call_service(&app, test::TestRequest::get().uri("/fine").to_request()).await;
+            assert_eq!(res.status(), 200);
+        }
+    }
 }

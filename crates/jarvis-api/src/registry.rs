@@ -141,7 +141,12 @@ impl Routes {
         cfg.service(service.wrap(from_fn(move |req: ServiceRequest, next| {
             req.extensions_mut()
                 .insert(crate::metrics::RouteLabel(label));
-            crate::guard::require(Arc::clone(&scopes), req, next)
+            // Routing is done: the request may be shared with the panic net.
+            let request = req.request().clone();
+            crate::context::contain_panics(
+                request,
+                crate::guard::require(Arc::clone(&scopes), req, next),
+            )
         })));
         self.routes.extend(routes);
     }
