@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use actix_web::http::Method;
-use jarvis_telemetry::prometheus::{HistogramSnapshot, LATENCY_BOUNDS};
+use jarvis_telemetry::prometheus::{Histogram, HistogramSnapshot, LATENCY_BOUNDS};
 use rustc_hash::FxHasher;
 
 /// The label of requests no route matched.
@@ -43,19 +43,11 @@ pub fn intern(pattern: &str) -> &'static str {
 type Key = (&'static str, &'static str, u16);
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// Latencies of one series on one worker: plain counts, summed across workers when read.
-#[derive(Debug, Default, Clone)]
-struct Counts {
-    /// Per bound, then one for above the last.
-    buckets: Vec<u64>,
-    sum_nanos: u64,
-}
-
 /// One worker thread's series. Only that thread writes; `/metrics` reads each shard briefly,
 /// so the lock is uncontended and no cache line is shared between workers per request.
 #[derive(Debug, Default)]
 struct Shard {
-    series: Mutex<FxMap<Key, Counts>>,
+    series: Mutex<FxMap<Key, Histogram>>,
 }
 
 thread_local! {
@@ -148,19 +140,16 @@ impl ServerMetrics {
         elapsed: Duration,
     ) {
         let key: Key = (route.unwrap_or(UNMATCHED), method_label(method), status);
-        let secs = elapsed.as_secs_f64();
-        let index = LATENCY_BOUNDS.partition_point(|&bound| bound < secs);
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         SHARDS.with(|shards| {
             let shards = shards.borrow();
             let record = |shard: &Shard| {
-                let mut series = shard.series.lock().unwrap_or_else(PoisonError::into_inner);
-                let counts = series.entry(key).or_insert_with(|| Counts {
-                    buckets: vec![0; LATENCY_BOUNDS.len() + 1],
-                    sum_nanos: 0,
-                });
-                counts.buckets[index] += 1;
-                counts.sum_nanos = counts.sum_nanos.saturating_add(nanos);
+                shard
+                    .series
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(key)
+                    .or_insert_with(|| Histogram::new(LATENCY_BOUNDS))
+                    .observe(elapsed);
             };
             match shards.iter().find(|(id, _)| *id == self.id) {
                 Some((_, shard)) => record(shard),
@@ -179,32 +168,23 @@ impl ServerMetrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let mut total: FxMap<Key, Counts> = FxMap::default();
+        let mut total: FxMap<Key, Histogram> = FxMap::default();
         for shard in shards {
             let series = shard.series.lock().unwrap_or_else(PoisonError::into_inner);
-            for (key, counts) in series.iter() {
-                let sum = total.entry(*key).or_insert_with(|| Counts {
-                    buckets: vec![0; LATENCY_BOUNDS.len() + 1],
-                    sum_nanos: 0,
-                });
-                for (a, b) in sum.buckets.iter_mut().zip(&counts.buckets) {
-                    *a += b;
-                }
-                sum.sum_nanos = sum.sum_nanos.saturating_add(counts.sum_nanos);
+            for (key, histogram) in series.iter() {
+                total
+                    .entry(*key)
+                    .or_insert_with(|| Histogram::new(LATENCY_BOUNDS))
+                    .merge(histogram);
             }
         }
         let mut series: Vec<RequestSeries> = total
             .into_iter()
-            .map(|((route, method, status), counts)| RequestSeries {
+            .map(|((route, method, status), histogram)| RequestSeries {
                 route,
                 method,
                 status,
-                latency: HistogramSnapshot {
-                    bounds: LATENCY_BOUNDS,
-                    count: counts.buckets.iter().sum(),
-                    counts: counts.buckets[..LATENCY_BOUNDS.len()].to_vec(),
-                    sum: counts.sum_nanos as f64 / 1e9,
-                },
+                latency: histogram.snapshot(),
             })
             .collect();
         series.sort_by(|a, b| (a.route, a.method, a.status).cmp(&(b.route, b.method, b.status)));

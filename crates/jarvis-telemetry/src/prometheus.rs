@@ -3,11 +3,10 @@
 //! global registry.
 //!
 //! [`Exposition`] writes families (`# HELP`, `# TYPE`, then samples) with label values escaped;
-//! [`Histogram`] is a lock-free latency histogram with fixed bounds, cheap enough to observe
-//! on every request.
+//! [`Histogram`] counts durations into fixed bounds with plain integers, so each owner (a
+//! worker thread) observes without sharing memory, and merges for exposition.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The content type of the text format.
@@ -147,16 +146,14 @@ pub const LATENCY_BOUNDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// A histogram of durations with fixed bounds (in seconds). Observing is a few relaxed atomic
-/// additions; a snapshot taken while others observe may be off by those in flight, which the
-/// exposition format tolerates.
-#[derive(Debug)]
+/// A histogram of durations with fixed bounds (in seconds), in plain integers: one owner
+/// observes (a worker thread, say), and histograms of the same bounds merge for exposition.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
     bounds: &'static [f64],
     /// Per bound (not cumulative), then one for above the last bound.
-    counts: Box<[AtomicU64]>,
-    sum_nanos: AtomicU64,
-    count: AtomicU64,
+    counts: Vec<u64>,
+    sum_nanos: u64,
 }
 
 /// A histogram's counts at one moment.
@@ -177,35 +174,41 @@ impl Histogram {
     pub fn new(bounds: &'static [f64]) -> Histogram {
         Histogram {
             bounds,
-            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum_nanos: AtomicU64::new(0),
-            count: AtomicU64::new(0),
+            counts: vec![0; bounds.len() + 1],
+            sum_nanos: 0,
         }
     }
 
     /// Counts one observation.
-    pub fn observe(&self, elapsed: Duration) {
+    pub fn observe(&mut self, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let index = self.bounds.partition_point(|&bound| bound < secs);
-        self.counts[index].fetch_add(1, Ordering::Relaxed);
+        self.counts[index] += 1;
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos = self.sum_nanos.saturating_add(nanos);
+    }
+
+    /// Adds `other`'s observations (same bounds; others are ignored, and logged).
+    pub fn merge(&mut self, other: &Histogram) {
+        if self.bounds != other.bounds {
+            tracing::error!("histograms with different bounds cannot merge; one was left out");
+            return;
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.sum_nanos = self.sum_nanos.saturating_add(other.sum_nanos);
     }
 
     /// The counts now.
     pub fn snapshot(&self) -> HistogramSnapshot {
-        let counts: Vec<u64> = self.counts[..self.bounds.len()]
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect();
-        let above = self.counts[self.bounds.len()].load(Ordering::Relaxed);
+        let within = &self.counts[..self.bounds.len()];
         HistogramSnapshot {
             bounds: self.bounds,
             // The total is summed from the buckets so `+Inf` always equals `_count`.
-            count: counts.iter().sum::<u64>() + above,
-            counts,
-            sum: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            count: self.counts.iter().sum(),
+            counts: within.to_vec(),
+            sum: self.sum_nanos as f64 / 1e9,
         }
     }
 }
@@ -240,7 +243,7 @@ mod tests {
     #[test]
     fn histogram_buckets_are_cumulative_and_end_in_the_count() {
         static BOUNDS: &[f64] = &[0.001, 0.01, 0.1];
-        let h = Histogram::new(BOUNDS);
+        let mut h = Histogram::new(BOUNDS);
         // (observation in µs, bucket index it falls in; 3 = above every bound)
         let cases = [
             (500, 0),
@@ -263,6 +266,14 @@ mod tests {
         assert_eq!(snap.counts, expected);
         assert_eq!(snap.count, 6);
         assert!((snap.sum - 2.062501).abs() < 1e-9, "{}", snap.sum);
+        // Merging adds bucket by bucket; other bounds are refused.
+        let mut twice = h.clone();
+        twice.merge(&h);
+        assert_eq!(twice.snapshot().counts, [4, 4, 2]);
+        assert_eq!(twice.snapshot().count, 12);
+        let mut other = Histogram::new(LATENCY_BOUNDS);
+        other.merge(&h);
+        assert_eq!(other.snapshot().count, 0);
         let mut e = Exposition::new();
         e.family("lat_seconds", Kind::Histogram, "latency")
             .histogram("lat_seconds", &[("route", "/a")], &snap);
