@@ -35,6 +35,12 @@ pub fn request_id() -> String {
         .unwrap_or_else(|_| "-".to_owned())
 }
 
+/// Runs `future` with `id` as the current request id, for work that is not an HTTP request
+/// (a WebSocket command) but logs like one.
+pub(crate) async fn with_request_id<F: Future>(id: String, future: F) -> F::Output {
+    REQUEST_ID.scope(id.into(), future).await
+}
+
 fn generate_id() -> Arc<str> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static SEED: std::sync::OnceLock<u32> = std::sync::OnceLock::new();

@@ -250,7 +250,22 @@ impl Client {
             Ok(spec) => spec,
             Err(e) => return self.send(protocol::error(e.code, &e.message, id)),
         };
-        let task = match crate::routes::tasks::queue(&self.state, spec).await {
+        // Audit lines name the connection and the client's id in place of a request id.
+        // Request ids are plain characters only (they go into JSON unescaped): the client's id
+        // is filtered to them.
+        let client_id: String = id
+            .unwrap_or("-")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .take(32)
+            .collect();
+        let request_id = format!("ws{}.{client_id}", self.id);
+        let queued = crate::context::with_request_id(
+            request_id,
+            crate::routes::tasks::queue(&self.state, spec),
+        )
+        .await;
+        let task = match queued {
             Ok(task) => task,
             Err(e) => return self.send(protocol::error(e.code, &e.message, id)),
         };
