@@ -8,7 +8,7 @@ use actix_web::web;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseReason, ProtocolError, Session};
 use bytestring::ByteString;
 use jarvis_auth::{Principal, Scope};
-use jarvis_core::Code;
+use jarvis_core::{Code, ErrorCode};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -181,6 +181,23 @@ impl Client {
                         id,
                     ));
                 }
+                // A task topic names a task that exists; its current state follows the reply,
+                // so a client subscribing to a finished task learns it has finished.
+                let mut current = Vec::new();
+                for topic in &topics {
+                    if let Topic::Task(task_id) = topic {
+                        match self.state.tasks.get(task_id).await {
+                            Ok(task) => current.push((topic.clone(), task)),
+                            Err(e) => {
+                                return self.send(protocol::error(
+                                    e.error_code(),
+                                    &format!("cannot subscribe to `{topic}`: {e}"),
+                                    id,
+                                ));
+                            }
+                        }
+                    }
+                }
                 let added = self.hub.subscribe(self.id, &topics);
                 let names: Vec<String> = topics.iter().map(ToString::to_string).collect();
                 self.send(protocol::reply(
@@ -188,6 +205,9 @@ impl Client {
                     json!({ "topics": names }),
                     id,
                 ))?;
+                for (topic, task) in &current {
+                    self.send(protocol::event(topic, "task", task))?;
+                }
                 // A new metrics subscriber sees the current state at once, not in 2 s.
                 if added.contains(&Topic::Metrics)
                     && let Some(sample) = self.state.monitor.as_ref().and_then(|m| m.latest())

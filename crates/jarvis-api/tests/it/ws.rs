@@ -372,6 +372,26 @@ async fn task_subscribers_see_states_in_order_and_output() {
     })
     .await;
 
+    // Subscribing to a finished task tells its state at once; to an unknown one is an error.
+    send(
+        &mut all,
+        json!({ "type": "subscribe", "topics": [format!("task:{id}")] }),
+    )
+    .await;
+    until(&mut all, |m| m["type"] == "subscribed").await;
+    let state = until(&mut all, |e| e["topic"] == format!("task:{id}")).await;
+    assert_eq!(state["data"]["status"], "succeeded");
+    send(
+        &mut all,
+        json!({ "type": "subscribe", "topics": ["tasks", "task:task_000000000000000000000000"], "id": "s2" }),
+    )
+    .await;
+    let error = until(&mut all, |m| m["type"] == "error").await;
+    assert_eq!(
+        (error["code"].as_str(), error["id"].as_str()),
+        (Some("RESOURCE_NOT_FOUND"), Some("s2"))
+    );
+
     // Unknown commands and missing scopes answer as errors, with the request's id.
     send(
         &mut runner,
