@@ -384,11 +384,44 @@ fn serve_answers_http_and_stops_on_sigterm() {
         ),
         "{exposition}"
     );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
+    // A WebSocket client hears the heartbeat, then `going away` when the server is stopped.
+    let ws_url = format!("{}/ws", address.replacen("http://", "ws://", 1));
+    let close_code = runtime.block_on(async {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+            .await
+            .unwrap();
+        ws.send(Message::text(
+            r#"{"type":"subscribe","topics":["metrics"]}"#,
+        ))
+        .await
         .unwrap();
-    assert!(status.success());
+        loop {
+            let Message::Text(text) = ws.next().await.unwrap().unwrap() else {
+                continue;
+            };
+            if text.as_str().contains(r#""topic":"metrics""#) {
+                break;
+            }
+        }
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+                .await
+                .expect("no close frame within 10 s")
+            {
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                other => panic!("the connection ended without a close frame: {other:?}"),
+            }
+        }
+    });
+    assert_eq!(close_code, Some(1001));
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
