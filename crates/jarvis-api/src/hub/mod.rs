@@ -331,24 +331,26 @@ impl Hub {
     pub fn publish(&self, topic: &Topic, payload: &ByteString) -> usize {
         let mut delivered = 0usize;
         let mut slow = 0u64;
-        {
-            let conns = self.lock();
-            for conn in conns.values() {
-                if !conn.topics.contains(topic) {
-                    continue;
+        // The subscribers are copied out so the registry is locked only to filter them, not
+        // while thousands of queues are offered the message.
+        let subscribers: Vec<(mpsc::Sender<ByteString>, Arc<Kill>)> = self
+            .lock()
+            .values()
+            .filter(|conn| conn.topics.contains(topic))
+            .map(|conn| (conn.tx.clone(), Arc::clone(&conn.kill)))
+            .collect();
+        for (tx, kill) in &subscribers {
+            match tx.try_send(payload.clone()) {
+                Ok(()) => delivered += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    kill.close(
+                        close::POLICY,
+                        "too slow: the outbound queue is full; read faster or subscribe to less",
+                    );
+                    slow += 1;
                 }
-                match conn.tx.try_send(payload.clone()) {
-                    Ok(()) => delivered += 1,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        conn.kill.close(
-                            close::POLICY,
-                            "too slow: the outbound queue is full; read faster or subscribe to less",
-                        );
-                        slow += 1;
-                    }
-                    // The connection is ending; its task unregisters it.
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
-                }
+                // The connection is ending; its task unregisters it.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
         let counters = &self.inner.counters;
