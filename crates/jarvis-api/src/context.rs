@@ -161,11 +161,8 @@ where
     match CatchUnwind(Box::pin(service)).await {
         Ok(result) => result,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".to_owned());
+            let message =
+                jarvis_core::panic_message(&*panic).unwrap_or("a panic without a message");
             let error = ApiError::internal(&format!("handler panicked: {message}"));
             Ok(ServiceResponse::new(
                 request,

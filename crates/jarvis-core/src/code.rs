@@ -240,9 +240,28 @@ pub trait ErrorCode {
     fn error_code(&self) -> Code;
 }
 
+/// The message a caught panic carried (`panic!("…")` or a formatted one), if any: for logging a
+/// failure that `catch_unwind` turned back into an error.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panic_messages_are_read_from_either_payload() {
+        let literal = std::panic::catch_unwind(|| panic!("plain")).unwrap_err();
+        assert_eq!(panic_message(&*literal), Some("plain"));
+        let formatted = std::panic::catch_unwind(|| panic!("n = {}", 3)).unwrap_err();
+        assert_eq!(panic_message(&*formatted), Some("n = 3"));
+        let other = std::panic::catch_unwind(|| std::panic::panic_any(7u8)).unwrap_err();
+        assert_eq!(panic_message(&*other), None);
+    }
 
     #[test]
     fn names_match_serde_and_are_unique() {

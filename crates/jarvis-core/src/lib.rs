@@ -17,7 +17,7 @@ pub mod secret;
 pub mod task;
 
 pub use body::Body;
-pub use code::{Code, ErrorCode, ErrorKind};
+pub use code::{Code, ErrorCode, ErrorKind, panic_message};
 pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
 pub use id::ResourceId;
 pub use resource::{

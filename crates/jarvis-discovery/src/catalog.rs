@@ -369,11 +369,9 @@ impl LiveCatalog {
         let out = match result {
             Ok(out) => out,
             Err(panic) => {
-                let reason = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "scan panicked".to_owned());
+                let reason = jarvis_core::panic_message(&*panic)
+                    .unwrap_or("scan panicked")
+                    .to_owned();
                 tracing::error!(generation = current.generation(), %reason, "catalog reload failed; keeping the last good snapshot");
                 *self
                     .shared
