@@ -257,42 +257,33 @@ impl Hub {
 
     /// Adds topics to a connection; answers those newly added.
     pub(crate) fn subscribe(&self, id: u64, topics: &[Topic]) -> Vec<Topic> {
-        let mut added = Vec::new();
-        {
-            let mut conns = self.lock();
-            let Some(conn) = conns.get_mut(&id) else {
-                return added;
-            };
-            for topic in topics {
-                if conn.topics.insert(topic.clone()) {
-                    added.push(topic.clone());
-                }
-            }
-        }
-        if added.contains(&Topic::Metrics) {
-            self.metrics_delta(1);
-        }
-        added
+        self.change_topics(id, topics, true)
     }
 
     /// Removes topics from a connection; answers those it had.
     pub(crate) fn unsubscribe(&self, id: u64, topics: &[Topic]) -> Vec<Topic> {
-        let mut removed = Vec::new();
-        {
-            let mut conns = self.lock();
-            let Some(conn) = conns.get_mut(&id) else {
-                return removed;
-            };
-            for topic in topics {
-                if conn.topics.remove(topic) {
-                    removed.push(topic.clone());
-                }
-            }
+        self.change_topics(id, topics, false)
+    }
+
+    fn change_topics(&self, id: u64, topics: &[Topic], add: bool) -> Vec<Topic> {
+        let changed: Vec<Topic> = match self.lock().get_mut(&id) {
+            None => Vec::new(),
+            Some(conn) => topics
+                .iter()
+                .filter(|&topic| {
+                    if add {
+                        conn.topics.insert(topic.clone())
+                    } else {
+                        conn.topics.remove(topic)
+                    }
+                })
+                .cloned()
+                .collect(),
+        };
+        if changed.contains(&Topic::Metrics) {
+            self.metrics_delta(if add { 1 } else { -1 });
         }
-        if removed.contains(&Topic::Metrics) {
-            self.metrics_delta(-1);
-        }
-        removed
+        changed
     }
 
     /// Counts `metrics` subscribers; the first takes a live guard, the last drops it.
@@ -326,12 +317,11 @@ impl Hub {
             .is_some()
     }
 
-    /// Offers `payload` to every subscriber of `topic` without waiting; a subscriber whose
-    /// queue is full is closed (1008). Answers how many took it.
-    pub fn publish(&self, topic: &Topic, payload: &ByteString) -> usize {
-        let mut delivered = 0usize;
-        let mut slow = 0u64;
-        // The subscribers are copied out so the registry is locked only to filter them, not
+    /// Serializes an event for `topic` once — not at all when nobody subscribes — and offers
+    /// it to every subscriber's queue without waiting; a subscriber whose queue is full is
+    /// closed (1008). Answers how many took it.
+    pub(crate) fn emit(&self, topic: &Topic, event: &str, data: &impl Serialize) -> usize {
+        // The subscribers are copied out so the registry is locked only to pick them, not
         // while thousands of queues are offered the message.
         let subscribers: Vec<(mpsc::Sender<ByteString>, Arc<Kill>)> = self
             .lock()
@@ -339,6 +329,12 @@ impl Hub {
             .filter(|conn| conn.topics.contains(topic))
             .map(|conn| (conn.tx.clone(), Arc::clone(&conn.kill)))
             .collect();
+        if subscribers.is_empty() {
+            return 0;
+        }
+        let payload = protocol::event(topic, event, data);
+        let mut delivered = 0usize;
+        let mut slow = 0u64;
         for (tx, kill) in &subscribers {
             match tx.try_send(payload.clone()) {
                 Ok(()) => delivered += 1,
@@ -362,19 +358,6 @@ impl Hub {
         delivered
     }
 
-    /// Whether anyone subscribes to `topic`.
-    pub fn has_subscribers(&self, topic: &Topic) -> bool {
-        self.lock().values().any(|c| c.topics.contains(topic))
-    }
-
-    /// Serializes an event for `topic` and publishes it, unless nobody subscribes.
-    pub(crate) fn emit(&self, topic: &Topic, event: &str, data: &impl Serialize) -> usize {
-        if !self.has_subscribers(topic) {
-            return 0;
-        }
-        self.publish(topic, &protocol::event(topic, event, data))
-    }
-
     /// Counts a message queued directly to one client.
     pub(crate) fn count_sent(&self) {
         self.inner.counters.sent.fetch_add(1, Ordering::Relaxed);
@@ -395,7 +378,7 @@ impl Hub {
         self.inner.counters.idle.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a client dropped as too slow outside `publish` (a stuck send).
+    /// Counts a client dropped as too slow outside `emit` (a stuck send).
     pub(crate) fn count_slow(&self) {
         self.inner.counters.slow.fetch_add(1, Ordering::Relaxed);
     }
