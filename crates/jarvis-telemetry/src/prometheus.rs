@@ -53,6 +53,11 @@ impl Exposition {
         self
     }
 
+    /// A family of one unlabelled sample: `# HELP`, `# TYPE` and `name value`.
+    pub fn single(&mut self, name: &str, kind: Kind, help: &str, value: f64) -> &mut Exposition {
+        self.family(name, kind, help).sample(name, &[], value)
+    }
+
     /// One sample line: `name{labels} value`.
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) -> &mut Exposition {
         self.out.push_str(name);
@@ -220,8 +225,7 @@ mod tests {
     #[test]
     fn families_samples_and_escaping() {
         let mut e = Exposition::new();
-        e.family("jarvis_up", Kind::Gauge, "whether \\ it runs\nat all")
-            .sample("jarvis_up", &[], 1.0)
+        e.single("jarvis_up", Kind::Gauge, "whether \\ it runs\nat all", 1.0)
             .sample(
                 "jarvis_up",
                 &[("path", "C:\\x \"y\"\nz"), ("b", "")],

@@ -492,14 +492,10 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
         &[("version", env!("CARGO_PKG_VERSION"))],
         1.0,
     );
-    e.family(
+    e.single(
         "jarvis_uptime_seconds",
         Kind::Gauge,
         "Seconds since the server started",
-    )
-    .sample(
-        "jarvis_uptime_seconds",
-        &[],
         state.started.elapsed().as_secs_f64(),
     );
 
@@ -539,24 +535,16 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
             &s.latency,
         );
     }
-    e.family(
+    e.single(
         "jarvis_http_connections",
         Kind::Gauge,
         "HTTP connections open now",
-    )
-    .sample(
-        "jarvis_http_connections",
-        &[],
         state.metrics.open_connections() as f64,
     );
-    e.family(
+    e.single(
         "jarvis_websocket_connections",
         Kind::Gauge,
         "WebSocket connections open now",
-    )
-    .sample(
-        "jarvis_websocket_connections",
-        &[],
         state.hub.connections() as f64,
     );
     let hub = state.hub.stats();
@@ -592,7 +580,7 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
             hub.invalid_messages,
         ),
     ] {
-        e.family(name, kind, help).sample(name, &[], value as f64);
+        e.single(name, kind, help, value as f64);
     }
 
     // The response cache.
@@ -635,7 +623,7 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
             cache.bytes as f64,
         ),
     ] {
-        e.family(name, kind, help).sample(name, &[], value);
+        e.single(name, kind, help, value);
     }
 
     // Services and their circuit breakers.
@@ -706,26 +694,13 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
             counts.shadowed as f64,
         );
     }
-    e.family(
+    e.single(
         "jarvis_catalog_generation",
         Kind::Gauge,
         "The catalog's generation: rises with every change on disk",
-    )
-    .sample(
-        "jarvis_catalog_generation",
-        &[],
         snapshot.generation() as f64,
     );
-    e.family(
-        "jarvis_catalog_reloads_total",
-        Kind::Counter,
-        "Scans of the resource folders run (watcher, periodic rescan, n8n refresh), including those that found nothing new",
-    )
-    .sample(
-        "jarvis_catalog_reloads_total",
-        &[],
-        state.catalog.reloads() as f64,
-    );
+    e.single("jarvis_catalog_reloads_total", Kind::Counter, "Scans of the resource folders run (watcher, periodic rescan, n8n refresh), including those that found nothing new", state.catalog.reloads() as f64);
     e.family(
         "jarvis_catalog_diagnostics",
         Kind::Gauge,
@@ -746,14 +721,10 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
 
     // The machine.
     if let Some(monitor) = &state.monitor {
-        e.family(
+        e.single(
             "jarvis_telemetry_samples_total",
             Kind::Counter,
             "Samples of the machine taken",
-        )
-        .sample(
-            "jarvis_telemetry_samples_total",
-            &[],
             monitor.samples() as f64,
         );
         if let Some(sample) = monitor.latest() {
@@ -817,7 +788,7 @@ fn system_gauges(e: &mut Exposition, s: &jarvis_telemetry::Sample) {
         ),
     ];
     for (name, help, value) in simple {
-        e.family(name, Kind::Gauge, help).sample(name, &[], value);
+        e.single(name, Kind::Gauge, help, value);
     }
     e.family(
         "jarvis_system_cpu_core_usage_percent",
