@@ -10,17 +10,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{spawn_app, spawn_app_with_services};
 
-#[tokio::test]
-async fn without_services_the_list_is_empty_and_ready_is_ready() {
-    let app = spawn_app().await;
-    let (status, _, body) = app.get_json("/api/v2/services").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["data"], json!([]));
-    assert_eq!(app.get("/ready").await.status(), StatusCode::OK);
-}
-
-#[tokio::test]
-async fn a_required_n8n_decides_readiness() {
+/// A required n8n whose first health check fails and every later one passes. The server must
+/// be kept for as long as the registry is used.
+async fn n8n_failing_its_first_check() -> (MockServer, ServiceRegistry) {
     let n8n = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/healthz"))
@@ -43,6 +35,21 @@ async fn a_required_n8n_decides_readiness() {
     })
     .unwrap();
     let registry = ServiceRegistry::new(Some((client, true)));
+    (n8n, registry)
+}
+
+#[tokio::test]
+async fn without_services_the_list_is_empty_and_ready_is_ready() {
+    let app = spawn_app().await;
+    let (status, _, body) = app.get_json("/api/v2/services").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"], json!([]));
+    assert_eq!(app.get("/ready").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_required_n8n_decides_readiness() {
+    let (_n8n, registry) = n8n_failing_its_first_check().await;
     let app =
         spawn_app_with_services(jarvis_api::ApiConfig::default(), |_| {}, registry.clone()).await;
 
@@ -72,28 +79,7 @@ async fn a_required_n8n_decides_readiness() {
 async fn health_changes_reach_websocket_subscribers() {
     use crate::ws::{open, send, until};
 
-    let n8n = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/healthz"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&n8n)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/healthz"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "status": "ok" })))
-        .mount(&n8n)
-        .await;
-    let client = N8nClient::new(&N8nConfig {
-        base_url: n8n.uri(),
-        retry: RetrySchedule {
-            max_elapsed_ms: 0,
-            ..RetrySchedule::default()
-        },
-        ..N8nConfig::default()
-    })
-    .unwrap();
-    let registry = ServiceRegistry::new(Some((client, true)));
+    let (_n8n, registry) = n8n_failing_its_first_check().await;
     let app =
         spawn_app_with_services(jarvis_api::ApiConfig::default(), |_| {}, registry.clone()).await;
     let mut ws = open(&app, None).await;

@@ -61,6 +61,33 @@ async fn app_with_n8n(server: &MockServer, breaker: BreakerConfig) -> TestApp {
     .await
 }
 
+/// n8n's execution API: the list finds the execution by Jarvis's correlation id, and execution
+/// 77 has succeeded.
+async fn mount_executions(server: &MockServer, corr: &Arc<Mutex<Option<String>>>) {
+    Mock::given(method("GET"))
+        .and(path("/api/v1/executions"))
+        .respond_with(Executions(Arc::clone(corr)))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/executions/77"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "77", "status": "success", "finished": true })),
+        )
+        .mount(server)
+        .await;
+}
+
+/// A breaker that opens after three failures and stays open for the test.
+fn trips_after_three() -> BreakerConfig {
+    BreakerConfig {
+        failure_threshold: 3,
+        cool_down_ms: 60_000,
+        ..BreakerConfig::default()
+    }
+}
+
 #[tokio::test]
 async fn a_trigger_is_followed_from_running_to_success() {
     let server = MockServer::start().await;
@@ -71,11 +98,8 @@ async fn a_trigger_is_followed_from_running_to_success() {
         .expect(2)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/executions"))
-        .respond_with(Executions(corr.clone()))
-        .mount(&server)
-        .await;
+    mount_executions(&server, &corr).await;
+    // Running at the first look, ahead of the success above.
     Mock::given(method("GET"))
         .and(path("/api/v1/executions/77"))
         .and(query_param("includeData", "false"))
@@ -84,14 +108,7 @@ async fn a_trigger_is_followed_from_running_to_success() {
                 .set_body_json(json!({ "id": "77", "status": "running", "finished": false })),
         )
         .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/executions/77"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "id": "77", "status": "success", "finished": true })),
-        )
+        .with_priority(1)
         .mount(&server)
         .await;
     let app = app_with_n8n(&server, BreakerConfig::default()).await;
@@ -205,15 +222,7 @@ async fn n8n_down_answers_upstream_unavailable_then_circuit_open() {
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)
         .await;
-    let app = app_with_n8n(
-        &server,
-        BreakerConfig {
-            failure_threshold: 3,
-            cool_down_ms: 60_000,
-            ..BreakerConfig::default()
-        },
-    )
-    .await;
+    let app = app_with_n8n(&server, trips_after_three()).await;
     let (status, _, body) = post(&app, "/workflow/trigger", json!({ "workflow_id": "A1" })).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "UPSTREAM_UNAVAILABLE");
@@ -394,28 +403,8 @@ async fn websocket_subscribers_follow_executions_and_breaker_changes() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/executions"))
-        .respond_with(Executions(corr.clone()))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/executions/77"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "id": "77", "status": "success", "finished": true })),
-        )
-        .mount(&server)
-        .await;
-    let app = app_with_n8n(
-        &server,
-        BreakerConfig {
-            failure_threshold: 3,
-            cool_down_ms: 60_000,
-            ..BreakerConfig::default()
-        },
-    )
-    .await;
+    mount_executions(&server, &corr).await;
+    let app = app_with_n8n(&server, trips_after_three()).await;
     let mut ws = open(&app, None).await;
     send(
         &mut ws,
