@@ -10,21 +10,16 @@
     reason = "a benchmark program"
 )]
 
+mod common;
+
+use common::percentile;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jarvis_api::{ApiConfig, Application, KeyStore};
-use jarvis_discovery::{DiscoveryConfig, Environment, LiveCatalog};
-use jarvis_store::{SqliteStore, Store, TaskFilter};
-use jarvis_tasks::{TaskConfig, TaskEngine};
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[idx]
-}
+use jarvis_api::{ApiConfig, Application};
+use jarvis_store::TaskFilter;
+use jarvis_tasks::TaskConfig;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -35,31 +30,16 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let dir = tempfile::tempdir().unwrap();
-        let commands = dir.path().join(".claude/commands");
-        std::fs::create_dir_all(&commands).unwrap();
-        std::fs::write(commands.join("noop.md"), "Do $ARGUMENTS\n").unwrap();
-        let env = Environment { home: Some(dir.path().to_path_buf()), vars: Default::default() };
-        let roots = DiscoveryConfig::default().resolve(&env).unwrap();
-        let catalog = tokio::task::spawn_blocking(move || LiveCatalog::load(roots)).await.unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("data/jarvis.db")).unwrap());
-        let follower = jarvis_api::ExecutionFollower::new(
-            Arc::clone(&store),
-            Duration::from_millis(200),
-            Duration::from_secs(5),
-            Duration::from_secs(3600),
-        );
-        let engine = TaskEngine::start(
-            Arc::clone(&store),
-            TaskConfig {
-                runner: vec!["true".into(), "{prompt}".into()],
-                concurrency: 2,
-                ..TaskConfig::default()
+        let common::Parts { dir: _dir, catalog, store, follower, engine, keys } = common::parts(
+            |home| {
+                let commands = home.join(".claude/commands");
+                std::fs::create_dir_all(&commands).unwrap();
+                std::fs::write(commands.join("noop.md"), "Do $ARGUMENTS\n").unwrap();
             },
+            TaskConfig { runner: vec!["true".into(), "{prompt}".into()], concurrency: 2, ..TaskConfig::default() },
+            Duration::from_millis(200),
         )
-        .await
-        .unwrap();
-        let keys = Arc::new(KeyStore::open(dir.path().join("data/keys.json")).unwrap());
+        .await;
         let mut config = ApiConfig { port: 0, ..ApiConfig::default() };
         config.rate_limit.enabled = false;
         let app = Application::build(&config, catalog, keys, engine, Default::default(), follower, None).unwrap();

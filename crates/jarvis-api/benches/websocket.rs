@@ -18,28 +18,23 @@
     reason = "a benchmark program"
 )]
 
+mod common;
+
+use common::percentile;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use jarvis_api::{ApiConfig, Application, KeyStore, Scope};
-use jarvis_discovery::{DiscoveryConfig, Environment, LiveCatalog};
-use jarvis_store::{SqliteStore, Store};
-use jarvis_tasks::{TaskConfig, TaskEngine};
+use jarvis_api::{ApiConfig, Application, Scope};
+use jarvis_tasks::TaskConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 const CLIENT_ROLE: &str = "JARVIS_WS_BENCH_CLIENT";
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 fn now_us() -> u64 {
     std::time::SystemTime::now()
@@ -92,22 +87,12 @@ fn server(clients: usize, heartbeats: usize, live_ms: u64) {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join(".claude/agents")).unwrap();
-        let env = Environment { home: Some(dir.path().to_path_buf()), vars: Default::default() };
-        let roots = DiscoveryConfig::default().resolve(&env).unwrap();
-        let catalog = tokio::task::spawn_blocking(move || LiveCatalog::load(roots)).await.unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("data/jarvis.db")).unwrap());
-        let follower = jarvis_api::ExecutionFollower::new(
-            Arc::clone(&store),
+        let common::Parts { dir: _dir, catalog, store, follower, engine, keys } = common::parts(
+            |home| std::fs::create_dir_all(home.join(".claude/agents")).unwrap(),
+            TaskConfig { runner: vec!["true".into()], ..TaskConfig::default() },
             Duration::from_millis(200),
-            Duration::from_secs(5),
-            Duration::from_secs(3600),
-        );
-        let engine = TaskEngine::start(Arc::clone(&store), TaskConfig { runner: vec!["true".into()], ..TaskConfig::default() })
-            .await
-            .unwrap();
-        let keys = Arc::new(KeyStore::open(dir.path().join("data/keys.json")).unwrap());
+        )
+        .await;
         let key = keys.create("bench", &[Scope::Read]).unwrap().secret;
         let telemetry = jarvis_telemetry::TelemetryConfig {
             interval_ms: 10_000,

@@ -11,26 +11,19 @@
     reason = "a benchmark program"
 )]
 
-use std::sync::Arc;
+mod common;
+
+use common::percentile;
+
 use std::time::{Duration, Instant};
 
-use jarvis_api::{ApiConfig, Application, KeyStore};
+use jarvis_api::{ApiConfig, Application};
 use jarvis_core::{ResourceKind, Secret};
-use jarvis_discovery::{DiscoveryConfig, Environment, LiveCatalog};
 use jarvis_integrations::{BreakerConfig, N8nClient, N8nConfig, RetrySchedule, ServiceRegistry};
-use jarvis_store::{SqliteStore, Store};
-use jarvis_tasks::{TaskConfig, TaskEngine};
+use jarvis_tasks::TaskConfig;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[idx]
-}
 
 fn workflow(i: usize) -> Value {
     json!({
@@ -92,23 +85,12 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let dir = tempfile::tempdir().unwrap();
-        let env = Environment { home: Some(dir.path().to_path_buf()), vars: Default::default() };
-        let roots = DiscoveryConfig::default().resolve(&env).unwrap();
-        let catalog = tokio::task::spawn_blocking(move || LiveCatalog::load(roots)).await.unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("data/jarvis.db")).unwrap());
-        let follower = jarvis_api::ExecutionFollower::new(
-            Arc::clone(&store),
-            Duration::from_millis(500),
-            Duration::from_secs(5),
-            Duration::from_secs(3600),
-        );
-        let engine = TaskEngine::start(
-            Arc::clone(&store),
+        let common::Parts { dir: _dir, catalog, store: _store, follower, engine, keys } = common::parts(
+            |_| {},
             TaskConfig { runner: vec!["true".into(), "{prompt}".into()], ..TaskConfig::default() },
+            Duration::from_millis(500),
         )
-        .await
-        .unwrap();
+        .await;
         let server = MockServer::start().await;
         mount_n8n(&server, workflows, 200).await;
         let client = N8nClient::new(&N8nConfig {
@@ -120,7 +102,6 @@ fn main() {
         })
         .unwrap();
         let services = ServiceRegistry::new(Some((client.clone(), false)));
-        let keys = Arc::new(KeyStore::open(dir.path().join("data/keys.json")).unwrap());
         let mut config = ApiConfig { port: 0, ..ApiConfig::default() };
         config.rate_limit.enabled = false;
         let app = Application::build(&config, catalog.clone(), keys, engine, services, follower, None).unwrap();
