@@ -220,11 +220,23 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<std::result::Result<Task, String>> 
 }
 
 /// Reads decoded rows, stopping at the first that fails.
-fn collect(
-    rows: impl Iterator<Item = rusqlite::Result<std::result::Result<Task, String>>>,
-) -> Result<Vec<Task>> {
+/// A row decoder: a database error, or a row whose content does not decode (the message).
+type Decoder<T> = fn(&Row<'_>) -> rusqlite::Result<std::result::Result<T, String>>;
+
+fn collect<T>(
+    rows: impl Iterator<Item = rusqlite::Result<std::result::Result<T, String>>>,
+) -> Result<Vec<T>> {
     rows.map(|row| row.map_err(query_error)?.map_err(Error::Decode))
         .collect()
+}
+
+/// The one row `sql` selects with `id` as its parameter, if any.
+fn one<T>(conn: &Connection, sql: &str, id: &str, decode: Decoder<T>) -> Result<Option<T>> {
+    conn.query_row(sql, [id], decode)
+        .optional()
+        .map_err(query_error)?
+        .map(|r| r.map_err(Error::Decode))
+        .transpose()
 }
 
 fn error_code_name(error: &Option<TaskError>) -> Option<&'static str> {
@@ -367,16 +379,12 @@ impl Store for SqliteStore {
     }
 
     fn get_execution(&self, id: &str) -> Result<Option<WorkflowExecution>> {
-        let conn = self.conn();
-        let row = conn
-            .query_row(
-                &format!("SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE id = ?1"),
-                [id],
-                decode_execution,
-            )
-            .optional()
-            .map_err(query_error)?;
-        row.map(|r| r.map_err(Error::Decode)).transpose()
+        one(
+            &self.conn(),
+            &format!("SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE id = ?1"),
+            id,
+            decode_execution,
+        )
     }
 
     fn list_executions(
@@ -404,8 +412,7 @@ impl Store for SqliteStore {
                 decode_execution,
             )
             .map_err(query_error)?;
-        rows.map(|row| row.map_err(query_error)?.map_err(Error::Decode))
-            .collect()
+        collect(rows)
     }
 
     fn insert_task(&self, t: &Task) -> Result<()> {
@@ -467,16 +474,12 @@ impl Store for SqliteStore {
     }
 
     fn get_task(&self, id: &str) -> Result<Option<Task>> {
-        let conn = self.conn();
-        let row = conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"),
-                [id],
-                decode,
-            )
-            .optional()
-            .map_err(query_error)?;
-        row.map(|r| r.map_err(Error::Decode)).transpose()
+        one(
+            &self.conn(),
+            &format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"),
+            id,
+            decode,
+        )
     }
 
     fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
