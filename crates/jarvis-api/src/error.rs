@@ -58,6 +58,26 @@ impl ApiError {
         )
     }
 
+    /// The store failed: the cause (a file path, an SQL message) is logged with the request
+    /// id; the client learns only that the database is unavailable.
+    pub fn store(cause: &dyn fmt::Display) -> Self {
+        tracing::error!(request_id = %context::request_id(), error = %cause, "store error");
+        ApiError::new(
+            Code::StoreUnavailable,
+            "the database is unavailable; the cause has been logged",
+        )
+    }
+
+    /// A lower crate's error with its own code. Internal and store failures are logged and
+    /// answered without their detail; every other message is meant for the client.
+    pub fn from_error<E: ErrorCode + fmt::Display>(e: &E) -> Self {
+        match e.error_code() {
+            Code::InternalError => ApiError::internal(e),
+            Code::StoreUnavailable => ApiError::store(e),
+            code => ApiError::new(code, e.to_string()),
+        }
+    }
+
     /// The envelope body for this error.
     pub fn body(&self) -> Vec<u8> {
         #[derive(serde::Serialize)]
@@ -173,5 +193,31 @@ pub(crate) fn code_for_status(status: StatusCode) -> Code {
         429 => Code::RateLimited,
         400..=499 => Code::ValidationError,
         _ => Code::InternalError,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_and_internal_failures_reach_the_client_without_their_detail() {
+        let store =
+            jarvis_store::Error::Query("UNIQUE constraint failed: workflow_executions.id".into());
+        let error = ApiError::from_error(&store);
+        assert_eq!(error.code, Code::StoreUnavailable);
+        assert!(!error.message.contains("UNIQUE"), "{}", error.message);
+        let body = String::from_utf8(error.body()).unwrap();
+        assert!(!body.contains("workflow_executions"), "{body}");
+
+        let engine = jarvis_tasks::EngineError::Internal("a secret path /home/x".into());
+        let error = ApiError::from_error(&engine);
+        assert_eq!(error.code, Code::InternalError);
+        assert!(!error.message.contains("/home/x"), "{}", error.message);
+
+        let refused = jarvis_tasks::EngineError::NotFound("task_1".into());
+        let error = ApiError::from_error(&refused);
+        assert_eq!(error.code, refused.error_code());
+        assert_eq!(error.message, refused.to_string());
     }
 }

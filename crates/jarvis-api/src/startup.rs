@@ -249,7 +249,8 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         // The guard lives in the connection's extensions and drops when the connection closes.
-        .on_connect(move |_, extensions| {
+        .on_connect(move |connection, extensions| {
+            no_delay(connection);
             extensions.insert(connections.metrics.connection_opened());
         })
         .shutdown_timeout(config.shutdown_timeout_secs)
@@ -315,6 +316,19 @@ impl ShutdownHandle {
     pub async fn stop(&self, graceful: bool) {
         self.hub.shutdown(std::time::Duration::from_secs(1)).await;
         self.server.stop(graceful).await;
+    }
+}
+
+/// Turns Nagle's algorithm off on an accepted connection. With it on, a response written in
+/// two parts (head, then a body of a few tens of KB) waits for the client's delayed ACK: 40 ms
+/// a request on a keep-alive connection. HTTP and WebSocket share this listener.
+fn no_delay(connection: &dyn std::any::Any) {
+    let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+        tracing::warn!("accepted a connection that is not TCP; TCP_NODELAY not applied");
+        return;
+    };
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::warn!(%error, "cannot set TCP_NODELAY on an accepted connection; responses may stall on delayed ACKs");
     }
 }
 

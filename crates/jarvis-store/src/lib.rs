@@ -46,6 +46,9 @@ pub enum Error {
     /// A stored row could not be read back.
     #[error("a stored row is unreadable: {0}")]
     Decode(String),
+    /// The operating system gave no randomness for a new id.
+    #[error("no randomness for a new id: {0}")]
+    Random(String),
 }
 
 impl ErrorCode for Error {
@@ -56,6 +59,22 @@ impl ErrorCode for Error {
 
 /// The store's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A new key for a stored row: `{prefix}_` and 24 hex digits (96 bits) from the operating
+/// system's randomness. Every id the store keeps comes from here; a value a client sent (a
+/// request id, a name) is at most a label beside it.
+pub fn new_id(prefix: &str) -> Result<String> {
+    use std::fmt::Write as _;
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    let mut id = String::with_capacity(prefix.len() + 25);
+    id.push_str(prefix);
+    id.push('_');
+    for byte in bytes {
+        let _ = write!(id, "{byte:02x}");
+    }
+    Ok(id)
+}
 
 /// Which tasks to list.
 #[derive(Debug, Clone, Default)]
@@ -125,4 +144,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn load_metric_buckets(&self) -> Result<Vec<MetricBucket>>;
     /// Deletes the buckets of one step that start before `before`; answers how many went.
     fn prune_metric_buckets(&self, step_secs: i64, before: i64) -> Result<usize>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_id;
+
+    #[test]
+    fn new_ids_are_prefixed_random_hex() {
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| new_id("wfx").unwrap()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            let hex = id.strip_prefix("wfx_").unwrap();
+            assert_eq!(hex.len(), 24, "{id}");
+            assert!(
+                hex.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
+        }
+    }
 }

@@ -155,15 +155,6 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn new_id() -> Result<String> {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes).map_err(|e| EngineError::Internal(e.to_string()))?;
-    Ok(format!(
-        "task_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
-}
-
 async fn blocking<T: Send + 'static>(
     job: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -268,7 +259,7 @@ impl TaskEngine {
             );
         }
         let task = Task {
-            id: new_id()?,
+            id: jarvis_store::new_id("task")?,
             kind: spec.kind,
             target: spec.target,
             resource_id: spec.resource_id,

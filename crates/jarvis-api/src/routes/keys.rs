@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use jarvis_auth::{Principal, Scope};
-use jarvis_core::{Code, ErrorCode};
+use jarvis_core::Code;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -112,13 +112,6 @@ fn caller(req: &HttpRequest) -> Principal {
         .unwrap_or_else(Principal::anonymous)
 }
 
-fn auth_error(e: &jarvis_auth::AuthError) -> ApiError {
-    match e.error_code() {
-        Code::InternalError => ApiError::internal(e),
-        code => ApiError::new(code, e.to_string()),
-    }
-}
-
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Params::parse(req.query_string(), &[], &[])?;
     v2_now(
@@ -140,7 +133,7 @@ async fn create(
     let created = web::block(move || keys.create(&name, &scopes))
         .await
         .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| auth_error(&e))?;
+        .map_err(|e| ApiError::from_error(&e))?;
     tracing::info!(
         target: "jarvis::audit",
         action = "keys.create",
@@ -181,7 +174,7 @@ async fn revoke(
     let revoked = web::block(move || keys.revoke(&target))
         .await
         .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| auth_error(&e))?;
+        .map_err(|e| ApiError::from_error(&e))?;
     if !revoked {
         return Err(ApiError::new(
             Code::ResourceNotFound,
@@ -208,7 +201,7 @@ async fn ticket(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     let ticket = state
         .tickets
         .issue(caller(&req))
-        .map_err(|e| auth_error(&e))?;
+        .map_err(|e| ApiError::from_error(&e))?;
     let data = json!({
         "ticket": ticket,
         "expires_in_secs": state.tickets.ttl().as_secs(),

@@ -10,11 +10,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use jarvis_auth::{Principal, Scope};
-use jarvis_core::{
-    Code, Details, ErrorCode, Priority, Resource, ResourceKind, Task, TaskKind, TaskStatus,
-};
+use jarvis_core::{Code, Details, Priority, Resource, ResourceKind, Task, TaskKind, TaskStatus};
 use jarvis_store::TaskFilter;
-use jarvis_tasks::{EngineError, RunVars, TaskSpec, command_prompt};
+use jarvis_tasks::{RunVars, TaskSpec, command_prompt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -318,13 +316,6 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     }
 }
 
-fn engine_error(e: &EngineError) -> ApiError {
-    match e.error_code() {
-        Code::InternalError => ApiError::internal(e),
-        code => ApiError::new(code, e.to_string()),
-    }
-}
-
 fn priority(raw: Option<&str>) -> Result<Priority, ApiError> {
     raw.map_or(Ok(Priority::Normal), |p| {
         p.parse()
@@ -427,7 +418,7 @@ pub(crate) async fn queue(state: &AppState, spec: TaskSpec) -> Result<Task, ApiE
         .tasks
         .submit(spec)
         .await
-        .map_err(|e| engine_error(&e))?;
+        .map_err(|e| ApiError::from_error(&e))?;
     tracing::info!(
         target: "jarvis::audit",
         action = "task.submit",
@@ -602,7 +593,7 @@ async fn recent(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             ..TaskFilter::default()
         })
         .await
-        .map_err(|e| engine_error(&e))?;
+        .map_err(|e| ApiError::from_error(&e))?;
     Ok(respond(&task_list_json(
         &tasks,
         None,
@@ -642,7 +633,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
             before_seq,
         })
         .await
-        .map_err(|e| engine_error(&e))?;
+        .map_err(|e| ApiError::from_error(&e))?;
     let has_more = tasks.len() > limit;
     tasks.truncate(limit);
     let pagination = Pagination {
@@ -680,7 +671,11 @@ async fn detail(
 ) -> Result<HttpResponse, ApiError> {
     Params::parse(req.query_string(), &[], &[])?;
     valid_task_id(&id)?;
-    let task = state.tasks.get(&id).await.map_err(|e| engine_error(&e))?;
+    let task = state
+        .tasks
+        .get(&id)
+        .await
+        .map_err(|e| ApiError::from_error(&e))?;
     Ok(respond(&v2_prefix(
         &task,
         None,
@@ -699,7 +694,7 @@ async fn cancel(
         .tasks
         .cancel(&id)
         .await
-        .map_err(|e| engine_error(&e))?;
+        .map_err(|e| ApiError::from_error(&e))?;
     tracing::info!(
         target: "jarvis::audit",
         action = "task.cancel",

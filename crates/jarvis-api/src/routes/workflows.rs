@@ -11,7 +11,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use jarvis_auth::{Principal, Scope};
-use jarvis_core::{Code, Details, ErrorCode, ExecutionStatus, ResourceKind, WorkflowExecution};
+use jarvis_core::{Code, Details, ExecutionStatus, ResourceKind, WorkflowExecution};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -160,11 +160,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
 }
 
 fn integration_error(e: &jarvis_integrations::Error) -> HttpResponse {
-    let error = match e.error_code() {
-        Code::InternalError => ApiError::internal(e),
-        code => ApiError::new(code, e.to_string()),
-    };
-    let mut response = error.error_response();
+    let mut response = ApiError::from_error(e).error_response();
     if let jarvis_integrations::Error::CircuitOpen { retry_after, .. } = e {
         response.headers_mut().insert(
             header::RETRY_AFTER,
@@ -269,25 +265,21 @@ async fn trigger(
             "n8n is not configured (set n8n.base_url)",
         ));
     };
-    let correlation_id = format!("jarvis_{}", context::request_id());
+    // The execution is recorded before n8n is called: a database that cannot take it stops the
+    // trigger before any side effect, and a trigger that happened is never without its record.
+    // Both ids are the server's own; the request id is only a label in the logs.
+    let id = jarvis_store::new_id("wfx").map_err(|e| ApiError::store(&e))?;
+    let correlation_id = jarvis_store::new_id("jarvis").map_err(|e| ApiError::store(&e))?;
     parameters.insert(
         "jarvis_correlation_id".into(),
         Value::String(correlation_id.clone()),
     );
-    let method = hook.methods.first().map_or("POST", String::as_str);
-    let reply = match client
-        .trigger_webhook(method, &hook.production_path, &Value::Object(parameters))
-        .await
-    {
-        Ok(reply) => reply,
-        Err(e) => return Ok(integration_error(&e)),
-    };
     let by = req
         .extensions()
         .get::<Principal>()
         .map_or_else(|| "anonymous".to_owned(), |p| p.name.clone());
-    let execution = WorkflowExecution {
-        id: format!("wfx_{}", context::request_id()),
+    let mut execution = WorkflowExecution {
+        id,
         workflow_id: details
             .workflow_id
             .clone()
@@ -296,10 +288,8 @@ async fn trigger(
         correlation_id,
         n8n_execution_id: None,
         status: ExecutionStatus::Triggered,
-        reply: Some(reply.body),
-        started_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        reply: None,
+        started_at: crate::follower::now_ms(),
         finished_at: None,
         error: None,
         submitted_by: by,
@@ -308,7 +298,35 @@ async fn trigger(
         .executions
         .save(&execution, true)
         .await
-        .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?;
+        .map_err(|e| ApiError::store(&e))?;
+    let method = hook.methods.first().map_or("POST", String::as_str);
+    let reply = client
+        .trigger_webhook(method, &hook.production_path, &Value::Object(parameters))
+        .await;
+    let failure = match reply {
+        Ok(reply) => {
+            execution.reply = Some(reply.body);
+            None
+        }
+        Err(e) => {
+            execution.status = ExecutionStatus::Error;
+            execution.finished_at = Some(crate::follower::now_ms());
+            execution.error = Some(format!("the webhook call failed: {e}"));
+            Some(e)
+        }
+    };
+    if let Err(store) = state.executions.save(&execution, false).await {
+        // n8n was called (or refused); the record keeps its first state.
+        tracing::error!(
+            execution = %execution.id,
+            request_id = %context::request_id(),
+            error = %store,
+            "cannot record the webhook's answer"
+        );
+    }
+    if let Some(e) = failure {
+        return Ok(integration_error(&e));
+    }
     tracing::info!(
         target: "jarvis::audit",
         action = "workflow.trigger",
@@ -344,7 +362,7 @@ async fn executions(
     web::block(move || store.list_executions(in_flight, status, limit))
         .await
         .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))
+        .map_err(|e| ApiError::store(&e))
 }
 
 fn ok(data: &impl serde::Serialize, generation: u64) -> Result<HttpResponse, ApiError> {
@@ -397,7 +415,7 @@ async fn detail(
     let found = web::block(move || store.get_execution(&key))
         .await
         .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?
+        .map_err(|e| ApiError::store(&e))?
         .ok_or_else(|| {
             ApiError::new(
                 Code::ResourceNotFound,

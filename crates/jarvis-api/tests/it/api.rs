@@ -562,3 +562,51 @@ async fn graceful_shutdown_stops_the_server() {
             .is_err()
     );
 }
+
+/// One keep-alive client asking for a page of tens of KB (the default page of a real catalog)
+/// gets each answer at once: with Nagle's algorithm on, the body would wait for the client's
+/// delayed ACK, 40 ms a request.
+#[tokio::test]
+async fn keep_alive_pages_of_tens_of_kb_do_not_stall() {
+    let app = spawn_app().await;
+    let before = app.catalog.snapshot().generation();
+    let description = "Reviews pull requests for unsafe patterns and proposes fixes. ".repeat(11);
+    for i in 0..60 {
+        let name = format!("bulk-{i:02}");
+        std::fs::write(
+            app.home.join(format!(".claude/agents/{name}.md")),
+            agent(&name, &description),
+        )
+        .unwrap();
+    }
+    app.wait_for_generation_above(before).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app
+        .catalog
+        .snapshot()
+        .of_kind(jarvis_core::ResourceKind::Agent)
+        .count()
+        < 75
+    {
+        assert!(std::time::Instant::now() < deadline, "agents not loaded");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let url = format!("{}/api/v2/agents?limit=50", app.base);
+    let page = app.client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let size = page.bytes().await.unwrap().len();
+    assert!((30_000..60_000).contains(&size), "{size} bytes");
+
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        let res = app.client.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.bytes().await.unwrap().len(), size);
+    }
+    let elapsed = started.elapsed();
+    // The stall would cost 50 × 40 ms = 2 s.
+    assert!(
+        elapsed < std::time::Duration::from_millis(600),
+        "50 keep-alive requests of {size} bytes took {elapsed:?}"
+    );
+}

@@ -239,6 +239,69 @@ async fn n8n_down_answers_upstream_unavailable_then_circuit_open() {
     assert_eq!(body["error"]["code"], "CIRCUIT_OPEN");
     let (_, _, services) = app.get_json("/api/v2/services").await;
     assert_eq!(services["data"][0]["breaker"], "open");
+    // Each attempt was recorded before the call and keeps its record, in error.
+    let (_, _, failed) = app
+        .get_json("/api/v2/workflows/executions?status=error")
+        .await;
+    let failed = failed["data"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for execution in failed {
+        assert!(execution["finished_at"].is_number(), "{execution}");
+        assert!(
+            execution["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("the webhook call failed")),
+            "{execution}"
+        );
+    }
+}
+
+/// The client's request id is a label: two triggers sent with the same one both reach n8n once
+/// each, under execution and correlation ids of the server's own.
+#[tokio::test]
+async fn a_repeated_request_id_never_becomes_a_key() {
+    let server = MockServer::start().await;
+    let corr = Arc::new(Mutex::new(None));
+    Mock::given(method("POST"))
+        .and(path("/webhook/github-pr"))
+        .respond_with(Webhook(corr.clone()))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let app = app_with_n8n(&server, BreakerConfig::default()).await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let res = app
+            .client
+            .post(format!("{}/workflow/trigger", app.base))
+            .header("x-request-id", "samesame123")
+            .json(&json!({ "workflow_id": "A1" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        assert_eq!(res.headers()["x-request-id"], "samesame123");
+        let body: Value = res.json().await.unwrap();
+        let data = &body["data"];
+        for (field, prefix) in [("id", "wfx_"), ("correlation_id", "jarvis_")] {
+            let value = data[field].as_str().unwrap();
+            let hex = value
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("{value}"));
+            assert!(
+                hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            corr.lock().unwrap().as_deref(),
+            data["correlation_id"].as_str()
+        );
+        seen.push(data["id"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(seen[0], seen[1]);
+    let (_, _, all) = app.get_json("/api/v2/workflows/executions").await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 2, "{all}");
 }
 
 /// Waits until `check` holds for the body at `path`.
