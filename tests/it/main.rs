@@ -189,6 +189,29 @@ fn no_stubs_or_ignored_tests() {
     }
 }
 
+/// The workspace denies `unsafe`; the one exemption is the runner's parent-death signal, which
+/// can only be set between fork and exec.
+#[test]
+fn unsafe_lives_in_one_place() {
+    let allowed = root().join("crates/jarvis-tasks/src/process.rs");
+    // Built from pieces so that this file does not trip its own check.
+    let block = ["uns", "afe {"].concat();
+    let lint = ["uns", "afe_code"].concat();
+    for file in rust_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .filter(|l| l.contains(&block) || l.contains(&lint))
+            .count();
+        if file == allowed {
+            assert_eq!(code, 2, "{}: one exemption, one block", file.display());
+        } else {
+            assert_eq!(code, 0, "{} uses unsafe code", file.display());
+        }
+    }
+}
+
 #[test]
 fn architecture_doc_names_every_crate() {
     let doc = std::fs::read_to_string(root().join("docs/architecture.md")).unwrap();

@@ -2,7 +2,8 @@
 //!
 //! - `ci`: everything CI checks — formatting, clippy with `-D warnings`, every test, `cargo deny`.
 //! - `deny`: licences, bans, sources and advisories (offline, from the RustSec snapshot when one
-//!   is beside the checkout), installing cargo-deny when it is missing.
+//!   is beside the checkout), installing cargo-deny when it is missing. With neither a snapshot
+//!   nor a network it checks the rest and says, on its last line, that advisories were not.
 //! - `gen-corpus`: writes a realistic tree of resource files for benchmarks.
 //! - `bench`: runs the benchmarks and prints what goes into `docs/benchmarks.md`.
 
@@ -17,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
+
+mod http_bench;
+
+use http_bench::http_bench;
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -35,7 +40,12 @@ fn run(args: &[String]) -> Result<()> {
         .map_or(("help", &[][..]), |(t, r)| (t.as_str(), r));
     match task {
         "ci" => ci(),
-        "deny" => deny(),
+        "deny" => {
+            if deny()? == DenyCoverage::WithoutAdvisories {
+                println!("\n{ADVISORIES_UNCHECKED}");
+            }
+            Ok(())
+        }
         "gen-corpus" => gen_corpus(rest),
         "bench" => bench(rest),
         "help" | "--help" | "-h" => {
@@ -50,7 +60,8 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   ci                                  fmt check, clippy -D warnings, all tests, cargo deny
-  deny                                cargo deny check (offline with ../shared/advisory-db)
+  deny                                cargo deny check (offline with ../shared/advisory-db;
+                                      without it or a network: no advisories, said last)
   gen-corpus --out DIR [--count N]    write a realistic tree of N resources (default 10000)
   bench [--quick] [--http] [--idle]   run the benchmarks (criterion, HTTP load with wrk, memory);
                                       --http skips criterion; --idle measures only an idle
@@ -134,12 +145,15 @@ fn ci() -> Result<()> {
         "cargo test --doc",
         cargo().args(["test", "--workspace", "--doc", "--locked"]),
     )?;
-    deny()?;
-    // The closing line: every test of every binary, summed.
+    let coverage = deny()?;
+    // The closing lines: every test of every binary, summed, then what was not checked.
     println!(
         "\ntests: {} passed, {} failed",
         totals.passed, totals.failed
     );
+    if coverage == DenyCoverage::WithoutAdvisories {
+        println!("\n{ADVISORIES_UNCHECKED}");
+    }
     Ok(())
 }
 
@@ -183,10 +197,31 @@ fn count_before(text: &str, label: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn deny() -> Result<()> {
+/// How much `cargo deny` could check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DenyCoverage {
+    /// Licences, bans, sources and advisories.
+    Everything,
+    /// No advisory database could be read: licences, bans and sources only.
+    WithoutAdvisories,
+}
+
+/// The closing line when advisories could not be checked: said last, where it is seen.
+const ADVISORIES_UNCHECKED: &str = "WARNING: ADVISORIES WERE NOT CHECKED: no RustSec snapshot beside the checkout (../shared/advisory-db, or $JARVIS_SHARED/advisory-db) and the advisory database (github.com) is unreachable; licences, bans and sources were checked. To check advisories, run `cargo xtask deny` with network access or with a snapshot in place.";
+
+/// Whether the RustSec database can be fetched: a TCP connection to github.com within 5 s.
+fn advisory_db_reachable() -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let timeout = std::time::Duration::from_secs(5);
+    ("github.com", 443)
+        .to_socket_addrs()
+        .is_ok_and(|mut addrs| addrs.any(|a| TcpStream::connect_timeout(&a, timeout).is_ok()))
+}
+
+fn deny() -> Result<DenyCoverage> {
     ensure_cargo_deny()?;
     let mut cmd = cargo();
-    match prepare_advisory_snapshot()? {
+    let coverage = match prepare_advisory_snapshot()? {
         Some(db_root) => {
             println!("advisories from the snapshot at {}", db_root.display());
             // `--offline` also stops cargo-deny's own `cargo metadata` from downloading crates,
@@ -194,13 +229,24 @@ fn deny() -> Result<()> {
             step("cargo fetch", cargo().args(["fetch", "--locked"]))?;
             cmd.env("JARVIS_ADVISORY_DBS", db_root)
                 .args(["deny", "--offline", "check"]);
+            DenyCoverage::Everything
         }
-        None => {
+        None if advisory_db_reachable() => {
             println!("no advisory snapshot beside the checkout; cargo-deny fetches the database");
             cmd.args(["deny", "check"]);
+            DenyCoverage::Everything
         }
-    }
-    step("cargo deny check", &mut cmd)
+        None => {
+            println!(
+                "no advisory snapshot beside the checkout and github.com is unreachable: checking licences, bans and sources only"
+            );
+            step("cargo fetch", cargo().args(["fetch", "--locked"]))?;
+            cmd.args(["deny", "--offline", "check", "licenses", "bans", "sources"]);
+            DenyCoverage::WithoutAdvisories
+        }
+    };
+    step("cargo deny check", &mut cmd)?;
+    Ok(coverage)
 }
 
 fn ensure_cargo_deny() -> Result<()> {
@@ -286,89 +332,6 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Starts the release server on the corpus and loads it with wrk at 64 connections.
-fn http_bench(binary: &Path, config: &Path, corpus: &Path, quick: bool) -> Result<()> {
-    use std::io::{BufRead, BufReader};
-
-    ensure_wrk()?;
-    let mut server = Command::new(binary)
-        .arg("--config")
-        .arg(config)
-        .args(["serve", "--port", "0"])
-        .env("HOME", corpus)
-        .env("JARVIS__LOG__FORMAT", "json")
-        .env("JARVIS__LOG__LEVEL", "info")
-        // One client at 50,000 requests a second would trip the default per-client limit.
-        .env("JARVIS__SERVER__RATE_LIMIT__ENABLED", "false")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .context("cannot start jarvis serve")?;
-    let stderr = server.stderr.take().context("no stderr")?;
-    let mut address = None;
-    for line in BufReader::new(stderr).lines() {
-        let line = line?;
-        if line.contains("jarvis is listening")
-            && let Some(start) = line.find("\"address\":\"")
-        {
-            let rest = &line[start + 11..];
-            address = rest.split('"').next().map(str::to_owned);
-            break;
-        }
-    }
-    let address = address.context("jarvis serve did not report its address")?;
-    let duration = if quick { "5s" } else { "15s" };
-    let targets = [
-        ("GET /health", "/health"),
-        ("GET /api/v2/agents?limit=50", "/api/v2/agents?limit=50"),
-        (
-            "GET /api/v2/search?q=kubernetes deploy",
-            "/api/v2/search?q=kubernetes%20deploy",
-        ),
-        (
-            "GET /api/v2/search?q=reveiw (typo)",
-            "/api/v2/search?q=reveiw",
-        ),
-    ];
-    println!("\n==> wrk: 2 threads, 64 connections, {duration} per route, against {address}");
-    let mut result = Ok(());
-    for (name, path) in targets {
-        let out = Command::new("wrk")
-            .args(["-t2", "-c64", "-d", duration, "--latency"])
-            .arg(format!("{address}{path}"))
-            .output()
-            .context("cannot run wrk")?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let field = |prefix: &str| {
-            text.lines()
-                .find(|l| l.trim_start().starts_with(prefix))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .unwrap_or("?")
-                .to_owned()
-        };
-        let errors = text
-            .lines()
-            .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
-        println!(
-            "{name:<42} {:>10} req/s   p50 {:>8}   p99 {:>8}{}",
-            field("Requests/sec:"),
-            field("50%"),
-            field("99%"),
-            errors
-                .map(|e| format!("   ({})", e.trim()))
-                .unwrap_or_default()
-        );
-        if !out.status.success() {
-            result = Err(anyhow::anyhow!("wrk failed on {path}"));
-            break;
-        }
-    }
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let _ = server.wait();
-    result
 }
 
 fn release_binary() -> PathBuf {
@@ -458,26 +421,6 @@ fn idle_bench(binary: &Path, idle_secs: u64) -> Result<()> {
         .status();
     let _ = server.wait();
     Ok(())
-}
-
-fn ensure_wrk() -> Result<()> {
-    if Command::new("wrk").arg("--version").output().is_ok() {
-        return Ok(());
-    }
-    println!("wrk is missing; installing it from Debian's packages");
-    let install = || {
-        Command::new("apt-get")
-            .args(["install", "-y", "wrk"])
-            .status()
-    };
-    if install().is_ok_and(|s| s.success()) {
-        return Ok(());
-    }
-    step("apt-get update", Command::new("apt-get").arg("update"))?;
-    step(
-        "apt-get install wrk",
-        Command::new("apt-get").args(["install", "-y", "wrk"]),
-    )
 }
 
 fn flag_value(args: &[String], name: &str) -> Option<String> {

@@ -140,23 +140,31 @@ impl Settings {
             }
             builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
         }
-        let env: config::Map<String, String> = sources
-            .env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("JARVIS__"))
-            .collect();
-        builder = builder.add_source(
-            Environment::with_prefix("JARVIS")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("discovery.projects")
-                .with_list_parse_key("discovery.workflow_paths")
-                .with_list_parse_key("server.cors.allowed_origins")
-                .with_list_parse_key("tasks.runner")
-                .source(Some(env)),
-        );
+        let mut env = config::Map::new();
+        let mut arrays = Vec::new();
+        for (name, value) in sources.env {
+            if !name.starts_with("JARVIS__") {
+                continue;
+            }
+            match json_list(&name, &value)? {
+                Some(list) => arrays.push(list),
+                None => {
+                    env.insert(name, value);
+                }
+            }
+        }
+        let mut environment = Environment::with_prefix("JARVIS")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",");
+        for key in LIST_KEYS {
+            environment = environment.with_list_parse_key(key);
+        }
+        builder = builder.add_source(environment.source(Some(env)));
+        for (key, list) in arrays {
+            builder = builder.set_override(key, list).map_err(explain)?;
+        }
         let config = builder.build().map_err(explain)?;
         let mut settings: Settings = config.try_deserialize().map_err(explain)?;
         settings.discovery.projects.extend(
@@ -247,6 +255,37 @@ impl Settings {
     }
 }
 
+/// Settings that hold a list. In the environment a list is written either split on commas
+/// (`a,b`) or as a JSON array of strings (`["a", "b,c"]`), which can hold commas.
+const LIST_KEYS: [&str; 4] = [
+    "discovery.projects",
+    "discovery.workflow_paths",
+    "server.cors.allowed_origins",
+    "tasks.runner",
+];
+
+/// The key and items of a list variable written as a JSON array; `None` for any other variable
+/// or value. A value that opens an array but is not a JSON array of strings is refused, naming
+/// the variable, rather than read as one odd item.
+fn json_list(name: &str, value: &str) -> anyhow::Result<Option<(&'static str, Vec<String>)>> {
+    let key = name
+        .trim_start_matches("JARVIS__")
+        .replace("__", ".")
+        .to_ascii_lowercase();
+    let Some(key) = LIST_KEYS.into_iter().find(|k| *k == key) else {
+        return Ok(None);
+    };
+    if !value.trim_start().starts_with('[') {
+        return Ok(None);
+    }
+    let list = serde_json::from_str::<Vec<String>>(value).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid configuration `{name}`: starts like a JSON array but is not an array of strings ({e}); write [\"a\", \"b\"] or a,b"
+        )
+    })?;
+    Ok(Some((key, list)))
+}
+
 /// Makes the `config` crate's errors name the key in our words.
 fn explain(err: config::ConfigError) -> anyhow::Error {
     anyhow::anyhow!("invalid configuration: {err}")
@@ -296,6 +335,60 @@ mod tests {
         assert_eq!(s.log.format, LogFormat::Json);
         assert_eq!(s.log.level, "warn");
         assert_eq!(s.discovery.projects.len(), 1);
+    }
+
+    #[test]
+    fn list_variables_take_commas_or_a_json_array() {
+        let s = Settings::load(Sources {
+            env: env(&[
+                (
+                    "JARVIS__TASKS__RUNNER",
+                    r#"["/opt/my runner", "-p", "{prompt}", "--tools=Read,Grep"]"#,
+                ),
+                ("JARVIS__DISCOVERY__WORKFLOW_PATHS", "/a.json,/b.json"),
+            ]),
+            ..Sources::default()
+        })
+        .unwrap();
+        assert_eq!(
+            s.tasks.runner,
+            ["/opt/my runner", "-p", "{prompt}", "--tools=Read,Grep"]
+        );
+        assert_eq!(
+            s.discovery.workflow_paths,
+            [PathBuf::from("/a.json"), PathBuf::from("/b.json")]
+        );
+
+        let s = Settings::load(Sources {
+            env: env(&[(
+                "JARVIS__DISCOVERY__WORKFLOW_PATHS",
+                r#" ["/n8n/a, b.json"]"#,
+            )]),
+            ..Sources::default()
+        })
+        .unwrap();
+        assert_eq!(
+            s.discovery.workflow_paths,
+            [PathBuf::from("/n8n/a, b.json")]
+        );
+
+        for bad in [r#"["/path"#, "[1, 2]", r#"["a", {"b": 1}]"#] {
+            let err = Settings::load(Sources {
+                env: env(&[("JARVIS__TASKS__RUNNER", bad)]),
+                ..Sources::default()
+            })
+            .unwrap_err();
+            assert!(
+                format!("{err:#}").contains("`JARVIS__TASKS__RUNNER`"),
+                "{bad}: {err:#}"
+            );
+        }
+        let err = Settings::load(Sources {
+            env: env(&[("JARVIS__TASKS__RUNNER", "[]")]),
+            ..Sources::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("tasks.runner"), "{err:#}");
     }
 
     #[test]

@@ -108,6 +108,17 @@ pub struct MetricBucket {
     pub count: i64,
 }
 
+/// The process that ran a task's runner, as recorded while it runs: enough to find its process
+/// group again after a crash, and never to mistake another process for it (a pid the system
+/// has reused has another start time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunnerProcess {
+    /// The runner's pid, which is also its process group id.
+    pub pid: u32,
+    /// When it started, in clock ticks after boot (`/proc/<pid>/stat`, field 22).
+    pub start_ticks: u64,
+}
+
 /// Everything Jarvis persists.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records a new task.
@@ -120,6 +131,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>>;
     /// Tasks that had not ended (queued or running), oldest first: what a restart resumes.
     fn unfinished_tasks(&self) -> Result<Vec<Task>>;
+    /// Records the runner process of a running task (`None` forgets it once it has ended).
+    fn set_task_runner(&self, id: &str, runner: Option<RunnerProcess>) -> Result<()>;
+    /// The recorded runner of every task still marked running, oldest first: what a restart
+    /// after a crash must end.
+    fn running_task_runners(&self) -> Result<Vec<(String, RunnerProcess)>>;
     /// The next submission sequence number.
     fn next_seq(&self) -> Result<i64>;
     /// How many stored tasks are in each status (statuses with none are absent).

@@ -8,7 +8,7 @@ use jarvis_core::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use crate::{Error, MetricBucket, Result, Store, TaskFilter};
+use crate::{Error, MetricBucket, Result, RunnerProcess, Store, TaskFilter};
 
 /// Schema migrations, applied in order; each runs once, recorded in `schema_migrations`.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         sample_count BIGINT NOT NULL,
         PRIMARY KEY (metric, step_secs, start)
     );",
+    ),
+    (
+        4,
+        "ALTER TABLE tasks ADD COLUMN runner_pid BIGINT;
+    ALTER TABLE tasks ADD COLUMN runner_start BIGINT;",
     ),
 ];
 
@@ -415,6 +420,49 @@ impl Store for SqliteStore {
         collect(rows)
     }
 
+    fn set_task_runner(&self, id: &str, runner: Option<RunnerProcess>) -> Result<()> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE tasks SET runner_pid = ?2, runner_start = ?3 WHERE id = ?1",
+                params![
+                    id,
+                    runner.map(|r| i64::from(r.pid)),
+                    runner.map(|r| i64::try_from(r.start_ticks).unwrap_or(i64::MAX)),
+                ],
+            )
+            .map_err(query_error)?;
+        if changed == 0 {
+            return Err(Error::Query(format!("no task `{id}` to update")));
+        }
+        Ok(())
+    }
+
+    fn running_task_runners(&self) -> Result<Vec<(String, RunnerProcess)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, runner_pid, runner_start FROM tasks
+                 WHERE status = 'running' AND runner_pid IS NOT NULL AND runner_start IS NOT NULL
+                 ORDER BY seq",
+            )
+            .map_err(query_error)?;
+        let rows = stmt
+            .query_map([], |row| {
+                let id: String = row.get(0)?;
+                let pid: i64 = row.get(1)?;
+                let start: i64 = row.get(2)?;
+                Ok(match (u32::try_from(pid), u64::try_from(start)) {
+                    (Ok(pid), Ok(start_ticks)) => Ok((id, RunnerProcess { pid, start_ticks })),
+                    _ => Err(format!(
+                        "task `{id}` records runner pid {pid} started at {start}"
+                    )),
+                })
+            })
+            .map_err(query_error)?;
+        collect(rows)
+    }
+
     fn insert_task(&self, t: &Task) -> Result<()> {
         self.conn()
             .execute(
@@ -571,6 +619,46 @@ mod tests {
             cost_usd: None,
             submitted_by: "anonymous".into(),
         }
+    }
+
+    #[test]
+    fn runners_of_running_tasks_are_recorded_and_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jarvis.db");
+        let store = SqliteStore::open(&path).unwrap();
+        for (id, seq, status) in [
+            ("a", 1, TaskStatus::Running),
+            ("b", 2, TaskStatus::Running),
+            ("c", 3, TaskStatus::Succeeded),
+        ] {
+            store.insert_task(&task(id, seq, status)).unwrap();
+        }
+        let runner = |pid| RunnerProcess {
+            pid,
+            start_ticks: 123_456_789_012,
+        };
+        store.set_task_runner("b", Some(runner(20))).unwrap();
+        store.set_task_runner("a", Some(runner(10))).unwrap();
+        store.set_task_runner("c", Some(runner(30))).unwrap();
+        // A task whose update says nothing of its runner keeps the record.
+        store
+            .update_task(&task("a", 1, TaskStatus::Running))
+            .unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            store.running_task_runners().unwrap(),
+            [("a".to_owned(), runner(10)), ("b".to_owned(), runner(20))]
+        );
+        store.set_task_runner("a", None).unwrap();
+        assert_eq!(
+            store.running_task_runners().unwrap(),
+            [("b".to_owned(), runner(20))]
+        );
+        assert!(matches!(
+            store.set_task_runner("missing", None),
+            Err(Error::Query(_))
+        ));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use tokio::sync::{Notify, broadcast, oneshot};
 use crate::config::TaskConfig;
 use crate::expand::{RunVars, expand_argv};
 use crate::output::Bounded;
+use crate::process::{self, Spawner};
 
 /// What can go wrong when submitting, cancelling or reading tasks.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +142,8 @@ struct Inner {
     state: Mutex<QueueState>,
     wake: Notify,
     seq: AtomicI64,
+    spawner: Spawner,
+    orphans_ended: usize,
 }
 
 /// The engine. Cheap to clone.
@@ -169,13 +172,19 @@ impl TaskEngine {
     pub async fn start(store: Arc<dyn Store>, config: TaskConfig) -> Result<TaskEngine> {
         let (bus, _) = broadcast::channel(1024);
         let recovered_store = Arc::clone(&store);
-        let (next_seq, unfinished) = blocking(move || {
+        // Runners of tasks that were running when the server stopped are ended before those
+        // tasks are marked interrupted.
+        let (next_seq, unfinished, orphans_ended) = blocking(move || {
+            let orphans_ended = process::end_orphans(&recovered_store.running_task_runners()?);
             Ok((
                 recovered_store.next_seq()?,
                 recovered_store.unfinished_tasks()?,
+                orphans_ended,
             ))
         })
         .await?;
+        let spawner = Spawner::start(tokio::runtime::Handle::current())
+            .map_err(|e| EngineError::Internal(format!("cannot start the runner spawner: {e}")))?;
         let engine = TaskEngine {
             inner: Arc::new(Inner {
                 store,
@@ -184,6 +193,8 @@ impl TaskEngine {
                 state: Mutex::new(QueueState::default()),
                 wake: Notify::new(),
                 seq: AtomicI64::new(next_seq),
+                spawner,
+                orphans_ended,
             }),
         };
         for mut task in unfinished {
@@ -226,6 +237,12 @@ impl TaskEngine {
     pub async fn counts(&self) -> Result<Vec<(TaskStatus, u64)>> {
         let store = Arc::clone(&self.inner.store);
         blocking(move || Ok(store.count_tasks_by_status()?)).await
+    }
+
+    /// How many process groups of runners that had outlived the previous server this engine
+    /// ended when it started.
+    pub fn orphans_ended(&self) -> usize {
+        self.inner.orphans_ended
     }
 
     /// The configuration in force.
@@ -467,9 +484,7 @@ impl TaskEngine {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        #[cfg(unix)]
-        command.process_group(0);
-        let mut child = match command.spawn() {
+        let mut child = match self.inner.spawner.spawn(command).await {
             Ok(child) => child,
             Err(e) => {
                 outcome.end = End::SpawnFailed(format!("cannot start `{program}`: {e}"));
@@ -477,6 +492,7 @@ impl TaskEngine {
             }
         };
         let pgid = child.id();
+        self.record_runner(id, pgid).await;
         let stdout = child
             .stdout
             .take()
@@ -529,6 +545,24 @@ impl TaskEngine {
             }
         }
         outcome
+    }
+
+    /// Records the runner's pid and start time, so that a start after a crash can end it.
+    async fn record_runner(&self, id: &str, pid: Option<u32>) {
+        let Some(pid) = pid else { return };
+        let store = Arc::clone(&self.inner.store);
+        let task = id.to_owned();
+        let recorded = blocking(move || {
+            let Some(runner) = process::describe(pid) else {
+                // Already gone, or no procfs: nothing a restart could match.
+                return Ok(());
+            };
+            Ok(store.set_task_runner(&task, Some(runner))?)
+        })
+        .await;
+        if let Err(e) = recorded {
+            tracing::warn!(task = %id, pid, error = %e, "cannot record the runner's process; a crash now would leave it to run");
+        }
     }
 
     fn pump(

@@ -9,6 +9,9 @@
 //! - Output is captured up to a bound (head and tail kept) and streamed as events.
 //! - On start-up, tasks the store shows as running are marked `interrupted` and queued ones are
 //!   queued again: nothing is lost across a crash.
+//! - A runner never outlives the server: on Linux it gets the parent-death signal, and each
+//!   runner's pid and start time are recorded so that the next start ends whatever is left of
+//!   its process group (`process`).
 //!
 //! Architecture invariants: store calls run on the blocking pool; process waits and output reads
 //! are async; nothing blocks the executor.
@@ -17,6 +20,7 @@ mod config;
 mod engine;
 mod expand;
 mod output;
+mod process;
 
 pub use config::TaskConfig;
 pub use engine::{EngineError, TaskEngine, TaskEvent, TaskSpec};

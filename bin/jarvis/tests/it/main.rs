@@ -539,6 +539,16 @@ fn keys_cli_and_no_secret_in_any_log() {
     assert!(stdout(&home.jarvis(&["keys", "list"])).contains("No API keys"));
 }
 
+/// Whether `pid` runs (a zombie, dead but not yet reaped, does not).
+fn alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat[stat.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .next();
+        state != Some("Z")
+    })
+}
+
 /// Starts `jarvis serve --port 0` and returns the child and its address.
 fn start_server(home: &Home) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
@@ -569,9 +579,14 @@ fn start_server(home: &Home) -> (std::process::Child, String) {
 fn a_killed_server_finds_its_tasks_after_restart() {
     let home = Home::new();
     let runner = home.path().join("runner.sh");
+    // The slow run leaves a helper in its process group, records both pids, and becomes a
+    // long sleep itself.
+    let pids = home.path().join("pids");
     fs::write(
         &runner,
-        "#!/bin/sh\ncase \"$1\" in *slow*) sleep 20 ;; esac\necho \"done $1\"\n",
+        format!(
+            "#!/bin/sh\ncase \"$1\" in *slow*) sleep 60 & echo \"$! $$\" > {pids:?}.tmp; mv {pids:?}.tmp {pids:?}; exec sleep 20 ;; esac\necho \"done $1\"\n"
+        ),
     )
     .unwrap();
     #[cfg(unix)]
@@ -632,12 +647,59 @@ fn a_killed_server_finds_its_tasks_after_restart() {
     wait_for(&address, &slow, "running");
     let queued = [submit(&address, "one"), submit(&address, "two")];
     assert_eq!(status_of(&address, &queued[0]), "queued");
-    // No goodbye: SIGKILL mid-run.
+    let (helper, leader) = {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Ok(text) = fs::read_to_string(&pids) {
+                let mut numbers = text.split_whitespace().map(|n| n.parse::<u32>().unwrap());
+                break (numbers.next().unwrap(), numbers.next().unwrap());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the runner never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    assert!(alive(leader) && alive(helper));
+    // No goodbye: SIGKILL mid-run. The runner dies with the server.
     first.kill().unwrap();
     first.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while alive(leader) {
+        assert!(
+            killed.elapsed() < std::time::Duration::from_secs(1),
+            "the runner outlived the server"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // What the runner started itself is still in its group, until the next start ends it.
+    assert!(alive(helper));
 
     let (mut second, address) = start_server(&home);
+    let started = std::time::Instant::now();
+    while alive(helper) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "the runner's process group outlived a restart"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(status_of(&address, &slow), "interrupted");
+    let metrics = runtime.block_on(async {
+        client
+            .get(format!("{address}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(
+        metrics.contains("\njarvis_orphan_runners_ended_total 1\n"),
+        "{metrics}"
+    );
     for id in &queued {
         wait_for(&address, id, "succeeded");
     }

@@ -673,6 +673,13 @@ fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String
         }
     }
 
+    e.single(
+        "jarvis_orphan_runners_ended_total",
+        Kind::Counter,
+        "Process groups of task runners that had outlived the previous server, ended at start-up",
+        state.tasks.orphans_ended() as f64,
+    );
+
     // The catalog.
     let snapshot = state.catalog.snapshot();
     let stats = snapshot.stats();

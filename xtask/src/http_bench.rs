@@ -1,0 +1,218 @@
+//! `cargo xtask bench --http`: the release server on the generated corpus, measured through
+//! HTTP with wrk — throughput at 64 connections, and what one keep-alive client meets at every
+//! response size.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::step;
+
+/// What wrk reported for one run.
+#[derive(Debug)]
+struct WrkRun {
+    requests_per_sec: String,
+    p50: String,
+    p99: String,
+    max: String,
+    errors: Option<String>,
+}
+
+/// Runs wrk with `threads` threads and `connections` connections on `url` for `duration`.
+fn wrk(threads: u32, connections: u32, duration: &str, url: &str) -> Result<WrkRun> {
+    let out = Command::new("wrk")
+        .arg(format!("-t{threads}"))
+        .arg(format!("-c{connections}"))
+        .args(["-d", duration, "--latency"])
+        .arg(url)
+        .output()
+        .context("cannot run wrk")?;
+    if !out.status.success() {
+        bail!(
+            "wrk failed on {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str, nth: usize| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(nth))
+            .unwrap_or("?")
+            .to_owned()
+    };
+    Ok(WrkRun {
+        requests_per_sec: field("Requests/sec:", 1),
+        p50: field("50%", 1),
+        p99: field("99%", 1),
+        // `Latency  avg  stdev  max  +/- stdev`
+        max: field("Latency", 3),
+        errors: text
+            .lines()
+            .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+            .map(|l| l.trim().to_owned()),
+    })
+}
+
+/// The size of the body `path` answers, read over a plain HTTP/1.1 connection.
+fn body_size(address: &str, path: &str) -> Result<usize> {
+    let host = address.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).with_context(|| format!("cannot reach {host}"))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let head_end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no end of headers")?;
+    let head = String::from_utf8_lossy(&response[..head_end]);
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!(
+            "{path} answered {}",
+            head.lines().next().unwrap_or_default()
+        );
+    }
+    Ok(response.len() - head_end - 4)
+}
+
+/// Starts the release server on the corpus; answers it and its address.
+fn start_server(
+    binary: &Path,
+    config: &Path,
+    corpus: &Path,
+) -> Result<(std::process::Child, String)> {
+    let mut server = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .args(["serve", "--port", "0"])
+        .env("HOME", corpus)
+        .env("JARVIS__LOG__FORMAT", "json")
+        .env("JARVIS__LOG__LEVEL", "info")
+        // One client at 50,000 requests a second would trip the default per-client limit.
+        .env("JARVIS__SERVER__RATE_LIMIT__ENABLED", "false")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start jarvis serve")?;
+    let stderr = server.stderr.take().context("no stderr")?;
+    let mut address = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line?;
+        if line.contains("jarvis is listening")
+            && let Some(start) = line.find("\"address\":\"")
+        {
+            let rest = &line[start + 11..];
+            address = rest.split('"').next().map(str::to_owned);
+            break;
+        }
+    }
+    match address {
+        Some(address) => Ok((server, address)),
+        None => {
+            let _ = server.kill();
+            let _ = server.wait();
+            bail!("jarvis serve did not report its address")
+        }
+    }
+}
+
+/// Starts the release server on the corpus, loads it with wrk at 64 connections, then
+/// measures one keep-alive client at every page size and 4 and 64 clients on the default page.
+pub fn http_bench(binary: &Path, config: &Path, corpus: &Path, quick: bool) -> Result<()> {
+    ensure_wrk()?;
+    let (mut server, address) = start_server(binary, config, corpus)?;
+    let result = run_all(&address, quick);
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    result
+}
+
+fn run_all(address: &str, quick: bool) -> Result<()> {
+    let duration = if quick { "5s" } else { "15s" };
+    let targets = [
+        ("GET /health", "/health"),
+        ("GET /api/v2/agents?limit=50", "/api/v2/agents?limit=50"),
+        (
+            "GET /api/v2/search?q=kubernetes deploy",
+            "/api/v2/search?q=kubernetes%20deploy",
+        ),
+        (
+            "GET /api/v2/search?q=reveiw (typo)",
+            "/api/v2/search?q=reveiw",
+        ),
+    ];
+    println!("\n==> wrk: 2 threads, 64 connections, {duration} per route, against {address}");
+    for (name, path) in targets {
+        let run = wrk(2, 64, duration, &format!("{address}{path}"))?;
+        println!(
+            "{name:<42} {:>10} req/s   p50 {:>8}   p99 {:>8}{}",
+            run.requests_per_sec,
+            run.p50,
+            run.p99,
+            run.errors.map(|e| format!("   ({e})")).unwrap_or_default()
+        );
+    }
+    keep_alive(address, quick)
+}
+
+/// One keep-alive connection asking sequentially (as a script, a browser tab or an SDK does),
+/// pages from about 1 KB to 256 KB; then 4 and 64 connections on the default page. A response
+/// held back by Nagle's algorithm shows here as 40 ms a request.
+fn keep_alive(address: &str, quick: bool) -> Result<()> {
+    let duration = if quick { "3s" } else { "8s" };
+    println!(
+        "\n==> keep-alive latency: wrk, 1 thread, sequential requests on each connection, {duration} per run"
+    );
+    println!(
+        "{:<12} {:<32} {:>9} {:>10} {:>9} {:>9} {:>9}",
+        "connections", "route", "body", "req/s", "p50", "p99", "max"
+    );
+    let mut runs: Vec<(u32, u32, String)> = [2, 8, 32, 50, 85, 128, 256, 500]
+        .into_iter()
+        .map(|limit| (1, 1, format!("/api/v2/agents?limit={limit}")))
+        .collect();
+    runs.push((1, 4, "/api/v2/agents?limit=50".to_owned()));
+    runs.push((2, 64, "/api/v2/agents?limit=50".to_owned()));
+    for (threads, connections, path) in runs {
+        let size = body_size(address, &path)?;
+        let run = wrk(threads, connections, duration, &format!("{address}{path}"))?;
+        println!(
+            "{connections:<12} {path:<32} {:>7.1}KB {:>10} {:>9} {:>9} {:>9}{}",
+            size as f64 / 1024.0,
+            run.requests_per_sec,
+            run.p50,
+            run.p99,
+            run.max,
+            run.errors.map(|e| format!("   ({e})")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// Installs wrk from Debian's packages when it is missing.
+fn ensure_wrk() -> Result<()> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    println!("wrk is missing; installing it from Debian's packages");
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "wrk"])
+            .status()
+    };
+    if install().is_ok_and(|s| s.success()) {
+        return Ok(());
+    }
+    step("apt-get update", Command::new("apt-get").arg("update"))?;
+    step(
+        "apt-get install wrk",
+        Command::new("apt-get").args(["install", "-y", "wrk"]),
+    )
+}
