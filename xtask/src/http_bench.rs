@@ -81,17 +81,18 @@ fn body_size(address: &str, path: &str) -> Result<usize> {
     Ok(response.len() - head_end - 4)
 }
 
-/// Starts the release server on the corpus; answers it and its address.
-fn start_server(
+/// Starts `binary serve` on `config` with `HOME` at `home` and rate limits off; answers the
+/// child and its address once it listens.
+pub(crate) fn start_server(
     binary: &Path,
     config: &Path,
-    corpus: &Path,
+    home: &Path,
 ) -> Result<(std::process::Child, String)> {
     let mut server = Command::new(binary)
         .arg("--config")
         .arg(config)
         .args(["serve", "--port", "0"])
-        .env("HOME", corpus)
+        .env("HOME", home)
         .env("JARVIS__LOG__FORMAT", "json")
         .env("JARVIS__LOG__LEVEL", "info")
         // One client at 50,000 requests a second would trip the default per-client limit.
@@ -100,8 +101,9 @@ fn start_server(
         .spawn()
         .context("cannot start jarvis serve")?;
     let stderr = server.stderr.take().context("no stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
     let mut address = None;
-    for line in BufReader::new(stderr).lines() {
+    for line in lines.by_ref() {
         let line = line?;
         if line.contains("jarvis is listening")
             && let Some(start) = line.find("\"address\":\"")
@@ -111,6 +113,15 @@ fn start_server(
             break;
         }
     }
+    // The server keeps logging: keep reading, so that it never writes to a closed pipe. Warnings
+    // and errors are shown; they say why a run went wrong.
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if line.contains("\"level\":\"WARN\"") || line.contains("\"level\":\"ERROR\"") {
+                eprintln!("jarvis: {line}");
+            }
+        }
+    });
     match address {
         Some(address) => Ok((server, address)),
         None => {

@@ -1,9 +1,11 @@
 //! `cargo xtask`: the project's chores, in Rust so they run wherever cargo does.
 //!
-//! - `ci`: everything CI checks — formatting, clippy with `-D warnings`, every test, `cargo deny`.
+//! - `ci`: everything CI checks — formatting, clippy with `-D warnings`, every test, the API
+//!   contract, `cargo deny`.
 //! - `deny`: licences, bans, sources and advisories (offline, from the RustSec snapshot when one
 //!   is beside the checkout), installing cargo-deny when it is missing. With neither a snapshot
 //!   nor a network it checks the rest and says, on its last line, that advisories were not.
+//! - `contract`: the OpenAPI document held against the running server by schemathesis.
 //! - `gen-corpus`: writes a realistic tree of resource files for benchmarks.
 //! - `bench`: runs the benchmarks and prints what goes into `docs/benchmarks.md`.
 
@@ -19,6 +21,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
+mod contract;
 mod http_bench;
 
 use http_bench::http_bench;
@@ -46,6 +49,7 @@ fn run(args: &[String]) -> Result<()> {
             }
             Ok(())
         }
+        "contract" => contract::contract(),
         "gen-corpus" => gen_corpus(rest),
         "bench" => bench(rest),
         "help" | "--help" | "-h" => {
@@ -59,9 +63,11 @@ fn run(args: &[String]) -> Result<()> {
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci                                  fmt check, clippy -D warnings, all tests, cargo deny
+  ci                                  fmt check, clippy -D warnings, all tests, contract, deny
   deny                                cargo deny check (offline with ../shared/advisory-db;
                                       without it or a network: no advisories, said last)
+  contract                            the OpenAPI document against the running server
+                                      (schemathesis, installed into a virtualenv if missing)
   gen-corpus --out DIR [--count N]    write a realistic tree of N resources (default 10000)
   bench [--quick] [--http] [--idle]   run the benchmarks (criterion, HTTP load with wrk, memory);
                                       --http skips criterion; --idle measures only an idle
@@ -72,6 +78,13 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The target directory cargo builds into (`CARGO_TARGET_DIR`, else `<root>/target`).
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 fn cargo() -> Command {
@@ -145,6 +158,7 @@ fn ci() -> Result<()> {
         "cargo test --doc",
         cargo().args(["test", "--workspace", "--doc", "--locked"]),
     )?;
+    contract::contract()?;
     let coverage = deny()?;
     // The closing lines: every test of every binary, summed, then what was not checked.
     println!(
@@ -273,9 +287,7 @@ fn prepare_advisory_snapshot() -> Result<Option<PathBuf>> {
     if !snapshot.join("crates").is_dir() {
         return Ok(None);
     }
-    let target = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
+    let target = target_dir();
     let db_root = target.join("advisory-dbs");
     let db = db_root.join("advisory-db-3157b0e258782691");
     let marker = db.join(".jarvis-snapshot");
@@ -335,11 +347,7 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 }
 
 fn release_binary() -> PathBuf {
-    env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
-        .join("release")
-        .join("jarvis")
+    target_dir().join("release").join("jarvis")
 }
 
 /// Resident memory (kB) and CPU ticks (user + system) of a process, from `/proc`.

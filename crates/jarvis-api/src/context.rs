@@ -223,6 +223,7 @@ mod tests {
             errors: &[],
             deprecated: false,
             cached: false,
+            status: 200,
             request: None,
             scope: None,
         }

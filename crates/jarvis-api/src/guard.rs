@@ -181,17 +181,18 @@ pub struct Caller {
 /// The per-route check: the caller holds the scope the route needs for this method, within its
 /// rate limit. Wrapped around each resource by the route table.
 pub async fn require(
-    scopes: std::sync::Arc<[(actix_web::http::Method, Option<Scope>)]>,
+    gates: std::sync::Arc<[crate::registry::Gate]>,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let Some(&(_, needed)) = scopes.iter().find(|(m, _)| m == req.method()) else {
+    let Some(gate) = gates.iter().find(|g| g.method == req.method()) else {
         // Not a method of this route: the resource answers 405.
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    let needed = gate.scope;
     let caller = req.extensions().get::<Caller>().cloned();
     let principal = caller.as_ref().and_then(|c| c.principal.clone());
     if let Some(scope) = needed {
@@ -251,6 +252,19 @@ pub async fn require(
     }
     if let Some(p) = principal {
         req.extensions_mut().insert(p);
+    }
+    // The caller may use the route: now its parameters, as declared.
+    match gate.check(&req) {
+        Ok(params) => {
+            req.extensions_mut().insert(params);
+        }
+        Err(error) => {
+            let mut res = reject(req, &error);
+            if state.config.rate_limit.enabled {
+                rate_headers(res.headers_mut(), &decision);
+            }
+            return Ok(res);
+        }
     }
     let mut res = next.call(req).await?.map_into_boxed_body();
     if state.config.rate_limit.enabled {

@@ -47,6 +47,6 @@ pub use hub::{Hub, HubStats};
 pub use jarvis_auth::{KeyStore, RateLimitConfig, Scope};
 pub use metrics::ServerMetrics;
 pub use refresh::spawn_workflow_refresh;
-pub use registry::{Body, In, Param, Route};
+pub use registry::{Body, Choice, In, Kind, Param, Route};
 pub use startup::{Application, ShutdownHandle, StartError, route_table};
 pub use state::AppState;

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 
-use crate::registry::{Body, In, Route};
+use crate::registry::{Body, In, Kind, Param, Route};
 
 /// Builds the document for `routes`.
 pub fn document(routes: &[Route]) -> Value {
@@ -51,20 +51,123 @@ pub fn document(routes: &[Route]) -> Value {
     })
 }
 
-fn operation(route: &Route) -> Value {
-    let parameters: Vec<Value> = route
-        .params
-        .iter()
-        .map(|p| {
-            json!({
-                "name": p.name,
-                "in": match p.location { In::Query => "query", In::Path => "path" },
-                "required": p.required,
-                "description": p.description,
-                "schema": { "type": p.kind },
+/// The JSON Schema of the values a parameter kind accepts.
+fn kind_schema(kind: Kind) -> Value {
+    match kind {
+        Kind::Text {
+            min_len,
+            max_len,
+            pattern,
+        } => {
+            let mut schema =
+                json!({ "type": "string", "minLength": min_len, "maxLength": max_len });
+            if let Some(pattern) = pattern {
+                schema["pattern"] = json!(pattern);
+            }
+            schema
+        }
+        Kind::Integer { min, max } => json!({ "type": "integer", "minimum": min, "maximum": max }),
+        Kind::Boolean => json!({ "type": "boolean" }),
+        Kind::OneOf(values) => json!({ "type": "string", "enum": values }),
+    }
+}
+
+fn param_schema(param: &Param) -> Value {
+    let mut schema = kind_schema(param.kind);
+    if let Some(default) = param.default {
+        schema["default"] = json!(default);
+    }
+    if param.repeatable {
+        schema =
+            json!({ "type": "array", "items": schema, "maxItems": crate::registry::MAX_ITEMS });
+    }
+    schema
+}
+
+/// The route's parameters as OpenAPI parameter objects: each on its own, except the members
+/// of a [`crate::registry::Choice`], which become one form-exploded object allowing one side.
+fn parameters(route: &Route) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut choices: Vec<&'static str> = Vec::new();
+    for param in &route.params {
+        let location = match param.location {
+            In::Query => "query",
+            In::Path => "path",
+            In::Header => "header",
+        };
+        let Some((choice, _)) = param.choice else {
+            let mut object = json!({
+                "name": param.name,
+                "in": location,
+                "required": param.required,
+                "description": param.description,
+                "schema": param_schema(param),
+            });
+            if param.repeatable {
+                object["style"] = json!("form");
+                object["explode"] = json!(true);
+            }
+            out.push(object);
+            continue;
+        };
+        if choices.contains(&choice.name) {
+            continue;
+        }
+        choices.push(choice.name);
+        let members: Vec<&Param> = route
+            .params
+            .iter()
+            .filter(|p| p.choice.is_some_and(|(c, _)| std::ptr::eq(c, choice)))
+            .collect();
+        let mut properties = serde_json::Map::new();
+        let mut sides: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+        let mut described = Vec::new();
+        for member in &members {
+            let mut schema = param_schema(member);
+            schema["description"] = json!(member.description);
+            properties.insert(member.name.to_owned(), schema);
+            sides
+                .entry(member.choice.map_or(0, |(_, side)| side))
+                .or_default()
+                .push(member.name);
+            described.push(format!("`{}`: {}", member.name, member.description));
+        }
+        // One branch per side: every member of the other sides absent.
+        let branches: Vec<Value> = sides
+            .keys()
+            .map(|side| {
+                let absent: serde_json::Map<String, Value> = members
+                    .iter()
+                    .filter(|m| m.choice.is_some_and(|(_, s)| s != *side))
+                    .map(|m| (m.name.to_owned(), Value::Bool(false)))
+                    .collect();
+                json!({ "properties": absent })
             })
-        })
-        .collect();
+            .collect();
+        let mut schema = json!({
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+            "anyOf": branches,
+        });
+        if choice.required {
+            schema["minProperties"] = json!(1);
+        }
+        out.push(json!({
+            "name": choice.name,
+            "in": "query",
+            "required": choice.required,
+            "style": "form",
+            "explode": true,
+            "description": format!("{}. {}", choice.description, described.join("; ")),
+            "schema": schema,
+        }));
+    }
+    out
+}
+
+fn operation(route: &Route) -> Value {
+    let parameters = parameters(route);
     let mut responses = serde_json::Map::new();
     if matches!(route.body, Body::WebSocket) {
         responses.insert(
@@ -72,7 +175,7 @@ fn operation(route: &Route) -> Value {
             json!({ "description": "Switching Protocols: the connection is now a WebSocket speaking the protocol in docs/api.md" }),
         );
     } else {
-        responses.insert("200".into(), success(&route.body, route.cached));
+        responses.insert(route.status.to_string(), success(&route.body, route.cached));
     }
     if route.cached {
         responses.insert(
@@ -81,24 +184,38 @@ fn operation(route: &Route) -> Value {
         );
     }
     let mut by_status: BTreeMap<u16, Vec<Code>> = BTreeMap::new();
+    // What the gates in front of every route can answer: a bad parameter, an unknown path or
+    // method, a URI or headers too large, a credential that does not verify, a refused
+    // origin, the rate limit, a failure of our own.
     let common = [
         Code::ValidationError,
+        Code::Unauthorized,
+        Code::Forbidden,
         Code::RouteNotFound,
         Code::MethodNotAllowed,
+        Code::UriTooLong,
+        Code::RateLimited,
+        Code::HeadersTooLarge,
         Code::InternalError,
     ];
     for code in common.iter().chain(route.errors) {
-        by_status.entry(code.http_status()).or_default().push(*code);
+        let codes = by_status.entry(code.http_status()).or_default();
+        if !codes.contains(code) {
+            codes.push(*code);
+        }
     }
     for (status, codes) in by_status {
         let names: Vec<&str> = codes.iter().map(|c| c.name()).collect();
-        responses.insert(
-            status.to_string(),
-            json!({
-                "description": format!("Error envelope with code {}", names.join(" or ")),
-                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorEnvelope" } } },
-            }),
-        );
+        let mut response = json!({
+            "description": format!("Error envelope with code {}", names.join(" or ")),
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorEnvelope" } } },
+        });
+        if status == 429 || status == 503 {
+            response["headers"] = json!({
+                "Retry-After": { "description": "Seconds to wait before trying again", "schema": { "type": "integer" } },
+            });
+        }
+        responses.insert(status.to_string(), response);
     }
     let mut op = json!({
         "operationId": route.operation_id,
@@ -141,6 +258,13 @@ fn success(body: &Body, cached: bool) -> Value {
         Body::Page(name) => (
             "application/json",
             envelope(json!({ "type": "array", "items": data_schema(name) }), true),
+        ),
+        Body::List(name) => (
+            "application/json",
+            envelope(
+                json!({ "type": "array", "items": data_schema(name) }),
+                false,
+            ),
         ),
         Body::Json => ("application/json", json!({ "type": "object" })),
         Body::Html => ("text/html", json!({ "type": "string" })),
@@ -209,6 +333,7 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<Code>(&mut found);
     add::<crate::routes::search::SearchRequest>(&mut found);
     add::<crate::routes::keys::CreateKey>(&mut found);
+    add::<crate::routes::keys::ScopeName>(&mut found);
     add::<jarvis_core::Task>(&mut found);
     add::<jarvis_core::WorkflowExecution>(&mut found);
     add::<crate::routes::workflows::TriggerWorkflow>(&mut found);
@@ -242,6 +367,18 @@ fn schemas() -> BTreeMap<String, Value> {
                 "count": { "type": "integer" },
                 "took_us": { "type": "integer", "description": "Search time in microseconds" },
                 "hits": { "type": "array", "items": { "$ref": "#/components/schemas/SearchHitView" } },
+            },
+        }),
+    );
+    out.insert(
+        "CancelRequested".into(),
+        json!({
+            "type": "object",
+            "required": ["id", "status", "cancel_requested"],
+            "properties": {
+                "id": { "type": "string" },
+                "status": { "$ref": "#/components/schemas/TaskStatus" },
+                "cancel_requested": { "type": "boolean", "const": true },
             },
         }),
     );

@@ -16,7 +16,44 @@ pub enum In {
     Query,
     /// A path segment.
     Path,
+    /// A request header.
+    Header,
 }
+
+/// The values a parameter takes. The parser enforces exactly this and the OpenAPI document
+/// states exactly this: one declaration, read by both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Text of `min_len..=max_len` characters which, when `pattern` is given, contains a match
+    /// of it (the JSON Schema rule: searched, so anchor it to match the whole).
+    Text {
+        /// The fewest characters.
+        min_len: usize,
+        /// The most characters.
+        max_len: usize,
+        /// A regular expression (the common subset of Rust's `regex-lite` and ECMA 262).
+        pattern: Option<&'static str>,
+    },
+    /// A whole number in `min..=max`.
+    Integer {
+        /// The smallest.
+        min: u64,
+        /// The largest.
+        max: u64,
+    },
+    /// `true` or `false`.
+    Boolean,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+}
+
+/// The most characters of a query text without a bound of its own. With [`MAX_ITEMS`], it keeps
+/// every request the document allows within the server's URI limit (8 KiB by default) even
+/// when each character takes 12 bytes percent-encoded.
+pub const MAX_TEXT: usize = 64;
+
+/// The most values a repeatable query parameter takes.
+pub const MAX_ITEMS: usize = 4;
 
 /// One documented parameter.
 #[derive(Debug, Clone)]
@@ -27,32 +64,63 @@ pub struct Param {
     pub location: In,
     /// Whether it must be given.
     pub required: bool,
-    /// JSON type: `string`, `integer` or `boolean`.
-    pub kind: &'static str,
+    /// What it accepts.
+    pub kind: Kind,
     /// What it does.
     pub description: &'static str,
+    /// The value when absent (for the document; accessors read it too).
+    pub default: Option<u64>,
+    /// Whether a query parameter may be given more than once.
+    pub repeatable: bool,
+    /// The choice this parameter belongs to, and its side there.
+    pub choice: Option<(&'static Choice, usize)>,
 }
 
 impl Param {
-    /// An optional query parameter.
+    /// An optional query parameter; `kind` is `string` (1 to [`MAX_TEXT`] characters),
+    /// `integer` (0 and up) or `boolean`. Narrow it with the builders.
     pub const fn query(name: &'static str, kind: &'static str, description: &'static str) -> Param {
         Param {
             name,
             location: In::Query,
             required: false,
-            kind,
+            kind: Kind::of(kind),
             description,
+            default: None,
+            repeatable: false,
+            choice: None,
         }
     }
 
-    /// A required path parameter.
+    /// A required path parameter: text of 1 to 256 characters unless narrowed.
     pub const fn path(name: &'static str, description: &'static str) -> Param {
         Param {
             name,
             location: In::Path,
             required: true,
-            kind: "string",
+            kind: Kind::Text {
+                min_len: 1,
+                max_len: 256,
+                pattern: None,
+            },
             description,
+            default: None,
+            repeatable: false,
+            choice: None,
+        }
+    }
+
+    /// A required request header: text of 1 to [`MAX_TEXT`] characters unless narrowed.
+    pub const fn header(name: &'static str, description: &'static str) -> Param {
+        Param {
+            name,
+            location: In::Header,
+            required: true,
+            kind: Kind::of("string"),
+            description,
+            default: None,
+            repeatable: false,
+            choice: None,
         }
     }
 
@@ -62,7 +130,102 @@ impl Param {
         self.required = true;
         self
     }
+
+    /// A whole number in `min..=max`.
+    #[must_use]
+    pub const fn range(mut self, min: u64, max: u64) -> Param {
+        self.kind = Kind::Integer { min, max };
+        self
+    }
+
+    /// The value when absent.
+    #[must_use]
+    pub const fn default(mut self, value: u64) -> Param {
+        self.default = Some(value);
+        self
+    }
+
+    /// One of `values`.
+    #[must_use]
+    pub const fn one_of(mut self, values: &'static [&'static str]) -> Param {
+        self.kind = Kind::OneOf(values);
+        self
+    }
+
+    /// Text matching `pattern`, of `min_len..=max_len` characters.
+    #[must_use]
+    pub const fn pattern(mut self, pattern: &'static str, min_len: usize, max_len: usize) -> Param {
+        self.kind = Kind::Text {
+            min_len,
+            max_len,
+            pattern: Some(pattern),
+        };
+        self
+    }
+
+    /// Text of at most `max_len` characters (at least one).
+    #[must_use]
+    pub const fn max_len(mut self, max_len: usize) -> Param {
+        self.kind = Kind::Text {
+            min_len: 1,
+            max_len,
+            pattern: None,
+        };
+        self
+    }
+
+    /// A member of `choice`, on side `side`.
+    #[must_use]
+    pub const fn side_of(mut self, choice: &'static Choice, side: usize) -> Param {
+        self.choice = Some((choice, side));
+        self
+    }
+
+    /// A query parameter that may be repeated (`?tag=a&tag=b`).
+    #[must_use]
+    pub const fn repeatable(mut self) -> Param {
+        self.repeatable = true;
+        self
+    }
 }
+
+impl Kind {
+    const fn of(name: &str) -> Kind {
+        match name.as_bytes() {
+            b"integer" => Kind::Integer {
+                min: 0,
+                max: i64::MAX as u64,
+            },
+            b"boolean" => Kind::Boolean,
+            _ => Kind::Text {
+                min_len: 1,
+                max_len: MAX_TEXT,
+                pattern: None,
+            },
+        }
+    }
+}
+
+/// Query parameters of which a request may use one side only: `offset` or `cursor`, a
+/// `time_range` or `from`/`to`. Each member names its choice and side ([`Param::side_of`]);
+/// the document shows the members as one form-exploded object whose schema allows one side at
+/// a time, and the parser refuses two sides at once.
+#[derive(Debug)]
+pub struct Choice {
+    /// The object's name in the document (never sent itself).
+    pub name: &'static str,
+    /// What it is for.
+    pub description: &'static str,
+    /// Whether one side must be used.
+    pub required: bool,
+}
+
+/// `offset` (side 0) or `cursor` (side 1).
+pub static PAGE_START: Choice = Choice {
+    name: "page_start",
+    description: "Where the page starts: `offset` or `cursor`, not both",
+    required: false,
+};
 
 /// What a successful response carries.
 #[derive(Debug, Clone)]
@@ -71,6 +234,8 @@ pub enum Body {
     Envelope(&'static str),
     /// The envelope with `data` a list of this schema, and pagination.
     Page(&'static str),
+    /// The envelope with `data` a list of this schema, without pagination.
+    List(&'static str),
     /// A bare JSON value (v1 shapes, the OpenAPI document).
     Json,
     /// An HTML page.
@@ -106,10 +271,63 @@ pub struct Route {
     pub deprecated: bool,
     /// Whether it is served from the response cache (ETag, `If-None-Match` → 304).
     pub cached: bool,
+    /// The status of a success: 200, 201 (created) or 202 (accepted, runs on).
+    pub status: u16,
     /// The JSON request body's schema, for routes that take one.
     pub request: Option<&'static str>,
     /// The scope a caller needs; `None` for public routes (health, docs).
     pub scope: Option<jarvis_auth::Scope>,
+}
+
+/// What the gate in front of one method of a resource checks: the scope, then the parameters.
+#[derive(Debug)]
+pub struct Gate {
+    /// The method.
+    pub method: Method,
+    /// The scope a caller needs.
+    pub scope: Option<jarvis_auth::Scope>,
+    /// The declared parameters.
+    pub params: Arc<[Param]>,
+}
+
+impl Gate {
+    /// Checks the request's query and path against the declared parameters; answers the
+    /// parsed query for the handler.
+    pub fn check(
+        &self,
+        req: &ServiceRequest,
+    ) -> Result<crate::params::Params, crate::error::ApiError> {
+        for spec in self.params.iter() {
+            match spec.location {
+                In::Path => {
+                    if let Some(value) = req.match_info().get(spec.name) {
+                        crate::params::check(spec, value)?;
+                    }
+                }
+                In::Header => match req.headers().get(spec.name).map(|v| v.to_str()) {
+                    Some(Ok(value)) => crate::params::check(spec, value)?,
+                    Some(Err(_)) => {
+                        return Err(crate::error::ApiError::invalid(
+                            spec.name,
+                            format!("the `{}` header must be visible ASCII", spec.name),
+                        ));
+                    }
+                    None if spec.required => {
+                        return Err(crate::error::ApiError::invalid(
+                            spec.name,
+                            format!(
+                                "the `{}` header is required: {}",
+                                spec.name, spec.description
+                            ),
+                        ));
+                    }
+                    None => {}
+                },
+                In::Query => {}
+            }
+        }
+        crate::params::Params::parse(req.query_string(), Arc::clone(&self.params))
+    }
 }
 
 /// Collects routes while registering them.
@@ -128,12 +346,13 @@ impl Routes {
     /// The resource is wrapped in the scope check for its methods: routing has already picked
     /// the resource, so the check costs no second lookup of the path.
     pub fn add_many(&mut self, cfg: &mut ServiceConfig, routes: Vec<Route>, service: Resource) {
-        let scopes: Arc<[(Method, Option<jarvis_auth::Scope>)]> = routes
+        let gates: Arc<[Gate]> = routes
             .iter()
-            .map(|r| {
-                let method = Method::from_bytes(r.method.to_ascii_uppercase().as_bytes())
-                    .unwrap_or(Method::GET);
-                (method, r.scope)
+            .map(|r| Gate {
+                method: Method::from_bytes(r.method.to_ascii_uppercase().as_bytes())
+                    .unwrap_or(Method::GET),
+                scope: r.scope,
+                params: r.params.clone().into(),
             })
             .collect();
         // Every route of one resource shares its path: the label `/metrics` counts it under.
@@ -145,7 +364,7 @@ impl Routes {
             let request = req.request().clone();
             crate::context::contain_panics(
                 request,
-                crate::guard::require(Arc::clone(&scopes), req, next),
+                crate::guard::require(Arc::clone(&gates), req, next),
             )
         })));
         self.routes.extend(routes);

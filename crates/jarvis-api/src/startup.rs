@@ -243,6 +243,7 @@ impl Application {
                 .wrap(cors(&cors_config))
                 .wrap(from_fn(context::middleware))
                 .wrap(Compress::default())
+                .wrap(from_fn(no_compression_on_upgrade))
                 .configure(|cfg| {
                     routes::configure(cfg);
                 })
@@ -317,6 +318,20 @@ impl ShutdownHandle {
         self.hub.shutdown(std::time::Duration::from_secs(1)).await;
         self.server.stop(graceful).await;
     }
+}
+
+/// A request asking to switch protocols gets no compressed answer: its connection belongs to
+/// the new protocol once the head is out, so an error answered instead of the switch must be
+/// framed by its length, never as a compressed stream.
+async fn no_compression_on_upgrade(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if req.headers().contains_key(actix_web::http::header::UPGRADE) {
+        req.headers_mut()
+            .remove(actix_web::http::header::ACCEPT_ENCODING);
+    }
+    next.call(req).await
 }
 
 /// Turns Nagle's algorithm off on an accepted connection. With it on, a response written in

@@ -104,7 +104,9 @@ pub enum AuthError {
         reason: String,
     },
     /// A key name outside the allowed characters or length.
-    #[error("invalid key name `{0}`: use 1 to 64 letters, digits, spaces, `-`, `_` or `.`")]
+    #[error(
+        "invalid key name `{0}`: use 1 to 64 letters, digits, spaces, `-`, `_` or `.`, with no space at either end"
+    )]
     InvalidName(String),
     /// An unknown scope.
     #[error("unknown scope `{0}`: expected read, execute or admin")]
@@ -208,6 +210,10 @@ pub struct KeyStore {
 
 /// How long a key id is (hex characters).
 const ID_LEN: usize = 12;
+
+/// What a key's name may be: 1 to 64 letters, digits, spaces, `-`, `_` or `.`, with no space
+/// at either end.
+pub const KEY_NAME_PATTERN: &str = "^[A-Za-z0-9._-]([A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?$";
 /// Random bytes in a key's secret part.
 const SECRET_BYTES: usize = 20;
 
@@ -255,11 +261,14 @@ impl KeyStore {
             .collect()
     }
 
-    /// Creates a key and persists it. The secret is in the result and nowhere else.
+    /// Creates a key named `name` ([`KEY_NAME_PATTERN`]) and persists it. The secret is in the
+    /// result and nowhere else.
     pub fn create(&self, name: &str, scopes: &[Scope]) -> Result<NewKey> {
-        let name = name.trim();
+        // The rule of [`KEY_NAME_PATTERN`]: no space at either end.
         let valid = !name.is_empty()
             && name.chars().count() <= 64
+            && !name.starts_with(' ')
+            && !name.ends_with(' ')
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));

@@ -18,6 +18,8 @@ mod limiter;
 mod tickets;
 
 pub use jwt::{JwtConfig, JwtVerifier};
-pub use keys::{AuthError, KeyInfo, KeyStore, NewKey, Principal, RefresherGuard, Scope};
+pub use keys::{
+    AuthError, KEY_NAME_PATTERN, KeyInfo, KeyStore, NewKey, Principal, RefresherGuard, Scope,
+};
 pub use limiter::{Class, Decision, RateLimitConfig, RateLimiter};
 pub use tickets::TicketStore;

@@ -4,16 +4,15 @@
 //! It was wonderful."). Jarvis answers with its altitude — the catalog generation — and what it
 //! carries aloft.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpRequest, HttpResponse};
 use jarvis_core::ResourceKind;
 use serde_json::json;
 
 use super::{Doc, get_v2};
 use crate::envelope::v2_now;
 use crate::error::ApiError;
-use crate::params::Params;
 use crate::registry::{Body, Routes};
 use crate::state::AppState;
 
@@ -38,8 +37,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     );
 }
 
-async fn status(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.catalog.snapshot();
     let stats = snapshot.stats();
     let uptime = state.started.elapsed().as_secs();

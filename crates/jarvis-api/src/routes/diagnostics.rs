@@ -8,7 +8,7 @@ use jarvis_core::{Diagnostic, DiagnosticCode, Severity};
 use super::{Doc, get_v2};
 use crate::envelope::{Version, cached, v2_prefix};
 use crate::error::ApiError;
-use crate::params::{Params, paginate};
+use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params, list_pattern, page_params, paginate};
 use crate::registry::{Body, Param, Routes};
 use crate::state::AppState;
 
@@ -21,14 +21,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             operation: "diagnostics".into(),
             tag: "diagnostics",
             summary: "What discovery could not read, or read with reservations: code, severity, path, line, message".into(),
-            params: vec![
-                Param::query("severity", "string", "Only this severity or worse: info, warning or error"),
-                Param::query("code", "string", "Only these codes (see docs/errors.md); repeat or comma-separate"),
-                Param::query("path", "string", "Only diagnostics whose path contains this text"),
-                Param::query("limit", "integer", "Page size, 1 to 500 (default 50)"),
-                Param::query("offset", "integer", "Items to skip; not with `cursor`"),
-                Param::query("cursor", "string", "The `next_cursor` of the previous page"),
-            ],
+            params: params(),
             body: Body::Page("Diagnostic"),
             errors: &[],
             cached: true,
@@ -38,40 +31,49 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     );
 }
 
+fn params() -> Vec<Param> {
+    let codes: Vec<&str> = DiagnosticCode::ALL.iter().map(|c| c.as_str()).collect();
+    let mut params = vec![
+        Param::query("severity", "string", "Only this severity or worse")
+            .one_of(&["info", "warning", "error"]),
+        Param::query(
+            "code",
+            "string",
+            "Only these codes (see docs/errors.md); repeat or comma-separate",
+        )
+        .pattern(list_pattern(&codes), 1, 256)
+        .repeatable(),
+        Param::query(
+            "path",
+            "string",
+            "Only diagnostics whose path contains this text",
+        ),
+    ];
+    params.extend(page_params(MAX_LIMIT, DEFAULT_LIMIT));
+    params
+}
+
 async fn diagnostics(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(
-        req.query_string(),
-        &["severity", "code", "path", "limit", "offset", "cursor"],
-        &["code"],
-    )?;
+    let params = Params::of(&req);
     let (limit, offset) = params.page()?;
-    let min_severity = params
-        .get("severity")
-        .map(|s| match s {
-            "info" => Ok(Severity::Info),
-            "warning" => Ok(Severity::Warning),
-            "error" => Ok(Severity::Error),
-            other => Err(ApiError::invalid(
-                "severity",
-                format!("unknown severity `{other}`; expected info, warning or error"),
-            )),
-        })
-        .transpose()?
-        .unwrap_or(Severity::Info);
-    let codes = params
+    let min_severity = match params.get("severity") {
+        Some("error") => Severity::Error,
+        Some("warning") => Severity::Warning,
+        _ => Severity::Info,
+    };
+    let codes: Vec<DiagnosticCode> = params
         .all("code")
         .into_iter()
-        .map(|c| {
+        .filter_map(|c| {
             DiagnosticCode::ALL
                 .iter()
                 .copied()
                 .find(|k| k.as_str() == c)
-                .ok_or_else(|| ApiError::invalid("code", format!("unknown diagnostic code `{c}`")))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
     let path = params.get("path").map(str::to_owned);
     cached(&req, &state, Version::V2, move |snapshot| {
         let items: Vec<&Diagnostic> = snapshot

@@ -1,12 +1,11 @@
 //! The OpenAPI document and a documentation page served by the binary itself (no CDN).
 
+use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpRequest, HttpResponse};
 
 use super::{Doc, get_v2};
 use crate::error::ApiError;
-use crate::params::Params;
 use crate::registry::{Body, Routes};
 use crate::state::AppState;
 
@@ -67,8 +66,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     );
 }
 
-async fn script(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn script() -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,
@@ -77,8 +75,7 @@ async fn script(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         .body(SCRIPT))
 }
 
-async fn openapi(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn openapi(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,
@@ -87,8 +84,7 @@ async fn openapi(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         .body(state.openapi.to_vec()))
 }
 
-async fn page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn page() -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,

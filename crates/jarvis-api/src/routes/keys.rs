@@ -12,7 +12,6 @@ use serde_json::json;
 use crate::context;
 use crate::envelope::v2_now;
 use crate::error::ApiError;
-use crate::params::Params;
 use crate::registry::{Body, Param, Route, Routes};
 use crate::state::AppState;
 
@@ -20,11 +19,25 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    /// 1 to 64 letters, digits, spaces, `-`, `_` or `.`.
+    /// 1 to 64 letters, digits, spaces, `-`, `_` or `.`, with no space at either end.
+    #[schema(pattern = "^[A-Za-z0-9._-]([A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?$")]
     pub name: String,
-    /// `read`, `execute`, `admin`.
-    #[schema(value_type = Vec<String>)]
+    /// At least one of `read`, `execute`, `admin`.
+    #[schema(value_type = Vec<ScopeName>, min_items = 1)]
     pub scopes: Vec<Scope>,
+}
+
+/// A scope's name, as keys are given them: the document's name for [`Scope`].
+#[derive(Debug, utoipa::ToSchema)]
+#[expect(dead_code, reason = "a schema only; requests carry jarvis_auth::Scope")]
+#[schema(rename_all = "snake_case")]
+pub enum ScopeName {
+    /// Read everything but keys.
+    Read,
+    /// Read, and run commands, agents and workflows.
+    Execute,
+    /// Everything, keys included.
+    Admin,
 }
 
 /// A keys route: admin scope, envelope answer, no cache; callers override what differs.
@@ -36,7 +49,7 @@ fn route(method: &'static str, path: &str, op: &str, summary: &str) -> Route {
         tag: "keys",
         summary: summary.to_owned(),
         params: if path.ends_with("{id}") {
-            vec![Param::path("id", "The key id")]
+            vec![Param::path("id", "The key id").pattern("^[0-9a-f]{12}$", 12, 12)]
         } else {
             vec![]
         },
@@ -44,6 +57,7 @@ fn route(method: &'static str, path: &str, op: &str, summary: &str) -> Route {
         errors: &[],
         deprecated: false,
         cached: false,
+        status: 200,
         request: None,
         scope: Some(Scope::Admin),
     }
@@ -53,18 +67,22 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     routes.add_many(
         cfg,
         vec![
-            route(
-                "get",
-                "/api/v2/keys",
-                "list_keys",
-                "Every API key: id, name, scopes, creation time (never the key)",
-            ),
+            Route {
+                body: Body::List("Object"),
+                ..route(
+                    "get",
+                    "/api/v2/keys",
+                    "list_keys",
+                    "Every API key: id, name, scopes, creation time (never the key)",
+                )
+            },
             Route {
                 errors: &[
                     Code::MalformedBody,
                     Code::PayloadTooLarge,
                     Code::UnsupportedMediaType,
                 ],
+                status: 201,
                 request: Some("CreateKey"),
                 ..route(
                     "post",
@@ -95,6 +113,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         cfg,
         vec![Route {
             scope: Some(Scope::Read),
+            status: 201,
             ..route(
                 "post",
                 "/api/v2/ws-ticket",
@@ -112,8 +131,7 @@ fn caller(req: &HttpRequest) -> Principal {
         .unwrap_or_else(Principal::anonymous)
 }
 
-async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     v2_now(
         StatusCode::OK,
         &state.keys.list(),
@@ -126,7 +144,6 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Json<CreateKey>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let who = caller(&req);
     let CreateKey { name, scopes } = body.into_inner();
     let keys = state.keys.clone();
@@ -163,11 +180,7 @@ async fn revoke(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let id = id.into_inner();
-    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid("id", "a key id is hexadecimal"));
-    }
     let who = caller(&req);
     let keys = state.keys.clone();
     let target = id.clone();
@@ -197,7 +210,6 @@ async fn revoke(
 }
 
 async fn ticket(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let ticket = state
         .tickets
         .issue(caller(&req))
@@ -212,4 +224,35 @@ async fn ticket(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         &data,
         state.catalog.snapshot().generation(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::PartialSchema;
+
+    use super::*;
+
+    /// The document's rule for a key's name is the key store's, and both agree on each name.
+    #[test]
+    fn the_documented_name_rule_is_the_stores() {
+        let schema = serde_json::to_value(CreateKey::schema()).unwrap();
+        assert_eq!(
+            schema["properties"]["name"]["pattern"],
+            jarvis_auth::KEY_NAME_PATTERN
+        );
+        let pattern = regex_lite::Regex::new(jarvis_auth::KEY_NAME_PATTERN).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = jarvis_auth::KeyStore::open(dir.path().join("keys.json")).unwrap();
+        let long = "a".repeat(64);
+        let too_long = "a".repeat(65);
+        for name in [
+            "ci", "ci bot", "a", "a.b-c_d", &long, "", " ci", "ci ", "  ", &too_long, "ci/bot", "é",
+        ] {
+            assert_eq!(
+                pattern.is_match(name),
+                store.create(name, &[Scope::Read]).is_ok(),
+                "{name:?}"
+            );
+        }
+    }
 }

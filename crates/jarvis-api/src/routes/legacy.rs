@@ -14,7 +14,7 @@ use super::{Doc, get};
 use crate::envelope::{Version, cached, deprecation_headers};
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::registry::{Body, Param, Routes};
+use crate::registry::{Body, Routes};
 use crate::state::AppState;
 use crate::views::{ResourceSummary, SearchHitView};
 
@@ -67,11 +67,10 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             operation: "v1_search".into(),
             tag: "v1",
             summary: "Deprecated: search in the original shape; use /api/v2/search".into(),
-            params: vec![
-                Param::query("q", "string", "What to look for").required(),
-                Param::query("kind", "string", "Only these kinds"),
-                Param::query("limit", "integer", "How many hits, 1 to 100 (default 20)"),
-            ],
+            params: super::search::get_params()
+                .into_iter()
+                .filter(|p| p.name != "include_shadowed")
+                .collect(),
             body: Body::Json,
             errors: &[],
             cached: true,
@@ -102,7 +101,6 @@ async fn list(
     state: web::Data<AppState>,
     kind: ResourceKind,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     cached(&req, &state, Version::V1, move |snapshot| {
         let items = keyed(snapshot.of_kind(kind).filter(|r| r.is_active()));
         let field = kind.plural().replace('-', "_");
@@ -115,8 +113,7 @@ async fn list(
 }
 
 async fn search(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(req.query_string(), &["q", "kind", "limit"], &["kind"])?;
-    let query = super::search::parse_query(&params)?;
+    let query = super::search::parse_query(&Params::of(&req))?;
     cached(&req, &state, Version::V1, move |snapshot| {
         let hits = snapshot.search(&query);
         let results: Vec<SearchHitView<'_>> = hits.iter().map(SearchHitView::from).collect();
@@ -129,7 +126,6 @@ async fn search(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 async fn health(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let snapshot = state.catalog.snapshot();
     let mut builder = HttpResponse::Ok();
     deprecation_headers(&mut builder, req.path());

@@ -79,6 +79,7 @@ pub(crate) fn get<F, Args>(
         errors: doc.errors,
         deprecated,
         cached: doc.cached,
+        status: 200,
         request: None,
         scope: doc.scope,
     };

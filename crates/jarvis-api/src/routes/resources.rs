@@ -15,28 +15,14 @@ use serde_json::json;
 use super::{Doc, get_v2};
 use crate::envelope::{Version, cached, v2_prefix};
 use crate::error::ApiError;
-use crate::params::{Params, paginate};
+use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params, page_params, paginate};
 use crate::registry::{Body, Param, Routes};
 use crate::state::AppState;
 use crate::views::ResourceSummary;
 
-const LIST_PARAMS: &[&str] = &[
-    "limit", "offset", "cursor", "category", "tag", "scope", "source", "sort", "active",
-];
-
 pub(crate) fn list_params() -> Vec<Param> {
-    vec![
-        Param::query("limit", "integer", "Page size, 1 to 500 (default 50)"),
-        Param::query(
-            "offset",
-            "integer",
-            "Items to skip (default 0); not with `cursor`",
-        ),
-        Param::query(
-            "cursor",
-            "string",
-            "The `next_cursor` of the previous page; not with `offset`",
-        ),
+    let mut params = page_params(MAX_LIMIT, DEFAULT_LIMIT).to_vec();
+    params.extend([
         Param::query(
             "category",
             "string",
@@ -46,12 +32,10 @@ pub(crate) fn list_params() -> Vec<Param> {
             "tag",
             "string",
             "Only resources with this tag; repeat or comma-separate for several (all must match)",
-        ),
-        Param::query(
-            "scope",
-            "string",
-            "Only this scope: user, project, local, desktop, export or remote",
-        ),
+        )
+        .repeatable(),
+        Param::query("scope", "string", "Only this scope")
+            .one_of(&["user", "project", "local", "desktop", "export", "remote"]),
         Param::query(
             "source",
             "string",
@@ -60,14 +44,16 @@ pub(crate) fn list_params() -> Vec<Param> {
         Param::query(
             "sort",
             "string",
-            "name, -name, scope, -scope, source or -source (default name)",
-        ),
+            "The order (default name; `-` for descending)",
+        )
+        .one_of(&["name", "-name", "scope", "-scope", "source", "-source"]),
         Param::query(
             "active",
             "boolean",
             "true: only definitions in effect; false: only shadowed ones",
         ),
-    ]
+    ]);
+    params
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
@@ -182,7 +168,7 @@ impl ListQuery {
                 .collect(),
             scope,
             source: params.get("source").map(str::to_owned),
-            active: params.flag("active")?,
+            active: params.flag("active"),
             sort,
             limit,
             offset,
@@ -212,8 +198,7 @@ async fn list(
     state: web::Data<AppState>,
     kind: ResourceKind,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(req.query_string(), LIST_PARAMS, &["tag"])?;
-    let query = ListQuery::parse(&params)?;
+    let query = ListQuery::parse(&Params::of(&req))?;
     cached(&req, &state, Version::V2, move |snapshot| {
         render_list(&snapshot, kind, &query)
     })
@@ -257,7 +242,6 @@ async fn detail(
     kind: ResourceKind,
     id: String,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     cached(&req, &state, Version::V2, move |snapshot| {
         let resource = find(&snapshot, kind, &id)?;
         v2_prefix(resource, None, snapshot.generation())

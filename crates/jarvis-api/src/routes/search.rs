@@ -9,9 +9,8 @@ use serde_json::json;
 
 use crate::envelope::{Version, cached, v2_prefix};
 use crate::error::ApiError;
-use crate::params::Params;
-use crate::registry::Route;
-use crate::registry::{Body, Param, Routes};
+use crate::params::{NOT_BLANK, Params, list_pattern, trim_blanks};
+use crate::registry::{Body, Param, Route, Routes};
 use crate::state::AppState;
 use crate::views::SearchHitView;
 use jarvis_core::Code;
@@ -26,17 +25,41 @@ pub(crate) const MAX_HITS: usize = 100;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
-    /// What to look for (1 to 256 characters).
+    /// What to look for (1 to 256 characters, not only blanks).
+    #[schema(min_length = 1, max_length = 256, pattern = "[^ \\t\\r\\n]")]
     pub q: String,
     /// Only these kinds.
     #[serde(default)]
     pub kinds: Vec<ResourceKind>,
     /// How many hits, 1 to 100 (default 20).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
     /// Include shadowed definitions.
     #[serde(default)]
     pub include_shadowed: bool,
+}
+
+/// A whole number as JSON Schema counts one: `18` and `18.0` alike (an `integer` is any number
+/// without a fractional part).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|n| usize::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`limit` must be a whole number from 1 to {MAX_HITS}, not {number}"
+            ))
+        })
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
@@ -63,6 +86,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             deprecated: false,
             cached: false,
             scope: Some(Scope::Read),
+            status: 200,
             request: Some("SearchRequest"),
         };
         let get = Route {
@@ -77,6 +101,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             deprecated: false,
             cached: true,
             scope: Some(Scope::Read),
+            status: 200,
             request: None,
         };
         routes.add_many(
@@ -89,15 +114,44 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     }
 }
 
-fn get_params() -> Vec<Param> {
+/// The names `kind` accepts.
+const KIND_NAMES: &[&str] = &[
+    "agent",
+    "agents",
+    "subagent",
+    "subagents",
+    "command",
+    "commands",
+    "slash_command",
+    "slash_commands",
+    "slash-command",
+    "slash-commands",
+    "skill",
+    "skills",
+    "mcp",
+    "mcp_server",
+    "mcp_servers",
+    "mcp-server",
+    "mcp-servers",
+    "workflow",
+    "workflows",
+];
+
+pub(crate) fn get_params() -> Vec<Param> {
     vec![
-        Param::query("q", "string", "What to look for (1 to 256 characters)").required(),
+        Param::query("q", "string", "What to look for (1 to 256 characters, not only blanks)")
+            .pattern(NOT_BLANK, 1, MAX_QUERY)
+            .required(),
         Param::query(
             "kind",
             "string",
-            "Only these kinds: agent, command, skill, mcp_server, workflow; repeat or comma-separate",
-        ),
-        Param::query("limit", "integer", "How many hits, 1 to 100 (default 20)"),
+            "Only these kinds (agent, command, skill, mcp_server, workflow, or their plurals); repeat or comma-separate",
+        )
+        .pattern(list_pattern(KIND_NAMES), 1, 256)
+        .repeatable(),
+        Param::query("limit", "integer", "How many hits")
+            .range(1, MAX_HITS as u64)
+            .default(20),
         Param::query(
             "include_shadowed",
             "boolean",
@@ -106,19 +160,9 @@ fn get_params() -> Vec<Param> {
     ]
 }
 
-/// A search, parsed and validated.
+/// A search, parsed (the route table has checked every value against [`get_params`]).
 pub(crate) fn parse_query(params: &Params) -> Result<SearchQuery, ApiError> {
-    let text = params
-        .get("q")
-        .map(str::trim)
-        .filter(|q| !q.is_empty())
-        .ok_or_else(|| ApiError::invalid("q", "`q` is required and must not be empty"))?;
-    if text.chars().count() > MAX_QUERY {
-        return Err(ApiError::invalid(
-            "q",
-            format!("`q` is longer than {MAX_QUERY} characters"),
-        ));
-    }
+    let text = trim_blanks(params.get("q").unwrap_or_default());
     let kinds = params
         .all("kind")
         .into_iter()
@@ -130,31 +174,24 @@ pub(crate) fn parse_query(params: &Params) -> Result<SearchQuery, ApiError> {
     Ok(SearchQuery {
         text: text.to_owned(),
         kinds,
-        include_shadowed: params.flag("include_shadowed")?.unwrap_or(false),
-        limit: params.number("limit", 20, 1, MAX_HITS)?,
+        include_shadowed: params.flag("include_shadowed").unwrap_or(false),
+        limit: params.count("limit"),
     })
 }
 
 async fn search_post(
-    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<SearchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let body = body.into_inner();
-    let text = body.q.trim().to_owned();
-    if text.is_empty() {
+    let len = body.q.chars().count();
+    if len > MAX_QUERY || trim_blanks(&body.q).is_empty() {
         return Err(ApiError::invalid(
             "q",
-            "`q` is required and must not be empty",
+            format!("`q` must have 1 to {MAX_QUERY} characters, not only blanks (it has {len})"),
         ));
     }
-    if text.chars().count() > MAX_QUERY {
-        return Err(ApiError::invalid(
-            "q",
-            format!("`q` is longer than {MAX_QUERY} characters"),
-        ));
-    }
+    let text = trim_blanks(&body.q).to_owned();
     let limit = body.limit.unwrap_or(20);
     if !(1..=MAX_HITS).contains(&limit) {
         return Err(ApiError::invalid(
@@ -195,12 +232,7 @@ fn render(
 }
 
 async fn search(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(
-        req.query_string(),
-        &["q", "kind", "limit", "include_shadowed"],
-        &["kind"],
-    )?;
-    let query = parse_query(&params)?;
+    let query = parse_query(&Params::of(&req))?;
     cached(&req, &state, Version::V2, move |snapshot| {
         render(&snapshot, &query)
     })

@@ -1,8 +1,8 @@
 //! `/`, `/health`, `/ready`: what is running, whether it is alive, whether it is ready.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpRequest, HttpResponse};
 use jarvis_core::{Code, ResourceKind};
 use serde::Serialize;
 use serde_json::json;
@@ -10,7 +10,6 @@ use serde_json::json;
 use super::{Doc, get, get_v2};
 use crate::envelope::v2_now;
 use crate::error::ApiError;
-use crate::params::Params;
 use crate::registry::{Body, Routes};
 use crate::state::AppState;
 
@@ -94,7 +93,7 @@ pub(crate) fn configure_services(cfg: &mut ServiceConfig, routes: &mut Routes) {
             tag: "system",
             summary: "Services Jarvis depends on: health, circuit breaker, calls, failures, last error, latency percentiles".into(),
             params: vec![],
-            body: Body::Envelope("Object"),
+            body: Body::List("Object"),
             errors: &[],
             cached: false,
             scope: Some(jarvis_auth::Scope::Read),
@@ -103,8 +102,7 @@ pub(crate) fn configure_services(cfg: &mut ServiceConfig, routes: &mut Routes) {
     );
 }
 
-async fn services(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn services(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     v2_now(
         StatusCode::OK,
         &state.services.views(),
@@ -112,11 +110,7 @@ async fn services(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     )
 }
 
-async fn system_info(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn system_info(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.catalog.snapshot();
     let stats = snapshot.stats();
     let counts: serde_json::Map<String, serde_json::Value> = ResourceKind::ALL
@@ -149,8 +143,7 @@ async fn system_info(
     v2_now(StatusCode::OK, &data, snapshot.generation())
 }
 
-async fn health(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let health = Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
@@ -163,8 +156,7 @@ async fn health(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     )
 }
 
-async fn ready(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.catalog.snapshot();
     if snapshot.generation() == 0 {
         return Err(ApiError::new(

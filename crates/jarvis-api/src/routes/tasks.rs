@@ -19,12 +19,12 @@ use serde_json::{Value, json};
 use crate::context;
 use crate::envelope::{Pagination, v2_finish, v2_prefix};
 use crate::error::ApiError;
-use crate::params::Params;
+use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params, trim_blanks};
 use crate::registry::{Body, Param, Route, Routes};
 use crate::routes::resources::find;
 use crate::state::AppState;
 
-/// The longest argument string or agent task accepted, in bytes.
+/// The longest argument string or agent task accepted, in characters.
 const MAX_INPUT: usize = 32 * 1024;
 
 /// `POST /command`: the original shape.
@@ -32,6 +32,10 @@ const MAX_INPUT: usize = 32 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct ExecuteCommand {
     /// The slash command and its arguments: `/tools:smart-debug the login test fails`.
+    #[schema(
+        min_length = 1,
+        pattern = "^[ \\t\\r\\n]*(/[^ \\t\\r\\n]|[^ \\t\\r\\n/])"
+    )]
     pub command: String,
     /// Anything the caller wants kept with the task.
     #[serde(default)]
@@ -39,6 +43,7 @@ pub struct ExecuteCommand {
     pub context: Option<Value>,
     /// `urgent`, `high`, `normal` (default) or `low`.
     #[serde(default)]
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
 }
 
@@ -48,6 +53,7 @@ pub struct ExecuteCommand {
 pub struct RunCommand {
     /// Everything after the command name (`$ARGUMENTS`).
     #[serde(default)]
+    #[schema(max_length = 32768)]
     pub arguments: String,
     /// Anything the caller wants kept with the task.
     #[serde(default)]
@@ -55,6 +61,7 @@ pub struct RunCommand {
     pub context: Option<Value>,
     /// `urgent`, `high`, `normal` (default) or `low`.
     #[serde(default)]
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
 }
 
@@ -63,8 +70,10 @@ pub struct RunCommand {
 #[serde(deny_unknown_fields)]
 pub struct ExecuteAgent {
     /// The agent's name or id.
+    #[schema(min_length = 1)]
     pub agent: String,
-    /// What the agent should do.
+    /// What the agent should do (not only blanks).
+    #[schema(min_length = 1, max_length = 32768, pattern = "[^ \\t\\r\\n]")]
     pub task: String,
     /// Extra context, appended to the task as JSON.
     #[serde(default)]
@@ -72,6 +81,7 @@ pub struct ExecuteAgent {
     pub context: Option<Value>,
     /// `urgent`, `high`, `normal` (default) or `low`.
     #[serde(default)]
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
 }
 
@@ -79,7 +89,8 @@ pub struct ExecuteAgent {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunAgent {
-    /// What the agent should do.
+    /// What the agent should do (not only blanks).
+    #[schema(min_length = 1, max_length = 32768, pattern = "[^ \\t\\r\\n]")]
     pub task: String,
     /// Extra context, appended to the task as JSON.
     #[serde(default)]
@@ -87,6 +98,7 @@ pub struct RunAgent {
     pub context: Option<Value>,
     /// `urgent`, `high`, `normal` (default) or `low`.
     #[serde(default)]
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
 }
 
@@ -158,6 +170,7 @@ fn post(
         errors,
         deprecated: false,
         cached: false,
+        status: 202,
         request: Some(request),
         scope: Some(Scope::Execute),
     }
@@ -175,6 +188,7 @@ fn get(path: &str, op: &str, summary: &str, body: Body, params: Vec<Param>) -> R
         errors: &[],
         deprecated: false,
         cached: false,
+        status: 200,
         request: None,
         scope: Some(Scope::Read),
     }
@@ -190,16 +204,33 @@ const RUN_ERRORS: &[Code] = &[
     Code::StoreUnavailable,
 ];
 
+/// The pattern of a task id: `task_` and 24 hex digits, from the server's own randomness.
+pub(crate) const TASK_ID: &str = "^task_[0-9a-f]{24}$";
+
+fn task_id() -> Param {
+    Param::path("id", "The task id").pattern(TASK_ID, 29, 29)
+}
+
 fn list_params() -> Vec<Param> {
     vec![
-        Param::query(
-            "status",
-            "string",
-            "Only this status: queued, running, succeeded, failed, canceled, timed_out, interrupted",
+        Param::query("status", "string", "Only this status").one_of(&[
+            "queued",
+            "running",
+            "succeeded",
+            "failed",
+            "canceled",
+            "timed_out",
+            "interrupted",
+        ]),
+        Param::query("kind", "string", "Only command or agent tasks").one_of(&["command", "agent"]),
+        Param::query("limit", "integer", "Page size")
+            .range(1, MAX_LIMIT)
+            .default(DEFAULT_LIMIT),
+        Param::query("cursor", "string", "The `next_cursor` of the previous page").pattern(
+            "^t1\\.[0-9]{1,18}$",
+            4,
+            21,
         ),
-        Param::query("kind", "string", "Only command or agent tasks"),
-        Param::query("limit", "integer", "Page size, 1 to 500 (default 50)"),
-        Param::query("cursor", "string", "The `next_cursor` of the previous page"),
     ]
 }
 
@@ -259,12 +290,12 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             "/tasks/recent",
             "recent_tasks",
             "The most recent tasks (the original route)",
-            Body::Envelope("Object"),
-            vec![Param::query(
-                "limit",
-                "integer",
-                "How many, 1 to 500 (default 20)",
-            )],
+            Body::List("TaskSummary"),
+            vec![
+                Param::query("limit", "integer", "How many")
+                    .range(1, MAX_LIMIT)
+                    .default(20),
+            ],
         ),
         web::resource("/tasks/recent").route(web::get().to(recent)),
     );
@@ -292,7 +323,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
                 &format!("get_task{suffix}"),
                 "One task with its output",
                 Body::Envelope("Task"),
-                vec![Param::path("id", "The task id")],
+                vec![task_id()],
             ),
             web::resource(format!("{prefix}/tasks/{{id}}")).route(web::get().to(detail)),
         );
@@ -300,8 +331,9 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             cfg,
             Route {
                 errors: &[Code::ResourceNotFound, Code::TaskNotCancelable],
+                body: Body::Envelope("CancelRequested"),
                 request: None,
-                params: vec![Param::path("id", "The task id")],
+                params: vec![task_id()],
                 ..post(
                     &format!("{prefix}/tasks/{{id}}/cancel"),
                     &format!("cancel_task{suffix}"),
@@ -330,10 +362,10 @@ fn caller(req: &HttpRequest) -> String {
 }
 
 fn check_len(field: &str, value: &str) -> Result<(), ApiError> {
-    if value.len() > MAX_INPUT {
+    if value.chars().count() > MAX_INPUT {
         return Err(ApiError::invalid(
             field,
-            format!("`{field}` is longer than {MAX_INPUT} bytes"),
+            format!("`{field}` is longer than {MAX_INPUT} characters"),
         ));
     }
     Ok(())
@@ -455,9 +487,11 @@ pub(crate) fn command_task(
     priority_raw: Option<&str>,
     by: String,
 ) -> Result<TaskSpec, ApiError> {
-    let line = command.trim();
+    let line = trim_blanks(command);
     let line = line.strip_prefix('/').unwrap_or(line);
-    let (name, arguments) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let (name, arguments) = line
+        .split_once([' ', '\t', '\r', '\n'])
+        .unwrap_or((line, ""));
     if name.is_empty() {
         return Err(ApiError::invalid(
             "command",
@@ -470,7 +504,7 @@ pub(crate) fn command_task(
     let resource = find(&snapshot, ResourceKind::Command, name)?;
     Ok(command_spec(
         resource,
-        arguments.trim(),
+        trim_blanks(arguments),
         context,
         priority,
         by,
@@ -482,7 +516,6 @@ async fn execute_command(
     state: web::Data<AppState>,
     body: web::Json<ExecuteCommand>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let ExecuteCommand {
         command,
         context,
@@ -498,7 +531,6 @@ async fn run_command(
     id: web::Path<String>,
     body: web::Json<RunCommand>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let RunCommand {
         arguments,
         context,
@@ -517,7 +549,6 @@ async fn execute_agent(
     state: web::Data<AppState>,
     body: web::Json<ExecuteAgent>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let ExecuteAgent {
         agent,
         task,
@@ -533,7 +564,6 @@ async fn run_agent(
     id: web::Path<String>,
     body: web::Json<RunAgent>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let RunAgent {
         task,
         context,
@@ -550,7 +580,7 @@ async fn run_agent_inner(
     context: Option<Value>,
     p: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
-    if task.trim().is_empty() {
+    if trim_blanks(task).is_empty() {
         return Err(ApiError::invalid(
             "task",
             "`task` must say what the agent should do",
@@ -584,8 +614,7 @@ fn respond(prefix: &[u8]) -> HttpResponse {
 }
 
 async fn recent(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(req.query_string(), &["limit"], &[])?;
-    let limit = params.number("limit", 20, 1, 500)?;
+    let limit = Params::of(&req).count("limit");
     let tasks = state
         .tasks
         .list(TaskFilter {
@@ -602,12 +631,8 @@ async fn recent(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(
-        req.query_string(),
-        &["status", "kind", "limit", "cursor"],
-        &[],
-    )?;
-    let limit = params.number("limit", 50, 1, 500)?;
+    let params = Params::of(&req);
+    let limit = params.count("limit");
     let status = params.parsed::<TaskStatus>("status")?;
     let kind = params.parsed::<TaskKind>("kind")?;
     let before_seq = params
@@ -652,25 +677,10 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     )?))
 }
 
-fn valid_task_id(id: &str) -> Result<(), ApiError> {
-    let ok = id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "id",
-            "a task id is letters, digits and `_`",
-        ))
-    }
-}
-
 async fn detail(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
-    valid_task_id(&id)?;
     let task = state
         .tasks
         .get(&id)
@@ -688,8 +698,6 @@ async fn cancel(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
-    valid_task_id(&id)?;
     let task = state
         .tasks
         .cancel(&id)

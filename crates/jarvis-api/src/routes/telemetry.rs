@@ -20,12 +20,9 @@ use serde_json::json;
 use super::{Doc, get, get_v2};
 use crate::envelope::{v2_finish, v2_now, v2_prefix};
 use crate::error::ApiError;
-use crate::params::{Params, paginate};
-use crate::registry::{Body, Param, Routes};
+use crate::params::{DEFAULT_LIMIT, Params, page_params, paginate};
+use crate::registry::{Body, Choice, Param, Routes};
 use crate::state::AppState;
-
-/// The named ranges of `time_range` (the original's), and any other `<n><s|m|h|d>` duration.
-const NAMED_RANGES: &[&str] = &["15m", "1h", "6h", "24h", "7d", "30d", "90d"];
 
 /// The most processes one page may hold.
 const MAX_PROCESSES: usize = 1000;
@@ -89,14 +86,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             operation: "metrics_history".into(),
             tag: "telemetry",
             summary: "A metric's history, min/max/mean/count per point, from the finest resolution that covers the range".into(),
-            params: vec![
-                Param::query("metric", "string", "The metric (see /api/v2/metrics); required unless `metric_name` is given"),
-                Param::query("metric_name", "string", "The same, under the original's name"),
-                Param::query("time_range", "string", "Back from now: 15m, 1h, 6h, 24h, 7d, 30d, 90d (or any `<n>s|m|h|d` the history covers); not with `from`/`to`"),
-                Param::query("from", "integer", "Start, Unix seconds (default: an hour before `to`)"),
-                Param::query("to", "integer", "End, Unix seconds, exclusive (default: now)"),
-                Param::query("step", "string", "Width of a point, seconds or `<n>s|m|h|d`; widened to the resolution's step. Default: the resolution's own step, at most server's max_points points"),
-            ],
+            params: history_params(),
             body: Body::Envelope("HistoryView"),
             errors: &[Code::ResourceNotFound, Code::TelemetryUnavailable],
             cached: false,
@@ -112,13 +102,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             operation: "processes".into(),
             tag: "telemetry",
             summary: "Processes as of the latest sample: pid, parent, name, user, status, CPU %, memory, start time, command line (cut, secrets masked)".into(),
-            params: vec![
-                Param::query("sort", "string", "cpu (default), memory, pid, name or started"),
-                Param::query("name", "string", "Only processes whose name contains this (case-insensitive)"),
-                Param::query("limit", "integer", "Page size, 1–1000 (default 50)"),
-                Param::query("offset", "integer", "Items to skip"),
-                Param::query("cursor", "string", "Opaque cursor from a previous page"),
-            ],
+            params: process_params(),
             body: Body::Page("ProcessInfo"),
             errors: &[Code::TelemetryUnavailable],
             cached: false,
@@ -134,7 +118,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             operation: "process".into(),
             tag: "telemetry",
             summary: "One process as of the latest sample".into(),
-            params: vec![Param::path("pid", "The process id")],
+            params: vec![Param::path("pid", "The process id").range(0, u32::MAX as u64)],
             body: Body::Envelope("ProcessInfo"),
             errors: &[Code::ResourceNotFound, Code::TelemetryUnavailable],
             cached: false,
@@ -142,6 +126,67 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         },
         process,
     );
+}
+
+/// `metric` or, under the original's name, `metric_name`: one of them.
+static METRIC: Choice = Choice {
+    name: "metric_choice",
+    description: "The metric (see /api/v2/metrics): `metric`, or `metric_name` as the original named it",
+    required: true,
+};
+
+/// `time_range` back from now, or `from`/`to`.
+static WINDOW: Choice = Choice {
+    name: "window",
+    description: "The time covered: `time_range` back from now, or `from`/`to` (default: the last hour)",
+    required: false,
+};
+
+/// A duration: a whole number of seconds, or of `s`, `m`, `h` or `d`.
+const DURATION: &str = "^[1-9][0-9]{0,8}[smhd]?$";
+
+/// The latest Unix second a `from` or `to` may name (the end of the year 9999).
+const LAST_SECOND: u64 = 253_402_300_799;
+
+fn history_params() -> Vec<Param> {
+    vec![
+        Param::query("metric", "string", "The metric's name").side_of(&METRIC, 0),
+        Param::query("metric_name", "string", "The same, under the original's name")
+            .side_of(&METRIC, 1),
+        Param::query(
+            "time_range",
+            "string",
+            "Back from now: 15m, 1h, 6h, 24h, 7d, 30d, 90d or any `<n>[s|m|h|d]`; a range longer than the history answers what it keeps",
+        )
+        .pattern(DURATION, 1, 10)
+        .side_of(&WINDOW, 0),
+        Param::query("from", "integer", "Start, Unix seconds (default: an hour before `to`); a `from` not before `to` answers no points")
+            .range(0, LAST_SECOND)
+            .side_of(&WINDOW, 1),
+        Param::query("to", "integer", "End, Unix seconds, exclusive (default: now)")
+            .range(0, LAST_SECOND)
+            .side_of(&WINDOW, 1),
+        Param::query(
+            "step",
+            "string",
+            "Width of a point, `<n>[s|m|h|d]`; widened to the resolution's step. Default: the resolution's own step, at most the server's max_points points",
+        )
+        .pattern(DURATION, 1, 10),
+    ]
+}
+
+fn process_params() -> Vec<Param> {
+    let mut params = vec![
+        Param::query("sort", "string", "The order (default cpu)")
+            .one_of(&["cpu", "memory", "pid", "name", "started"]),
+        Param::query(
+            "name",
+            "string",
+            "Only processes whose name contains this (case-insensitive)",
+        ),
+    ];
+    params.extend(page_params(MAX_PROCESSES as u64, DEFAULT_LIMIT));
+    params
 }
 
 fn monitor(state: &AppState) -> Result<Arc<Monitor>, ApiError> {
@@ -173,8 +218,7 @@ pub struct MetricsView {
     pub samples: u64,
 }
 
-async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let monitor = monitor(&state)?;
     let view = MetricsView {
         metrics: monitor.metrics(),
@@ -185,8 +229,7 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     v2_now(StatusCode::OK, &view, state.catalog.snapshot().generation())
 }
 
-async fn current(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn current(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let sample = monitor(&state)?.latest().ok_or_else(not_sampled_yet)?;
     v2_now(
         StatusCode::OK,
@@ -246,45 +289,14 @@ fn duration_secs(text: &str) -> Option<u64> {
     n.checked_mul(scale).filter(|&s| s > 0)
 }
 
-fn unix_param(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
-    params
-        .get(name)
-        .map(|raw| {
-            raw.parse::<i64>()
-                .ok()
-                .filter(|t| (0..=253_402_300_799).contains(t))
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        name,
-                        format!("`{name}` must be a time in Unix seconds, not `{raw}`"),
-                    )
-                })
-        })
-        .transpose()
-}
-
 async fn history(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(
-        req.query_string(),
-        &["metric", "metric_name", "time_range", "from", "to", "step"],
-        &[],
-    )?;
+    let params = Params::of(&req);
     let monitor = monitor(&state)?;
-    let metric = match (params.get("metric"), params.get("metric_name")) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "metric_name",
-                "give `metric` or `metric_name`, not both",
-            ));
-        }
-        (Some(m), None) | (None, Some(m)) => m.to_owned(),
-        (None, None) => {
-            return Err(ApiError::invalid(
-                "metric",
-                "`metric` is required; GET /api/v2/metrics lists the names",
-            ));
-        }
-    };
+    let metric = params
+        .get("metric")
+        .or_else(|| params.get("metric_name"))
+        .unwrap_or_default()
+        .to_owned();
     let known = monitor.metrics();
     let Some(info) = known.iter().find(|m| m.name == metric).copied() else {
         let names: Vec<&str> = known.iter().map(|m| m.name).collect();
@@ -294,61 +306,36 @@ async fn history(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         )
         .with_details(json!({ "metric": metric, "known": names })));
     };
-    let longest = monitor.with_history(|h| h.tiers().last().map_or(0, |t| t.retention_secs));
     let now = unix_now();
-    let (from, to) = match params.get("time_range") {
-        Some(range) => {
-            if params.get("from").is_some() || params.get("to").is_some() {
-                return Err(ApiError::invalid(
-                    "time_range",
-                    "give `time_range` or `from`/`to`, not both",
-                ));
-            }
-            let secs = duration_secs(range)
-                .filter(|&s| s <= longest)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "time_range",
-                        format!(
-                            "`time_range` must be one of {} (or `<n>s|m|h|d` up to the {} s the history keeps), not `{range}`",
-                            NAMED_RANGES.join(", "),
-                            longest
-                        ),
-                    )
-                })?;
-            // The current bucket is included: `to` is exclusive.
-            (now - i64::try_from(secs).unwrap_or(i64::MAX), now + 1)
-        }
+    let (from, to) = match params.get("time_range").and_then(duration_secs) {
+        // The current bucket is included: `to` is exclusive.
+        Some(secs) => (
+            now.saturating_sub(i64::try_from(secs).unwrap_or(i64::MAX)),
+            now + 1,
+        ),
         None => {
-            let to = unix_param(&params, "to")?.unwrap_or(now + 1);
-            let from = unix_param(&params, "from")?.unwrap_or(to - 3600);
-            if from >= to {
-                return Err(ApiError::invalid(
-                    "from",
-                    format!("`from` ({from}) must be before `to` ({to})"),
-                ));
-            }
+            let to = params
+                .integer("to")
+                .map_or(now + 1, |t| i64::try_from(t).unwrap_or(i64::MAX));
+            let from = params
+                .integer("from")
+                .map_or(to - 3600, |f| i64::try_from(f).unwrap_or(i64::MAX));
             (from, to)
         }
     };
-    let step = params
-        .get("step")
-        .map(|raw| {
-            duration_secs(raw).ok_or_else(|| {
-                ApiError::invalid(
-                    "step",
-                    format!(
-                        "`step` must be a positive number of seconds or `<n>s|m|h|d`, not `{raw}`"
-                    ),
-                )
-            })
-        })
-        .transpose()?;
+    let step = params.get("step").and_then(duration_secs);
     let generation = state.catalog.snapshot().generation();
     // Up to a few thousand points: rendered off the executor.
     let prefix = web::block(move || {
+        // An interval that ends before it starts holds no points: the answer is empty.
         let series = monitor
-            .query(&metric, from, to, step)
+            .query(&metric, from, to.max(from + 1), step)
+            .map(|mut series| {
+                if from >= to {
+                    series.points.clear();
+                }
+                series
+            })
             .map_err(|e| match e {
                 HistoryError::InvalidRange(message) => ApiError::invalid("from", message),
                 other => ApiError::internal(&other),
@@ -390,21 +377,12 @@ fn no_store(body: Vec<u8>) -> HttpResponse {
 }
 
 async fn processes(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(
-        req.query_string(),
-        &["sort", "name", "limit", "offset", "cursor"],
-        &[],
-    )?;
-    let sort = match params.get("sort") {
-        None => ProcessSort::Cpu,
-        Some(raw) => ProcessSort::parse(raw).ok_or_else(|| {
-            ApiError::invalid(
-                "sort",
-                format!("`sort` must be cpu, memory, pid, name or started, not `{raw}`"),
-            )
-        })?,
-    };
-    let (limit, offset) = params.page_up_to(MAX_PROCESSES)?;
+    let params = Params::of(&req);
+    let sort = params
+        .get("sort")
+        .and_then(ProcessSort::parse)
+        .unwrap_or(ProcessSort::Cpu);
+    let (limit, offset) = params.page()?;
     let monitor = monitor(&state)?;
     if monitor.latest().is_none() {
         return Err(not_sampled_yet());
@@ -421,17 +399,10 @@ async fn processes(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
 }
 
 async fn process(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    pid: web::Path<String>,
+    pid: web::Path<u32>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
-    let pid: u32 = pid.parse().map_err(|_| {
-        ApiError::invalid(
-            "pid",
-            format!("a process id is a whole number, not `{pid}`"),
-        )
-    })?;
+    let pid = pid.into_inner();
     let monitor = monitor(&state)?;
     if monitor.latest().is_none() {
         return Err(not_sampled_yet());
@@ -456,11 +427,7 @@ const TASK_STATUSES: &[TaskStatus] = &[
     TaskStatus::Interrupted,
 ];
 
-async fn prometheus(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn prometheus(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     // The one part that needs the store: counted on the blocking pool.
     let task_counts = match state.tasks.counts().await {
         Ok(counts) => Some(counts),
@@ -888,8 +855,24 @@ mod tests {
         ] {
             assert_eq!(duration_secs(text), secs, "{text}");
         }
-        for named in NAMED_RANGES {
+        // What the pattern admits, the parser reads.
+        let pattern = regex_lite::Regex::new(DURATION).unwrap();
+        for named in [
+            "15m",
+            "1h",
+            "6h",
+            "24h",
+            "7d",
+            "30d",
+            "90d",
+            "90",
+            "999999999d",
+        ] {
+            assert!(pattern.is_match(named), "{named}");
             assert!(duration_secs(named).is_some(), "{named}");
+        }
+        for refused in ["0", "01h", "1w", "h", ""] {
+            assert!(!pattern.is_match(refused), "{refused}");
         }
     }
 }

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::context;
 use crate::envelope::{v2_finish, v2_prefix};
 use crate::error::ApiError;
-use crate::params::Params;
+use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params};
 use crate::registry::{Body, Param, Route, Routes};
 use crate::state::AppState;
 
@@ -30,6 +30,7 @@ const MAX_PARAMETERS: usize = 64 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct TriggerWorkflow {
     /// n8n's workflow id, Jarvis's resource id, or the workflow's name.
+    #[schema(min_length = 1)]
     pub workflow_id: String,
     /// A JSON object sent to the webhook (at most 64 KiB).
     #[serde(default)]
@@ -47,6 +48,10 @@ pub struct TriggerParameters {
     pub parameters: Option<Value>,
 }
 
+/// The pattern of an execution id: `wfx_` and the server's random hex (earlier versions used
+/// the request id, of letters, digits, `-`, `_` and `.`).
+const EXECUTION_ID: &str = "^wfx_[A-Za-z0-9._-]{1,64}$";
+
 fn route(method: &'static str, path: &str, op: &str, summary: &str, scope: Scope) -> Route {
     Route {
         method,
@@ -55,7 +60,11 @@ fn route(method: &'static str, path: &str, op: &str, summary: &str, scope: Scope
         tag: "workflows",
         summary: summary.to_owned(),
         params: if path.contains("{id}") {
-            vec![Param::path("id", "The id")]
+            vec![if path.contains("/executions/") {
+                Param::path("id", "The execution id").pattern(EXECUTION_ID, 5, 68)
+            } else {
+                Param::path("id", "The workflow's n8n id, resource id or name")
+            }]
         } else {
             vec![]
         },
@@ -63,9 +72,16 @@ fn route(method: &'static str, path: &str, op: &str, summary: &str, scope: Scope
         errors: &[],
         deprecated: false,
         cached: false,
+        status: 200,
         request: None,
         scope: Some(scope),
     }
+}
+
+fn limit() -> Param {
+    Param::query("limit", "integer", "How many")
+        .range(1, MAX_LIMIT)
+        .default(DEFAULT_LIMIT)
 }
 
 const TRIGGER_ERRORS: &[Code] = &[
@@ -86,6 +102,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         cfg,
         Route {
             errors: TRIGGER_ERRORS,
+            status: 202,
             request: Some("TriggerWorkflow"),
             ..route(
                 "post",
@@ -101,6 +118,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         cfg,
         Route {
             errors: TRIGGER_ERRORS,
+            status: 202,
             request: Some("TriggerParameters"),
             ..route(
                 "post",
@@ -115,12 +133,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     routes.add(
         cfg,
         Route {
-            body: Body::Envelope("Object"),
-            params: vec![Param::query(
-                "limit",
-                "integer",
-                "How many, 1 to 500 (default 50)",
-            )],
+            body: Body::List("Object"),
+            params: vec![limit()],
             ..route(
                 "get",
                 "/workflows/active",
@@ -134,12 +148,27 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     routes.add(
         cfg,
         Route {
-            body: Body::Envelope("Object"),
+            body: Body::List("WorkflowExecution"),
             params: vec![
-                Param::query("status", "string", "Only this status: triggered, running, waiting, success, error, crashed, canceled, unknown"),
-                Param::query("limit", "integer", "How many, 1 to 500 (default 50)"),
+                Param::query("status", "string", "Only this status").one_of(&[
+                    "triggered",
+                    "running",
+                    "waiting",
+                    "success",
+                    "error",
+                    "crashed",
+                    "canceled",
+                    "unknown",
+                ]),
+                limit(),
             ],
-            ..route("get", "/api/v2/workflows/executions", "workflow_executions", "Triggered executions, newest first, in flight and finished", Scope::Read)
+            ..route(
+                "get",
+                "/api/v2/workflows/executions",
+                "workflow_executions",
+                "Triggered executions, newest first, in flight and finished",
+                Scope::Read,
+            )
         },
         web::resource("/api/v2/workflows/executions").route(web::get().to(list)),
     );
@@ -175,7 +204,6 @@ async fn trigger_original(
     state: web::Data<AppState>,
     body: web::Json<TriggerWorkflow>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let TriggerWorkflow {
         workflow_id,
         parameters,
@@ -189,7 +217,6 @@ async fn trigger_v2(
     id: web::Path<String>,
     body: web::Json<TriggerParameters>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     trigger(&req, &state, &id, body.into_inner().parameters).await
 }
 
@@ -377,8 +404,7 @@ fn ok(data: &impl serde::Serialize, generation: u64) -> Result<HttpResponse, Api
 }
 
 async fn active(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(req.query_string(), &["limit"], &[])?;
-    let limit = params.number("limit", 50, 1, 500)?;
+    let limit = Params::of(&req).count("limit");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
@@ -395,8 +421,8 @@ async fn active(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(req.query_string(), &["status", "limit"], &[])?;
-    let limit = params.number("limit", 50, 1, 500)?;
+    let params = Params::of(&req);
+    let limit = params.count("limit");
     let status = params.parsed::<ExecutionStatus>("status")?;
     ok(
         &executions(&state, None, status, limit).await?,
@@ -405,11 +431,9 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
 }
 
 async fn detail(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
     let store = std::sync::Arc::clone(state.executions.store());
     let key = id.clone();
     let found = web::block(move || store.get_execution(&key))

@@ -15,8 +15,7 @@ use super::{Doc, get};
 use crate::envelope::v2_now;
 use crate::error::ApiError;
 use crate::hub::session::{self, Connection};
-use crate::params::Params;
-use crate::registry::{Body, Param, Routes};
+use crate::registry::{Body, MAX_TEXT, Param, Routes};
 use crate::state::AppState;
 
 /// Frames larger than this end the connection (1009); messages between
@@ -40,6 +39,10 @@ pub(crate) fn ticket_of(query: &str) -> Option<String> {
         .map(|(_, value)| value)
 }
 
+/// A `Connection` header that asks for the upgrade: the tokens `upgrade` and `keep-alive` in
+/// any case and order, `upgrade` among them (browsers send `Upgrade` or `keep-alive, Upgrade`).
+const CONNECTION_UPGRADE: &str = "^(([Kk][Ee][Ee][Pp]-[Aa][Ll][Ii][Vv][Ee]|[Uu][Pp][Gg][Rr][Aa][Dd][Ee]) *, *)*[Uu][Pp][Gg][Rr][Aa][Dd][Ee]( *, *([Kk][Ee][Ee][Pp]-[Aa][Ll][Ii][Vv][Ee]|[Uu][Pp][Gg][Rr][Aa][Dd][Ee]))*$";
+
 pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     for (path, operation) in [
         ("/api/v2/ws", "websocket"),
@@ -53,11 +56,25 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
                 operation: operation.into(),
                 tag: "realtime",
                 summary: "WebSocket hub: subscribe to metrics, tasks, task:<id>, workflows, catalog, services; run commands (see docs/api.md)".into(),
-                params: vec![Param::query(
-                    "ticket",
-                    "string",
-                    "A single-use ticket from POST /api/v2/ws-ticket, for clients that cannot send an Authorization header",
-                )],
+                params: vec![
+                    Param::query(
+                        "ticket",
+                        "string",
+                        "A single-use ticket from POST /api/v2/ws-ticket, for clients that cannot send an Authorization header",
+                    )
+                    .pattern("^[0-9a-f]{48}$", 48, 48),
+                    Param::header("Upgrade", "`websocket` (any case)")
+                        .pattern("^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]$", 9, 9),
+                    Param::header(
+                        "Connection",
+                        "`Upgrade`, alone or with `keep-alive`, comma-separated, any case",
+                    )
+                    .pattern(CONNECTION_UPGRADE, 7, MAX_TEXT),
+                    Param::header("Sec-WebSocket-Version", "The WebSocket version: 13")
+                        .one_of(&["13"]),
+                    Param::header("Sec-WebSocket-Key", "16 random bytes in base64 (RFC 6455)")
+                        .pattern("^[A-Za-z0-9+/]{21}[AQgw]==$", 24, 24),
+                ],
                 body: Body::WebSocket,
                 errors: &[Code::ConnectionLimit],
                 cached: false,
@@ -86,8 +103,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     );
 }
 
-async fn stats(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &[], &[])?;
+async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     v2_now(
         StatusCode::OK,
         &state.hub.stats(),
@@ -100,7 +116,6 @@ async fn handshake(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(req.query_string(), &["ticket"], &[])?;
     // The guard established the caller (header, ticket, or anonymous while no key exists).
     let principal = req
         .extensions()

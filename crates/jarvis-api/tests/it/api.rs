@@ -65,7 +65,7 @@ async fn every_registered_route_answers_and_is_documented() {
             continue;
         }
         assert!(
-            op["responses"]["200"].is_object(),
+            op["responses"][route.status.to_string()].is_object(),
             "{} {}",
             route.method,
             route.path
@@ -609,4 +609,81 @@ async fn keep_alive_pages_of_tens_of_kb_do_not_stall() {
         elapsed < std::time::Duration::from_millis(600),
         "50 keep-alive requests of {size} bytes took {elapsed:?}"
     );
+}
+
+/// The document's constraints are the parser's: every bounded integer refuses one past its
+/// bound, every enumeration a word outside it, each naming the parameter; and every route says
+/// what the gates in front of it answer.
+#[tokio::test]
+async fn the_document_states_what_the_parser_enforces() {
+    let app = spawn_app().await;
+    let (_, _, doc) = app.get_json("/api/v2/openapi.json").await;
+    let mut checked = 0;
+    for route in jarvis_api::route_table() {
+        let op = &doc["paths"][&route.path][route.method];
+        for status in ["400", "401", "403", "429", "500"] {
+            assert!(
+                op["responses"][status].is_object(),
+                "{} {} does not list {status}",
+                route.method,
+                route.path
+            );
+        }
+        // The handshake checks its headers first (its own test covers them).
+        if route.method != "get"
+            || route.path.contains('{')
+            || matches!(route.body, jarvis_api::Body::WebSocket)
+        {
+            continue;
+        }
+        for param in route
+            .params
+            .iter()
+            .filter(|p| p.location == jarvis_api::In::Query)
+        {
+            let bad = match param.kind {
+                jarvis_api::Kind::Integer { max, .. } => (max + 1).to_string(),
+                jarvis_api::Kind::OneOf(_) => "not-one-of-them".to_owned(),
+                jarvis_api::Kind::Boolean => "maybe".to_owned(),
+                jarvis_api::Kind::Text { max_len, .. } => "x".repeat(max_len + 1),
+            };
+            let (status, _, body) = app
+                .get_json(&format!("{}?{}={bad}", route.path, param.name))
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{} {bad}: {body}",
+                route.path
+            );
+            assert_eq!(
+                body["error"]["details"]["parameter"], param.name,
+                "{} {bad}: {body}",
+                route.path
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "{checked} parameters checked");
+
+    // Lists are arrays, a created key is 201, offset and cursor are one choice.
+    let keys = &doc["paths"]["/api/v2/keys"];
+    assert_eq!(
+        keys["get"]["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]
+            ["type"],
+        "array"
+    );
+    assert!(keys["post"]["responses"]["201"].is_object());
+    let agents = doc["paths"]["/api/v2/agents"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let start = agents.iter().find(|p| p["name"] == "page_start").unwrap();
+    assert_eq!(start["style"], "form");
+    assert_eq!(start["explode"], true);
+    assert_eq!(start["schema"]["anyOf"].as_array().unwrap().len(), 2);
+    let limit = agents.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(limit["schema"]["minimum"], 1);
+    assert_eq!(limit["schema"]["maximum"], 500);
+    let run = &doc["paths"]["/api/v2/commands/{id}/run"]["post"]["responses"];
+    assert!(run["202"].is_object() && run["503"].is_object(), "{run}");
 }

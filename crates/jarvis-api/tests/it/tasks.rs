@@ -222,6 +222,12 @@ async fn tasks_are_listed_filtered_and_cancelled() {
     let (status, _, body) = post(&app, &format!("/api/v2/tasks/{slow_id}/cancel"), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "TASK_NOT_CANCELABLE");
-    let (status, _, _) = app.get_json("/api/v2/tasks/task_does_not_exist").await;
+    let (status, _, _) = app
+        .get_json("/api/v2/tasks/task_000000000000000000000000")
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Not the shape of a task id: refused before any lookup.
+    let (status, _, body) = app.get_json("/api/v2/tasks/task_does_not_exist").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["details"]["parameter"], "id");
 }
