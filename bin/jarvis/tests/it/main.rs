@@ -549,6 +549,18 @@ fn alive(pid: u32) -> bool {
     })
 }
 
+/// Whether `pid` stops running within a second.
+fn gone_within_a_second(pid: u32) -> bool {
+    let started = std::time::Instant::now();
+    while alive(pid) {
+        if started.elapsed() > std::time::Duration::from_secs(1) {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    true
+}
+
 /// Starts `jarvis serve --port 0` and returns the child and its address.
 fn start_server(home: &Home) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
@@ -665,26 +677,18 @@ fn a_killed_server_finds_its_tasks_after_restart() {
     // No goodbye: SIGKILL mid-run. The runner dies with the server.
     first.kill().unwrap();
     first.wait().unwrap();
-    let killed = std::time::Instant::now();
-    while alive(leader) {
-        assert!(
-            killed.elapsed() < std::time::Duration::from_secs(1),
-            "the runner outlived the server"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    assert!(
+        gone_within_a_second(leader),
+        "the runner outlived the server"
+    );
     // What the runner started itself is still in its group, until the next start ends it.
     assert!(alive(helper));
 
     let (mut second, address) = start_server(&home);
-    let started = std::time::Instant::now();
-    while alive(helper) {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(1),
-            "the runner's process group outlived a restart"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    assert!(
+        gone_within_a_second(helper),
+        "the runner's process group outlived a restart"
+    );
     assert_eq!(status_of(&address, &slow), "interrupted");
     let metrics = runtime.block_on(async {
         client

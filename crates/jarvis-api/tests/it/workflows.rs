@@ -61,6 +61,20 @@ async fn app_with_n8n(server: &MockServer, breaker: BreakerConfig) -> TestApp {
     .await
 }
 
+/// An n8n whose PR-digest webhook must be called `times` times; the correlation id of the last
+/// call lands in the cell.
+async fn n8n_expecting_webhooks(times: u64) -> (MockServer, Arc<Mutex<Option<String>>>) {
+    let server = MockServer::start().await;
+    let corr = Arc::new(Mutex::new(None));
+    Mock::given(method("POST"))
+        .and(path("/webhook/github-pr"))
+        .respond_with(Webhook(corr.clone()))
+        .expect(times)
+        .mount(&server)
+        .await;
+    (server, corr)
+}
+
 /// n8n's execution API: the list finds the execution by Jarvis's correlation id, and execution
 /// 77 has succeeded.
 async fn mount_executions(server: &MockServer, corr: &Arc<Mutex<Option<String>>>) {
@@ -90,14 +104,7 @@ fn trips_after_three() -> BreakerConfig {
 
 #[tokio::test]
 async fn a_trigger_is_followed_from_running_to_success() {
-    let server = MockServer::start().await;
-    let corr = Arc::new(Mutex::new(None));
-    Mock::given(method("POST"))
-        .and(path("/webhook/github-pr"))
-        .respond_with(Webhook(corr.clone()))
-        .expect(2)
-        .mount(&server)
-        .await;
+    let (server, corr) = n8n_expecting_webhooks(2).await;
     mount_executions(&server, &corr).await;
     // Running at the first look, ahead of the success above.
     Mock::given(method("GET"))
@@ -260,14 +267,7 @@ async fn n8n_down_answers_upstream_unavailable_then_circuit_open() {
 /// each, under execution and correlation ids of the server's own.
 #[tokio::test]
 async fn a_repeated_request_id_never_becomes_a_key() {
-    let server = MockServer::start().await;
-    let corr = Arc::new(Mutex::new(None));
-    Mock::given(method("POST"))
-        .and(path("/webhook/github-pr"))
-        .respond_with(Webhook(corr.clone()))
-        .expect(2)
-        .mount(&server)
-        .await;
+    let (server, corr) = n8n_expecting_webhooks(2).await;
     let app = app_with_n8n(&server, BreakerConfig::default()).await;
     let mut seen = Vec::new();
     for _ in 0..2 {
