@@ -330,7 +330,32 @@ impl SearchIndex {
         let total_docs = self.docs.len() as f32;
         let expansions: Vec<Vec<(u32, MatchQuality)>> =
             query_tokens.iter().map(|t| self.expand(t)).collect();
-        let mut acc: Vec<DocScore> = vec![DocScore::default(); self.docs.len()];
+        SCORES.with_borrow_mut(|acc| {
+            if acc.len() < self.docs.len() {
+                acc.resize(self.docs.len(), DocScore::default());
+            }
+            self.score(
+                resources,
+                query,
+                &query_tokens,
+                &expansions,
+                acc,
+                total_docs,
+            )
+        })
+    }
+
+    /// Scores every resource the expanded tokens reach into `acc` (all default on entry, and
+    /// left so on return), then ranks them and builds the best `limit` hits.
+    fn score(
+        &self,
+        resources: &[Resource],
+        query: &SearchQuery,
+        query_tokens: &[String],
+        expansions: &[Vec<(u32, MatchQuality)>],
+        acc: &mut [DocScore],
+        total_docs: f32,
+    ) -> Vec<SearchHit> {
         let mut touched: Vec<u32> = Vec::new();
         for (slot, terms) in expansions.iter().enumerate() {
             let bit = 1u64 << slot;
@@ -365,31 +390,29 @@ impl SearchIndex {
             }
         }
         let wanted = u8::try_from(query_tokens.len()).unwrap_or(u8::MAX);
-        let key = |doc: u32| {
-            let s = &acc[doc as usize];
-            // The whole name typed exactly: a strong boost within the same match class.
-            let whole_name =
-                s.exact_name_tokens == u32::from(wanted) && self.docs[doc as usize].2 == wanted;
-            let score = if whole_name { s.score * 4.0 } else { s.score };
-            (s.tokens.count_ones(), s.quality_points, score)
-        };
-        let better = |a: &u32, b: &u32| {
-            let (ka, kb) = (key(*a), key(*b));
-            kb.0.cmp(&ka.0)
-                .then(kb.1.cmp(&ka.1))
-                .then(kb.2.total_cmp(&ka.2))
-                .then(a.cmp(b))
-        };
-        if touched.len() > query.limit {
-            touched.select_nth_unstable_by(query.limit, better);
-            touched.truncate(query.limit);
+        // Each candidate's rank as one integer, computed once: tokens matched, then match
+        // quality, then score (higher first), then resource number (lower first).
+        let mut ranked: Vec<u128> = touched
+            .iter()
+            .map(|&doc| {
+                let s = &acc[doc as usize];
+                let score = s.score_of(self.docs[doc as usize].2, wanted);
+                rank_key(s.tokens.count_ones(), s.quality_points, score, doc)
+            })
+            .collect();
+        let better = |a: &u128, b: &u128| b.cmp(a);
+        if ranked.len() > query.limit {
+            ranked.select_nth_unstable_by(query.limit, better);
+            ranked.truncate(query.limit);
         }
-        touched.sort_unstable_by(better);
-        touched
+        ranked.sort_unstable_by(better);
+        let hits = ranked
             .into_iter()
-            .map(|doc| {
+            .map(|key| {
+                let doc = u32::MAX - (key as u32);
                 let r = &resources[doc as usize];
                 let s = &acc[doc as usize];
+                let score = s.score_of(self.docs[doc as usize].2, wanted);
                 let matched: Vec<&str> = expansions
                     .iter()
                     .flatten()
@@ -405,13 +428,18 @@ impl SearchIndex {
                     kind: r.kind,
                     name: r.qualified_name.clone(),
                     description: r.description.clone(),
-                    score: key(doc).2,
+                    score,
                     matched_tokens: s.tokens.count_ones() as usize,
                     quality: s.worst,
                     highlight: highlight(r, &matched),
                 }
             })
-            .collect()
+            .collect();
+        // Leave the scratch array as it was found, touching only what this query touched.
+        for doc in touched {
+            acc[doc as usize] = DocScore::default();
+        }
+        hits
     }
 
     /// The terms `token` matches, best quality first.
@@ -442,6 +470,7 @@ impl SearchIndex {
         };
         if budget > 0 {
             let query: Vec<char> = token.chars().collect();
+            let mut rows = [[0usize; STACK_CHARS + 1]; 3];
             for l in len.saturating_sub(budget)..=len + budget {
                 let Some(bucket) = self.fuzzy_by_len.get(l) else {
                     continue;
@@ -450,7 +479,7 @@ impl SearchIndex {
                     if out.iter().any(|&(t, _)| t == id) {
                         continue;
                     }
-                    if within_distance(&query, &self.texts[id as usize], budget) {
+                    if within_distance(&query, &self.texts[id as usize], budget, &mut rows) {
                         out.push((id, MatchQuality::Fuzzy));
                     }
                 }
@@ -527,6 +556,34 @@ fn chunk_terms(chunk: &[Resource]) -> ChunkTerms {
     (terms, per_doc)
 }
 
+/// Packs a candidate's rank so that a larger integer ranks higher: tokens matched (7 bits),
+/// quality points (9 bits), the score's bits (scores are never negative, so their bit patterns
+/// order as the numbers do), and the resource number inverted (lower numbers first on ties).
+fn rank_key(tokens: u32, quality_points: u32, score: f32, doc: u32) -> u128 {
+    (u128::from(tokens.min(127)) << 105)
+        | (u128::from(quality_points.min(511)) << 96)
+        | (u128::from(score.max(0.0).to_bits()) << 64)
+        | u128::from(u32::MAX - doc)
+}
+
+impl DocScore {
+    /// The score a hit shows: boosted fourfold when the whole name was typed exactly.
+    fn score_of(&self, name_tokens: u8, wanted: u8) -> f32 {
+        if self.exact_name_tokens == u32::from(wanted) && name_tokens == wanted {
+            self.score * 4.0
+        } else {
+            self.score
+        }
+    }
+}
+
+thread_local! {
+    /// Per-resource score accumulators, kept between queries on each thread: allocating and
+    /// zeroing one per resource for every query cost more than the scoring (a fresh mapping
+    /// and its page faults at 16,000 resources).
+    static SCORES: std::cell::RefCell<Vec<DocScore>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 #[derive(Debug, Clone, Copy)]
 struct DocScore {
     tokens: u64,
@@ -594,16 +651,68 @@ fn prefix_at_char_boundary(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Optimal-string-alignment distance of `a` and `b` is at most `max`.
-fn within_distance(a: &[char], b: &str, max: usize) -> bool {
-    let b: Vec<char> = b.chars().collect();
+/// Optimal-string-alignment distance of `a` and `b` is at most `max`. Terms up to
+/// [`STACK_CHARS`] characters are compared without allocating: this runs once per candidate
+/// term of the fuzzy vocabulary, thousands of times a query.
+fn within_distance(
+    a: &[char],
+    b: &str,
+    max: usize,
+    rows: &mut [[usize; STACK_CHARS + 1]; 3],
+) -> bool {
+    let mut stack = ['\0'; STACK_CHARS];
+    let mut heap = Vec::new();
+    let mut n = 0;
+    for c in b.chars() {
+        if n < STACK_CHARS {
+            stack[n] = c;
+        } else {
+            if heap.is_empty() {
+                heap.extend_from_slice(&stack);
+            }
+            heap.push(c);
+        }
+        n += 1;
+    }
+    let b: &[char] = if n <= STACK_CHARS { &stack[..n] } else { &heap };
     if a.len().abs_diff(b.len()) > max {
         return false;
     }
     let width = b.len() + 1;
-    let mut prev2 = vec![0usize; width];
-    let mut prev: Vec<usize> = (0..width).collect();
-    let mut cur = vec![0usize; width];
+    if width <= STACK_CHARS + 1 {
+        osa_rows(a, b, max, rows)
+    } else {
+        let mut rows = vec![vec![0usize; width]; 3];
+        let [r0, r1, r2] = &mut rows[..] else {
+            return false;
+        };
+        osa(a, b, max, r0, r1, r2)
+    }
+}
+
+/// The longest term compared without allocating.
+const STACK_CHARS: usize = 32;
+
+fn osa_rows(a: &[char], b: &[char], max: usize, rows: &mut [[usize; STACK_CHARS + 1]; 3]) -> bool {
+    let [r0, r1, r2] = rows;
+    osa(a, b, max, r0, r1, r2)
+}
+
+/// The dynamic program over three rows (two back, one back, current) of `b.len() + 1` cells.
+fn osa(
+    a: &[char],
+    b: &[char],
+    max: usize,
+    prev2: &mut [usize],
+    prev: &mut [usize],
+    cur: &mut [usize],
+) -> bool {
+    let width = b.len() + 1;
+    let (mut prev2, mut prev, mut cur) =
+        (&mut prev2[..width], &mut prev[..width], &mut cur[..width]);
+    for (j, cell) in prev.iter_mut().enumerate() {
+        *cell = j;
+    }
     for i in 1..=a.len() {
         cur[0] = i;
         let mut row_min = cur[0];
@@ -727,13 +836,20 @@ mod tests {
 
     #[test]
     fn distance_counts_edits_and_transpositions() {
-        let q: Vec<char> = "reveiw".chars().collect();
-        assert!(within_distance(&q, "review", 1));
-        let q: Vec<char> = "seach".chars().collect();
-        assert!(within_distance(&q, "search", 1));
-        assert!(!within_distance(&q, "starch", 1));
-        let q: Vec<char> = "kubernetis".chars().collect();
-        assert!(within_distance(&q, "kubernetes", 2));
+        let mut rows = [[0usize; STACK_CHARS + 1]; 3];
+        let mut within = |a: &str, b: &str, max| {
+            let a: Vec<char> = a.chars().collect();
+            within_distance(&a, b, max, &mut rows)
+        };
+        assert!(within("reveiw", "review", 1));
+        assert!(within("seach", "search", 1));
+        assert!(!within("seach", "starch", 1));
+        assert!(within("kubernetis", "kubernetes", 2));
+        // Rows are reused between calls; a longer term than the stack holds still compares.
+        let long = "x".repeat(40);
+        assert!(within(&format!("{long}ab"), &format!("{long}ba"), 1));
+        assert!(!within(&format!("{long}abc"), &format!("{long}xyz"), 2));
+        assert!(within("review", "review", 1));
     }
 
     #[test]

@@ -115,3 +115,53 @@ fn more_matched_tokens_rank_higher() {
     assert_eq!(hits[0].name, "helper");
     assert_eq!(hits[0].matched_tokens, 2);
 }
+
+/// The top results of a few queries on the generated corpus, pinned: ranking and typo tolerance
+/// stay what they are while the search path is made faster.
+#[test]
+fn top_results_on_the_generated_corpus_are_pinned() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("corpus");
+    jarvis_testkit::generate(&dir, 2000).unwrap();
+    let layout = jarvis_testkit::Layout::of(&dir);
+    let config = jarvis_discovery::DiscoveryConfig {
+        claude_dir: Some(layout.claude_dir),
+        claude_json: Some(layout.claude_json),
+        desktop_config: None,
+        projects: layout
+            .projects
+            .into_iter()
+            .map(jarvis_discovery::ProjectConfig::Path)
+            .collect(),
+        workflow_paths: vec![layout.workflows],
+        ..jarvis_discovery::DiscoveryConfig::default()
+    };
+    let env = jarvis_discovery::Environment {
+        home: Some(dir.clone()),
+        vars: Default::default(),
+    };
+    let snapshot = jarvis_discovery::LiveCatalog::load(config.resolve(&env).unwrap()).snapshot();
+    let mut seen = Vec::new();
+    for text in [
+        "security review",
+        "kubernetes deploy",
+        "reveiw",
+        "kube",
+        "docker audit",
+        "latency cache memory",
+    ] {
+        let names: Vec<String> = snapshot
+            .search(&SearchQuery::new(text))
+            .into_iter()
+            .take(3)
+            .map(|h| format!("{}:{:?}", h.name, h.quality))
+            .collect();
+        seen.push(format!("{text} => {}", names.join(", ")));
+    }
+    let seen = seen.join("\n");
+    let pinned = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/pinned-search.txt"),
+    )
+    .unwrap_or_default();
+    assert_eq!(seen.trim(), pinned.trim(), "\n{seen}");
+}
