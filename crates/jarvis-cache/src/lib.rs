@@ -3,15 +3,22 @@
 //! The HTTP layer renders a GET response once per catalog generation and serves the bytes from
 //! here until the catalog changes: an edited file is never served stale, because every entry
 //! records the generation it was rendered from and a lookup with a newer generation is a miss.
-//! The cache is bounded by entry count and by bytes (evicting the least recently used of a small
-//! sample, as Redis does, so that eviction never scans the whole map), and a TTL guards against
-//! anything the generation does not capture.
+//! The cache is bounded by entry count and by bytes, and a TTL guards against anything the
+//! generation does not capture.
+//!
+//! Eviction is segmented, so that a long tail of answers asked once (every distinct search)
+//! never pushes out the pages everyone asks for: an entry starts on probation and is protected
+//! from its first hit. Room is made by dropping probation entries oldest first; only when none
+//! is left does eviction take the least recently used of a small sample of the rest, as Redis
+//! does, so that it never scans the whole map.
 //!
 //! Architecture invariant: knows nothing of HTTP or of the catalog; keys, payloads and
 //! generations are opaque to it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -54,6 +61,8 @@ pub struct Entry {
     created: Instant,
     /// Milliseconds since the cache was created, at the last hit: the eviction order.
     last_used: AtomicU64,
+    /// Whether it has been asked for again since it was stored.
+    protected: AtomicBool,
 }
 
 /// Counters, as served at `/api/v2/cache/stats`.
@@ -90,6 +99,9 @@ pub struct ResponseCache {
     evictions: AtomicU64,
     invalidations: AtomicU64,
     epoch: Instant,
+    /// Entries not yet asked for again, oldest first (some may since have been promoted,
+    /// replaced or dropped: eviction skips those).
+    probation: Mutex<VecDeque<(Box<str>, Weak<Entry>)>>,
 }
 
 /// How many entries eviction samples to find the least recently used.
@@ -107,6 +119,7 @@ impl ResponseCache {
             evictions: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             epoch: Instant::now(),
+            probation: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -119,6 +132,7 @@ impl ResponseCache {
         match found {
             Some(entry) if entry.generation == generation && !self.expired(&entry) => {
                 entry.last_used.store(self.now_ms(), Ordering::Relaxed);
+                entry.protected.store(true, Ordering::Relaxed);
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 Some(entry)
             }
@@ -145,6 +159,7 @@ impl ResponseCache {
             etag,
             created: Instant::now(),
             last_used: AtomicU64::new(self.now_ms()),
+            protected: AtomicBool::new(false),
         });
         let size = entry.payload.len();
         if !self.config.enabled || size > self.config.max_bytes || self.config.max_entries == 0 {
@@ -152,6 +167,22 @@ impl ResponseCache {
         }
         if let Some(old) = self.map.insert(key.into(), Arc::clone(&entry)) {
             self.bytes.fetch_sub(old.payload.len(), Ordering::Relaxed);
+            // A page asked for again after its generation moved on is still a page in demand.
+            if old.protected.load(Ordering::Relaxed) {
+                entry.protected.store(true, Ordering::Relaxed);
+            }
+        }
+        if !entry.protected.load(Ordering::Relaxed) {
+            let mut queue = self.probation_queue();
+            queue.push_back((key.into(), Arc::downgrade(&entry)));
+            // Entries promoted, replaced or invalidated since leave dead places behind: drop
+            // them once they outnumber the cache, so the queue stays within twice its size.
+            if queue.len() > 2 * self.config.max_entries.max(64) {
+                queue.retain(|(_, weak)| {
+                    weak.upgrade()
+                        .is_some_and(|e| !e.protected.load(Ordering::Relaxed))
+                });
+            }
         }
         self.bytes.fetch_add(size, Ordering::Relaxed);
         self.evict_to_limits();
@@ -209,11 +240,35 @@ impl ResponseCache {
         }
     }
 
+    fn probation_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<(Box<str>, Weak<Entry>)>> {
+        self.probation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The oldest entry still on probation, taken off the queue.
+    fn oldest_on_probation(&self) -> Option<(Box<str>, Arc<Entry>)> {
+        let mut queue = self.probation_queue();
+        while let Some((key, weak)) = queue.pop_front() {
+            if let Some(entry) = weak.upgrade()
+                && !entry.protected.load(Ordering::Relaxed)
+            {
+                return Some((key, entry));
+            }
+        }
+        None
+    }
+
     fn evict_to_limits(&self) {
         while self.map.len() > self.config.max_entries
             || self.bytes.load(Ordering::Relaxed) > self.config.max_bytes
         {
-            // Sampled LRU: the least recently used of a few entries.
+            if let Some((key, entry)) = self.oldest_on_probation() {
+                self.remove_if_same(&key, &entry);
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            // Nothing on probation: the least recently used of a few protected entries.
             let victim = self
                 .map
                 .iter()
@@ -287,6 +342,44 @@ mod tests {
         let huge = c.insert("/z", 1, vec![0; 11]);
         assert_eq!(huge.payload.len(), 11, "served once");
         assert!(c.get("/z", 1).is_none(), "but not kept");
+    }
+
+    /// A long tail of answers asked once never pushes out the pages asked for again.
+    #[test]
+    fn one_off_answers_do_not_evict_pages_in_demand() {
+        let c = cache(100, 1024 * 1024);
+        let pages: Vec<String> = (0..20)
+            .map(|i| format!("/api/v2/agents?page={i}"))
+            .collect();
+        for page in &pages {
+            c.insert(page, 1, vec![b'p'; 500]);
+            assert!(c.get(page, 1).is_some());
+        }
+        for i in 0..10_000 {
+            c.insert(&format!("/api/v2/search?q=word{i}"), 1, vec![b's'; 300]);
+            if i % 100 == 0 {
+                for page in &pages {
+                    assert!(
+                        c.get(page, 1).is_some(),
+                        "{page} evicted after {i} searches"
+                    );
+                }
+            }
+        }
+        assert_eq!(c.stats().entries, 100);
+        assert!(c.stats().evictions >= 9_900);
+        // The probation queue stays within twice the cache, dead places included.
+        assert!(c.probation_queue().len() <= 200);
+        // Invalidated entries leave the queue as it is compacted, not kept alive by it.
+        let c = cache(100, 1024 * 1024);
+        for generation in 1..=50 {
+            for i in 0..10 {
+                c.insert(&format!("/p{i}"), generation, vec![0; 10]);
+            }
+            c.invalidate_before(generation + 1);
+        }
+        assert_eq!(c.stats().entries, 0);
+        assert!(c.probation_queue().len() <= 200);
     }
 
     #[test]
