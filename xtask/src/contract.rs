@@ -108,7 +108,7 @@ fn run(schemathesis: &Path, binary: &Path, dir: &Path) -> Result<()> {
     std::fs::write(&config, text)?;
     let key = created_key(binary, &config, "contract")?;
     let revoker = created_key(binary, &config, "contract revoker")?;
-    let (mut server, address) = crate::http_bench::start_server(binary, &config, &corpus)?;
+    let (mut server, address) = crate::http_bench::start_server(binary, &config, &corpus, &[])?;
     let seed = std::env::var("JARVIS_CONTRACT_SEED").unwrap_or_else(|_| DEFAULT_SEED.to_owned());
     let document = format!("{address}/api/v2/openapi.json");
     let runs: [(&str, &str, &[&str]); 3] = [

@@ -87,11 +87,13 @@ pub(crate) fn start_server(
     binary: &Path,
     config: &Path,
     home: &Path,
+    env: &[(&str, &str)],
 ) -> Result<(std::process::Child, String)> {
     let mut server = Command::new(binary)
         .arg("--config")
         .arg(config)
         .args(["serve", "--port", "0"])
+        .envs(env.iter().copied())
         .env("HOME", home)
         .env("JARVIS__LOG__FORMAT", "json")
         .env("JARVIS__LOG__LEVEL", "info")
@@ -136,13 +138,174 @@ pub(crate) fn start_server(
 /// measures one keep-alive client at every page size and 4 and 64 clients on the default page.
 pub fn http_bench(binary: &Path, config: &Path, corpus: &Path, quick: bool) -> Result<()> {
     ensure_wrk()?;
-    let (mut server, address) = start_server(binary, config, corpus)?;
+    let (server, address) = start_server(binary, config, corpus, &[])?;
     let result = run_all(&address, quick);
+    stop(server);
+    result?;
+    // Searches nobody asked before: one client with a new query each time, then 16 clients
+    // against a server whose response cache is off, so that every answer is computed.
+    let (server, address) = start_server(binary, config, corpus, &[])?;
+    let result = new_queries_one_client(&address);
+    stop(server);
+    result?;
+    let (server, address) = start_server(
+        binary,
+        config,
+        corpus,
+        &[("JARVIS__SERVER__CACHE__ENABLED", "false")],
+    )?;
+    let result = new_queries_sixteen_clients(&address, quick);
+    stop(server);
+    result
+}
+
+fn stop(mut server: std::process::Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status();
     let _ = server.wait();
-    result
+}
+
+/// Every pair of two words of `xtask/data/search-words.txt`, in a fixed shuffled order, as the
+/// `q` of a search (`security%20review`).
+fn word_pairs() -> Result<Vec<String>> {
+    let path = crate::root().join("xtask/data/search-words.txt");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let words: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let mut pairs = Vec::new();
+    for (i, a) in words.iter().enumerate() {
+        for b in &words[i + 1..] {
+            pairs.push(format!("{a}%20{b}"));
+        }
+    }
+    // A fixed Fisher–Yates shuffle (an LCG), so every run asks in the same order.
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    for i in (1..pairs.len()).rev() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let j = usize::try_from((state >> 33) % (i as u64 + 1)).unwrap_or(0);
+        pairs.swap(i, j);
+    }
+    Ok(pairs)
+}
+
+/// One keep-alive connection, one new two-word query after another (each asked once, so none
+/// is answered from the cache).
+fn new_queries_one_client(address: &str) -> Result<()> {
+    let pairs = word_pairs()?;
+    let host = address.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).with_context(|| format!("cannot reach {host}"))?;
+    stream.set_nodelay(true)?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut latencies = Vec::with_capacity(pairs.len());
+    let mut bytes = 0usize;
+    for q in &pairs {
+        let started = std::time::Instant::now();
+        write!(
+            stream,
+            "GET /api/v2/search?q={q} HTTP/1.1\r\nHost: {host}\r\n\r\n"
+        )?;
+        let mut length = None;
+        let mut status = String::new();
+        reader.read_line(&mut status)?;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+        if !status.starts_with("HTTP/1.1 200") {
+            bail!("search for {q} answered {}", status.trim_end());
+        }
+        let length = length.context("a search answer without Content-Length")?;
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body)?;
+        latencies.push(started.elapsed());
+        bytes += length;
+    }
+    latencies.sort();
+    let at = |p: f64| {
+        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len() - 1);
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    println!(
+        "\n==> new two-word searches, one keep-alive client, {} queries (xtask/data/search-words.txt)",
+        latencies.len()
+    );
+    println!(
+        "p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms   body {:.1} KB on average",
+        at(0.50),
+        at(0.90),
+        at(0.99),
+        at(1.0),
+        bytes as f64 / latencies.len() as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// wrk, 16 connections, cycling through the word pairs (each thread from its own place), on a
+/// server whose response cache is off: throughput of searches computed every time.
+fn new_queries_sixteen_clients(address: &str, quick: bool) -> Result<()> {
+    let pairs = word_pairs()?;
+    let script = std::env::temp_dir().join(format!("jarvis-search-{}.lua", std::process::id()));
+    let list = pairs
+        .iter()
+        .map(|q| format!("\"{q}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    std::fs::write(
+        &script,
+        format!(
+            "local queries = {{{list}}}\nlocal i = 0\nfunction setup(thread) thread:set(\"offset\", math.random(1, #queries)) end\nfunction init(args) i = offset or 0 end\nfunction request()\n  i = i + 1\n  return wrk.format(\"GET\", \"/api/v2/search?q=\" .. queries[(i % #queries) + 1])\nend\n"
+        ),
+    )?;
+    let duration = if quick { "5s" } else { "15s" };
+    let out = Command::new("wrk")
+        .args(["-t2", "-c16", "-d", duration, "--latency", "-s"])
+        .arg(&script)
+        .arg(format!("{address}/api/v2/search"))
+        .output()
+        .context("cannot run wrk")?;
+    let _ = std::fs::remove_file(&script);
+    if !out.status.success() {
+        bail!("wrk failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_owned()
+    };
+    println!(
+        "\n==> searches computed every time (response cache off): wrk, 2 threads, 16 connections, {duration}, {} distinct queries",
+        pairs.len()
+    );
+    println!(
+        "{:>10} req/s   p50 {:>8}   p99 {:>8}{}",
+        field("Requests/sec:"),
+        field("50%"),
+        field("99%"),
+        text.lines()
+            .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+            .map(|l| format!("   ({})", l.trim()))
+            .unwrap_or_default()
+    );
+    Ok(())
 }
 
 fn run_all(address: &str, quick: bool) -> Result<()> {

@@ -69,7 +69,9 @@ tasks:
   contract                            the OpenAPI document against the running server
                                       (schemathesis, installed into a virtualenv if missing)
   gen-corpus --out DIR [--count N]    write a realistic tree of N resources (default 10000)
-  bench [--quick] [--http] [--idle]   run the benchmarks (criterion, HTTP load with wrk, memory);
+  bench [--quick] [--http] [--idle] [--resources N]
+                                      run the benchmarks (criterion, HTTP load with wrk, memory)
+                                      over a generated corpus of N resources (default 10000);
                                       --http skips criterion; --idle measures only an idle
                                       server's memory and CPU";
 
@@ -459,9 +461,14 @@ fn bench(args: &[String]) -> Result<()> {
         )?;
         return idle_bench(&release_binary(), if quick { 10 } else { 60 });
     }
-    let corpus_dir = env::temp_dir().join("jarvis-bench-corpus-10000");
+    let resources: usize = flag_value(args, "--resources")
+        .map(|c| c.parse())
+        .transpose()
+        .context("--resources takes a number")?
+        .unwrap_or(10_000);
+    let corpus_dir = env::temp_dir().join(format!("jarvis-bench-corpus-{resources}"));
     if !corpus_dir.join(".complete").exists() {
-        let summary = jarvis_testkit::generate(&corpus_dir, 10_000)?;
+        let summary = jarvis_testkit::generate(&corpus_dir, resources)?;
         println!("{summary}");
         std::fs::write(corpus_dir.join(".complete"), "")?;
     }

@@ -394,3 +394,25 @@ fn missing_default_locations_are_info_diagnostics_only() {
     assert_eq!(missing.len(), 3, "{missing:?}");
     assert!(missing.iter().all(|d| d.severity == Severity::Info));
 }
+
+/// A reload keeps nothing of the snapshot it replaces: once its last reader lets go, the old
+/// generation is freed (its listeners and the catalog hold only the current one).
+#[test]
+fn a_reload_releases_the_snapshot_it_replaces() {
+    let (fx, catalog) = load();
+    catalog.on_swap(|snapshot| assert!(snapshot.generation() > 1));
+    let mut previous = std::sync::Arc::downgrade(&catalog.snapshot());
+    for i in 0..5 {
+        std::fs::write(
+            fx.claude.join(format!("agents/probe-{i}.md")),
+            format!("---\nname: probe-{i}\ndescription: Probe {i}\n---\nBody\n"),
+        )
+        .unwrap();
+        assert!(matches!(catalog.reload(), ReloadOutcome::Swapped(_)));
+        assert!(
+            previous.upgrade().is_none(),
+            "generation kept after reload {i}"
+        );
+        previous = std::sync::Arc::downgrade(&catalog.snapshot());
+    }
+}

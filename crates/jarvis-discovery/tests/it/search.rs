@@ -124,7 +124,7 @@ fn top_results_on_the_generated_corpus_are_pinned() {
     let dir = temp.path().join("corpus");
     jarvis_testkit::generate(&dir, 2000).unwrap();
     let layout = jarvis_testkit::Layout::of(&dir);
-    let config = jarvis_discovery::DiscoveryConfig {
+    let config = DiscoveryConfig {
         claude_dir: Some(layout.claude_dir),
         claude_json: Some(layout.claude_json),
         desktop_config: None,
@@ -134,13 +134,13 @@ fn top_results_on_the_generated_corpus_are_pinned() {
             .map(jarvis_discovery::ProjectConfig::Path)
             .collect(),
         workflow_paths: vec![layout.workflows],
-        ..jarvis_discovery::DiscoveryConfig::default()
+        ..DiscoveryConfig::default()
     };
-    let env = jarvis_discovery::Environment {
+    let env = Environment {
         home: Some(dir.clone()),
         vars: Default::default(),
     };
-    let snapshot = jarvis_discovery::LiveCatalog::load(config.resolve(&env).unwrap()).snapshot();
+    let snapshot = LiveCatalog::load(config.resolve(&env).unwrap()).snapshot();
     let mut seen = Vec::new();
     for text in [
         "security review",
@@ -159,7 +159,7 @@ fn top_results_on_the_generated_corpus_are_pinned() {
         seen.push(format!("{text} => {}", names.join(", ")));
     }
     let seen = seen.join("\n");
-    let pinned = std::fs::read_to_string(
+    let pinned = fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/pinned-search.txt"),
     )
     .unwrap_or_default();
