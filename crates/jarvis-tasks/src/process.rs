@@ -93,6 +93,7 @@ pub(crate) fn describe(pid: u32) -> Option<RunnerProcess> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stat {
     state: char,
+    ppid: u32,
     pgrp: u32,
     start_ticks: u64,
 }
@@ -107,12 +108,14 @@ fn read_stat(pid: u32) -> Option<Stat> {
 fn parse_stat(line: &str) -> Option<Stat> {
     let rest = &line[line.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
-    // Field 3 is the state, field 5 the process group, field 22 the start time.
+    // Field 3 is the state, 4 the parent, 5 the process group, 22 the start time.
     let state = fields.next()?.chars().next()?;
-    let pgrp = fields.nth(1)?.parse().ok()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
     let start_ticks = fields.nth(16)?.parse().ok()?;
     Some(Stat {
         state,
+        ppid,
         pgrp,
         start_ticks,
     })
@@ -130,6 +133,16 @@ pub(crate) fn end_orphans(runners: &[(String, RunnerProcess)]) -> usize {
     let processes = all_processes();
     let mut ended = 0;
     for (task, runner) in runners {
+        // A runner this very process started (an engine restarted in-process, as an embedder
+        // or a test may do) has not outlived its server: it is left to the engine that owns it.
+        let owned = processes.iter().any(|(pid, stat)| {
+            *pid == runner.pid
+                && stat.start_ticks == runner.start_ticks
+                && stat.ppid == std::process::id()
+        });
+        if owned {
+            continue;
+        }
         let members: Vec<u32> = processes
             .iter()
             .filter(|(pid, stat)| {
@@ -192,6 +205,7 @@ mod tests {
             parse_stat(line),
             Some(Stat {
                 state: 'S',
+                ppid: 1,
                 pgrp: 4242,
                 start_ticks: 987_654,
             })
