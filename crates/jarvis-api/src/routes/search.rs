@@ -5,7 +5,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use jarvis_auth::Scope;
 use jarvis_core::ResourceKind;
 use jarvis_discovery::SearchQuery;
-use serde_json::json;
 
 use crate::envelope::{Version, cached, v2_prefix};
 use crate::error::ApiError;
@@ -222,13 +221,23 @@ fn render(
     let started = std::time::Instant::now();
     let hits = snapshot.search(query);
     let views: Vec<SearchHitView<'_>> = hits.iter().map(SearchHitView::from).collect();
-    let data = json!({
-        "query": query.text,
-        "count": views.len(),
-        "took_us": started.elapsed().as_micros() as u64,
-        "hits": views,
-    });
+    // Serialized straight from the views: no JSON value tree built in between.
+    let data = SearchResults {
+        query: &query.text,
+        count: views.len(),
+        took_us: started.elapsed().as_micros() as u64,
+        hits: &views,
+    };
     v2_prefix(&data, None, snapshot.generation())
+}
+
+/// The `data` of a search answer (`SearchResults` in the OpenAPI document).
+#[derive(serde::Serialize)]
+struct SearchResults<'a> {
+    query: &'a str,
+    count: usize,
+    took_us: u64,
+    hits: &'a [SearchHitView<'a>],
 }
 
 async fn search(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
