@@ -219,7 +219,9 @@ pub struct SearchIndex {
     /// Term id → postings, sorted by doc.
     postings: Vec<Vec<Posting>>,
     /// Terms from short fields, bucketed by character count, for typo matching.
-    fuzzy_by_len: Vec<Vec<u32>>,
+    /// Each with the set of its characters ([`char_set`]), which rules most candidates out
+    /// before the distance is computed.
+    fuzzy_by_len: Vec<Vec<(u32, u64)>>,
     /// Per doc: its kind, whether it is active, and how many distinct tokens its name has.
     docs: Vec<(ResourceKind, bool, u8)>,
 }
@@ -284,7 +286,8 @@ impl SearchIndex {
                 if index.fuzzy_by_len.len() <= len {
                     index.fuzzy_by_len.resize_with(len + 1, Vec::new);
                 }
-                index.fuzzy_by_len[len].push(u32::try_from(id).unwrap_or(u32::MAX));
+                let set = char_set(&index.texts[id]);
+                index.fuzzy_by_len[len].push((u32::try_from(id).unwrap_or(u32::MAX), set));
             }
         }
         index
@@ -475,12 +478,18 @@ impl SearchIndex {
         };
         if budget > 0 {
             let query: Vec<char> = token.chars().collect();
+            let query_set = char_set(token);
             let mut rows = [[0usize; STACK_CHARS + 1]; 3];
             for l in len.saturating_sub(budget)..=len + budget {
                 let Some(bucket) = self.fuzzy_by_len.get(l) else {
                     continue;
                 };
-                for &id in bucket {
+                for &(id, set) in bucket {
+                    // One edit changes the set of characters by at most two: a term whose set
+                    // differs by more than twice the budget cannot be within it.
+                    if (set ^ query_set).count_ones() as usize > 2 * budget {
+                        continue;
+                    }
                     if out.iter().any(|&(t, _)| t == id) {
                         continue;
                     }
@@ -695,6 +704,20 @@ fn within_distance(
     }
 }
 
+/// The set of characters of `text` as 64 bits: a–z and 0–9 have a bit each, every other
+/// character shares the rest by its code point. Two characters sharing a bit can only make two
+/// sets look closer, never further apart, so the typo pre-filter never drops a real match.
+fn char_set(text: &str) -> u64 {
+    text.chars().fold(0u64, |set, c| {
+        let bit = match c {
+            'a'..='z' => c as u32 - 'a' as u32,
+            '0'..='9' => 26 + c as u32 - '0' as u32,
+            other => 36 + other as u32 % 28,
+        };
+        set | (1u64 << bit)
+    })
+}
+
 /// The longest term compared without allocating.
 const STACK_CHARS: usize = 32;
 
@@ -837,6 +860,43 @@ mod tests {
         assert_eq!(p.body_bucket(), 4);
         assert_eq!(Posting::new(0, DESCRIPTION, 0).body_bucket(), 0);
         assert_eq!(Posting::new(1, BODY, u16::MAX).body_bucket(), 15);
+    }
+
+    #[test]
+    fn the_character_set_filter_never_drops_a_match() {
+        let mut rows = [[0usize; STACK_CHARS + 1]; 3];
+        let words = [
+            "review",
+            "reveiw",
+            "reviews",
+            "kubernetes",
+            "kubernetis",
+            "kube",
+            "docker",
+            "dockre",
+            "search",
+            "seach",
+            "starch",
+            "café",
+            "cafe",
+            "naïve",
+            "naive",
+            "x1",
+            "x12",
+            "über",
+        ];
+        for a in words {
+            for b in words {
+                let budget = 2;
+                let chars: Vec<char> = a.chars().collect();
+                if within_distance(&chars, b, budget, &mut rows) {
+                    assert!(
+                        (char_set(a) ^ char_set(b)).count_ones() as usize <= 2 * budget,
+                        "{a} ~ {b}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
