@@ -333,16 +333,16 @@ impl SearchIndex {
         let total_docs = self.docs.len() as f32;
         let expansions: Vec<Vec<(u32, MatchQuality)>> =
             query_tokens.iter().map(|t| self.expand(t)).collect();
-        SCORES.with_borrow_mut(|acc| {
-            if acc.len() < self.docs.len() {
-                acc.resize(self.docs.len(), DocScore::default());
+        SCRATCH.with_borrow_mut(|scratch| {
+            if scratch.acc.len() < self.docs.len() {
+                scratch.acc.resize(self.docs.len(), DocScore::default());
             }
             self.score(
                 resources,
                 query,
                 &query_tokens,
                 &expansions,
-                acc,
+                scratch,
                 total_docs,
             )
         })
@@ -356,10 +356,16 @@ impl SearchIndex {
         query: &SearchQuery,
         query_tokens: &[String],
         expansions: &[Vec<(u32, MatchQuality)>],
-        acc: &mut [DocScore],
+        scratch: &mut Scratch,
         total_docs: f32,
     ) -> Vec<SearchHit> {
-        let mut touched: Vec<u32> = Vec::new();
+        let Scratch {
+            acc,
+            touched,
+            ranked,
+        } = scratch;
+        touched.clear();
+        ranked.clear();
         for (slot, terms) in expansions.iter().enumerate() {
             let bit = 1u64 << slot;
             // `expand` yields exact, then prefix, then fuzzy terms: the first term to reach a
@@ -395,19 +401,16 @@ impl SearchIndex {
         let wanted = u8::try_from(query_tokens.len()).unwrap_or(u8::MAX);
         // Each candidate's rank as one integer, computed once: tokens matched, then match
         // quality, then score (higher first), then resource number (lower first).
-        let mut ranked: Vec<u128> = touched
-            .iter()
-            .map(|&doc| {
-                let s = &acc[doc as usize];
-                let score = s.score_of(self.docs[doc as usize].2, wanted);
-                rank_key(
-                    s.tokens.count_ones(),
-                    u32::from(s.quality_points),
-                    score,
-                    doc,
-                )
-            })
-            .collect();
+        ranked.extend(touched.iter().map(|&doc| {
+            let s = &acc[doc as usize];
+            let score = s.score_of(self.docs[doc as usize].2, wanted);
+            rank_key(
+                s.tokens.count_ones(),
+                u32::from(s.quality_points),
+                score,
+                doc,
+            )
+        }));
         let better = |a: &u128, b: &u128| b.cmp(a);
         if ranked.len() > query.limit {
             ranked.select_nth_unstable_by(query.limit, better);
@@ -415,8 +418,8 @@ impl SearchIndex {
         }
         ranked.sort_unstable_by(better);
         let hits = ranked
-            .into_iter()
-            .map(|key| {
+            .iter()
+            .map(|&key| {
                 let doc = u32::MAX - (key as u32);
                 let r = &resources[doc as usize];
                 let s = &acc[doc as usize];
@@ -444,7 +447,7 @@ impl SearchIndex {
             })
             .collect();
         // Leave the scratch array as it was found, touching only what this query touched.
-        for doc in touched {
+        for &doc in touched.iter() {
             acc[doc as usize] = DocScore::default();
         }
         hits
@@ -591,11 +594,27 @@ impl DocScore {
     }
 }
 
+/// What a query works in, kept between queries on each thread: allocating and zeroing an
+/// accumulator per resource for every query cost more than the scoring (a fresh mapping and
+/// its page faults at 16,000 resources), and the candidate lists are as long.
+#[derive(Debug)]
+struct Scratch {
+    /// One accumulator per resource, all default between queries.
+    acc: Vec<DocScore>,
+    /// The resources this query reached.
+    touched: Vec<u32>,
+    /// Their rank keys.
+    ranked: Vec<u128>,
+}
+
 thread_local! {
-    /// Per-resource score accumulators, kept between queries on each thread: allocating and
-    /// zeroing one per resource for every query cost more than the scoring (a fresh mapping
-    /// and its page faults at 16,000 resources).
-    static SCORES: std::cell::RefCell<Vec<DocScore>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new(Scratch {
+            acc: Vec::new(),
+            touched: Vec::new(),
+            ranked: Vec::new(),
+        })
+    };
 }
 
 #[derive(Debug, Clone, Copy)]
