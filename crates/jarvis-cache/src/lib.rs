@@ -282,12 +282,21 @@ impl ResponseCache {
     }
 }
 
-/// A strong entity tag for `payload`: a quoted 64-bit FNV-1a hash and the length.
+/// A strong entity tag for `payload`: a quoted 64-bit hash and the length. The hash takes
+/// eight bytes a step (the rotate-xor-multiply of FxHash): every uncached answer is hashed, and
+/// a byte at a time cost as much as a tenth of a search.
 pub fn etag(payload: &[u8]) -> String {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in payload {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut step = |word: u64| hash = (hash.rotate_left(5) ^ word).wrapping_mul(K);
+    let mut words = payload.chunks_exact(8);
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        step(u64::from_le_bytes(bytes));
+    }
+    for &b in words.remainder() {
+        step(u64::from(b));
     }
     format!("\"{hash:016x}-{:x}\"", payload.len())
 }
@@ -409,5 +418,17 @@ mod tests {
         assert_eq!(etag(b"abc"), etag(b"abc"));
         assert_ne!(etag(b"abc"), etag(b"abd"));
         assert!(etag(b"").starts_with('"') && etag(b"").ends_with('"'));
+        // A change anywhere in a long payload, in a whole word or in the tail, changes the tag.
+        let page: Vec<u8> = (0..8191u32).map(|i| (i % 251) as u8).collect();
+        let tags: std::collections::HashSet<String> = (0..page.len())
+            .step_by(97)
+            .map(|at| {
+                let mut changed = page.clone();
+                changed[at] ^= 1;
+                etag(&changed)
+            })
+            .chain([etag(&page)])
+            .collect();
+        assert_eq!(tags.len(), page.len().div_ceil(97) + 1);
     }
 }
