@@ -224,6 +224,9 @@ pub struct SearchIndex {
     fuzzy_by_len: Vec<Vec<(u32, u64)>>,
     /// Per doc: its kind, whether it is active, and how many distinct tokens its name has.
     docs: Vec<(ResourceKind, bool, u8)>,
+    /// One bit per doc, set when it is shadowed: the scoring loop's test, in a few KB that stay
+    /// in the first-level cache.
+    shadowed: Vec<u64>,
 }
 
 impl SearchIndex {
@@ -275,6 +278,12 @@ impl SearchIndex {
         }
         for list in &mut index.postings {
             list.shrink_to_fit();
+        }
+        index.shadowed = vec![0u64; index.docs.len().div_ceil(64)];
+        for (doc, &(_, active, _)) in index.docs.iter().enumerate() {
+            if !active {
+                index.shadowed[doc / 64] |= 1 << (doc % 64);
+            }
         }
         let mut sorted: Vec<u32> =
             (0..u32::try_from(index.texts.len()).unwrap_or(u32::MAX)).collect();
@@ -375,9 +384,12 @@ impl SearchIndex {
                 let idf = (1.0 + total_docs / list.len().max(1) as f32).ln();
                 for &p in list {
                     let doc = p.doc();
-                    let (kind, active, _) = self.docs[doc as usize];
-                    if (!query.kinds.is_empty() && !query.kinds.contains(&kind))
-                        || (!active && !query.include_shadowed)
+                    if !query.include_shadowed
+                        && self.shadowed[doc as usize / 64] & (1 << (doc % 64)) != 0
+                    {
+                        continue;
+                    }
+                    if !query.kinds.is_empty() && !query.kinds.contains(&self.docs[doc as usize].0)
                     {
                         continue;
                     }
