@@ -373,6 +373,10 @@ impl SearchIndex {
             touched,
             ranked,
         } = scratch;
+        // A query that panicked half-way left its resources behind: clean them first.
+        for &doc in touched.iter() {
+            acc[doc as usize] = DocScore::default();
+        }
         touched.clear();
         ranked.clear();
         for (slot, terms) in expansions.iter().enumerate() {
@@ -462,6 +466,7 @@ impl SearchIndex {
         for &doc in touched.iter() {
             acc[doc as usize] = DocScore::default();
         }
+        touched.clear();
         hits
     }
 
@@ -725,7 +730,8 @@ fn within_distance(
     }
     let width = b.len() + 1;
     if width <= STACK_CHARS + 1 {
-        osa_rows(a, b, max, rows)
+        let [r0, r1, r2] = rows;
+        osa(a, b, max, r0, r1, r2)
     } else {
         let mut rows = vec![vec![0usize; width]; 3];
         let [r0, r1, r2] = &mut rows[..] else {
@@ -751,11 +757,6 @@ fn char_set(text: &str) -> u64 {
 
 /// The longest term compared without allocating.
 const STACK_CHARS: usize = 32;
-
-fn osa_rows(a: &[char], b: &[char], max: usize, rows: &mut [[usize; STACK_CHARS + 1]; 3]) -> bool {
-    let [r0, r1, r2] = rows;
-    osa(a, b, max, r0, r1, r2)
-}
 
 /// The dynamic program over three rows (two back, one back, current) of `b.len() + 1` cells.
 fn osa(
