@@ -159,7 +159,7 @@ pub fn http_bench(binary: &Path, config: &Path, corpus: &Path, quick: bool) -> R
     result
 }
 
-fn stop(mut server: std::process::Child) {
+pub(crate) fn stop(mut server: std::process::Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status();

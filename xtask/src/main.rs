@@ -23,6 +23,7 @@ use anyhow::{Context, Result, bail};
 
 mod contract;
 mod http_bench;
+mod writes_bench;
 
 use http_bench::http_bench;
 
@@ -353,7 +354,7 @@ fn release_binary() -> PathBuf {
 }
 
 /// Resident memory (kB) and CPU ticks (user + system) of a process, from `/proc`.
-fn proc_usage(pid: u32) -> Result<(u64, u64, u64)> {
+pub(crate) fn proc_usage(pid: u32) -> Result<(u64, u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb = |key: &str| {
         status
@@ -471,6 +472,23 @@ fn bench(args: &[String]) -> Result<()> {
         let summary = jarvis_testkit::generate(&corpus_dir, resources)?;
         println!("{summary}");
         std::fs::write(corpus_dir.join(".complete"), "")?;
+    }
+    if args.iter().any(|a| a == "--writes") {
+        let count: usize = flag_value(args, "--count")
+            .map(|c| c.parse())
+            .transpose()
+            .context("--count takes a number")?
+            .unwrap_or(100);
+        step(
+            "cargo build --release -p jarvis",
+            cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
+        )?;
+        return writes_bench::writes_bench(
+            &release_binary(),
+            &corpus_dir.join("jarvis.toml"),
+            &corpus_dir,
+            count,
+        );
     }
     if !http_only {
         let mut criterion = cargo();

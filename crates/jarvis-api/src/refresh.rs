@@ -56,7 +56,7 @@ pub fn spawn_workflow_refresh(
                     let (resources, diagnostics) =
                         workflows_from_api(saved.as_deref().unwrap_or_default(), &origin);
                     External {
-                        resources,
+                        resources: resources.into_iter().map(std::sync::Arc::new).collect(),
                         diagnostics,
                     }
                 }
@@ -78,7 +78,7 @@ pub fn spawn_workflow_refresh(
                         ),
                     ));
                     External {
-                        resources,
+                        resources: resources.into_iter().map(std::sync::Arc::new).collect(),
                         diagnostics,
                     }
                 }

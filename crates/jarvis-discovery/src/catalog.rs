@@ -16,7 +16,7 @@ use jarvis_core::{Diagnostic, Resource, ResourceId, ResourceKind, Severity};
 use serde::Serialize;
 
 use crate::config::ScanRoots;
-use crate::scan::{External, ScanOutput, scan_with};
+use crate::scan::{External, ParseCache, ReuseStats, ScanOutput, scan_incremental};
 use crate::search::{SearchHit, SearchIndex, SearchQuery};
 
 /// Counts for one kind.
@@ -43,6 +43,10 @@ pub struct ScanStats {
     pub duration: Duration,
     /// How long building the search index took.
     pub index_duration: Duration,
+    /// How many files were parsed, and how many taken unchanged from the previous scan.
+    pub reuse: ReuseStats,
+    /// How many resources were tokenized for the search index (the rest kept their postings).
+    pub indexed: usize,
     /// When the scan finished.
     pub scanned_at: SystemTime,
 }
@@ -52,7 +56,7 @@ pub struct ScanStats {
 pub struct CatalogSnapshot {
     generation: u64,
     fingerprint: u64,
-    resources: Vec<Resource>,
+    resources: Vec<Arc<Resource>>,
     by_id: HashMap<ResourceId, usize>,
     diagnostics: Vec<Diagnostic>,
     index: SearchIndex,
@@ -63,12 +67,23 @@ impl CatalogSnapshot {
     /// Builds a snapshot from a scan. CPU-bound (it builds the search index): call it off the
     /// async executor.
     pub fn from_scan(generation: u64, out: ScanOutput) -> Self {
+        CatalogSnapshot::assemble(generation, out, None)
+    }
+
+    /// Builds a snapshot from a scan that followed `previous`'s: the search index keeps the
+    /// postings of every resource the two share and tokenizes only the rest.
+    pub fn from_rescan(generation: u64, out: ScanOutput, previous: &CatalogSnapshot) -> Self {
+        CatalogSnapshot::assemble(generation, out, Some(previous))
+    }
+
+    fn assemble(generation: u64, out: ScanOutput, previous: Option<&CatalogSnapshot>) -> Self {
         let ScanOutput {
             resources,
             diagnostics,
             files_read,
             fingerprint,
             duration,
+            reuse,
         } = out;
         let by_id = resources
             .iter()
@@ -93,8 +108,14 @@ impl CatalogSnapshot {
             *by_severity.entry(d.severity).or_insert(0) += 1;
         }
         let index_started = std::time::Instant::now();
-        let index = SearchIndex::build(&resources);
+        let index = match previous {
+            Some(previous) if !previous.resources.is_empty() => {
+                SearchIndex::update(&resources, &previous.index, &previous.resources)
+            }
+            _ => SearchIndex::build(&resources),
+        };
         let index_duration = index_started.elapsed();
+        let indexed = index.last_tokenized();
         CatalogSnapshot {
             generation,
             fingerprint,
@@ -107,6 +128,8 @@ impl CatalogSnapshot {
                 files_read,
                 duration,
                 index_duration,
+                reuse,
+                indexed,
                 scanned_at: SystemTime::now(),
             },
             resources,
@@ -123,19 +146,23 @@ impl CatalogSnapshot {
         self.generation
     }
 
-    /// Every resource, shadowed ones included, sorted by kind, name, scope and source.
-    pub fn resources(&self) -> &[Resource] {
+    /// Every resource, shadowed ones included, sorted by kind, name, scope and source. A
+    /// resource that did not change across a reload is the same `Arc` in both snapshots.
+    pub fn resources(&self) -> &[Arc<Resource>] {
         &self.resources
     }
 
     /// The resources of one kind.
     pub fn of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = &Resource> {
-        self.resources.iter().filter(move |r| r.kind == kind)
+        self.resources
+            .iter()
+            .map(|r| &**r)
+            .filter(move |r| r.kind == kind)
     }
 
     /// A resource by id.
     pub fn get(&self, id: &ResourceId) -> Option<&Resource> {
-        self.by_id.get(id).map(|&i| &self.resources[i])
+        self.by_id.get(id).map(|&i| &*self.resources[i])
     }
 
     /// The resource in effect for `name` of `kind`, as Claude Code would pick it: by qualified
@@ -233,8 +260,9 @@ struct Shared {
     /// Bumped on every change to `external`.
     external_stamp: std::sync::atomic::AtomicU64,
     current: RwLock<Arc<CatalogSnapshot>>,
-    /// Serializes reloads: two at once would race to publish.
-    reload: Mutex<()>,
+    /// Serializes reloads (two at once would race to publish), and holds what the last scan
+    /// parsed for the next one to reuse.
+    reload: Mutex<ParseCache>,
     /// Reloads run, whatever their outcome.
     reloads: std::sync::atomic::AtomicU64,
     last_error: RwLock<Option<String>>,
@@ -268,7 +296,7 @@ impl LiveCatalog {
                 external: RwLock::new(std::collections::BTreeMap::new()),
                 external_stamp: std::sync::atomic::AtomicU64::new(0),
                 current: RwLock::new(Arc::new(CatalogSnapshot::empty())),
-                reload: Mutex::new(()),
+                reload: Mutex::new(ParseCache::default()),
                 reloads: std::sync::atomic::AtomicU64::new(0),
                 last_error: RwLock::new(None),
                 listeners: RwLock::new(Vec::new()),
@@ -343,7 +371,7 @@ impl LiveCatalog {
 
     /// Rescans everything and swaps in the result if anything changed. Blocking.
     pub fn reload(&self) -> ReloadOutcome {
-        let _guard = self
+        let mut cache = self
             .shared
             .reload
             .lock()
@@ -365,8 +393,12 @@ impl LiveCatalog {
             .shared
             .external_stamp
             .load(std::sync::atomic::Ordering::SeqCst);
-        let result = catch_unwind(AssertUnwindSafe(|| scan_with(roots, &external, stamp)));
-        let out = match result {
+        // Taken: a scan that panics leaves an empty cache, and the next scan reads everything.
+        let previous = std::mem::take(&mut *cache);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            scan_incremental(roots, &external, stamp, previous)
+        }));
+        let (out, next_cache) = match result {
             Ok(out) => out,
             Err(panic) => {
                 let reason = jarvis_core::panic_message(&*panic)
@@ -389,17 +421,46 @@ impl LiveCatalog {
             .last_error
             .write()
             .unwrap_or_else(PoisonError::into_inner) = None;
+        *cache = next_cache;
         if current.generation() > 0 && out.fingerprint == current.fingerprint {
             tracing::debug!(generation = current.generation(), "rescan found no change");
             return ReloadOutcome::Unchanged(current.generation());
         }
         let generation = current.generation() + 1;
-        let snapshot = Arc::new(CatalogSnapshot::from_scan(generation, out));
+        let built = catch_unwind(AssertUnwindSafe(|| {
+            CatalogSnapshot::from_rescan(generation, out, &current)
+        }));
+        let snapshot = match built {
+            Ok(snapshot) => Arc::new(snapshot),
+            Err(panic) => {
+                let reason = jarvis_core::panic_message(&*panic)
+                    .unwrap_or("building the snapshot panicked")
+                    .to_owned();
+                tracing::error!(generation = current.generation(), %reason, "catalog reload failed; keeping the last good snapshot");
+                *self
+                    .shared
+                    .last_error
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
+                // The parses are sound, but start the next scan afresh all the same.
+                *cache = ParseCache::default();
+                return ReloadOutcome::Failed {
+                    generation: current.generation(),
+                    reason,
+                };
+            }
+        };
+        let stats = snapshot.stats();
         tracing::info!(
             generation,
             resources = snapshot.resources().len(),
             diagnostics = snapshot.diagnostics().len(),
-            took_ms = snapshot.stats().duration.as_millis() as u64,
+            files_parsed = stats.reuse.parsed,
+            files_reused = stats.reuse.reused,
+            indexed = stats.indexed,
+            scan_ms = stats.duration.as_millis() as u64,
+            index_ms = stats.index_duration.as_millis() as u64,
+            took_ms = (stats.duration + stats.index_duration).as_millis() as u64,
             "catalog reloaded"
         );
         *self

@@ -34,7 +34,7 @@ mod watch;
 pub use catalog::{CatalogSnapshot, KindCount, LiveCatalog, ReloadOutcome, ScanStats};
 pub use config::{DiscoveryConfig, Environment, ProjectConfig, ProjectRoot, Root, ScanRoots};
 pub use error::{Error, Result};
-pub use scan::{External, ScanOutput, scan, scan_with};
+pub use scan::{External, ParseCache, ReuseStats, ScanOutput, scan, scan_incremental, scan_with};
 pub use search::{Highlight, HighlightField, MatchQuality, SearchHit, SearchIndex, SearchQuery};
 pub use sources::workflows::workflows_from_api;
 pub use watch::{CatalogWatcher, WatchOptions};

@@ -15,16 +15,20 @@
 //! can see why an edit has no effect.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jarvis_core::{Diagnostic, DiagnosticCode, Resource, ResourceKind, Scope};
 
-/// Marks shadowed resources in place and reports each one.
-pub(crate) fn apply(resources: &mut [Resource], diags: &mut Vec<Diagnostic>) {
-    let mut groups: BTreeMap<(ResourceKind, String), Vec<usize>> = BTreeMap::new();
+/// Marks shadowed resources and reports each one. A shadowed resource is copied before it is
+/// marked, so the parse it came from (shared with the next scan) stays as it was read.
+pub(crate) fn apply(resources: &mut [Arc<Resource>], diags: &mut Vec<Diagnostic>) {
+    let mut groups: BTreeMap<(ResourceKind, &str), Vec<usize>> = BTreeMap::new();
     for (i, r) in resources.iter().enumerate() {
         groups.entry((r.kind, identity(r))).or_default().push(i);
     }
-    for members in groups.values_mut() {
+    // Only names defined more than once compete.
+    let mut groups: Vec<Vec<usize>> = groups.into_values().filter(|m| m.len() > 1).collect();
+    for members in &mut groups {
         members.sort_by(|&a, &b| {
             let (ra, rb) = (&resources[a], &resources[b]);
             (rank(ra), &ra.project, &ra.source).cmp(&(rank(rb), &rb.project, &rb.source))
@@ -45,12 +49,10 @@ pub(crate) fn apply(resources: &mut [Resource], diags: &mut Vec<Diagnostic>) {
 }
 
 /// What two definitions must share to compete.
-fn identity(r: &Resource) -> String {
+fn identity(r: &Resource) -> &str {
     match &r.details {
-        jarvis_core::Details::Workflow(w) => {
-            w.workflow_id.clone().unwrap_or_else(|| r.name.clone())
-        }
-        _ => r.qualified_name.clone(),
+        jarvis_core::Details::Workflow(w) => w.workflow_id.as_deref().unwrap_or(&r.name),
+        _ => &r.qualified_name,
     }
 }
 
@@ -77,12 +79,17 @@ fn competes(a: &Resource, b: &Resource) -> bool {
         && (a.project.is_none() || b.project.is_none() || a.project == b.project)
 }
 
-fn shadow(resources: &mut [Resource], loser: usize, winner: usize, diags: &mut Vec<Diagnostic>) {
+fn shadow(
+    resources: &mut [Arc<Resource>],
+    loser: usize,
+    winner: usize,
+    diags: &mut Vec<Diagnostic>,
+) {
     let (winner_id, winner_source, winner_scope) = {
         let w = &resources[winner];
         (w.id.clone(), w.source.clone(), w.scope)
     };
-    let r = &mut resources[loser];
+    let r = Arc::make_mut(&mut resources[loser]);
     let why = if r.scope == winner_scope {
         "has the same name in the same scope".to_owned()
     } else {
@@ -102,31 +109,39 @@ fn shadow(resources: &mut [Resource], loser: usize, winner: usize, diags: &mut V
     r.flags.push(DiagnosticCode::Shadowed);
 }
 
-fn skills_beat_commands(resources: &mut [Resource], diags: &mut Vec<Diagnostic>) {
-    let skills: Vec<usize> = (0..resources.len())
-        .filter(|&i| resources[i].kind == ResourceKind::Skill && resources[i].is_active())
-        .collect();
-    for i in 0..resources.len() {
-        let r = &resources[i];
+fn skills_beat_commands(resources: &mut [Arc<Resource>], diags: &mut Vec<Diagnostic>) {
+    // Active skills by name: a lookup per command rather than a pass over every skill.
+    let mut skills: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (i, r) in resources.iter().enumerate() {
+        if r.kind == ResourceKind::Skill && r.is_active() {
+            skills.entry(r.name.as_str()).or_default().push(i);
+        }
+    }
+    let mut losers = Vec::new();
+    for (i, r) in resources.iter().enumerate() {
         if r.kind != ResourceKind::Command || !r.is_active() {
             continue;
         }
         if let Some(&s) = skills
-            .iter()
-            .find(|&&s| resources[s].name == r.qualified_name && competes(&resources[s], r))
+            .get(r.qualified_name.as_str())
+            .and_then(|found| found.iter().find(|&&s| competes(&resources[s], r)))
         {
-            shadow(resources, i, s, diags);
+            losers.push((i, s));
         }
+    }
+    for (loser, winner) in losers {
+        shadow(resources, loser, winner, diags);
     }
 }
 
 /// A bare command name defined several times: within one scope it is ambiguous (use `dir:name`);
 /// across scopes the project's definition takes the bare name, and the others remain reachable
 /// by their namespaced form.
-fn report_ambiguous_aliases(resources: &[Resource], diags: &mut Vec<Diagnostic>) {
+fn report_ambiguous_aliases(resources: &[Arc<Resource>], diags: &mut Vec<Diagnostic>) {
     let mut by_name: BTreeMap<&str, Vec<&Resource>> = BTreeMap::new();
     for r in resources
         .iter()
+        .map(|r| &**r)
         .filter(|r| r.kind == ResourceKind::Command && r.is_active())
     {
         by_name.entry(r.name.as_str()).or_default().push(r);

@@ -6,21 +6,25 @@
 //! size, modification time) so that a periodic rescan that finds nothing new can be recognised
 //! and does not disturb caches built on the catalog generation.
 
+use std::any::Any;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use jarvis_core::{Diagnostic, DiagnosticCode, Resource, Scope};
+use rustc_hash::FxHashMap;
 
 use crate::config::{Root, ScanRoots};
 use crate::precedence;
 use crate::sources::{agents, commands, mcp, skills, workflows};
-use crate::text::{FileText, read_text};
+use crate::text::{FileStamp, FileText, nanos, read_text};
 
 /// What one scan produced.
 #[derive(Debug, Default)]
 pub struct ScanOutput {
-    /// Every resource found, shadowed ones included.
-    pub resources: Vec<Resource>,
+    /// Every resource found, shadowed ones included. Resources that did not change since the
+    /// previous scan are the previous scan's own (the same `Arc`).
+    pub resources: Vec<Arc<Resource>>,
     /// Every problem found.
     pub diagnostics: Vec<Diagnostic>,
     /// How many files were read.
@@ -29,13 +33,14 @@ pub struct ScanOutput {
     pub fingerprint: u64,
     /// How long the scan took.
     pub duration: Duration,
+    /// How many files were parsed and how many were taken from the previous scan.
+    pub reuse: ReuseStats,
 }
 
 /// What is recorded of a read once its text is no longer needed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct ReadFacts {
-    bytes: u64,
-    mtime_ns: u128,
+    stamp: FileStamp,
     not_utf8: Option<Diagnostic>,
     empty: bool,
 }
@@ -43,12 +48,67 @@ struct ReadFacts {
 impl ReadFacts {
     fn of(file: &mut FileText) -> ReadFacts {
         ReadFacts {
-            bytes: file.bytes,
-            mtime_ns: file.mtime_ns,
+            stamp: file.stamp,
             not_utf8: file.not_utf8.take(),
             empty: file.text.trim().is_empty(),
         }
     }
+}
+
+/// What one scan parsed, file by file, for the next scan to reuse: a rescan after one file
+/// changed reads and parses that file only. Entries hold what the parse returned (resources
+/// behind `Arc`s, shared with the snapshot) and the diagnostics it pushed. A scan keeps the
+/// entries of the files it saw, so a deleted file's entry goes with the scan after it.
+#[derive(Default)]
+pub struct ParseCache {
+    /// By path, as bytes (hashing a `Path` walks its components).
+    entries: FxHashMap<Box<[u8]>, Parsed>,
+}
+
+impl std::fmt::Debug for ParseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParseCache")
+            .field("files", &self.entries.len())
+            .finish()
+    }
+}
+
+impl ParseCache {
+    /// How many files the cache remembers.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the cache remembers no file.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A path as the cache's key.
+fn key(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
+/// One file's parse.
+#[derive(Clone)]
+struct Parsed {
+    facts: ReadFacts,
+    /// What the source's own dependencies looked like (a skill's folder listing).
+    depends: u64,
+    /// Whether the stamp can vouch for the content (see [`FileStamp::settled_at`]).
+    settled: bool,
+    diags: Vec<Diagnostic>,
+    value: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+/// How many files a scan read and how many it took from the previous scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReuseStats {
+    /// Files read and parsed (files that could not be read are in neither count).
+    pub parsed: usize,
+    /// Files whose stamp had not changed, taken from the previous scan.
+    pub reused: usize,
 }
 
 /// The state of a scan in progress, handed to each source.
@@ -56,14 +116,18 @@ impl ReadFacts {
 pub(crate) struct Scan<'a> {
     pub roots: &'a ScanRoots,
     pub out: ScanOutput,
+    previous: ParseCache,
+    next: ParseCache,
     hash: u64,
 }
 
 impl<'a> Scan<'a> {
-    fn new(roots: &'a ScanRoots) -> Self {
+    fn new(roots: &'a ScanRoots, previous: ParseCache) -> Self {
         Scan {
             roots,
             out: ScanOutput::default(),
+            previous,
+            next: ParseCache::default(),
             hash: 0xcbf2_9ce4_8422_2325,
         }
     }
@@ -83,30 +147,104 @@ impl<'a> Scan<'a> {
 
     /// Reads and parses many files on all cores, then records them in order, so the outcome is
     /// the same as reading them one by one. `parse` gets the path and the normalized text and
-    /// pushes its diagnostics; files that could not be read or are empty yield nothing.
-    pub(crate) fn read_all<T: Send>(
+    /// pushes its diagnostics; files that could not be read or are empty yield nothing. A file
+    /// whose stamp is the one the previous scan parsed is not read again: its value and
+    /// diagnostics are taken from that scan.
+    pub(crate) fn read_all<T: Clone + Send + Sync + 'static>(
         &mut self,
         paths: &[PathBuf],
         parse: impl Fn(&Path, &str, &mut Vec<Diagnostic>) -> T + Sync,
     ) -> Vec<T> {
+        self.read_all_depending(paths, |_| 0, parse)
+    }
+
+    /// [`Scan::read_all`] for parses that look beyond their file: `depends` sums up what else
+    /// the parse reads (a skill's folder listing), and a change to it parses the file again.
+    pub(crate) fn read_all_depending<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        paths: &[PathBuf],
+        depends: impl Fn(&Path) -> u64 + Sync,
+        parse: impl Fn(&Path, &str, &mut Vec<Diagnostic>) -> T + Sync,
+    ) -> Vec<T> {
         let max = self.roots.max_file_bytes;
+        let previous = &self.previous;
         // Each worker drops a file's text as soon as it is parsed: only the parsed values (with
-        // compressed bodies) and the facts of the read travel back, which keeps memory low.
-        let results = parallel_map(paths, |path| match read_text(path, max) {
-            Ok(mut file) => {
-                let facts = ReadFacts::of(&mut file);
-                let mut diags = Vec::new();
-                let value = (!facts.empty).then(|| parse(path, &file.text, &mut diags));
-                (Ok(facts), value, diags)
+        // compressed bodies) and the facts of the read travel back, which keeps memory low. A
+        // worker that finds the previous parse still good says so; the entry itself is moved
+        // over below, on this thread.
+        let results = parallel_map(paths, |path| {
+            let depends = depends(path);
+            if let Some(before) = previous.entries.get(key(path))
+                && before.settled
+                && before.depends == depends
+                && FileStamp::read(path) == Some(before.facts.stamp)
+                && before
+                    .value
+                    .as_ref()
+                    .is_none_or(|value| value.downcast_ref::<T>().is_some())
+            {
+                return (Ok(None), true);
             }
-            Err(diag) => (Err(diag), None, Vec::new()),
+            let read_at = nanos(Some(SystemTime::now()));
+            match read_text(path, max) {
+                Ok(mut file) => {
+                    let facts = ReadFacts::of(&mut file);
+                    let mut diags = Vec::new();
+                    let value = (!facts.empty).then(|| parse(path, &file.text, &mut diags));
+                    let parsed = Parsed {
+                        settled: facts.stamp.settled_at(read_at),
+                        facts,
+                        depends,
+                        diags,
+                        value: value.map(|v| Arc::new(v) as Arc<dyn Any + Send + Sync>),
+                    };
+                    (Ok(Some(parsed)), false)
+                }
+                Err(diag) => (Err(diag), false),
+            }
         });
         let mut values = Vec::with_capacity(results.len());
-        for (path, (facts, value, diags)) in paths.iter().zip(results) {
-            if self.record(path, facts) {
-                self.diag_all(diags);
-                values.extend(value);
+        for (path, (parsed, reused)) in paths.iter().zip(results) {
+            let parsed = match parsed {
+                Ok(Some(parsed)) => parsed,
+                // A path listed twice in one scan finds its entry moved already.
+                Ok(None) => match self
+                    .previous
+                    .entries
+                    .remove(key(path))
+                    .or_else(|| self.next.entries.get(key(path)).cloned())
+                {
+                    Some(parsed) => parsed,
+                    None => continue,
+                },
+                Err(diag) => {
+                    self.record(path, Err(diag));
+                    continue;
+                }
+            };
+            if reused {
+                self.out.reuse.reused += 1;
+            } else {
+                self.out.reuse.parsed += 1;
             }
+            if self.record(path, Ok(parsed.facts.clone())) {
+                if reused {
+                    // Logged when the file was parsed; the diagnostics stay in the catalog.
+                    self.out.diagnostics.extend(parsed.diags.iter().cloned());
+                } else {
+                    for diag in &parsed.diags {
+                        self.diag(diag.clone());
+                    }
+                }
+                values.extend(
+                    parsed
+                        .value
+                        .as_ref()
+                        .and_then(|value| value.downcast_ref::<T>())
+                        .cloned(),
+                );
+            }
+            self.next.entries.insert(key(path).into(), parsed);
         }
         values
     }
@@ -117,8 +255,9 @@ impl<'a> Scan<'a> {
         match facts {
             Ok(facts) => {
                 self.out.files_read += 1;
-                self.mix(&facts.bytes.to_le_bytes());
-                self.mix(&facts.mtime_ns.to_le_bytes());
+                self.mix(&facts.stamp.bytes.to_le_bytes());
+                self.mix(&facts.stamp.mtime_ns.to_le_bytes());
+                self.mix(&facts.stamp.node.to_le_bytes());
                 if let Some(diag) = facts.not_utf8 {
                     self.out.diagnostics.push(diag);
                 }
@@ -168,6 +307,10 @@ impl<'a> Scan<'a> {
     }
 
     pub(crate) fn push(&mut self, resource: Resource) {
+        self.out.resources.push(Arc::new(resource));
+    }
+
+    pub(crate) fn push_shared(&mut self, resource: Arc<Resource>) {
         self.out.resources.push(resource);
     }
 
@@ -240,11 +383,25 @@ pub fn scan(roots: &ScanRoots) -> ScanOutput {
     scan_with(roots, &[], 0)
 }
 
+/// [`scan_with`], reusing what `previous` parsed for every file whose stamp has not changed
+/// (pass `ParseCache::default()` for a first scan); returns the scan and what the next scan can
+/// reuse.
+pub fn scan_incremental(
+    roots: &ScanRoots,
+    external: &[External],
+    stamp: u64,
+    previous: ParseCache,
+) -> (ScanOutput, ParseCache) {
+    let mut scan = Scan::new(roots, previous);
+    run(&mut scan, external, stamp);
+    (scan.out, scan.next)
+}
+
 /// Resources a live source supplied (n8n's API), merged into every scan until replaced.
 #[derive(Debug, Clone, Default)]
 pub struct External {
     /// The resources.
-    pub resources: Vec<Resource>,
+    pub resources: Vec<Arc<Resource>>,
     /// What went wrong fetching them.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -252,12 +409,18 @@ pub struct External {
 /// [`scan`], plus resources from live sources; `stamp` changes whenever they do, so the
 /// fingerprint notices.
 pub fn scan_with(roots: &ScanRoots, external: &[External], stamp: u64) -> ScanOutput {
+    let mut scan = Scan::new(roots, ParseCache::default());
+    run(&mut scan, external, stamp);
+    scan.out
+}
+
+fn run(scan: &mut Scan<'_>, external: &[External], stamp: u64) {
     let started = Instant::now();
-    let mut scan = Scan::new(roots);
+    let roots = scan.roots;
 
     if let Some(root) = &roots.claude_dir {
         if root.path.is_dir() {
-            scan_claude_folder(&mut scan, &root.path, Scope::User, None);
+            scan_claude_folder(scan, &root.path, Scope::User, None);
         } else {
             scan.root_missing(root, "the Claude folder");
         }
@@ -265,12 +428,12 @@ pub fn scan_with(roots: &ScanRoots, external: &[External], stamp: u64) -> ScanOu
     for project in &roots.projects {
         let claude = project.path.join(".claude");
         if claude.is_dir() {
-            scan_claude_folder(&mut scan, &claude, Scope::Project, Some(&project.path));
+            scan_claude_folder(scan, &claude, Scope::Project, Some(&project.path));
         }
     }
-    mcp::scan_all(&mut scan);
+    mcp::scan_all(scan);
     for path in &roots.workflow_paths {
-        workflows::scan_path(&mut scan, path);
+        workflows::scan_path(scan, path);
     }
     for source in external {
         scan.out.resources.extend(source.resources.iter().cloned());
@@ -291,7 +454,6 @@ pub fn scan_with(roots: &ScanRoots, external: &[External], stamp: u64) -> ScanOu
     });
     scan.out.fingerprint = scan.hash;
     scan.out.duration = started.elapsed();
-    scan.out
 }
 
 /// Scans one `.claude`-style folder: `agents/`, `commands/`, `skills/`.

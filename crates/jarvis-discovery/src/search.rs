@@ -15,6 +15,8 @@
 //! Typo tolerance is applied to the vocabulary of names, tags and descriptions only: body
 //! vocabulary is large and mostly prose, and a fuzzy match there is more noise than help.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use jarvis_core::{Resource, ResourceId, ResourceKind};
@@ -197,6 +199,11 @@ impl Posting {
         self.0 >> 8
     }
 
+    /// The same posting for another resource number.
+    fn renumbered(self, doc: u32) -> Posting {
+        Posting((doc << 8) | (self.0 & 0xFF))
+    }
+
     fn fields(self) -> u8 {
         ((self.0 >> 4) & 0xF) as u8
     }
@@ -210,18 +217,23 @@ impl Posting {
 /// The index over one snapshot's resources.
 #[derive(Debug, Default)]
 pub struct SearchIndex {
-    /// Term text → term id.
-    dict: FxHashMap<Box<str>, u32>,
-    /// Term ids sorted by term text, for prefix ranges.
+    /// Term text → term id. A term whose last resource went away keeps its id (with no
+    /// postings) until the index is rebuilt whole.
+    dict: FxHashMap<Arc<str>, u32>,
+    /// The ids of terms with postings, sorted by term text, for prefix ranges.
     sorted: Vec<u32>,
     /// Term id → text.
-    texts: Vec<Box<str>>,
+    texts: Vec<Arc<str>>,
     /// Term id → postings, sorted by doc.
     postings: Vec<Vec<Posting>>,
-    /// Terms from short fields, bucketed by character count, for typo matching.
-    /// Each with the set of its characters ([`char_set`]), which rules most candidates out
-    /// before the distance is computed.
+    /// Terms from short fields, bucketed by character count and sorted by text within a
+    /// bucket, for typo matching. Each with the set of its characters ([`char_set`]), which
+    /// rules most candidates out before the distance is computed.
     fuzzy_by_len: Vec<Vec<(u32, u64)>>,
+    /// How many terms have postings.
+    live_terms: usize,
+    /// How many resources were tokenized to build this index (the others kept their postings).
+    tokenized: usize,
     /// Per doc: its kind, whether it is active, and how many distinct tokens its name has.
     docs: Vec<(ResourceKind, bool, u8)>,
     /// One bit per doc, set when it is shadowed: the scoring loop's test, in a few KB that stay
@@ -235,71 +247,203 @@ impl SearchIndex {
     /// Tokenizing is the expensive part (bodies are most of the text), so each resource is
     /// tokenized into its own term list on all cores first; the lists are then merged into the
     /// shared dictionary on one thread.
-    pub fn build(resources: &[Resource]) -> SearchIndex {
-        let resources = if resources.len() > MAX_DOCS {
-            tracing::error!(
-                resources = resources.len(),
-                "too many resources to index; the rest are not searchable"
-            );
-            &resources[..MAX_DOCS]
-        } else {
-            resources
-        };
+    pub fn build(resources: &[Arc<Resource>]) -> SearchIndex {
+        let resources = capped(resources);
         let mut index = SearchIndex {
-            docs: resources
-                .iter()
-                .map(|r| {
-                    let mut name_tokens: Vec<String> =
-                        tokens(&r.name).map(|(_, t)| t.into_owned()).collect();
-                    name_tokens.sort_unstable();
-                    name_tokens.dedup();
-                    let count = u8::try_from(name_tokens.len()).unwrap_or(u8::MAX);
-                    (r.kind, r.is_active(), count)
-                })
-                .collect(),
+            docs: resources.iter().map(|r| doc_facts(r)).collect(),
             ..SearchIndex::default()
         };
-        // Batches bound the memory held by term lists waiting to be merged; within a batch each
-        // core tokenizes a chunk against its own dictionary, so merging costs one lookup per
-        // distinct term per chunk rather than one per posting.
-        const BATCH: usize = 1024;
-        let mut doc = 0u32;
-        for batch in resources.chunks(BATCH) {
-            for (terms, per_doc) in crate::scan::parallel_chunks(batch, chunk_terms) {
-                let remap: Vec<u32> = terms.iter().map(|t| index.term_id(t)).collect();
-                for entries in per_doc {
-                    for (local, fields, body_tf) in entries {
-                        index.postings[remap[local as usize] as usize]
-                            .push(Posting::new(doc, fields, body_tf));
-                    }
-                    doc += 1;
+        let refs: Vec<&Resource> = resources.iter().map(|r| &**r).collect();
+        index.add_docs(&refs, 0);
+        index.finish(None);
+        index.tokenized = resources.len();
+        index
+    }
+
+    /// Builds the index of `resources` from `previous`, the index of `previous_resources`:
+    /// resources found in both (the same `Arc`, as a rescan hands back for files that did not
+    /// change) keep their postings, renumbered; only the others are tokenized. The result
+    /// answers every query exactly as [`SearchIndex::build`] would. Falls back to a full build
+    /// when most resources are new or the dictionary holds more dead terms than live ones.
+    pub fn update(
+        resources: &[Arc<Resource>],
+        previous: &SearchIndex,
+        previous_resources: &[Arc<Resource>],
+    ) -> SearchIndex {
+        if resources.len() > MAX_DOCS
+            || previous_resources.len() != previous.docs.len()
+            || previous.texts.len() > 2 * previous.live_terms.max(1024)
+        {
+            return SearchIndex::build(resources);
+        }
+        let old_doc: FxHashMap<*const Resource, u32> = previous_resources
+            .iter()
+            .zip(0u32..)
+            .map(|(r, doc)| (Arc::as_ptr(r), doc))
+            .collect();
+        let mut old_to_new = vec![u32::MAX; previous_resources.len()];
+        let mut fresh: Vec<(u32, &Resource)> = Vec::new();
+        let mut in_order = true;
+        let mut last_old: Option<u32> = None;
+        let mut docs = Vec::with_capacity(resources.len());
+        for (r, doc) in resources.iter().zip(0u32..) {
+            match old_doc.get(&Arc::as_ptr(r)) {
+                Some(&old) if old_to_new[old as usize] == u32::MAX => {
+                    old_to_new[old as usize] = doc;
+                    in_order &= last_old.is_none_or(|last| last < old);
+                    last_old = Some(old);
+                    let (_, _, name_tokens) = previous.docs[old as usize];
+                    docs.push((r.kind, r.is_active(), name_tokens));
+                }
+                _ => {
+                    fresh.push((doc, &**r));
+                    docs.push(doc_facts(r));
                 }
             }
         }
-        for list in &mut index.postings {
+        if fresh.len() > resources.len() / 2 {
+            return SearchIndex::build(resources);
+        }
+        let postings: Vec<Vec<Posting>> = previous
+            .postings
+            .iter()
+            .map(|list| {
+                let mut out: Vec<Posting> = list
+                    .iter()
+                    .filter_map(|p| {
+                        let doc = old_to_new[p.doc() as usize];
+                        (doc != u32::MAX).then(|| p.renumbered(doc))
+                    })
+                    .collect();
+                if !in_order {
+                    out.sort_unstable_by_key(|p| p.doc());
+                }
+                out
+            })
+            .collect();
+        let mut index = SearchIndex {
+            dict: previous.dict.clone(),
+            sorted: Vec::new(),
+            texts: previous.texts.clone(),
+            postings,
+            fuzzy_by_len: Vec::new(),
+            live_terms: 0,
+            tokenized: fresh.len(),
+            docs,
+            shadowed: Vec::new(),
+        };
+        let known_terms = index.texts.len();
+        let mut touched = vec![false; known_terms];
+        for batch in fresh.chunks(1024) {
+            let refs: Vec<&Resource> = batch.iter().map(|&(_, r)| r).collect();
+            let numbers: Vec<u32> = batch.iter().map(|&(doc, _)| doc).collect();
+            for term in index.add_numbered(&refs, &numbers) {
+                if let Some(flag) = touched.get_mut(term as usize) {
+                    *flag = true;
+                }
+            }
+        }
+        // Fresh postings were appended after renumbered ones: merge each touched list (two
+        // sorted runs, which a stable sort merges in one pass). New terms hold fresh postings
+        // only, already in order.
+        for (list, &was_touched) in index.postings.iter_mut().zip(&touched) {
+            if was_touched {
+                list.sort_by_key(|p| p.doc());
+            }
+        }
+        index.finish(Some((&previous.sorted, known_terms)));
+        index
+    }
+
+    /// Tokenizes `resources` as docs `first..` and adds their postings.
+    fn add_docs(&mut self, resources: &[&Resource], first: u32) {
+        let numbers: Vec<u32> = (first..).take(resources.len()).collect();
+        // Batches bound the memory held by term lists waiting to be merged.
+        for (batch, numbers) in resources.chunks(1024).zip(numbers.chunks(1024)) {
+            self.add_numbered(batch, numbers);
+        }
+    }
+
+    /// Tokenizes `resources` as docs `numbers` (ascending) on all cores and appends their
+    /// postings; returns the ids of the terms that got postings. Within a batch each core
+    /// tokenizes a chunk against its own dictionary, so merging costs one lookup per distinct
+    /// term per chunk rather than one per posting.
+    fn add_numbered(&mut self, resources: &[&Resource], numbers: &[u32]) -> Vec<u32> {
+        let mut seen = Vec::new();
+        let mut numbers = numbers.iter();
+        for (terms, per_doc) in crate::scan::parallel_chunks(resources, chunk_terms) {
+            let remap: Vec<u32> = terms.iter().map(|t| self.term_id(t)).collect();
+            seen.extend_from_slice(&remap);
+            for entries in per_doc {
+                let Some(&doc) = numbers.next() else {
+                    break;
+                };
+                for (local, fields, body_tf) in entries {
+                    self.postings[remap[local as usize] as usize]
+                        .push(Posting::new(doc, fields, body_tf));
+                }
+            }
+        }
+        seen
+    }
+
+    /// Derives what queries need besides the postings: the shadowed bits, the sorted live
+    /// terms and the typo buckets. With `previous` (the previous index's sorted terms and its
+    /// term count), the live ones of those are merged with the new terms rather than sorting
+    /// every term again.
+    fn finish(&mut self, previous: Option<(&[u32], usize)>) {
+        for list in &mut self.postings {
             list.shrink_to_fit();
         }
-        index.shadowed = vec![0u64; index.docs.len().div_ceil(64)];
-        for (doc, &(_, active, _)) in index.docs.iter().enumerate() {
+        self.shadowed = vec![0u64; self.docs.len().div_ceil(64)];
+        for (doc, &(_, active, _)) in self.docs.iter().enumerate() {
             if !active {
-                index.shadowed[doc / 64] |= 1 << (doc % 64);
+                self.shadowed[doc / 64] |= 1 << (doc % 64);
             }
         }
-        let mut sorted: Vec<u32> =
-            (0..u32::try_from(index.texts.len()).unwrap_or(u32::MAX)).collect();
-        sorted.sort_unstable_by(|&a, &b| index.texts[a as usize].cmp(&index.texts[b as usize]));
-        index.sorted = sorted;
-        for (id, list) in index.postings.iter().enumerate() {
-            if list.iter().any(|p| p.fields() & SHORT_FIELDS != 0) {
-                let len = index.texts[id].chars().count();
-                if index.fuzzy_by_len.len() <= len {
-                    index.fuzzy_by_len.resize_with(len + 1, Vec::new);
+        let live = |id: &u32| !self.postings[*id as usize].is_empty();
+        let by_text = |a: &u32, b: &u32| self.texts[*a as usize].cmp(&self.texts[*b as usize]);
+        let total = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
+        let sorted: Vec<u32> = match previous {
+            None => {
+                let mut sorted: Vec<u32> = (0..total).filter(live).collect();
+                sorted.sort_unstable_by(by_text);
+                sorted
+            }
+            Some((before, known)) => {
+                let known = u32::try_from(known).unwrap_or(u32::MAX);
+                let mut new: Vec<u32> = (known..total).filter(live).collect();
+                new.sort_unstable_by(by_text);
+                let mut merged = Vec::with_capacity(before.len() + new.len());
+                let mut new = new.into_iter().peekable();
+                for &id in before.iter().filter(|id| live(id)) {
+                    while let Some(&n) = new.peek()
+                        && by_text(&n, &id).is_lt()
+                    {
+                        merged.push(n);
+                        new.next();
+                    }
+                    merged.push(id);
                 }
-                let set = char_set(&index.texts[id]);
-                index.fuzzy_by_len[len].push((u32::try_from(id).unwrap_or(u32::MAX), set));
+                merged.extend(new);
+                merged
+            }
+        };
+        let mut fuzzy_by_len: Vec<Vec<(u32, u64)>> = Vec::new();
+        for &id in &sorted {
+            let list = &self.postings[id as usize];
+            if list.iter().any(|p| p.fields() & SHORT_FIELDS != 0) {
+                let text = &self.texts[id as usize];
+                let len = text.chars().count();
+                if fuzzy_by_len.len() <= len {
+                    fuzzy_by_len.resize_with(len + 1, Vec::new);
+                }
+                fuzzy_by_len[len].push((id, char_set(text)));
             }
         }
-        index
+        self.live_terms = sorted.len();
+        self.sorted = sorted;
+        self.fuzzy_by_len = fuzzy_by_len;
     }
 
     fn term_id(&mut self, token: &str) -> u32 {
@@ -307,7 +451,7 @@ impl SearchIndex {
             return id;
         }
         let id = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
-        let text: Box<str> = token.into();
+        let text: Arc<str> = token.into();
         self.dict.insert(text.clone(), id);
         self.texts.push(text);
         self.postings.push(Vec::new());
@@ -316,7 +460,13 @@ impl SearchIndex {
 
     /// How many distinct terms the index holds.
     pub fn term_count(&self) -> usize {
-        self.texts.len()
+        self.live_terms
+    }
+
+    /// How many resources were tokenized to build this index; the others kept the postings
+    /// of the index it was updated from.
+    pub fn last_tokenized(&self) -> usize {
+        self.tokenized
     }
 
     /// How many (term, resource) postings the index holds.
@@ -328,7 +478,7 @@ impl SearchIndex {
     ///
     /// Scores accumulate in a dense per-resource array (no hashing on the hot loop); only the
     /// best `limit` candidates are sorted, and only they get their matched terms and snippet.
-    pub fn search(&self, resources: &[Resource], query: &SearchQuery) -> Vec<SearchHit> {
+    pub fn search(&self, resources: &[Arc<Resource>], query: &SearchQuery) -> Vec<SearchHit> {
         let mut query_tokens: Vec<String> = Vec::new();
         for (_, token) in tokens(&query.text) {
             let token = token.into_owned();
@@ -361,7 +511,7 @@ impl SearchIndex {
     /// left so on return), then ranks them and builds the best `limit` hits.
     fn score(
         &self,
-        resources: &[Resource],
+        resources: &[Arc<Resource>],
         query: &SearchQuery,
         query_tokens: &[String],
         expansions: &[Vec<(u32, MatchQuality)>],
@@ -473,7 +623,11 @@ impl SearchIndex {
     /// The terms `token` matches, best quality first.
     fn expand(&self, token: &str) -> Vec<(u32, MatchQuality)> {
         let mut out = Vec::new();
-        let exact = self.dict.get(token).copied();
+        let exact = self
+            .dict
+            .get(token)
+            .copied()
+            .filter(|&id| !self.postings[id as usize].is_empty());
         if let Some(id) = exact {
             out.push((id, MatchQuality::Exact));
         }
@@ -523,11 +677,33 @@ impl SearchIndex {
     }
 }
 
+/// `resources`, cut to the most an index can number.
+fn capped(resources: &[Arc<Resource>]) -> &[Arc<Resource>] {
+    if resources.len() > MAX_DOCS {
+        tracing::error!(
+            resources = resources.len(),
+            "too many resources to index; the rest are not searchable"
+        );
+        &resources[..MAX_DOCS]
+    } else {
+        resources
+    }
+}
+
+/// Per doc: its kind, whether it is active, and how many distinct tokens its name has.
+fn doc_facts(r: &Resource) -> (ResourceKind, bool, u8) {
+    let mut name_tokens: Vec<String> = tokens(&r.name).map(|(_, t)| t.into_owned()).collect();
+    name_tokens.sort_unstable();
+    name_tokens.dedup();
+    let count = u8::try_from(name_tokens.len()).unwrap_or(u8::MAX);
+    (r.kind, r.is_active(), count)
+}
+
 /// The distinct terms of each resource in `chunk`, as ids into a dictionary local to the chunk,
 /// with the fields each occurs in and its body frequency.
 type ChunkTerms = (Vec<Box<str>>, Vec<Vec<(u32, u8, u16)>>);
 
-fn chunk_terms(chunk: &[Resource]) -> ChunkTerms {
+fn chunk_terms(chunk: &[&Resource]) -> ChunkTerms {
     let mut dict: FxHashMap<Box<str>, u32> = FxHashMap::default();
     let mut terms: Vec<Box<str>> = Vec::new();
     let mut per_doc = Vec::with_capacity(chunk.len());

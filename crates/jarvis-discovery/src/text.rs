@@ -7,6 +7,7 @@
 use std::fs;
 use std::io::Read;
 use std::path::Path;
+use std::time::SystemTime;
 
 use jarvis_core::{Diagnostic, DiagnosticCode};
 
@@ -15,10 +16,8 @@ use jarvis_core::{Diagnostic, DiagnosticCode};
 pub(crate) struct FileText {
     /// The normalized text.
     pub text: String,
-    /// The size on disk.
-    pub bytes: u64,
-    /// The modification time in nanoseconds since the epoch (0 if unknown), for fingerprints.
-    pub mtime_ns: u128,
+    /// What identifies this version of the file.
+    pub stamp: FileStamp,
     /// Set when invalid bytes were replaced: the file still loads, with this warning.
     pub not_utf8: Option<Diagnostic>,
 }
@@ -39,7 +38,8 @@ pub(crate) fn read_text(path: &Path, max_bytes: u64) -> Result<FileText, Diagnos
             format!("cannot stat: {e}"),
         )
     })?;
-    let bytes = meta.len();
+    let stamp = FileStamp::of(&meta);
+    let bytes = stamp.bytes;
     if bytes > max_bytes {
         return Err(Diagnostic::new(
             DiagnosticCode::FileTooLarge,
@@ -47,11 +47,6 @@ pub(crate) fn read_text(path: &Path, max_bytes: u64) -> Result<FileText, Diagnos
             format!("{bytes} bytes is above the {max_bytes}-byte limit; not read"),
         ));
     }
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
     let mut raw = Vec::with_capacity(usize::try_from(bytes).unwrap_or(0));
     // Read at most one byte past the cap: the file may have grown since `metadata`.
     file.take(max_bytes.saturating_add(1))
@@ -73,10 +68,74 @@ pub(crate) fn read_text(path: &Path, max_bytes: u64) -> Result<FileText, Diagnos
     let (text, not_utf8) = decode(raw, path);
     Ok(FileText {
         text,
-        bytes,
-        mtime_ns,
+        stamp,
         not_utf8,
     })
+}
+
+/// What identifies one version of a file without reading it: its size, its modification time
+/// and, on Unix, its device, inode and status-change time (which a rewrite that restores the old
+/// modification time still moves). Two equal stamps mean the same bytes, unless the file changed
+/// within the clock's granularity of being read: see [`FileStamp::settled_at`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    /// The size on disk.
+    pub bytes: u64,
+    /// The modification time in nanoseconds since the epoch (0 if unknown).
+    pub mtime_ns: u128,
+    /// A hash of the device, inode and status-change time (0 where the platform has none).
+    pub node: u64,
+}
+
+impl FileStamp {
+    /// The stamp of `meta`.
+    pub fn of(meta: &fs::Metadata) -> FileStamp {
+        FileStamp {
+            bytes: meta.len(),
+            mtime_ns: nanos(meta.modified().ok()),
+            node: node(meta),
+        }
+    }
+
+    /// The stamp of the file at `path` (following symlinks, as reading does).
+    pub fn read(path: &Path) -> Option<FileStamp> {
+        fs::metadata(path).ok().map(|meta| FileStamp::of(&meta))
+    }
+
+    /// Whether a read made at `read_at` (nanoseconds since the epoch) can stand for the file as
+    /// long as its stamp stays the same: not when the file was modified in the two seconds
+    /// before the read, since a second write within the clock's granularity could leave the
+    /// stamp as it was (the "racily clean" case git knows).
+    pub fn settled_at(&self, read_at: u128) -> bool {
+        const SETTLE_NS: u128 = 2_000_000_000;
+        self.mtime_ns != 0 && read_at >= self.mtime_ns.saturating_add(SETTLE_NS)
+    }
+}
+
+/// Nanoseconds since the epoch (0 if unknown or before it).
+pub(crate) fn nanos(time: Option<SystemTime>) -> u128 {
+    time.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
+}
+
+#[cfg(unix)]
+fn node(meta: &fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for part in [
+        meta.dev(),
+        meta.ino(),
+        meta.ctime() as u64,
+        meta.ctime_nsec() as u64,
+    ] {
+        hash = (hash ^ part).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(not(unix))]
+fn node(_meta: &fs::Metadata) -> u64 {
+    0
 }
 
 /// Turns raw bytes into normalized text, replacing bytes that are not UTF-8.

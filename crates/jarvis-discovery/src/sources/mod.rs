@@ -8,6 +8,7 @@ pub(crate) mod skills;
 pub mod workflows;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use jarvis_core::{Diagnostic, Resource};
 use serde_json::Value;
@@ -23,9 +24,11 @@ pub(crate) fn scan_markdown_tree(
     parse: impl Fn(&str, &Path, &mut Vec<Diagnostic>) -> Option<Resource> + Sync,
 ) {
     let files = files_below(dir, 32, |p| has_extension(p, "md"), scan.diags());
-    let resources = scan.read_all(&files, |path, text, diags| parse(text, path, diags));
+    let resources = scan.read_all(&files, |path, text, diags| {
+        parse(text, path, diags).map(Arc::new)
+    });
     for resource in resources.into_iter().flatten() {
-        scan.push(resource);
+        scan.push_shared(resource);
     }
 }
 

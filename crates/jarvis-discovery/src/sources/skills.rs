@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use jarvis_core::{
     Body, Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind, Scope,
@@ -76,10 +77,16 @@ pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Optio
             format!("skill folder has no {MANIFEST}; not a skill"),
         ));
     }
-    let resources = scan.read_all(&manifests, |manifest, text, diags| {
+    // A skill is its manifest plus the list of files beside it: a file added to or removed
+    // from the folder parses the skill again even when SKILL.md is unchanged.
+    let listing = |manifest: &Path| {
+        let folder = manifest.parent().unwrap_or(dir);
+        listing_stamp(&list_files(folder, &mut Vec::new()))
+    };
+    let resources = scan.read_all_depending(&manifests, listing, |manifest, text, diags| {
         let folder = manifest.parent().unwrap_or(dir);
         let files = list_files(folder, diags);
-        parse(text, folder, files, scope, project, diags)
+        Arc::new(parse(text, folder, files, scope, project, diags))
     });
     for resource in resources {
         if let Details::Skill(details) = &resource.details {
@@ -87,8 +94,20 @@ pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Optio
                 scan.saw(&details.folder.join(&file.path), file.bytes);
             }
         }
-        scan.push(resource);
+        scan.push_shared(resource);
     }
+}
+
+/// A hash of a skill folder's listing: each file's path and size.
+fn listing_stamp(files: &[SkillFile]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for file in files {
+        for &b in file.path.as_bytes().iter().chain(&file.bytes.to_le_bytes()) {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash = (hash ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
 }
 
 /// Every file in the skill folder except the manifest, sorted by relative path.

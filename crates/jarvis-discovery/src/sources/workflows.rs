@@ -5,6 +5,7 @@
 //! webhook is the only way to start a workflow from outside.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use jarvis_core::{
     Body, Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind, Scope,
@@ -37,14 +38,14 @@ pub(crate) fn scan_path(scan: &mut Scan<'_>, path: &Path) {
 }
 
 fn scan_file(scan: &mut Scan<'_>, path: &Path) {
-    let Some(file) = scan.read(path) else {
-        return;
-    };
-    let mut diags = Vec::new();
-    let resources = parse_file(&file.text, path, &mut diags);
-    scan.diag_all(diags);
-    for r in resources {
-        scan.push(r);
+    let parsed = scan.read_all(&[path.to_path_buf()], |path, text, diags| {
+        parse_file(text, path, diags)
+            .into_iter()
+            .map(Arc::new)
+            .collect::<Vec<_>>()
+    });
+    for r in parsed.into_iter().flatten() {
+        scan.push_shared(r);
     }
 }
 

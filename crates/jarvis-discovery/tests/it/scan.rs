@@ -416,3 +416,103 @@ fn a_reload_releases_the_snapshot_it_replaces() {
         previous = std::sync::Arc::downgrade(&catalog.snapshot());
     }
 }
+
+/// Sets every file below `dir` to have been modified an hour ago, as a user's files are.
+fn age(dir: &Path) {
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let file = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .unwrap();
+            file.set_modified(hour_ago).unwrap();
+        }
+    }
+}
+
+/// A rescan parses only the files whose stamp changed, and a change the size and modification
+/// time do not show (same length, the old time put back) is still seen.
+#[test]
+fn a_rescan_parses_only_what_changed() {
+    let fx = fixture::build();
+    age(fx._dir.path());
+    let catalog = LiveCatalog::load(fx.roots());
+    let first = catalog.snapshot();
+    let files = first.stats().reuse.parsed;
+    assert!(files > 10, "{:?}", first.stats().reuse);
+
+    // Nothing changed: nothing parsed, the same generation.
+    assert!(matches!(catalog.reload(), ReloadOutcome::Unchanged(_)));
+
+    // One agent rewritten to the same length with its old modification time.
+    let agent = fx.claude.join("agents/probe-stamp.md");
+    std::fs::write(
+        &agent,
+        "---\nname: probe-stamp\ndescription: Version one\n---\nBody\n",
+    )
+    .unwrap();
+    age(&agent);
+    assert!(matches!(catalog.reload(), ReloadOutcome::Swapped(_)));
+    let stats = catalog.snapshot().stats().reuse;
+    assert_eq!(stats.parsed, 1, "{stats:?}");
+    let old_time = std::fs::metadata(&agent).unwrap().modified().unwrap();
+    std::fs::write(
+        &agent,
+        "---\nname: probe-stamp\ndescription: Version two\n---\nBody\n",
+    )
+    .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&agent)
+        .unwrap()
+        .set_modified(old_time)
+        .unwrap();
+    assert!(matches!(catalog.reload(), ReloadOutcome::Swapped(_)));
+    let snapshot = catalog.snapshot();
+    assert_eq!(snapshot.stats().reuse.parsed, 1);
+    let probe = snapshot
+        .resolve(ResourceKind::Agent, "probe-stamp")
+        .unwrap();
+    assert_eq!(probe.description, "Version two");
+
+    // A file added beside an unchanged SKILL.md is seen in the skill's file list.
+    std::fs::write(fx.claude.join("skills/helper/references/new.md"), "# New\n").unwrap();
+    assert!(matches!(catalog.reload(), ReloadOutcome::Swapped(_)));
+    let snapshot = catalog.snapshot();
+    let helper = snapshot.resolve(ResourceKind::Skill, "helper").unwrap();
+    let Details::Skill(details) = &helper.details else {
+        panic!("not a skill")
+    };
+    assert!(
+        details.files.iter().any(|f| f.path == "references/new.md"),
+        "{:?}",
+        details.files
+    );
+
+    // Unchanged resources are the same allocation in both snapshots.
+    let before = catalog.snapshot();
+    std::fs::remove_file(&agent).unwrap();
+    assert!(matches!(catalog.reload(), ReloadOutcome::Swapped(_)));
+    let after = catalog.snapshot();
+    // MCP servers are parsed again with their config files (approvals in one file apply to
+    // servers of another); shadowed resources are copies marked as such.
+    let from_files: Vec<_> = after
+        .resources()
+        .iter()
+        .filter(|r| r.kind != ResourceKind::McpServer && r.is_active())
+        .collect();
+    let shared = from_files
+        .iter()
+        .filter(|r| {
+            before
+                .resources()
+                .iter()
+                .any(|b| std::sync::Arc::ptr_eq(b, r))
+        })
+        .count();
+    assert!(from_files.len() > 10);
+    assert_eq!(shared, from_files.len());
+    assert!(after.resolve(ResourceKind::Agent, "probe-stamp").is_none());
+}

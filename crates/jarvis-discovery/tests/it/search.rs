@@ -4,7 +4,8 @@ use std::fs;
 
 use jarvis_core::ResourceKind;
 use jarvis_discovery::{
-    DiscoveryConfig, Environment, HighlightField, LiveCatalog, MatchQuality, SearchQuery,
+    DiscoveryConfig, Environment, HighlightField, LiveCatalog, MatchQuality, ReloadOutcome,
+    SearchIndex, SearchQuery,
 };
 
 use crate::fixture;
@@ -164,4 +165,153 @@ fn top_results_on_the_generated_corpus_are_pinned() {
     )
     .unwrap_or_default();
     assert_eq!(seen.trim(), pinned.trim(), "\n{seen}");
+}
+
+/// Sets every file below `dir` to have been modified an hour ago, as a user's files are: a file
+/// modified in the last two seconds is parsed again on every rescan, however unchanged.
+fn age(dir: &std::path::Path) {
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let file = fs::File::options().write(true).open(entry.path()).unwrap();
+            file.set_modified(hour_ago).unwrap();
+        }
+    }
+}
+
+/// A rescan after a few edits updates the index instead of rebuilding it: only what changed is
+/// tokenized, and every query answers exactly as an index built from scratch would.
+#[test]
+fn an_updated_index_answers_as_a_rebuilt_one() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("corpus");
+    jarvis_testkit::generate(&dir, 800).unwrap();
+    age(&dir);
+    let layout = jarvis_testkit::Layout::of(&dir);
+    let config = DiscoveryConfig {
+        claude_dir: Some(layout.claude_dir.clone()),
+        claude_json: Some(layout.claude_json),
+        desktop_config: None,
+        projects: layout
+            .projects
+            .iter()
+            .cloned()
+            .map(jarvis_discovery::ProjectConfig::Path)
+            .collect(),
+        workflow_paths: vec![layout.workflows],
+        ..DiscoveryConfig::default()
+    };
+    let env = Environment {
+        home: Some(dir.clone()),
+        vars: Default::default(),
+    };
+    let catalog = LiveCatalog::load(config.resolve(&env).unwrap());
+    let agents = layout.claude_dir.join("agents");
+    let mut names: Vec<std::path::PathBuf> = fs::read_dir(&agents)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    names.sort();
+    let commands = layout.claude_dir.join("commands");
+    let command = walkdir::WalkDir::new(&commands)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.extension().is_some_and(|e| e == "md"))
+        .unwrap();
+    let project_agents = layout.projects[0].join(".claude/agents");
+    fs::create_dir_all(&project_agents).unwrap();
+    let shadowing_name = {
+        let text = fs::read_to_string(&names[3]).unwrap();
+        let line = text.lines().find(|l| l.starts_with("name:")).unwrap();
+        line.trim_start_matches("name:")
+            .trim()
+            .trim_matches('"')
+            .to_owned()
+    };
+    let edits: Vec<Box<dyn Fn()>> = vec![
+        // A changed description, with a word no other resource has.
+        Box::new(|| {
+            let text = fs::read_to_string(&names[0]).unwrap();
+            let text = text.replacen(
+                "description:",
+                "description: Zanzibarian quokka wrangler;",
+                1,
+            );
+            fs::write(&names[0], text).unwrap();
+        }),
+        // A new agent, a deleted command.
+        Box::new(|| {
+            fs::write(
+                agents.join("aaa-new-probe.md"),
+                "---\nname: aaa-new-probe\ndescription: Reviews kubernetes deploys for security\n---\nChecks docker images and latency.\n",
+            )
+            .unwrap();
+            fs::remove_file(&command).unwrap();
+        }),
+        // A project agent that shadows a user one.
+        Box::new(|| {
+            fs::write(
+                project_agents.join("shadow.md"),
+                format!("---\nname: {shadowing_name}\ndescription: The project's own security reviewer\n---\nBody.\n"),
+            )
+            .unwrap();
+        }),
+        // A deleted agent whose words leave the dictionary.
+        Box::new(|| fs::remove_file(&names[0]).unwrap()),
+    ];
+    let queries = [
+        "security review",
+        "kubernetes deploy",
+        "reveiw",
+        "kube",
+        "docker audit",
+        "latency cache memory",
+        "zanzibarian",
+        "quokka wrangler",
+        "aaa",
+        "probe",
+        shadowing_name.as_str(),
+    ];
+    for (step, edit) in edits.iter().enumerate() {
+        edit();
+        assert!(matches!(catalog.reload(), ReloadOutcome::Swapped(_)));
+        let snapshot = catalog.snapshot();
+        let stats = snapshot.stats();
+        assert!(
+            stats.reuse.reused > 700 && stats.reuse.parsed <= 4,
+            "step {step}: {:?}",
+            stats.reuse
+        );
+        assert!(
+            stats.indexed < 100,
+            "step {step}: {} tokenized",
+            stats.indexed
+        );
+        let rebuilt = SearchIndex::build(snapshot.resources());
+        for text in queries {
+            for include_shadowed in [false, true] {
+                let mut q = SearchQuery::new(text);
+                q.include_shadowed = include_shadowed;
+                q.limit = 50;
+                assert_eq!(
+                    snapshot.search(&q),
+                    rebuilt.search(snapshot.resources(), &q),
+                    "step {step}, query {text:?}"
+                );
+            }
+        }
+        assert_eq!(
+            snapshot.index_size(),
+            (rebuilt.term_count(), rebuilt.posting_count()),
+            "step {step}"
+        );
+    }
+    let found = catalog.snapshot().search(&SearchQuery::new("zanzibarian"));
+    assert!(
+        found.is_empty(),
+        "a deleted agent's words are gone: {found:?}"
+    );
 }

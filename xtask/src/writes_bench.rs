@@ -1,0 +1,128 @@
+//! `cargo xtask bench --writes`: the release server watching the generated corpus, one file
+//! written after another. Each write changes one agent's description to a word no other file
+//! holds; the time until a search through HTTP finds that word is the time a user waits to see
+//! an edit, and resident memory is read after each write.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::http_bench::{start_server, stop};
+use crate::proc_usage;
+
+/// Writes one agent `count` times and reports latency and memory.
+pub fn writes_bench(binary: &Path, config: &Path, corpus: &Path, count: usize) -> Result<()> {
+    let (server, address) = start_server(
+        binary,
+        config,
+        corpus,
+        &[("JARVIS__DISCOVERY__WATCH", "true")],
+    )?;
+    let result = run(server.id(), &address, corpus, count);
+    stop(server);
+    result
+}
+
+fn run(pid: u32, address: &str, corpus: &Path, count: usize) -> Result<()> {
+    let host = address.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).with_context(|| format!("cannot reach {host}"))?;
+    stream.set_nodelay(true)?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let agent = corpus.join("home/.claude/agents/zz-bench-write.md");
+    // Settle: the first metrics samples, the first flush of history.
+    std::thread::sleep(Duration::from_secs(3));
+    let (start_rss, _, _) = proc_usage(pid)?;
+    println!(
+        "\n==> {count} single-file writes on the watched corpus ({})",
+        corpus.display()
+    );
+    println!("resident after start: {:.1} MB", start_rss as f64 / 1024.0);
+    let mut latencies = Vec::with_capacity(count);
+    let mut rss = Vec::with_capacity(count);
+    for i in 0..count {
+        let word = format!("qwrite{i}x");
+        let started = Instant::now();
+        std::fs::write(
+            &agent,
+            format!(
+                "---\nname: zz-bench-write\ndescription: Written by the bench, {word}\n---\nChecks that an edit is searchable.\n"
+            ),
+        )?;
+        loop {
+            let body = get(
+                &mut stream,
+                &mut reader,
+                host,
+                &format!("/api/v2/search?q={word}"),
+            )?;
+            if body.contains(&format!("bench, {word}")) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("write {i} not searchable after 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        latencies.push(started.elapsed());
+        rss.push(proc_usage(pid)?.0);
+    }
+    std::fs::remove_file(&agent)?;
+    let mut sorted = latencies.clone();
+    sorted.sort();
+    let at = |p: f64| {
+        let i = ((sorted.len() as f64 * p) as usize).min(sorted.len() - 1);
+        sorted[i].as_secs_f64() * 1000.0
+    };
+    println!(
+        "write to searchable: p50 {:.0} ms   p90 {:.0} ms   max {:.0} ms   (debounce included)",
+        at(0.5),
+        at(0.9),
+        at(1.0)
+    );
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    let marks: Vec<String> = [1usize, 10, 25, 50, 75, 100, count]
+        .into_iter()
+        .filter(|&n| n <= count)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|n| format!("after {n}: {:.1} MB", mb(rss[n - 1])))
+        .collect();
+    println!("resident {}", marks.join("   "));
+    Ok(())
+}
+
+/// One GET on the keep-alive connection; the body as text.
+fn get(
+    stream: &mut TcpStream,
+    reader: &mut BufReader<TcpStream>,
+    host: &str,
+    path: &str,
+) -> Result<String> {
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n")?;
+    let mut status = String::new();
+    reader.read_line(&mut status)?;
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let length = length.context("an answer without Content-Length")?;
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body)?;
+    if !status.starts_with("HTTP/1.1 200") {
+        bail!("{path} answered {}", status.trim_end());
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
