@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -57,7 +58,9 @@ pub struct CatalogSnapshot {
     generation: u64,
     fingerprint: u64,
     resources: Vec<Arc<Resource>>,
-    by_id: HashMap<ResourceId, usize>,
+    /// (hash of the id, position), sorted: one allocation, where a map of ids would copy every
+    /// id on each reload.
+    by_id: Vec<(u64, u32)>,
     diagnostics: Vec<Diagnostic>,
     index: SearchIndex,
     stats: ScanStats,
@@ -85,11 +88,12 @@ impl CatalogSnapshot {
             duration,
             reuse,
         } = out;
-        let by_id = resources
+        let mut by_id: Vec<(u64, u32)> = resources
             .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
+            .zip(0u32..)
+            .map(|(r, i)| (id_hash(&r.id), i))
             .collect();
+        by_id.sort_unstable();
         let mut kinds: HashMap<&'static str, KindCount> = ResourceKind::ALL
             .iter()
             .map(|k| (k.plural(), KindCount::default()))
@@ -162,7 +166,13 @@ impl CatalogSnapshot {
 
     /// A resource by id.
     pub fn get(&self, id: &ResourceId) -> Option<&Resource> {
-        self.by_id.get(id).map(|&i| &*self.resources[i])
+        let hash = id_hash(id);
+        let start = self.by_id.partition_point(|&(h, _)| h < hash);
+        self.by_id[start..]
+            .iter()
+            .take_while(|&&(h, _)| h == hash)
+            .map(|&(_, i)| &*self.resources[i as usize])
+            .find(|r| &r.id == id)
     }
 
     /// The resource in effect for `name` of `kind`, as Claude Code would pick it: by qualified
@@ -233,6 +243,13 @@ impl CatalogSnapshot {
     pub fn body_bytes(&self) -> usize {
         self.resources.iter().map(|r| r.body.stored_bytes()).sum()
     }
+}
+
+fn id_hash(id: &ResourceId) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = rustc_hash::FxHasher::default();
+    id.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// What a reload did.
@@ -370,7 +387,22 @@ impl LiveCatalog {
     }
 
     /// Rescans everything and swaps in the result if anything changed. Blocking.
+    ///
+    /// Files whose stamp (size, modification time, inode) is the one the last scan saw are not
+    /// read again, and resources that did not change keep their place in the search index.
     pub fn reload(&self) -> ReloadOutcome {
+        self.reload_with(None)
+    }
+
+    /// Rescans after a file watcher reported `changed` paths, taking every other file and
+    /// folder as the last scan saw it — without listing folders or checking stamps. The
+    /// caller vouches that nothing else changed; a periodic [`LiveCatalog::reload`] catches
+    /// what a watcher missed. Blocking.
+    pub fn reload_changed(&self, changed: &[PathBuf]) -> ReloadOutcome {
+        self.reload_with(Some(changed))
+    }
+
+    fn reload_with(&self, changed: Option<&[PathBuf]>) -> ReloadOutcome {
         let mut cache = self
             .shared
             .reload
@@ -396,7 +428,7 @@ impl LiveCatalog {
         // Taken: a scan that panics leaves an empty cache, and the next scan reads everything.
         let previous = std::mem::take(&mut *cache);
         let result = catch_unwind(AssertUnwindSafe(|| {
-            scan_incremental(roots, &external, stamp, previous)
+            scan_incremental(roots, &external, stamp, previous, changed)
         }));
         let (out, next_cache) = match result {
             Ok(out) => out,

@@ -14,7 +14,6 @@
 //! in the catalog, marked with `shadowed_by` and reported as a `shadowed` diagnostic, so a user
 //! can see why an edit has no effect.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jarvis_core::{Diagnostic, DiagnosticCode, Resource, ResourceKind, Scope};
@@ -22,12 +21,23 @@ use jarvis_core::{Diagnostic, DiagnosticCode, Resource, ResourceKind, Scope};
 /// Marks shadowed resources and reports each one. A shadowed resource is copied before it is
 /// marked, so the parse it came from (shared with the next scan) stays as it was read.
 pub(crate) fn apply(resources: &mut [Arc<Resource>], diags: &mut Vec<Diagnostic>) {
-    let mut groups: BTreeMap<(ResourceKind, &str), Vec<usize>> = BTreeMap::new();
-    for (i, r) in resources.iter().enumerate() {
-        groups.entry((r.kind, identity(r))).or_default().push(i);
+    // Resources in the order of what they compete for: names defined more than once are the
+    // runs of this order, settled one after the other, so diagnostics come out in the same order
+    // on every scan. One sorted list rather than a map of lists: a scan of 16,000 resources
+    // makes one allocation here, not 16,000.
+    let mut order: Vec<(ResourceKind, &str, usize)> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.kind, identity(r), i))
+        .collect();
+    order.sort_unstable();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for run in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        if run.len() > 1 {
+            groups.push(run.iter().map(|&(_, _, i)| i).collect());
+        }
     }
-    // Only names defined more than once compete.
-    let mut groups: Vec<Vec<usize>> = groups.into_values().filter(|m| m.len() > 1).collect();
+    drop(order);
     for members in &mut groups {
         members.sort_by(|&a, &b| {
             let (ra, rb) = (&resources[a], &resources[b]);
@@ -110,25 +120,31 @@ fn shadow(
 }
 
 fn skills_beat_commands(resources: &mut [Arc<Resource>], diags: &mut Vec<Diagnostic>) {
-    // Active skills by name: a lookup per command rather than a pass over every skill.
-    let mut skills: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
-    for (i, r) in resources.iter().enumerate() {
-        if r.kind == ResourceKind::Skill && r.is_active() {
-            skills.entry(r.name.as_str()).or_default().push(i);
-        }
-    }
+    // Active skills sorted by name: a binary search per command rather than a pass over every
+    // skill.
+    let mut skills: Vec<(&str, usize)> = resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == ResourceKind::Skill && r.is_active())
+        .map(|(i, r)| (r.name.as_str(), i))
+        .collect();
+    skills.sort_unstable();
     let mut losers = Vec::new();
     for (i, r) in resources.iter().enumerate() {
         if r.kind != ResourceKind::Command || !r.is_active() {
             continue;
         }
-        if let Some(&s) = skills
-            .get(r.qualified_name.as_str())
-            .and_then(|found| found.iter().find(|&&s| competes(&resources[s], r)))
+        let name = r.qualified_name.as_str();
+        let start = skills.partition_point(|&(n, _)| n < name);
+        if let Some(&(_, s)) = skills[start..]
+            .iter()
+            .take_while(|&&(n, _)| n == name)
+            .find(|&&(_, s)| competes(&resources[s], r))
         {
             losers.push((i, s));
         }
     }
+    drop(skills);
     for (loser, winner) in losers {
         shadow(resources, loser, winner, diags);
     }
@@ -138,18 +154,19 @@ fn skills_beat_commands(resources: &mut [Arc<Resource>], diags: &mut Vec<Diagnos
 /// across scopes the project's definition takes the bare name, and the others remain reachable
 /// by their namespaced form.
 fn report_ambiguous_aliases(resources: &[Arc<Resource>], diags: &mut Vec<Diagnostic>) {
-    let mut by_name: BTreeMap<&str, Vec<&Resource>> = BTreeMap::new();
-    for r in resources
+    let mut commands: Vec<(&str, usize)> = resources
         .iter()
-        .map(|r| &**r)
-        .filter(|r| r.kind == ResourceKind::Command && r.is_active())
-    {
-        by_name.entry(r.name.as_str()).or_default().push(r);
-    }
-    for (name, rs) in by_name {
-        if rs.len() < 2 {
+        .enumerate()
+        .filter(|(_, r)| r.kind == ResourceKind::Command && r.is_active())
+        .map(|(i, r)| (r.name.as_str(), i))
+        .collect();
+    commands.sort_unstable();
+    for run in commands.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() < 2 {
             continue;
         }
+        let name = run[0].0;
+        let rs: Vec<&Resource> = run.iter().map(|&(_, i)| &*resources[i]).collect();
         let best_rank = rs.iter().map(|r| rank(r)).min().unwrap_or(0);
         let owners: Vec<&&Resource> = rs.iter().filter(|r| rank(r) == best_rank).collect();
         let forms = |set: &[&&Resource]| {

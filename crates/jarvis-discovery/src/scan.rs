@@ -62,13 +62,16 @@ impl ReadFacts {
 #[derive(Default)]
 pub struct ParseCache {
     /// By path, as bytes (hashing a `Path` walks its components).
-    entries: FxHashMap<Box<[u8]>, Parsed>,
+    entries: FxHashMap<Box<[u8]>, Box<Parsed>>,
+    /// Folder listings by root and kind of listing, for scans told what changed.
+    listings: FxHashMap<(Box<[u8]>, u8), Shared>,
 }
 
 impl std::fmt::Debug for ParseCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParseCache")
             .field("files", &self.entries.len())
+            .field("listings", &self.listings.len())
             .finish()
     }
 }
@@ -85,6 +88,20 @@ impl ParseCache {
     }
 }
 
+/// Whether `path` is `ancestor` or below it, comparing bytes (`Path::starts_with` parses
+/// components, and this runs for every file of a scan told what changed).
+fn within(path: &Path, ancestor: &Path) -> bool {
+    let (p, a) = (key(path), key(ancestor));
+    p.starts_with(a)
+        && (p.len() == a.len()
+            || a.last()
+                .is_some_and(|&b| std::path::is_separator(char::from(b)))
+            || std::path::is_separator(char::from(p[a.len()])))
+}
+
+/// A value of some type a source chose, shared between scans.
+type Shared = Arc<dyn Any + Send + Sync>;
+
 /// A path as the cache's key.
 fn key(path: &Path) -> &[u8] {
     path.as_os_str().as_encoded_bytes()
@@ -99,7 +116,7 @@ struct Parsed {
     /// Whether the stamp can vouch for the content (see [`FileStamp::settled_at`]).
     settled: bool,
     diags: Vec<Diagnostic>,
-    value: Option<Arc<dyn Any + Send + Sync>>,
+    value: Option<Shared>,
 }
 
 /// How many files a scan read and how many it took from the previous scan.
@@ -118,18 +135,77 @@ pub(crate) struct Scan<'a> {
     pub out: ScanOutput,
     previous: ParseCache,
     next: ParseCache,
+    /// The paths the file watcher reported changed, when this scan was triggered by it: every
+    /// other file and folder is taken as the previous scan left it, without a system call.
+    /// `None` checks every file's stamp and lists every folder.
+    changed: Option<&'a [PathBuf]>,
     hash: u64,
 }
 
 impl<'a> Scan<'a> {
-    fn new(roots: &'a ScanRoots, previous: ParseCache) -> Self {
+    fn new(roots: &'a ScanRoots, previous: ParseCache, changed: Option<&'a [PathBuf]>) -> Self {
+        let next = ParseCache {
+            entries: FxHashMap::with_capacity_and_hasher(
+                previous.entries.len(),
+                Default::default(),
+            ),
+            listings: FxHashMap::default(),
+        };
         Scan {
             roots,
             out: ScanOutput::default(),
             previous,
-            next: ParseCache::default(),
+            next,
+            changed,
             hash: 0xcbf2_9ce4_8422_2325,
         }
+    }
+
+    /// Whether nothing at or below `path`, and nothing above it, was reported changed, in a
+    /// scan told what changed.
+    fn untouched(&self, path: &Path) -> bool {
+        self.changed
+            .is_some_and(|changed| !changed.iter().any(|c| within(c, path) || within(path, c)))
+    }
+
+    /// The changed paths at or below `root` (empty in a full scan).
+    pub(crate) fn changed_below(&self, root: &Path) -> Vec<&'a Path> {
+        self.changed
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| within(c, root) || within(root, c))
+            .map(PathBuf::as_path)
+            .collect()
+    }
+
+    /// A listing of `root` (`kind` tells listings of one root apart): the previous scan's when
+    /// this scan was told what changed and `still_valid` holds for the previous listing and the
+    /// changed paths at or below `root`; else `list` runs. Either way the listing is kept for
+    /// the next scan.
+    pub(crate) fn listing<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        root: &Path,
+        kind: u8,
+        still_valid: impl FnOnce(&T, &[&Path]) -> bool,
+        list: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let key = (Box::<[u8]>::from(key(root)), kind);
+        let reused = if self.changed.is_some() {
+            let changed = self.changed_below(root);
+            self.previous
+                .listings
+                .remove(&key)
+                .and_then(|any| any.downcast_ref::<T>().cloned())
+                .filter(|before| still_valid(before, &changed))
+        } else {
+            None
+        };
+        let value = match reused {
+            Some(value) => value,
+            None => list(self),
+        };
+        self.next.listings.insert(key, Arc::new(value.clone()));
+        value
     }
 
     /// Reads a file, recording it in the fingerprint; a failure becomes a diagnostic.
@@ -155,33 +231,45 @@ impl<'a> Scan<'a> {
         paths: &[PathBuf],
         parse: impl Fn(&Path, &str, &mut Vec<Diagnostic>) -> T + Sync,
     ) -> Vec<T> {
-        self.read_all_depending(paths, |_| 0, parse)
+        self.read_all_depending(paths, |path| path, |_, _| 0, parse)
     }
 
-    /// [`Scan::read_all`] for parses that look beyond their file: `depends` sums up what else
-    /// the parse reads (a skill's folder listing), and a change to it parses the file again.
+    /// [`Scan::read_all`] for parses that look beyond their file: `reach` is the part of the
+    /// tree a parse reads (a skill's folder), `depends` sums up what else it reads (the
+    /// folder's listing), and a change to either parses the file again. `depends` is given the
+    /// parse when there is one, to derive the sum from it rather than look again.
     pub(crate) fn read_all_depending<T: Clone + Send + Sync + 'static>(
         &mut self,
         paths: &[PathBuf],
-        depends: impl Fn(&Path) -> u64 + Sync,
+        reach: impl for<'p> Fn(&'p Path) -> &'p Path + Sync,
+        depends: impl Fn(&Path, Option<&T>) -> u64 + Sync,
         parse: impl Fn(&Path, &str, &mut Vec<Diagnostic>) -> T + Sync,
     ) -> Vec<T> {
         let max = self.roots.max_file_bytes;
         let previous = &self.previous;
+        let this = &*self;
         // Each worker drops a file's text as soon as it is parsed: only the parsed values (with
         // compressed bodies) and the facts of the read travel back, which keeps memory low. A
         // worker that finds the previous parse still good says so; the entry itself is moved
         // over below, on this thread.
         let results = parallel_map(paths, |path| {
-            let depends = depends(path);
-            if let Some(before) = previous.entries.get(key(path))
-                && before.settled
-                && before.depends == depends
-                && FileStamp::read(path) == Some(before.facts.stamp)
-                && before
+            let before = previous.entries.get(key(path)).filter(|before| {
+                before
                     .value
                     .as_ref()
                     .is_none_or(|value| value.downcast_ref::<T>().is_some())
+            });
+            // Told what changed, and nothing in this file's reach did: no need to look.
+            if let Some(before) = before
+                && before.settled
+                && this.untouched(reach(path))
+            {
+                return (Ok(None), true);
+            }
+            if let Some(before) = before
+                && before.settled
+                && before.depends == depends(path, None)
+                && FileStamp::read(path) == Some(before.facts.stamp)
             {
                 return (Ok(None), true);
             }
@@ -194,27 +282,27 @@ impl<'a> Scan<'a> {
                     let parsed = Parsed {
                         settled: facts.stamp.settled_at(read_at),
                         facts,
-                        depends,
+                        depends: depends(path, value.as_ref()),
                         diags,
-                        value: value.map(|v| Arc::new(v) as Arc<dyn Any + Send + Sync>),
+                        value: value.map(|v| Arc::new(v) as Shared),
                     };
-                    (Ok(Some(parsed)), false)
+                    (Ok(Some(Box::new(parsed))), false)
                 }
                 Err(diag) => (Err(diag), false),
             }
         });
         let mut values = Vec::with_capacity(results.len());
         for (path, (parsed, reused)) in paths.iter().zip(results) {
-            let parsed = match parsed {
-                Ok(Some(parsed)) => parsed,
+            let (old_key, parsed) = match parsed {
+                Ok(Some(parsed)) => (None, parsed),
                 // A path listed twice in one scan finds its entry moved already.
-                Ok(None) => match self
-                    .previous
-                    .entries
-                    .remove(key(path))
-                    .or_else(|| self.next.entries.get(key(path)).cloned())
-                {
-                    Some(parsed) => parsed,
+                Ok(None) => match self.previous.entries.remove_entry(key(path)).or_else(|| {
+                    self.next
+                        .entries
+                        .get_key_value(key(path))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                }) {
+                    Some((key, parsed)) => (Some(key), parsed),
                     None => continue,
                 },
                 Err(diag) => {
@@ -244,7 +332,9 @@ impl<'a> Scan<'a> {
                         .cloned(),
                 );
             }
-            self.next.entries.insert(key(path).into(), parsed);
+            self.next
+                .entries
+                .insert(old_key.unwrap_or_else(|| key(path).into()), parsed);
         }
         values
     }
@@ -284,6 +374,13 @@ impl<'a> Scan<'a> {
         self.mix(&bytes.to_le_bytes());
     }
 
+    /// [`Scan::saw`] for the file `relative` inside `folder`, without joining the two.
+    pub(crate) fn saw_in(&mut self, folder: &Path, relative: &str, bytes: u64) {
+        self.mix(folder.as_os_str().as_encoded_bytes());
+        self.mix(relative.as_bytes());
+        self.mix(&bytes.to_le_bytes());
+    }
+
     pub(crate) fn diag(&mut self, diag: Diagnostic) {
         match diag.severity {
             jarvis_core::Severity::Error => {
@@ -314,13 +411,23 @@ impl<'a> Scan<'a> {
         self.out.resources.push(resource);
     }
 
+    /// Mixes `bytes` into the fingerprint eight bytes a step (the rotate-xor-multiply of
+    /// FxHash), then the length, so that two fields cannot run into each other.
     fn mix(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.hash ^= u64::from(b);
-            self.hash = self.hash.wrapping_mul(0x0000_0100_0000_01b3);
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut hash = self.hash;
+        let mut step = |word: u64| hash = (hash.rotate_left(5) ^ word).wrapping_mul(K);
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(word);
+            step(u64::from_le_bytes(eight));
         }
-        self.hash ^= 0xff;
-        self.hash = self.hash.wrapping_mul(0x0000_0100_0000_01b3);
+        for &b in words.remainder() {
+            step(u64::from(b));
+        }
+        step(bytes.len() as u64 ^ 0xff00_0000_0000_0000);
+        self.hash = hash;
     }
 
     /// Reports a missing location: an error-level diagnostic if the user named it (it existed at
@@ -385,14 +492,18 @@ pub fn scan(roots: &ScanRoots) -> ScanOutput {
 
 /// [`scan_with`], reusing what `previous` parsed for every file whose stamp has not changed
 /// (pass `ParseCache::default()` for a first scan); returns the scan and what the next scan can
-/// reuse.
+/// reuse. With `changed` (the paths a file watcher reported), files and folders outside those
+/// paths are taken as the previous scan saw them without even a `stat`: the caller vouches that
+/// nothing else changed, and a periodic scan without `changed` catches what a watcher missed.
 pub fn scan_incremental(
     roots: &ScanRoots,
     external: &[External],
     stamp: u64,
     previous: ParseCache,
+    changed: Option<&[PathBuf]>,
 ) -> (ScanOutput, ParseCache) {
-    let mut scan = Scan::new(roots, previous);
+    let changed = changed.filter(|_| !previous.is_empty());
+    let mut scan = Scan::new(roots, previous, changed);
     run(&mut scan, external, stamp);
     (scan.out, scan.next)
 }
@@ -409,7 +520,7 @@ pub struct External {
 /// [`scan`], plus resources from live sources; `stamp` changes whenever they do, so the
 /// fingerprint notices.
 pub fn scan_with(roots: &ScanRoots, external: &[External], stamp: u64) -> ScanOutput {
-    let mut scan = Scan::new(roots, ParseCache::default());
+    let mut scan = Scan::new(roots, ParseCache::default(), None);
     run(&mut scan, external, stamp);
     scan.out
 }

@@ -31,6 +31,21 @@ pub(crate) fn files_below(
     out
 }
 
+/// Whether a listing made by [`files_below`] still holds after the `changed` paths (at or
+/// below its root) changed: each must be a listed file still there, a file the listing would
+/// not keep, or a path gone that held no listed file. A changed folder lists again.
+pub(crate) fn listing_holds(
+    files: &[PathBuf],
+    changed: &[&Path],
+    keep: impl Fn(&Path) -> bool,
+) -> bool {
+    changed.iter().all(|&path| match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => files.iter().any(|f| f == path) || !keep(path),
+        Ok(_) => false,
+        Err(_) => !files.iter().any(|f| f.starts_with(path)),
+    })
+}
+
 /// Turns a walkdir error into a diagnostic.
 pub(crate) fn walk_error(root: &Path, err: &walkdir::Error) -> Diagnostic {
     let path = err.path().unwrap_or(root).to_path_buf();

@@ -67,6 +67,11 @@ impl CatalogWatcher {
                 None,
                 move |result: DebounceEventResult| {
                     let message = match result {
+                        // The kernel dropped events (a queue overflow): what changed is
+                        // unknown, so everything is looked at.
+                        Ok(events) if events.iter().any(|e| e.event.need_rescan()) => {
+                            Message::WatchError("events were dropped (queue overflow)".into())
+                        }
                         Ok(events) => {
                             let changed: Vec<PathBuf> = events
                                 .into_iter()
@@ -185,7 +190,7 @@ fn run(
             Ok(Message::Changed(paths)) => {
                 if paths.iter().any(|p| is_relevant(p)) {
                     tracing::debug!(events = paths.len(), "resource files changed");
-                    catalog.reload();
+                    catalog.reload_changed(&paths);
                 }
             }
             Ok(Message::WatchError(error)) => {
@@ -209,9 +214,16 @@ fn changes_content(kind: notify::EventKind) -> bool {
     !matches!(kind, notify::EventKind::Access(_))
 }
 
-/// Whether a changed path can affect the catalog: Markdown and JSON files, and folders (whose
-/// creation, removal or renaming moves whole sets of files).
+/// Whether a changed path can affect the catalog: Markdown and JSON files, folders (whose
+/// creation, removal or renaming moves whole sets of files), and any file in a skill folder
+/// (listed with the skill).
 fn is_relevant(path: &Path) -> bool {
+    if path
+        .parent()
+        .is_some_and(|dir| dir.components().any(|c| c.as_os_str() == "skills"))
+    {
+        return true;
+    }
     match path.extension().and_then(|e| e.to_str()) {
         Some(ext) => {
             ext.eq_ignore_ascii_case("md") || ext.eq_ignore_ascii_case("json") || path.is_dir()

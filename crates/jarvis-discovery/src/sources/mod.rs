@@ -7,14 +7,21 @@ pub(crate) mod mcp;
 pub(crate) mod skills;
 pub mod workflows;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jarvis_core::{Diagnostic, Resource};
 use serde_json::Value;
 
 use crate::scan::Scan;
-use crate::walk::{files_below, has_extension};
+use crate::walk::{files_below, has_extension, listing_holds};
+
+/// The kind of listing [`Scan::listing`] keeps of an agents or commands folder.
+const MARKDOWN_TREE: u8 = 2;
+
+fn is_markdown(path: &Path) -> bool {
+    has_extension(path, "md")
+}
 
 /// Reads every `*.md` file below `dir` (on all cores) and pushes what `parse` makes of each:
 /// the shared shape of the agents and commands folders.
@@ -23,8 +30,22 @@ pub(crate) fn scan_markdown_tree(
     dir: &Path,
     parse: impl Fn(&str, &Path, &mut Vec<Diagnostic>) -> Option<Resource> + Sync,
 ) {
-    let files = files_below(dir, 32, |p| has_extension(p, "md"), scan.diags());
-    let resources = scan.read_all(&files, |path, text, diags| {
+    // Shared, not copied: a folder's listing is thousands of paths.
+    let listing = scan.listing(
+        dir,
+        MARKDOWN_TREE,
+        |before: &Arc<(Vec<PathBuf>, Vec<Diagnostic>)>, changed| {
+            listing_holds(&before.0, changed, is_markdown)
+        },
+        |_| {
+            let mut errors = Vec::new();
+            let files = files_below(dir, 32, is_markdown, &mut errors);
+            Arc::new((files, errors))
+        },
+    );
+    let (files, errors) = &*listing;
+    scan.diags().extend(errors.iter().cloned());
+    let resources = scan.read_all(files, |path, text, diags| {
         parse(text, path, diags).map(Arc::new)
     });
     for resource in resources.into_iter().flatten() {

@@ -26,17 +26,26 @@ const MAX_DESCRIPTION: usize = 1024;
 /// The portable limit on a name's length.
 const MAX_NAME: usize = 64;
 
-/// Scans a `skills/` folder: each direct sub-folder is one skill.
-pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Option<&Path>) {
+/// What a `skills/` folder holds: skill folders with and without a manifest, stray files.
+#[derive(Debug, Clone, Default)]
+struct Listing {
+    manifests: Vec<PathBuf>,
+    missing: Vec<PathBuf>,
+    strays: Vec<PathBuf>,
+    errors: Vec<Diagnostic>,
+}
+
+fn list(dir: &Path) -> Listing {
+    let mut listing = Listing::default();
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
-            scan.diag(Diagnostic::new(
+            listing.errors.push(Diagnostic::new(
                 DiagnosticCode::WalkFailed,
                 dir,
                 format!("cannot be read: {e}"),
             ));
-            return;
+            return listing;
         }
     };
     let mut folders = Vec::new();
@@ -48,15 +57,10 @@ pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Optio
                 if path.is_dir() {
                     folders.push(path);
                 } else {
-                    scan.saw(&path, 0);
-                    scan.diag(Diagnostic::new(
-                        DiagnosticCode::SkillManifestMissing,
-                        &path,
-                        "a file directly in `skills/` is not a skill; skills are folders holding SKILL.md",
-                    ).with_severity(jarvis_core::Severity::Info));
+                    listing.strays.push(path);
                 }
             }
-            Err(e) => scan.diag(Diagnostic::new(
+            Err(e) => listing.errors.push(Diagnostic::new(
                 DiagnosticCode::WalkFailed,
                 dir,
                 format!("an entry cannot be read: {e}"),
@@ -64,12 +68,58 @@ pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Optio
         }
     }
     folders.sort();
-    let (manifests, missing): (Vec<PathBuf>, Vec<PathBuf>) = folders
+    listing.strays.sort();
+    (listing.manifests, listing.missing) = folders
         .into_iter()
         .map(|folder| folder.join(MANIFEST))
         .partition(|manifest| manifest.is_file());
-    for manifest in missing {
-        let folder = manifest.parent().unwrap_or(dir);
+    listing
+}
+
+/// Whether a `skills/` listing still holds after `changed` (paths at or below the folder): it
+/// does when each is a file inside a skill folder that is still a file, other than a manifest
+/// that was not there before.
+fn listing_holds(dir: &Path, before: &Listing, changed: &[&Path]) -> bool {
+    changed.iter().all(|path| {
+        let Ok(rest) = path.strip_prefix(dir) else {
+            return false;
+        };
+        rest.components().count() >= 2
+            && path.is_file()
+            && (path.file_name() != Some(MANIFEST.as_ref())
+                || before.manifests.iter().any(|m| m == path))
+    })
+}
+
+/// The skill folder of a manifest: what a skill's parse reads.
+fn folder_of(manifest: &Path) -> &Path {
+    manifest.parent().unwrap_or(manifest)
+}
+
+/// Scans a `skills/` folder: each direct sub-folder is one skill.
+pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Option<&Path>) {
+    let listing = scan.listing(
+        dir,
+        LISTING,
+        |before: &Arc<Listing>, changed| listing_holds(dir, before, changed),
+        |_| Arc::new(list(dir)),
+    );
+    for diag in &listing.errors {
+        scan.diag(diag.clone());
+    }
+    for path in &listing.strays {
+        scan.saw(path, 0);
+        scan.diag(
+            Diagnostic::new(
+                DiagnosticCode::SkillManifestMissing,
+                path,
+                "a file directly in `skills/` is not a skill; skills are folders holding SKILL.md",
+            )
+            .with_severity(jarvis_core::Severity::Info),
+        );
+    }
+    for manifest in &listing.missing {
+        let folder = folder_of(manifest);
         scan.saw(folder, 0);
         scan.diag(Diagnostic::new(
             DiagnosticCode::SkillManifestMissing,
@@ -79,24 +129,33 @@ pub(crate) fn scan(scan: &mut Scan<'_>, dir: &Path, scope: Scope, project: Optio
     }
     // A skill is its manifest plus the list of files beside it: a file added to or removed
     // from the folder parses the skill again even when SKILL.md is unchanged.
-    let listing = |manifest: &Path| {
-        let folder = manifest.parent().unwrap_or(dir);
-        listing_stamp(&list_files(folder, &mut Vec::new()))
-    };
-    let resources = scan.read_all_depending(&manifests, listing, |manifest, text, diags| {
-        let folder = manifest.parent().unwrap_or(dir);
-        let files = list_files(folder, diags);
-        Arc::new(parse(text, folder, files, scope, project, diags))
-    });
+    let listing_of =
+        |manifest: &Path, parsed: Option<&Arc<Resource>>| match parsed.map(|r| &r.details) {
+            Some(Details::Skill(details)) => listing_stamp(&details.files),
+            _ => listing_stamp(&list_files(folder_of(manifest), &mut Vec::new())),
+        };
+    let resources = scan.read_all_depending(
+        &listing.manifests,
+        folder_of,
+        listing_of,
+        |manifest, text, diags| {
+            let folder = folder_of(manifest);
+            let files = list_files(folder, diags);
+            Arc::new(parse(text, folder, files, scope, project, diags))
+        },
+    );
     for resource in resources {
         if let Details::Skill(details) = &resource.details {
             for file in &details.files {
-                scan.saw(&details.folder.join(&file.path), file.bytes);
+                scan.saw_in(&details.folder, &file.path, file.bytes);
             }
         }
         scan.push_shared(resource);
     }
 }
+
+/// The kind of listing [`Scan::listing`] keeps of a `skills/` folder.
+const LISTING: u8 = 1;
 
 /// A hash of a skill folder's listing: each file's path and size.
 fn listing_stamp(files: &[SkillFile]) -> u64 {

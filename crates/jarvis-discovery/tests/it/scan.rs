@@ -516,3 +516,111 @@ fn a_rescan_parses_only_what_changed() {
     assert_eq!(shared, from_files.len());
     assert!(after.resolve(ResourceKind::Agent, "probe-stamp").is_none());
 }
+
+/// Everything a snapshot says, in a form two snapshots can be compared by.
+fn everything(snapshot: &CatalogSnapshot) -> (String, Vec<String>) {
+    let resources = serde_json::to_string(snapshot.resources()).unwrap();
+    let mut diagnostics: Vec<String> = snapshot
+        .diagnostics()
+        .iter()
+        .map(|d| serde_json::to_string(d).unwrap())
+        .collect();
+    diagnostics.sort();
+    (resources, diagnostics)
+}
+
+/// A reload told which paths changed looks only there, and ends where a full scan of the same
+/// files ends: files added, rewritten and deleted, a manifest added to a folder that had none,
+/// a file added beside a skill, a folder of commands removed.
+#[test]
+fn a_reload_told_what_changed_ends_where_a_full_scan_does() {
+    let fx = fixture::build();
+    age(fx._dir.path());
+    let catalog = LiveCatalog::load(fx.roots());
+    let skills = fx.claude.join("skills");
+    type Step<'a> = Box<dyn Fn() -> Vec<std::path::PathBuf> + 'a>;
+    let steps: Vec<Step<'_>> = vec![
+        Box::new(|| {
+            let path = fx.claude.join("agents/probe-told.md");
+            std::fs::write(
+                &path,
+                "---\nname: probe-told\ndescription: Told\n---\nBody\n",
+            )
+            .unwrap();
+            vec![path]
+        }),
+        Box::new(|| {
+            let path = skills.join("nomanifest/SKILL.md");
+            std::fs::write(
+                &path,
+                "---\nname: nomanifest\ndescription: Now a skill\n---\nDo it.\n",
+            )
+            .unwrap();
+            vec![path]
+        }),
+        Box::new(|| {
+            let path = skills.join("helper/references/added.md");
+            std::fs::write(&path, "# Added\n").unwrap();
+            vec![path]
+        }),
+        Box::new(|| {
+            let path = skills.join("stray-two.md");
+            std::fs::write(&path, "Another stray file.\n").unwrap();
+            vec![path]
+        }),
+        Box::new(|| {
+            let path = fx.claude.join("agents/probe-told.md");
+            std::fs::write(
+                &path,
+                "---\nname: probe-told\ndescription: Told twice\n---\nBody\n",
+            )
+            .unwrap();
+            vec![path]
+        }),
+        Box::new(|| {
+            let dir = fx.claude.join("commands");
+            let sub = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.is_dir())
+                .expect("a namespaced commands folder");
+            std::fs::remove_dir_all(&sub).unwrap();
+            vec![sub]
+        }),
+        Box::new(|| {
+            let path = fx.claude.join("agents/probe-told.md");
+            std::fs::remove_file(&path).unwrap();
+            vec![path]
+        }),
+    ];
+    for (step, edit) in steps.iter().enumerate() {
+        let changed = edit();
+        catalog.reload_changed(&changed);
+        let told = catalog.snapshot();
+        let full = LiveCatalog::load(fx.roots()).snapshot();
+        let (told_all, full_all) = (everything(&told), everything(&full));
+        if told_all != full_all {
+            let only = |a: &[String], b: &[String]| -> Vec<String> {
+                a.iter().filter(|x| !b.contains(x)).cloned().collect()
+            };
+            panic!(
+                "step {step}: {} vs {} resources, {} vs {} diagnostics; only after the told reload: {:?}; only after the full scan: {:?}",
+                told.resources().len(),
+                full.resources().len(),
+                told_all.1.len(),
+                full_all.1.len(),
+                only(&told_all.1, &full_all.1),
+                only(&full_all.1, &told_all.1),
+            );
+        }
+        // Files written in the last two seconds are read again whatever the watcher says.
+        assert!(
+            told.stats().reuse.parsed <= 5,
+            "step {step}: {:?}",
+            told.stats().reuse
+        );
+    }
+    let told = catalog.snapshot();
+    assert!(told.resolve(ResourceKind::Skill, "nomanifest").is_some());
+    assert!(told.resolve(ResourceKind::Agent, "probe-told").is_none());
+}
