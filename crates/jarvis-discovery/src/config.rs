@@ -32,6 +32,9 @@ pub struct DiscoveryConfig {
     /// Whether to watch the folders for changes.
     pub watch: bool,
     /// How long a burst of file events is coalesced before the catalog reloads, in milliseconds.
+    /// Default 50: an editor's save burst takes a few milliseconds, and a reload told which
+    /// files changed costs tens of milliseconds at 16,000 resources, so a burst split in two
+    /// costs little while every edit shows sooner.
     pub debounce_ms: u64,
     /// A full rescan runs this often (seconds) to catch what a watcher misses; 0 disables it.
     pub rescan_interval_secs: u64,
@@ -47,7 +50,7 @@ impl Default for DiscoveryConfig {
             workflow_paths: Vec::new(),
             max_file_bytes: 1024 * 1024,
             watch: true,
-            debounce_ms: 150,
+            debounce_ms: 50,
             rescan_interval_secs: 300,
         }
     }

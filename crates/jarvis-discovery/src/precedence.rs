@@ -21,23 +21,40 @@ use jarvis_core::{Diagnostic, DiagnosticCode, Resource, ResourceKind, Scope};
 /// Marks shadowed resources and reports each one. A shadowed resource is copied before it is
 /// marked, so the parse it came from (shared with the next scan) stays as it was read.
 pub(crate) fn apply(resources: &mut [Arc<Resource>], diags: &mut Vec<Diagnostic>) {
-    // Resources in the order of what they compete for: names defined more than once are the
-    // runs of this order, settled one after the other, so diagnostics come out in the same order
-    // on every scan. One sorted list rather than a map of lists: a scan of 16,000 resources
-    // makes one allocation here, not 16,000.
-    let mut order: Vec<(ResourceKind, &str, usize)> = resources
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.kind, identity(r), i))
-        .collect();
-    order.sort_unstable();
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for run in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+    // `resources` arrive sorted by kind and qualified name (the scan sorts them first), so the
+    // definitions of one name are runs of that order; workflows compete by workflow id and are
+    // sorted apart. Names defined more than once are settled in the order of (kind, name), so
+    // diagnostics come out in the same order on every scan.
+    let mut keyed: Vec<(ResourceKind, &str, Vec<usize>)> = Vec::new();
+    let mut workflows: Vec<(&str, usize)> = Vec::new();
+    let mut start = 0;
+    while start < resources.len() {
+        let r = &resources[start];
+        let mut end = start + 1;
+        if r.kind == ResourceKind::Workflow {
+            workflows.push((identity(r), start));
+        } else {
+            while end < resources.len()
+                && resources[end].kind == r.kind
+                && resources[end].qualified_name == r.qualified_name
+            {
+                end += 1;
+            }
+            if end - start > 1 {
+                keyed.push((r.kind, identity(r), (start..end).collect()));
+            }
+        }
+        start = end;
+    }
+    workflows.sort_unstable();
+    for run in workflows.chunk_by(|a, b| a.0 == b.0) {
         if run.len() > 1 {
-            groups.push(run.iter().map(|&(_, _, i)| i).collect());
+            let members = run.iter().map(|&(_, i)| i).collect();
+            keyed.push((ResourceKind::Workflow, run[0].0, members));
         }
     }
-    drop(order);
+    keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut groups: Vec<Vec<usize>> = keyed.into_iter().map(|(_, _, m)| m).collect();
     for members in &mut groups {
         members.sort_by(|&a, &b| {
             let (ra, rb) = (&resources[a], &resources[b]);

@@ -65,6 +65,23 @@ pub struct ParseCache {
     entries: FxHashMap<Box<[u8]>, Box<Parsed>>,
     /// Folder listings by root and kind of listing, for scans told what changed.
     listings: FxHashMap<(Box<[u8]>, u8), Shared>,
+    /// What each batch of files (one [`Scan::read_all`]) added to the scan, by a hash of its
+    /// paths: a scan told what changed takes a batch none of whose files changed whole.
+    batches: FxHashMap<u64, Batch>,
+}
+
+/// What one batch of files added to a scan.
+struct Batch {
+    /// Its part of the fingerprint.
+    hash: u64,
+    files_read: usize,
+    /// How many of its files had a parse.
+    parsed: usize,
+    diagnostics: Vec<Diagnostic>,
+    /// The values, a `Vec<T>`.
+    values: Shared,
+    /// Whether every parse can be trusted by its stamp (none was racily written).
+    settled: bool,
 }
 
 impl std::fmt::Debug for ParseCache {
@@ -101,6 +118,21 @@ fn within(path: &Path, ancestor: &Path) -> bool {
 
 /// A value of some type a source chose, shared between scans.
 type Shared = Arc<dyn Any + Send + Sync>;
+
+/// A hash of a batch's paths, in order.
+fn paths_hash(paths: &[PathBuf]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut hash: u64 = paths.len() as u64;
+    for path in paths {
+        for chunk in key(path).chunks(8) {
+            let mut eight = [0u8; 8];
+            eight[..chunk.len()].copy_from_slice(chunk);
+            hash = (hash.rotate_left(5) ^ u64::from_le_bytes(eight)).wrapping_mul(K);
+        }
+        hash = (hash.rotate_left(5) ^ 0xff).wrapping_mul(K);
+    }
+    hash
+}
 
 /// A path as the cache's key.
 fn key(path: &Path) -> &[u8] {
@@ -145,6 +177,7 @@ pub(crate) struct Scan<'a> {
 impl<'a> Scan<'a> {
     fn new(roots: &'a ScanRoots, previous: ParseCache, changed: Option<&'a [PathBuf]>) -> Self {
         let next = ParseCache {
+            batches: FxHashMap::default(),
             entries: FxHashMap::with_capacity_and_hasher(
                 previous.entries.len(),
                 Default::default(),
@@ -245,6 +278,15 @@ impl<'a> Scan<'a> {
         depends: impl Fn(&Path, Option<&T>) -> u64 + Sync,
         parse: impl Fn(&Path, &str, &mut Vec<Diagnostic>) -> T + Sync,
     ) -> Vec<T> {
+        let batch_key = paths_hash(paths);
+        let outer = std::mem::replace(&mut self.hash, 0x9e37_79b9_7f4a_7c15);
+        let diagnostics_before = self.out.diagnostics.len();
+        let files_read_before = self.out.files_read;
+        if let Some(values) = self.reuse_batch::<T>(batch_key, paths, &reach) {
+            let sub = std::mem::replace(&mut self.hash, outer);
+            self.mix(&sub.to_le_bytes());
+            return values;
+        }
         let max = self.roots.max_file_bytes;
         let previous = &self.previous;
         let this = &*self;
@@ -292,6 +334,7 @@ impl<'a> Scan<'a> {
             }
         });
         let mut values = Vec::with_capacity(results.len());
+        let (mut with_parse, mut settled) = (0, true);
         for (path, (parsed, reused)) in paths.iter().zip(results) {
             let (old_key, parsed) = match parsed {
                 Ok(Some(parsed)) => (None, parsed),
@@ -315,6 +358,8 @@ impl<'a> Scan<'a> {
             } else {
                 self.out.reuse.parsed += 1;
             }
+            with_parse += 1;
+            settled &= parsed.settled;
             if self.record(path, Ok(parsed.facts.clone())) {
                 if reused {
                     // Logged when the file was parsed; the diagnostics stay in the catalog.
@@ -336,7 +381,56 @@ impl<'a> Scan<'a> {
                 .entries
                 .insert(old_key.unwrap_or_else(|| key(path).into()), parsed);
         }
+        let sub = std::mem::replace(&mut self.hash, outer);
+        self.mix(&sub.to_le_bytes());
+        self.next.batches.insert(
+            batch_key,
+            Batch {
+                hash: sub,
+                files_read: self.out.files_read - files_read_before,
+                parsed: with_parse,
+                diagnostics: self.out.diagnostics[diagnostics_before..].to_vec(),
+                values: Arc::new(values.clone()),
+                settled,
+            },
+        );
         values
+    }
+
+    /// The values of the previous scan's batch of the same `paths`, in a scan told what
+    /// changed, when nothing within the reach of any of them changed: its fingerprint part,
+    /// diagnostics and parse entries are carried over without a look at any file.
+    fn reuse_batch<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        batch_key: u64,
+        paths: &[PathBuf],
+        reach: impl for<'p> Fn(&'p Path) -> &'p Path,
+    ) -> Option<Vec<T>> {
+        let changed = self.changed?;
+        let batch = self.previous.batches.get(&batch_key)?;
+        if !batch.settled
+            || paths.iter().any(|path| {
+                let reach = reach(path);
+                changed.iter().any(|c| within(c, reach) || within(reach, c))
+            })
+        {
+            return None;
+        }
+        let values = batch.values.downcast_ref::<Vec<T>>()?.clone();
+        let batch = self.previous.batches.remove(&batch_key)?;
+        for path in paths {
+            if let Some((key, parsed)) = self.previous.entries.remove_entry(key(path)) {
+                self.next.entries.insert(key, parsed);
+            }
+        }
+        self.hash = batch.hash;
+        self.out.files_read += batch.files_read;
+        self.out.reuse.reused += batch.parsed;
+        self.out
+            .diagnostics
+            .extend(batch.diagnostics.iter().cloned());
+        self.next.batches.insert(batch_key, batch);
+        Some(values)
     }
 
     /// Records a read in the fingerprint and diagnostics; `true` when there is text to parse.
@@ -554,15 +648,32 @@ fn run(scan: &mut Scan<'_>, external: &[External], stamp: u64) {
     }
     scan.mix(&stamp.to_le_bytes());
 
+    // Sorted before precedence, which finds the definitions of one name as runs of this order.
+    // The keys are gathered into one list first (no pointer chasing per comparison); the input
+    // position breaks ties, as a stable sort would.
+    let order: Vec<usize> = {
+        let mut keys: Vec<(jarvis_core::ResourceKind, &str, Scope, &Path, usize)> = scan
+            .out
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    r.kind,
+                    r.qualified_name.as_str(),
+                    r.scope,
+                    r.source.as_path(),
+                    i,
+                )
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.into_iter().map(|(.., i)| i).collect()
+    };
+    let unsorted = std::mem::take(&mut scan.out.resources);
+    scan.out.resources = order.into_iter().map(|i| unsorted[i].clone()).collect();
+    drop(unsorted);
     precedence::apply(&mut scan.out.resources, &mut scan.out.diagnostics);
-    scan.out.resources.sort_by(|a, b| {
-        (a.kind, &a.qualified_name, a.scope, &a.source).cmp(&(
-            b.kind,
-            &b.qualified_name,
-            b.scope,
-            &b.source,
-        ))
-    });
     scan.out.fingerprint = scan.hash;
     scan.out.duration = started.elapsed();
 }

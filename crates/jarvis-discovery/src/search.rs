@@ -308,13 +308,14 @@ impl SearchIndex {
             .postings
             .iter()
             .map(|list| {
-                let mut out: Vec<Posting> = list
-                    .iter()
-                    .filter_map(|p| {
-                        let doc = old_to_new[p.doc() as usize];
-                        (doc != u32::MAX).then(|| p.renumbered(doc))
-                    })
-                    .collect();
+                // Sized up front: a collect through `filter_map` grows (and copies) each list.
+                let mut out: Vec<Posting> = Vec::with_capacity(list.len());
+                for p in list {
+                    let doc = old_to_new[p.doc() as usize];
+                    if doc != u32::MAX {
+                        out.push(p.renumbered(doc));
+                    }
+                }
                 if !in_order {
                     out.sort_unstable_by_key(|p| p.doc());
                 }

@@ -620,6 +620,11 @@ fn a_reload_told_what_changed_ends_where_a_full_scan_does() {
             told.stats().reuse
         );
     }
+    // A full rescan of the same files agrees: same fingerprint, nothing to swap.
+    assert!(
+        matches!(catalog.reload(), ReloadOutcome::Unchanged(_)),
+        "a full rescan after told reloads found a change"
+    );
     let told = catalog.snapshot();
     assert!(told.resolve(ResourceKind::Skill, "nomanifest").is_some());
     assert!(told.resolve(ResourceKind::Agent, "probe-told").is_none());
