@@ -708,15 +708,15 @@ fn chunk_terms(chunk: &[&Resource]) -> ChunkTerms {
     let mut dict: FxHashMap<Box<str>, u32> = FxHashMap::default();
     let mut terms: Vec<Box<str>> = Vec::new();
     let mut per_doc = Vec::with_capacity(chunk.len());
-    let mut local: FxHashMap<u32, (u8, u16)> = FxHashMap::default();
+    // One slot per chunk-local term (fields, body frequency, and the doc that last touched it):
+    // a resource's terms accumulate without a hash map per occurrence.
+    let mut slots: Vec<(u8, u16, u32)> = Vec::new();
+    let mut touched: Vec<u32> = Vec::new();
     let mut lowered = String::new();
-    for r in chunk {
-        local.clear();
+    for (r, stamp) in chunk.iter().zip(1u32..) {
+        touched.clear();
         let mut add = |field: u8, text: &str| {
-            for raw in text.split(|c: char| !c.is_alphanumeric()) {
-                if raw.is_empty() {
-                    continue;
-                }
+            for_each_word(text, |raw| {
                 let token: &str = if raw.is_ascii() {
                     if raw.bytes().any(|b| b.is_ascii_uppercase()) {
                         lowered.clear();
@@ -731,7 +731,7 @@ fn chunk_terms(chunk: &[&Resource]) -> ChunkTerms {
                     &lowered
                 };
                 if is_stop_word(token) {
-                    continue;
+                    return;
                 }
                 let id = match dict.get(token) {
                     Some(&id) => id,
@@ -739,15 +739,20 @@ fn chunk_terms(chunk: &[&Resource]) -> ChunkTerms {
                         let id = u32::try_from(terms.len()).unwrap_or(u32::MAX);
                         terms.push(token.into());
                         dict.insert(token.into(), id);
+                        slots.push((0, 0, 0));
                         id
                     }
                 };
-                let entry = local.entry(id).or_insert((0, 0));
-                entry.0 |= field;
-                if field == BODY {
-                    entry.1 = entry.1.saturating_add(1);
+                let slot = &mut slots[id as usize];
+                if slot.2 != stamp {
+                    *slot = (0, 0, stamp);
+                    touched.push(id);
                 }
-            }
+                slot.0 |= field;
+                if field == BODY {
+                    slot.1 = slot.1.saturating_add(1);
+                }
+            });
         };
         add(NAME, &r.name);
         if r.qualified_name != r.name {
@@ -762,9 +767,45 @@ fn chunk_terms(chunk: &[&Resource]) -> ChunkTerms {
         add(DESCRIPTION, &r.description);
         let body = r.body.text();
         add(BODY, prefix_at_char_boundary(&body, MAX_BODY_BYTES));
-        per_doc.push(local.iter().map(|(&id, &(f, tf))| (id, f, tf)).collect());
+        per_doc.push(
+            touched
+                .iter()
+                .map(|&id| {
+                    let (fields, tf, _) = slots[id as usize];
+                    (id, fields, tf)
+                })
+                .collect(),
+        );
     }
     (terms, per_doc)
+}
+
+/// Calls `f` with each maximal run of alphanumeric characters in `text`. ASCII text (most of
+/// it) is split byte by byte; other text by characters, as `char::is_alphanumeric` decides.
+fn for_each_word(text: &str, mut f: impl FnMut(&str)) {
+    if text.is_ascii() {
+        let bytes = text.as_bytes();
+        let mut start = None;
+        for (i, b) in bytes.iter().enumerate() {
+            match (b.is_ascii_alphanumeric(), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    f(&text[s..i]);
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            f(&text[s..]);
+        }
+    } else {
+        for raw in text.split(|c: char| !c.is_alphanumeric()) {
+            if !raw.is_empty() {
+                f(raw);
+            }
+        }
+    }
 }
 
 /// Packs a candidate's rank so that a larger integer ranks higher: tokens matched (7 bits),
@@ -1140,6 +1181,27 @@ mod tests {
         let words: Vec<&str> = t.iter().map(|(_, w)| w.as_str()).collect();
         assert_eq!(words, ["code", "reviewer", "tools", "smart", "debug"]);
         assert_eq!(t[0].0, 4);
+    }
+
+    #[test]
+    fn words_split_as_alphanumeric_runs_in_both_paths() {
+        for text in [
+            "The Code-Reviewer of tools:smart_debug 42x",
+            "trailing word",
+            "  --leading and, punctuation!! ",
+            "Café naïve über-fast straße 東京 tokens",
+            "",
+            "x",
+        ] {
+            let mut words = Vec::new();
+            for_each_word(text, |w| words.push(w.to_owned()));
+            let expected: Vec<String> = text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(words, expected, "{text:?}");
+        }
     }
 
     #[test]
