@@ -70,11 +70,13 @@ tasks:
   contract                            the OpenAPI document against the running server
                                       (schemathesis, installed into a virtualenv if missing)
   gen-corpus --out DIR [--count N]    write a realistic tree of N resources (default 10000)
-  bench [--quick] [--http] [--idle] [--resources N]
+  bench [--quick] [--http] [--idle] [--writes [--count N]] [--resources N]
                                       run the benchmarks (criterion, HTTP load with wrk, memory)
                                       over a generated corpus of N resources (default 10000);
                                       --http skips criterion; --idle measures only an idle
-                                      server's memory and CPU";
+                                      server's memory and CPU; --writes only the time from a
+                                      file written to a search that finds it, and memory across
+                                      N such writes (default 100)";
 
 fn root() -> PathBuf {
     // xtask lives at <root>/xtask.
