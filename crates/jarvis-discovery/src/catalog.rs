@@ -364,6 +364,10 @@ impl LiveCatalog {
     }
 
     /// Replaces the resources that the live source `origin` supplies, then reloads. Blocking.
+    ///
+    /// The reload takes every file as the last scan left it (no folder is listed, no file
+    /// looked at): a change on disk has its own reload, from the watcher or the periodic
+    /// rescan.
     pub fn set_external(&self, origin: &str, external: External) -> ReloadOutcome {
         self.shared
             .external
@@ -373,7 +377,7 @@ impl LiveCatalog {
         self.shared
             .external_stamp
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.reload()
+        self.reload_with(Some(&[]))
     }
 
     /// What the live source `origin` last supplied.

@@ -212,6 +212,11 @@ impl Posting {
     fn body_bucket(self) -> u8 {
         (self.0 & 0xF) as u8
     }
+
+    /// The fields and body bucket together: an index into [`field_weights`].
+    fn weight_index(self) -> usize {
+        (self.0 & 0xFF) as usize
+    }
 }
 
 /// The index over one snapshot's resources.
@@ -522,6 +527,7 @@ impl SearchIndex {
         let Scratch {
             acc,
             touched,
+            complete,
             ranked,
         } = scratch;
         // A query that panicked half-way left its resources behind: clean them first.
@@ -529,7 +535,14 @@ impl SearchIndex {
             acc[doc as usize] = DocScore::default();
         }
         touched.clear();
+        complete.clear();
         ranked.clear();
+        let all_tokens = if query_tokens.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << query_tokens.len()) - 1
+        };
+        let weights = field_weights();
         for (slot, terms) in expansions.iter().enumerate() {
             let bit = 1u64 << slot;
             // `expand` yields exact, then prefix, then fuzzy terms: the first term to reach a
@@ -556,9 +569,12 @@ impl SearchIndex {
                         touched.push(doc);
                     }
                     entry.tokens |= bit;
+                    if entry.tokens == all_tokens {
+                        complete.push(doc);
+                    }
                     entry.quality_points += quality.points();
                     entry.worst = entry.worst.min(quality);
-                    entry.score += field_weight(p) * idf * quality.factor();
+                    entry.score += weights[p.weight_index()] * idf * quality.factor();
                     if quality == MatchQuality::Exact && p.fields() & NAME != 0 {
                         entry.exact_name_tokens += 1;
                     }
@@ -567,8 +583,15 @@ impl SearchIndex {
         }
         let wanted = u8::try_from(query_tokens.len()).unwrap_or(u8::MAX);
         // Each candidate's rank as one integer, computed once: tokens matched, then match
-        // quality, then score (higher first), then resource number (lower first).
-        ranked.extend(touched.iter().map(|&doc| {
+        // quality, then score (higher first), then resource number (lower first). Tokens
+        // matched come first, so when enough resources matched every token, the page is made
+        // of them alone and the others need no rank.
+        let candidates: &[u32] = if complete.len() >= query.limit {
+            complete
+        } else {
+            touched
+        };
+        ranked.extend(candidates.iter().map(|&doc| {
             let s = &acc[doc as usize];
             let score = s.score_of(self.docs[doc as usize].2, wanted);
             rank_key(
@@ -838,6 +861,8 @@ struct Scratch {
     acc: Vec<DocScore>,
     /// The resources this query reached.
     touched: Vec<u32>,
+    /// Those that matched every token.
+    complete: Vec<u32>,
     /// Their rank keys.
     ranked: Vec<u128>,
 }
@@ -847,6 +872,7 @@ thread_local! {
         std::cell::RefCell::new(Scratch {
             acc: Vec::new(),
             touched: Vec::new(),
+            complete: Vec::new(),
             ranked: Vec::new(),
         })
     };
@@ -871,6 +897,19 @@ impl Default for DocScore {
             score: 0.0,
         }
     }
+}
+
+/// [`field_weight`] of every fields-and-bucket byte a posting can hold, computed once: the
+/// scoring loop looks a weight up instead of branching on four fields for each posting.
+fn field_weights() -> &'static [f32; 256] {
+    static WEIGHTS: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
+    WEIGHTS.get_or_init(|| {
+        let mut table = [0.0; 256];
+        for (byte, weight) in (0u32..).zip(table.iter_mut()) {
+            *weight = field_weight(Posting(byte));
+        }
+        table
+    })
 }
 
 fn field_weight(p: Posting) -> f32 {

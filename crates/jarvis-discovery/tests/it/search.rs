@@ -315,3 +315,51 @@ fn an_updated_index_answers_as_a_rebuilt_one() {
         "a deleted agent's words are gone: {found:?}"
     );
 }
+
+/// A short page is the head of a long one: the page ranks only the resources that matched every
+/// token when there are enough of them, and that must not change what it holds.
+#[test]
+fn a_short_page_is_the_head_of_a_long_one() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("corpus");
+    jarvis_testkit::generate(&dir, 1500).unwrap();
+    let layout = jarvis_testkit::Layout::of(&dir);
+    let config = DiscoveryConfig {
+        claude_dir: Some(layout.claude_dir),
+        claude_json: Some(layout.claude_json),
+        desktop_config: None,
+        projects: layout
+            .projects
+            .into_iter()
+            .map(jarvis_discovery::ProjectConfig::Path)
+            .collect(),
+        workflow_paths: vec![layout.workflows],
+        ..DiscoveryConfig::default()
+    };
+    let env = Environment {
+        home: Some(dir.clone()),
+        vars: Default::default(),
+    };
+    let snapshot = LiveCatalog::load(config.resolve(&env).unwrap()).snapshot();
+    for text in [
+        "security review",
+        "kubernetes deploy latency",
+        "reveiw cache",
+        "kube",
+        "docker audit zzqq",
+    ] {
+        let mut long = SearchQuery::new(text);
+        long.limit = 100_000;
+        let all = snapshot.search(&long);
+        for limit in [1, 5, 20, 100] {
+            let mut short = SearchQuery::new(text);
+            short.limit = limit;
+            let page = snapshot.search(&short);
+            assert_eq!(
+                page[..],
+                all[..limit.min(all.len())],
+                "{text:?}, limit {limit}"
+            );
+        }
+    }
+}
