@@ -398,6 +398,29 @@ impl LiveCatalog {
         self.reload_with(None)
     }
 
+    /// Records a reload that panicked (`fallback` when the panic carries no message) and keeps
+    /// serving `current`.
+    fn failed(
+        &self,
+        current: &CatalogSnapshot,
+        panic: &(dyn std::any::Any + Send),
+        fallback: &str,
+    ) -> ReloadOutcome {
+        let reason = jarvis_core::panic_message(panic)
+            .unwrap_or(fallback)
+            .to_owned();
+        tracing::error!(generation = current.generation(), %reason, "catalog reload failed; keeping the last good snapshot");
+        *self
+            .shared
+            .last_error
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
+        ReloadOutcome::Failed {
+            generation: current.generation(),
+            reason,
+        }
+    }
+
     /// Rescans after a file watcher reported `changed` paths, taking every other file and
     /// folder as the last scan saw it — without listing folders or checking stamps. The
     /// caller vouches that nothing else changed; a periodic [`LiveCatalog::reload`] catches
@@ -436,21 +459,7 @@ impl LiveCatalog {
         }));
         let (out, next_cache) = match result {
             Ok(out) => out,
-            Err(panic) => {
-                let reason = jarvis_core::panic_message(&*panic)
-                    .unwrap_or("scan panicked")
-                    .to_owned();
-                tracing::error!(generation = current.generation(), %reason, "catalog reload failed; keeping the last good snapshot");
-                *self
-                    .shared
-                    .last_error
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
-                return ReloadOutcome::Failed {
-                    generation: current.generation(),
-                    reason,
-                };
-            }
+            Err(panic) => return self.failed(&current, &*panic, "scan panicked"),
         };
         *self
             .shared
@@ -469,21 +478,9 @@ impl LiveCatalog {
         let snapshot = match built {
             Ok(snapshot) => Arc::new(snapshot),
             Err(panic) => {
-                let reason = jarvis_core::panic_message(&*panic)
-                    .unwrap_or("building the snapshot panicked")
-                    .to_owned();
-                tracing::error!(generation = current.generation(), %reason, "catalog reload failed; keeping the last good snapshot");
-                *self
-                    .shared
-                    .last_error
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
                 // The parses are sound, but start the next scan afresh all the same.
                 *cache = ParseCache::default();
-                return ReloadOutcome::Failed {
-                    generation: current.generation(),
-                    reason,
-                };
+                return self.failed(&current, &*panic, "building the snapshot panicked");
             }
         };
         let stats = snapshot.stats();
