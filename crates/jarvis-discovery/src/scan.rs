@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use jarvis_core::{Diagnostic, DiagnosticCode, Resource, Scope};
-use rustc_hash::FxHashMap;
+use std::hash::Hasher;
+
+use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::config::{Root, ScanRoots};
 use crate::precedence;
@@ -121,17 +123,17 @@ type Shared = Arc<dyn Any + Send + Sync>;
 
 /// A hash of a batch's paths, in order.
 fn paths_hash(paths: &[PathBuf]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut hash: u64 = paths.len() as u64;
+    let mut hash = FxHasher::default();
     for path in paths {
-        for chunk in key(path).chunks(8) {
-            let mut eight = [0u8; 8];
-            eight[..chunk.len()].copy_from_slice(chunk);
-            hash = (hash.rotate_left(5) ^ u64::from_le_bytes(eight)).wrapping_mul(K);
-        }
-        hash = (hash.rotate_left(5) ^ 0xff).wrapping_mul(K);
+        write_field(&mut hash, key(path));
     }
-    hash
+    hash.finish()
+}
+
+/// Writes `bytes` and then their length, so that two fields cannot run into each other.
+fn write_field(hash: &mut FxHasher, bytes: &[u8]) {
+    hash.write(bytes);
+    hash.write_usize(bytes.len());
 }
 
 /// A path as the cache's key.
@@ -161,7 +163,6 @@ pub struct ReuseStats {
 }
 
 /// The state of a scan in progress, handed to each source.
-#[derive(Debug)]
 pub(crate) struct Scan<'a> {
     pub roots: &'a ScanRoots,
     pub out: ScanOutput,
@@ -171,7 +172,7 @@ pub(crate) struct Scan<'a> {
     /// other file and folder is taken as the previous scan left it, without a system call.
     /// `None` checks every file's stamp and lists every folder.
     changed: Option<&'a [PathBuf]>,
-    hash: u64,
+    hash: FxHasher,
 }
 
 impl<'a> Scan<'a> {
@@ -190,7 +191,7 @@ impl<'a> Scan<'a> {
             previous,
             next,
             changed,
-            hash: 0xcbf2_9ce4_8422_2325,
+            hash: FxHasher::default(),
         }
     }
 
@@ -202,7 +203,7 @@ impl<'a> Scan<'a> {
     }
 
     /// The changed paths at or below `root` (empty in a full scan).
-    pub(crate) fn changed_below(&self, root: &Path) -> Vec<&'a Path> {
+    fn changed_below(&self, root: &Path) -> Vec<&'a Path> {
         self.changed
             .unwrap_or_default()
             .iter()
@@ -279,14 +280,14 @@ impl<'a> Scan<'a> {
         parse: impl Fn(&Path, &str, &mut Vec<Diagnostic>) -> T + Sync,
     ) -> Vec<T> {
         let batch_key = paths_hash(paths);
-        let outer = std::mem::replace(&mut self.hash, 0x9e37_79b9_7f4a_7c15);
-        let diagnostics_before = self.out.diagnostics.len();
-        let files_read_before = self.out.files_read;
         if let Some(values) = self.reuse_batch::<T>(batch_key, paths, &reach) {
-            let sub = std::mem::replace(&mut self.hash, outer);
-            self.mix(&sub.to_le_bytes());
             return values;
         }
+        // The batch's files go into a fingerprint of their own, mixed into the scan's as one
+        // value: a later scan can take the batch whole and mix the same value.
+        let outer = std::mem::take(&mut self.hash);
+        let diagnostics_before = self.out.diagnostics.len();
+        let files_read_before = self.out.files_read;
         let max = self.roots.max_file_bytes;
         let previous = &self.previous;
         let this = &*self;
@@ -381,8 +382,8 @@ impl<'a> Scan<'a> {
                 .entries
                 .insert(old_key.unwrap_or_else(|| key(path).into()), parsed);
         }
-        let sub = std::mem::replace(&mut self.hash, outer);
-        self.mix(&sub.to_le_bytes());
+        let sub = std::mem::replace(&mut self.hash, outer).finish();
+        self.hash.write_u64(sub);
         self.next.batches.insert(
             batch_key,
             Batch {
@@ -423,7 +424,7 @@ impl<'a> Scan<'a> {
                 self.next.entries.insert(key, parsed);
             }
         }
-        self.hash = batch.hash;
+        self.hash.write_u64(batch.hash);
         self.out.files_read += batch.files_read;
         self.out.reuse.reused += batch.parsed;
         self.out
@@ -505,23 +506,9 @@ impl<'a> Scan<'a> {
         self.out.resources.push(resource);
     }
 
-    /// Mixes `bytes` into the fingerprint eight bytes a step (the rotate-xor-multiply of
-    /// FxHash), then the length, so that two fields cannot run into each other.
+    /// Mixes `bytes` into the fingerprint.
     fn mix(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut hash = self.hash;
-        let mut step = |word: u64| hash = (hash.rotate_left(5) ^ word).wrapping_mul(K);
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            let mut eight = [0u8; 8];
-            eight.copy_from_slice(word);
-            step(u64::from_le_bytes(eight));
-        }
-        for &b in words.remainder() {
-            step(u64::from(b));
-        }
-        step(bytes.len() as u64 ^ 0xff00_0000_0000_0000);
-        self.hash = hash;
+        write_field(&mut self.hash, bytes);
     }
 
     /// Reports a missing location: an error-level diagnostic if the user named it (it existed at
@@ -674,7 +661,7 @@ fn run(scan: &mut Scan<'_>, external: &[External], stamp: u64) {
     scan.out.resources = order.into_iter().map(|i| unsorted[i].clone()).collect();
     drop(unsorted);
     precedence::apply(&mut scan.out.resources, &mut scan.out.diagnostics);
-    scan.out.fingerprint = scan.hash;
+    scan.out.fingerprint = scan.hash.finish();
     scan.out.duration = started.elapsed();
 }
 

@@ -120,17 +120,11 @@ pub(crate) fn nanos(time: Option<SystemTime>) -> u128 {
 
 #[cfg(unix)]
 fn node(meta: &fs::Metadata) -> u64 {
+    use std::hash::{Hash, Hasher};
     use std::os::unix::fs::MetadataExt;
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for part in [
-        meta.dev(),
-        meta.ino(),
-        meta.ctime() as u64,
-        meta.ctime_nsec() as u64,
-    ] {
-        hash = (hash ^ part).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    let mut hash = rustc_hash::FxHasher::default();
+    (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec()).hash(&mut hash);
+    hash.finish()
 }
 
 #[cfg(not(unix))]

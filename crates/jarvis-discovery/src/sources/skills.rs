@@ -159,14 +159,13 @@ const LISTING: u8 = 1;
 
 /// A hash of a skill folder's listing: each file's path and size.
 fn listing_stamp(files: &[SkillFile]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    use std::hash::{Hash, Hasher};
+    let mut hash = rustc_hash::FxHasher::default();
     for file in files {
-        for &b in file.path.as_bytes().iter().chain(&file.bytes.to_le_bytes()) {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        hash = (hash ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
+        file.path.hash(&mut hash);
+        file.bytes.hash(&mut hash);
     }
-    hash
+    hash.finish()
 }
 
 /// Every file in the skill folder except the manifest, sorted by relative path.
