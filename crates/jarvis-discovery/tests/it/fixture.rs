@@ -288,3 +288,38 @@ pub fn build() -> Fixture {
         workflows,
     }
 }
+
+/// The roots of a corpus written into `dir` by `jarvis_testkit::generate`.
+pub fn generated_roots(dir: &Path) -> ScanRoots {
+    let layout = jarvis_testkit::Layout::of(dir);
+    let config = DiscoveryConfig {
+        claude_dir: Some(layout.claude_dir),
+        claude_json: Some(layout.claude_json),
+        desktop_config: None,
+        projects: layout
+            .projects
+            .into_iter()
+            .map(ProjectConfig::Path)
+            .collect(),
+        workflow_paths: vec![layout.workflows],
+        ..DiscoveryConfig::default()
+    };
+    let env = Environment {
+        home: Some(dir.to_path_buf()),
+        vars: Default::default(),
+    };
+    config.resolve(&env).unwrap()
+}
+
+/// Sets every file at or below `path` to have been modified an hour ago, as a user's files are:
+/// a file modified in the last two seconds is parsed again on every rescan, however unchanged.
+pub fn age(path: &Path) {
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in walkdir::WalkDir::new(path) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let file = fs::File::options().write(true).open(entry.path()).unwrap();
+            file.set_modified(hour_ago).unwrap();
+        }
+    }
+}

@@ -417,27 +417,12 @@ fn a_reload_releases_the_snapshot_it_replaces() {
     }
 }
 
-/// Sets every file below `dir` to have been modified an hour ago, as a user's files are.
-fn age(dir: &Path) {
-    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    for entry in walkdir::WalkDir::new(dir) {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() {
-            let file = std::fs::File::options()
-                .write(true)
-                .open(entry.path())
-                .unwrap();
-            file.set_modified(hour_ago).unwrap();
-        }
-    }
-}
-
 /// A rescan parses only the files whose stamp changed, and a change the size and modification
 /// time do not show (same length, the old time put back) is still seen.
 #[test]
 fn a_rescan_parses_only_what_changed() {
     let fx = fixture::build();
-    age(fx._dir.path());
+    fixture::age(fx._dir.path());
     let catalog = LiveCatalog::load(fx.roots());
     let first = catalog.snapshot();
     let files = first.stats().reuse.parsed;
@@ -453,7 +438,7 @@ fn a_rescan_parses_only_what_changed() {
         "---\nname: probe-stamp\ndescription: Version one\n---\nBody\n",
     )
     .unwrap();
-    age(&agent);
+    fixture::age(&agent);
     assert!(matches!(catalog.reload(), ReloadOutcome::Swapped(_)));
     let stats = catalog.snapshot().stats().reuse;
     assert_eq!(stats.parsed, 1, "{stats:?}");
@@ -535,7 +520,7 @@ fn everything(snapshot: &CatalogSnapshot) -> (String, Vec<String>) {
 #[test]
 fn a_reload_told_what_changed_ends_where_a_full_scan_does() {
     let fx = fixture::build();
-    age(fx._dir.path());
+    fixture::age(fx._dir.path());
     let catalog = LiveCatalog::load(fx.roots());
     let skills = fx.claude.join("skills");
     type Step<'a> = Box<dyn Fn() -> Vec<std::path::PathBuf> + 'a>;

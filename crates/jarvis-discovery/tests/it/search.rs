@@ -124,24 +124,7 @@ fn top_results_on_the_generated_corpus_are_pinned() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("corpus");
     jarvis_testkit::generate(&dir, 2000).unwrap();
-    let layout = jarvis_testkit::Layout::of(&dir);
-    let config = DiscoveryConfig {
-        claude_dir: Some(layout.claude_dir),
-        claude_json: Some(layout.claude_json),
-        desktop_config: None,
-        projects: layout
-            .projects
-            .into_iter()
-            .map(jarvis_discovery::ProjectConfig::Path)
-            .collect(),
-        workflow_paths: vec![layout.workflows],
-        ..DiscoveryConfig::default()
-    };
-    let env = Environment {
-        home: Some(dir.clone()),
-        vars: Default::default(),
-    };
-    let snapshot = LiveCatalog::load(config.resolve(&env).unwrap()).snapshot();
+    let snapshot = LiveCatalog::load(fixture::generated_roots(&dir)).snapshot();
     let mut seen = Vec::new();
     for text in [
         "security review",
@@ -167,19 +150,6 @@ fn top_results_on_the_generated_corpus_are_pinned() {
     assert_eq!(seen.trim(), pinned.trim(), "\n{seen}");
 }
 
-/// Sets every file below `dir` to have been modified an hour ago, as a user's files are: a file
-/// modified in the last two seconds is parsed again on every rescan, however unchanged.
-fn age(dir: &std::path::Path) {
-    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    for entry in walkdir::WalkDir::new(dir) {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() {
-            let file = fs::File::options().write(true).open(entry.path()).unwrap();
-            file.set_modified(hour_ago).unwrap();
-        }
-    }
-}
-
 /// A rescan after a few edits updates the index instead of rebuilding it: only what changed is
 /// tokenized, and every query answers exactly as an index built from scratch would.
 #[test]
@@ -187,26 +157,9 @@ fn an_updated_index_answers_as_a_rebuilt_one() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("corpus");
     jarvis_testkit::generate(&dir, 800).unwrap();
-    age(&dir);
+    fixture::age(&dir);
     let layout = jarvis_testkit::Layout::of(&dir);
-    let config = DiscoveryConfig {
-        claude_dir: Some(layout.claude_dir.clone()),
-        claude_json: Some(layout.claude_json),
-        desktop_config: None,
-        projects: layout
-            .projects
-            .iter()
-            .cloned()
-            .map(jarvis_discovery::ProjectConfig::Path)
-            .collect(),
-        workflow_paths: vec![layout.workflows],
-        ..DiscoveryConfig::default()
-    };
-    let env = Environment {
-        home: Some(dir.clone()),
-        vars: Default::default(),
-    };
-    let catalog = LiveCatalog::load(config.resolve(&env).unwrap());
+    let catalog = LiveCatalog::load(fixture::generated_roots(&dir));
     let agents = layout.claude_dir.join("agents");
     let mut names: Vec<std::path::PathBuf> = fs::read_dir(&agents)
         .unwrap()
@@ -323,24 +276,7 @@ fn a_short_page_is_the_head_of_a_long_one() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("corpus");
     jarvis_testkit::generate(&dir, 1500).unwrap();
-    let layout = jarvis_testkit::Layout::of(&dir);
-    let config = DiscoveryConfig {
-        claude_dir: Some(layout.claude_dir),
-        claude_json: Some(layout.claude_json),
-        desktop_config: None,
-        projects: layout
-            .projects
-            .into_iter()
-            .map(jarvis_discovery::ProjectConfig::Path)
-            .collect(),
-        workflow_paths: vec![layout.workflows],
-        ..DiscoveryConfig::default()
-    };
-    let env = Environment {
-        home: Some(dir.clone()),
-        vars: Default::default(),
-    };
-    let snapshot = LiveCatalog::load(config.resolve(&env).unwrap()).snapshot();
+    let snapshot = LiveCatalog::load(fixture::generated_roots(&dir)).snapshot();
     for text in [
         "security review",
         "kubernetes deploy latency",
