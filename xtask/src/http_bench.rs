@@ -59,26 +59,67 @@ fn wrk(threads: u32, connections: u32, duration: &str, url: &str) -> Result<WrkR
 
 /// The size of the body `path` answers, read over a plain HTTP/1.1 connection.
 fn body_size(address: &str, path: &str) -> Result<usize> {
-    let host = address.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(host).with_context(|| format!("cannot reach {host}"))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let head_end = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("no end of headers")?;
-    let head = String::from_utf8_lossy(&response[..head_end]);
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!(
-            "{path} answered {}",
-            head.lines().next().unwrap_or_default()
-        );
+    Ok(KeepAlive::connect(address)?.get(path)?.len())
+}
+
+/// One keep-alive HTTP/1.1 connection, one request at a time: what a single client meets.
+pub(crate) struct KeepAlive {
+    host: String,
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl KeepAlive {
+    /// Connects to `address` (`http://host:port`) with `TCP_NODELAY`.
+    pub(crate) fn connect(address: &str) -> Result<KeepAlive> {
+        let host = address.trim_start_matches("http://").to_owned();
+        let stream = TcpStream::connect(&host).with_context(|| format!("cannot reach {host}"))?;
+        stream.set_nodelay(true)?;
+        let reader = BufReader::new(stream.try_clone()?);
+        Ok(KeepAlive {
+            host,
+            stream,
+            reader,
+        })
     }
-    Ok(response.len() - head_end - 4)
+
+    /// GETs `path` and reads the whole answer; the body, or an error unless it is a 200.
+    pub(crate) fn get(&mut self, path: &str) -> Result<Vec<u8>> {
+        write!(
+            self.stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            self.host
+        )?;
+        let mut status = String::new();
+        self.reader.read_line(&mut status)?;
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line)?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+        let length = length.with_context(|| format!("{path}: an answer without Content-Length"))?;
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body)?;
+        if !status.starts_with("HTTP/1.1 200") {
+            bail!("{path} answered {}", status.trim_end());
+        }
+        Ok(body)
+    }
+}
+
+/// The `p` quantile (0–1) of `sorted` latencies, in milliseconds.
+pub(crate) fn quantile_ms(sorted: &[std::time::Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// Starts `binary serve` on `config` with `HOME` at `home` and rate limits off; answers the
@@ -199,48 +240,17 @@ fn word_pairs() -> Result<Vec<String>> {
 /// is answered from the cache).
 fn new_queries_one_client(address: &str) -> Result<()> {
     let pairs = word_pairs()?;
-    let host = address.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(host).with_context(|| format!("cannot reach {host}"))?;
-    stream.set_nodelay(true)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut client = KeepAlive::connect(address)?;
     let mut latencies = Vec::with_capacity(pairs.len());
     let mut bytes = 0usize;
     for q in &pairs {
         let started = std::time::Instant::now();
-        write!(
-            stream,
-            "GET /api/v2/search?q={q} HTTP/1.1\r\nHost: {host}\r\n\r\n"
-        )?;
-        let mut length = None;
-        let mut status = String::new();
-        reader.read_line(&mut status)?;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse::<usize>().ok();
-            }
-        }
-        if !status.starts_with("HTTP/1.1 200") {
-            bail!("search for {q} answered {}", status.trim_end());
-        }
-        let length = length.context("a search answer without Content-Length")?;
-        let mut body = vec![0u8; length];
-        reader.read_exact(&mut body)?;
+        let body = client.get(&format!("/api/v2/search?q={q}"))?;
         latencies.push(started.elapsed());
-        bytes += length;
+        bytes += body.len();
     }
     latencies.sort();
-    let at = |p: f64| {
-        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len() - 1);
-        latencies[i].as_secs_f64() * 1000.0
-    };
+    let at = |p: f64| quantile_ms(&latencies, p);
     println!(
         "\n==> new two-word searches, one keep-alive client, {} queries (xtask/data/search-words.txt)",
         latencies.len()

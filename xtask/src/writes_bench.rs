@@ -3,14 +3,12 @@
 //! holds; the time until a search through HTTP finds that word is the time a user waits to see
 //! an edit, and resident memory is read after each write.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
-use crate::http_bench::{start_server, stop};
+use crate::http_bench::{KeepAlive, quantile_ms, start_server, stop};
 use crate::proc_usage;
 
 /// Writes one agent `count` times and reports latency and memory.
@@ -27,10 +25,7 @@ pub fn writes_bench(binary: &Path, config: &Path, corpus: &Path, count: usize) -
 }
 
 fn run(pid: u32, address: &str, corpus: &Path, count: usize) -> Result<()> {
-    let host = address.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(host).with_context(|| format!("cannot reach {host}"))?;
-    stream.set_nodelay(true)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut client = KeepAlive::connect(address)?;
     let agent = corpus.join("home/.claude/agents/zz-bench-write.md");
     // Settle: the first metrics samples, the first flush of history.
     std::thread::sleep(Duration::from_secs(3));
@@ -52,13 +47,8 @@ fn run(pid: u32, address: &str, corpus: &Path, count: usize) -> Result<()> {
             ),
         )?;
         loop {
-            let body = get(
-                &mut stream,
-                &mut reader,
-                host,
-                &format!("/api/v2/search?q={word}"),
-            )?;
-            if body.contains(&format!("bench, {word}")) {
+            let body = client.get(&format!("/api/v2/search?q={word}"))?;
+            if String::from_utf8_lossy(&body).contains(&format!("bench, {word}")) {
                 break;
             }
             if started.elapsed() > Duration::from_secs(30) {
@@ -72,10 +62,7 @@ fn run(pid: u32, address: &str, corpus: &Path, count: usize) -> Result<()> {
     std::fs::remove_file(&agent)?;
     let mut sorted = latencies.clone();
     sorted.sort();
-    let at = |p: f64| {
-        let i = ((sorted.len() as f64 * p) as usize).min(sorted.len() - 1);
-        sorted[i].as_secs_f64() * 1000.0
-    };
+    let at = |p: f64| quantile_ms(&sorted, p);
     println!(
         "write to searchable: p50 {:.0} ms   p90 {:.0} ms   max {:.0} ms   (debounce included)",
         at(0.5),
@@ -92,37 +79,4 @@ fn run(pid: u32, address: &str, corpus: &Path, count: usize) -> Result<()> {
         .collect();
     println!("resident {}", marks.join("   "));
     Ok(())
-}
-
-/// One GET on the keep-alive connection; the body as text.
-fn get(
-    stream: &mut TcpStream,
-    reader: &mut BufReader<TcpStream>,
-    host: &str,
-    path: &str,
-) -> Result<String> {
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n")?;
-    let mut status = String::new();
-    reader.read_line(&mut status)?;
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse::<usize>().ok();
-        }
-    }
-    let length = length.context("an answer without Content-Length")?;
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body)?;
-    if !status.starts_with("HTTP/1.1 200") {
-        bail!("{path} answered {}", status.trim_end());
-    }
-    Ok(String::from_utf8_lossy(&body).into_owned())
 }
