@@ -19,14 +19,18 @@ pub fn writes_bench(binary: &Path, config: &Path, corpus: &Path, count: usize) -
         corpus,
         &[("JARVIS__DISCOVERY__WATCH", "true")],
     )?;
-    let result = run(server.id(), &address, corpus, count);
+    let agent = corpus.join("home/.claude/agents/zz-bench-write.md");
+    let result = run(server.id(), &address, corpus, &agent, count);
     stop(server);
+    // The corpus is shared with the other benches: leave it as it was, whatever happened.
+    if agent.exists() {
+        std::fs::remove_file(&agent)?;
+    }
     result
 }
 
-fn run(pid: u32, address: &str, corpus: &Path, count: usize) -> Result<()> {
+fn run(pid: u32, address: &str, corpus: &Path, agent: &Path, count: usize) -> Result<()> {
     let mut client = KeepAlive::connect(address)?;
-    let agent = corpus.join("home/.claude/agents/zz-bench-write.md");
     // Settle: the first metrics samples, the first flush of history.
     std::thread::sleep(Duration::from_secs(3));
     let (start_rss, _, _) = proc_usage(pid)?;
@@ -41,7 +45,7 @@ fn run(pid: u32, address: &str, corpus: &Path, count: usize) -> Result<()> {
         let word = format!("qwrite{i}x");
         let started = Instant::now();
         std::fs::write(
-            &agent,
+            agent,
             format!(
                 "---\nname: zz-bench-write\ndescription: Written by the bench, {word}\n---\nChecks that an edit is searchable.\n"
             ),
@@ -59,7 +63,6 @@ fn run(pid: u32, address: &str, corpus: &Path, count: usize) -> Result<()> {
         latencies.push(started.elapsed());
         rss.push(proc_usage(pid)?.0);
     }
-    std::fs::remove_file(&agent)?;
     let mut sorted = latencies.clone();
     sorted.sort();
     let at = |p: f64| quantile_ms(&sorted, p);
