@@ -57,6 +57,10 @@ enum Command {
         /// Keep running: watch the folders and report every reload until interrupted.
         #[arg(long)]
         watch: bool,
+        /// Read every file, ignoring the catalog cache in the data directory (and leave it
+        /// as it is).
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Ranked search over names, descriptions, tags and bodies.
     Search {
@@ -166,11 +170,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             resources,
             all_diagnostics,
             watch,
+            no_cache,
         } => {
-            let catalog = LiveCatalog::load(roots()?);
+            let catalog = if no_cache {
+                LiveCatalog::load(roots()?)
+            } else {
+                load_catalog(roots()?, &data_dir)
+            };
             let snapshot = catalog.snapshot();
             if json {
-                out = serde_json::to_string_pretty(&scan_json(&snapshot, resources))?;
+                out = serde_json::to_string_pretty(&scan_json(&catalog, &snapshot, resources))?;
             } else {
                 write_scan(&mut out, &snapshot, resources, all_diagnostics)?;
             }
@@ -186,7 +195,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             include_shadowed,
             json,
         } => {
-            let catalog = LiveCatalog::load(roots()?);
+            let catalog = load_catalog(roots()?, &data_dir);
             let snapshot = catalog.snapshot();
             let query = SearchQuery {
                 text: query.join(" "),
@@ -329,7 +338,7 @@ fn serve(
     if keys.is_empty() {
         tracing::info!(keys = %keys_path.display(), "no API keys: authentication is off and only loopback addresses are served");
     }
-    let catalog = LiveCatalog::load(roots);
+    let catalog = LiveCatalog::load_cached(roots, data_dir.join(CATALOG_CACHE));
     let _watcher = jarvis_discovery::CatalogWatcher::start(
         catalog.clone(),
         settings.discovery.watch_options(),
@@ -500,7 +509,24 @@ fn print(text: &str) {
     }
 }
 
-fn scan_json(snapshot: &CatalogSnapshot, with_resources: bool) -> serde_json::Value {
+/// The catalog cache's file in the data directory.
+const CATALOG_CACHE: &str = "catalog.cache";
+
+/// Loads the catalog through its cache in `data_dir` and brings the cache up to date before a
+/// one-shot command exits (a write cut short by the exit would be wasted). A cache that cannot
+/// be written is only a warning: the command has its answer.
+fn load_catalog(roots: jarvis_discovery::ScanRoots, data_dir: &std::path::Path) -> LiveCatalog {
+    let catalog = LiveCatalog::load_cached(roots, data_dir.join(CATALOG_CACHE));
+    // Logged, and in the cache status, by the catalog.
+    let _ = catalog.save_cache();
+    catalog
+}
+
+fn scan_json(
+    catalog: &LiveCatalog,
+    snapshot: &CatalogSnapshot,
+    with_resources: bool,
+) -> serde_json::Value {
     let stats = snapshot.stats();
     let (terms, postings) = snapshot.index_size();
     let mut value = json!({
@@ -511,6 +537,8 @@ fn scan_json(snapshot: &CatalogSnapshot, with_resources: bool) -> serde_json::Va
         "kinds": stats.kinds,
         "index": { "terms": terms, "postings": postings },
         "body_bytes": snapshot.body_bytes(),
+        "reuse": stats.reuse,
+        "cache": catalog.cache_status(),
         "memory": memory(),
         "diagnostics": snapshot.diagnostics(),
     });

@@ -16,7 +16,7 @@ pub mod resource;
 pub mod secret;
 pub mod task;
 
-pub use body::Body;
+pub use body::{Body, FrameSource, StoredBody};
 pub use code::{Code, ErrorCode, ErrorKind, panic_message};
 pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
 pub use id::ResourceId;

@@ -17,7 +17,8 @@ use jarvis_core::{Diagnostic, Resource, ResourceId, ResourceKind, Severity};
 use serde::Serialize;
 
 use crate::config::ScanRoots;
-use crate::scan::{External, ParseCache, ReuseStats, ScanOutput, scan_incremental};
+use crate::persist;
+use crate::scan::{External, ParseCache, Parsed, ReuseStats, ScanOutput, scan_incremental};
 use crate::search::{SearchHit, SearchIndex, SearchQuery};
 
 /// Counts for one kind.
@@ -138,6 +139,15 @@ impl CatalogSnapshot {
             },
             resources,
         }
+    }
+
+    /// A base for the first scan of a run that found a cache: the resources and search index
+    /// the cache held, to be updated rather than rebuilt. Never served.
+    fn seed(resources: Vec<Arc<Resource>>, index: SearchIndex) -> Self {
+        let mut seed = CatalogSnapshot::empty();
+        seed.resources = resources;
+        seed.index = index;
+        seed
     }
 
     /// An empty snapshot (generation 0), for a catalog that has not loaded yet.
@@ -284,6 +294,18 @@ struct Shared {
     reloads: std::sync::atomic::AtomicU64,
     last_error: RwLock<Option<String>>,
     listeners: RwLock<Vec<Listener>>,
+    /// Where the catalog keeps its cache between runs, if it does.
+    cache_file: Option<Arc<CacheFile>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // A catalog dropped writes nothing more: a write still waiting is abandoned.
+        if let Some(file) = &self.cache_file {
+            file.dropped
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
 }
 
 /// The live catalog: the current snapshot plus the means to reload it.
@@ -307,20 +329,129 @@ impl std::fmt::Debug for LiveCatalog {
 impl LiveCatalog {
     /// Scans `roots` and returns a catalog serving the result as generation 1. Blocking.
     pub fn load(roots: ScanRoots) -> LiveCatalog {
+        LiveCatalog::start(roots, None, ParseCache::default(), None)
+    }
+
+    /// [`LiveCatalog::load`], keeping a cache in the file `path` (in the data directory): what
+    /// the scan parsed and the search index built from it. A start that finds the cache reads,
+    /// parses and tokenizes only the files whose stamp (size, modification time, inode) changed
+    /// since it was written, and serves exactly what a full scan would. A missing, damaged or
+    /// outdated cache is said so in the log and in [`LiveCatalog::cache_status`], and the start
+    /// reads every file. After each reload the cache is written again in the background, once
+    /// the catalog has been quiet for a few seconds. Blocking.
+    pub fn load_cached(roots: ScanRoots, path: impl Into<PathBuf>) -> LiveCatalog {
+        let path = path.into();
+        let settings = persist::settings_hash(&roots);
+        let started = std::time::Instant::now();
+        let mut status = CacheStatus {
+            path: path.clone(),
+            start: CacheStart::Missing,
+            files_loaded: 0,
+            load_ms: 0.0,
+            reason: None,
+            saves: 0,
+            saved_at: None,
+            save_error: None,
+        };
+        persist::sweep(&path);
+        let mut written = None;
+        let (cache, seed) = match persist::load(&path, settings) {
+            Ok(loaded) => {
+                written = Some(loaded.fingerprint);
+                status.start = CacheStart::Loaded;
+                status.files_loaded = loaded.files;
+                status.load_ms = started.elapsed().as_secs_f64() * 1000.0;
+                tracing::info!(path = %path.display(), files = loaded.files, took_ms = status.load_ms as u64, "catalog cache loaded; reading only files changed since it was written");
+                let seed = CatalogSnapshot::seed(loaded.docs, loaded.index);
+                (loaded.cache, Some(seed))
+            }
+            Err(persist::Unusable::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::info!(path = %path.display(), "no catalog cache yet; reading every file");
+                (ParseCache::default(), None)
+            }
+            Err(e) => {
+                status.start = CacheStart::Unusable;
+                status.reason = Some(e.to_string());
+                tracing::warn!(path = %path.display(), reason = %e, "catalog cache not used; reading every file");
+                (ParseCache::default(), None)
+            }
+        };
+        let file = Arc::new(CacheFile {
+            path,
+            settings,
+            written: Mutex::new(written),
+            dropped: std::sync::atomic::AtomicBool::new(false),
+            status: Mutex::new(status),
+            pending: Mutex::new(Pending::default()),
+        });
+        LiveCatalog::start(roots, Some(file), cache, seed)
+    }
+
+    fn start(
+        roots: ScanRoots,
+        cache_file: Option<Arc<CacheFile>>,
+        cache: ParseCache,
+        seed: Option<CatalogSnapshot>,
+    ) -> LiveCatalog {
         let catalog = LiveCatalog {
             shared: Arc::new(Shared {
                 roots,
                 external: RwLock::new(std::collections::BTreeMap::new()),
                 external_stamp: std::sync::atomic::AtomicU64::new(0),
-                current: RwLock::new(Arc::new(CatalogSnapshot::empty())),
-                reload: Mutex::new(ParseCache::default()),
+                current: RwLock::new(Arc::new(seed.unwrap_or_else(CatalogSnapshot::empty))),
+                reload: Mutex::new(cache),
                 reloads: std::sync::atomic::AtomicU64::new(0),
                 last_error: RwLock::new(None),
                 listeners: RwLock::new(Vec::new()),
+                cache_file,
             }),
         };
         catalog.reload();
+        if catalog.snapshot().generation() == 0 {
+            // The first scan failed: serve nothing rather than the cache's seed.
+            *catalog
+                .shared
+                .current
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = Arc::new(CatalogSnapshot::empty());
+        }
         catalog
+    }
+
+    /// Where the catalog keeps its cache and how loading and saving it went; `None` for a
+    /// catalog made with [`LiveCatalog::load`].
+    pub fn cache_status(&self) -> Option<CacheStatus> {
+        self.shared.cache_file.as_ref().map(|file| {
+            file.status
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        })
+    }
+
+    /// Writes the cache now, on this thread, rather than after the quiet period (a command that
+    /// exits after one scan calls this). Does nothing for a catalog without a cache file.
+    /// Blocking.
+    pub fn save_cache(&self) -> std::io::Result<()> {
+        let Some(file) = &self.shared.cache_file else {
+            return Ok(());
+        };
+        let job = {
+            let cache = self
+                .shared
+                .reload
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            SaveJob {
+                entries: clone_entries(&cache),
+                snapshot: self.snapshot(),
+            }
+        };
+        file.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .job = None;
+        file.write(job)
     }
 
     /// The snapshot currently in service.
@@ -501,6 +632,15 @@ impl LiveCatalog {
             .current
             .write()
             .unwrap_or_else(PoisonError::into_inner) = snapshot.clone();
+        if let Some(file) = &self.shared.cache_file {
+            CacheFile::schedule(
+                file,
+                SaveJob {
+                    entries: clone_entries(&cache),
+                    snapshot: snapshot.clone(),
+                },
+            );
+        }
         for listener in self
             .shared
             .listeners
@@ -511,5 +651,179 @@ impl LiveCatalog {
             listener(&snapshot);
         }
         ReloadOutcome::Swapped(generation)
+    }
+}
+
+/// What a start made of the cache file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheStart {
+    /// There was none (the first start, or it was deleted): every file was read.
+    Missing,
+    /// It was read: only files changed since it was written were read.
+    Loaded,
+    /// It could not be used (damaged, another version, other settings): every file was read.
+    Unusable,
+}
+
+/// Where a catalog keeps its cache, and how loading and saving it went.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheStatus {
+    /// The file.
+    pub path: PathBuf,
+    /// What the start made of it.
+    pub start: CacheStart,
+    /// How many parsed files the start took from it.
+    pub files_loaded: usize,
+    /// How long reading it took, in milliseconds.
+    pub load_ms: f64,
+    /// Why it could not be used, when it could not.
+    pub reason: Option<String>,
+    /// How many times it was written since the start.
+    pub saves: u64,
+    /// When it was last written.
+    pub saved_at: Option<SystemTime>,
+    /// Why the last write failed, when it did (cleared by the next one that succeeds).
+    pub save_error: Option<String>,
+}
+
+/// The catalog's cache file, and the write waiting to happen.
+struct CacheFile {
+    path: PathBuf,
+    settings: u64,
+    /// The fingerprint of the scan the file on disk holds: a scan with the same one has
+    /// nothing new to write.
+    written: Mutex<Option<u64>>,
+    /// Set when the catalog is dropped.
+    dropped: std::sync::atomic::AtomicBool,
+    status: Mutex<CacheStatus>,
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    job: Option<SaveJob>,
+    /// When the job was last replaced: the write waits for the catalog to be quiet.
+    since: Option<std::time::Instant>,
+    /// When the oldest unwritten change was scheduled: a catalog that never goes quiet is
+    /// still written this often.
+    first: Option<std::time::Instant>,
+    writer_running: bool,
+}
+
+/// What one write of the cache needs: a scan's parses and the snapshot built from them.
+struct SaveJob {
+    entries: Vec<(Box<[u8]>, Box<Parsed>)>,
+    snapshot: Arc<CatalogSnapshot>,
+}
+
+/// How long the catalog must go without a reload before its cache is written.
+const SAVE_QUIET: Duration = Duration::from_secs(3);
+/// The longest a change waits to be written when reloads keep coming.
+const SAVE_AT_MOST_EVERY: Duration = Duration::from_secs(60);
+
+fn clone_entries(cache: &ParseCache) -> Vec<(Box<[u8]>, Box<Parsed>)> {
+    cache
+        .entries
+        .iter()
+        .map(|(path, parsed)| (path.clone(), parsed.clone()))
+        .collect()
+}
+
+impl CacheFile {
+    /// Queues `job` (replacing one not yet written) and starts the writer thread if it is not
+    /// running.
+    fn schedule(file: &Arc<CacheFile>, job: SaveJob) {
+        if file.holds(&job) {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let mut pending = file.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.job = Some(job);
+        pending.since = Some(now);
+        pending.first.get_or_insert(now);
+        if pending.writer_running {
+            return;
+        }
+        pending.writer_running = true;
+        drop(pending);
+        let writer = Arc::clone(file);
+        let spawned = std::thread::Builder::new()
+            .name("catalog-cache".into())
+            .spawn(move || writer.run_writer());
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the catalog cache writer; the cache is not updated");
+            let mut pending = file.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.writer_running = false;
+            pending.job = None;
+        }
+    }
+
+    /// Waits for a quiet moment, writes the latest job, and ends when there is none left.
+    fn run_writer(&self) {
+        loop {
+            let job = {
+                let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                let dropped = self.dropped.load(std::sync::atomic::Ordering::SeqCst);
+                let (Some(since), Some(first), false) = (pending.since, pending.first, dropped)
+                else {
+                    pending.job = None;
+                    pending.writer_running = false;
+                    return;
+                };
+                let due = (since + SAVE_QUIET).min(first + SAVE_AT_MOST_EVERY);
+                let now = std::time::Instant::now();
+                if now < due {
+                    drop(pending);
+                    std::thread::sleep(due - now);
+                    continue;
+                }
+                pending.since = None;
+                pending.first = None;
+                pending.job.take()
+            };
+            if let Some(job) = job {
+                // Recorded in the status and logged by `write`.
+                let _ = self.write(job);
+            }
+        }
+    }
+
+    /// Whether the file already holds what `job` would write.
+    fn holds(&self, job: &SaveJob) -> bool {
+        *self.written.lock().unwrap_or_else(PoisonError::into_inner)
+            == Some(job.snapshot.fingerprint)
+    }
+
+    fn write(&self, job: SaveJob) -> std::io::Result<()> {
+        if self.holds(&job) {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let result = persist::save(
+            &self.path,
+            self.settings,
+            job.snapshot.fingerprint,
+            &job.entries,
+            job.snapshot.resources(),
+            &job.snapshot.index,
+        );
+        let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok(saved) => {
+                *self.written.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(job.snapshot.fingerprint);
+                status.saves += 1;
+                status.saved_at = Some(SystemTime::now());
+                status.save_error = None;
+                tracing::debug!(path = %self.path.display(), files = saved.files, resources = saved.resources, bytes = saved.bytes, generation = job.snapshot.generation(), took_ms = started.elapsed().as_millis() as u64, "catalog cache written");
+                Ok(())
+            }
+            Err(e) => {
+                status.save_error = Some(e.to_string());
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot write the catalog cache; the next start reads every file");
+                Err(e)
+            }
+        }
     }
 }

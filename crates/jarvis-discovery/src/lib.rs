@@ -23,6 +23,7 @@ mod config;
 mod error;
 mod fields;
 mod frontmatter;
+mod persist;
 mod precedence;
 mod scan;
 mod search;
@@ -31,7 +32,9 @@ mod text;
 mod walk;
 mod watch;
 
-pub use catalog::{CatalogSnapshot, KindCount, LiveCatalog, ReloadOutcome, ScanStats};
+pub use catalog::{
+    CacheStart, CacheStatus, CatalogSnapshot, KindCount, LiveCatalog, ReloadOutcome, ScanStats,
+};
 pub use config::{DiscoveryConfig, Environment, ProjectConfig, ProjectRoot, Root, ScanRoots};
 pub use error::{Error, Result};
 pub use scan::{External, ParseCache, ReuseStats, ScanOutput, scan, scan_incremental, scan_with};

@@ -41,10 +41,10 @@ pub struct ScanOutput {
 
 /// What is recorded of a read once its text is no longer needed.
 #[derive(Debug, Clone)]
-struct ReadFacts {
-    stamp: FileStamp,
-    not_utf8: Option<Diagnostic>,
-    empty: bool,
+pub(crate) struct ReadFacts {
+    pub(crate) stamp: FileStamp,
+    pub(crate) not_utf8: Option<Diagnostic>,
+    pub(crate) empty: bool,
 }
 
 impl ReadFacts {
@@ -64,7 +64,7 @@ impl ReadFacts {
 #[derive(Default)]
 pub struct ParseCache {
     /// By path, as bytes (hashing a `Path` walks its components).
-    entries: FxHashMap<Box<[u8]>, Box<Parsed>>,
+    pub(crate) entries: FxHashMap<Box<[u8]>, Box<Parsed>>,
     /// Folder listings by root and kind of listing, for scans told what changed.
     listings: FxHashMap<(Box<[u8]>, u8), Shared>,
     /// What each batch of files (one [`Scan::read_all`]) added to the scan, by a hash of its
@@ -119,7 +119,7 @@ fn within(path: &Path, ancestor: &Path) -> bool {
 }
 
 /// A value of some type a source chose, shared between scans.
-type Shared = Arc<dyn Any + Send + Sync>;
+pub(crate) type Shared = Arc<dyn Any + Send + Sync>;
 
 /// A hash of a batch's paths, in order.
 fn paths_hash(paths: &[PathBuf]) -> u64 {
@@ -143,14 +143,14 @@ fn key(path: &Path) -> &[u8] {
 
 /// One file's parse.
 #[derive(Clone)]
-struct Parsed {
-    facts: ReadFacts,
+pub(crate) struct Parsed {
+    pub(crate) facts: ReadFacts,
     /// What the source's own dependencies looked like (a skill's folder listing).
-    depends: u64,
+    pub(crate) depends: u64,
     /// Whether the stamp can vouch for the content (see [`FileStamp::settled_at`]).
-    settled: bool,
-    diags: Vec<Diagnostic>,
-    value: Option<Shared>,
+    pub(crate) settled: bool,
+    pub(crate) diags: Vec<Diagnostic>,
+    pub(crate) value: Option<Shared>,
 }
 
 /// How many files a scan read and how many it took from the previous scan.

@@ -361,6 +361,93 @@ impl SearchIndex {
         index
     }
 
+    /// Writes the index for the catalog cache ([`crate::persist`]): terms, postings, per-doc
+    /// facts and the sorted term order. The typo buckets are derived again when the index is
+    /// updated from the one read back.
+    pub(crate) fn write_to(&self, out: &mut dyn crate::persist::Sink) -> std::io::Result<()> {
+        out.put_len(self.texts.len())?;
+        for text in &self.texts {
+            out.put_blob(text.as_bytes())?;
+        }
+        for list in &self.postings {
+            out.put_u32s(&mut list.iter().map(|p| p.0))?;
+        }
+        out.put_len(self.docs.len())?;
+        for &(kind, active, name_tokens) in &self.docs {
+            let kind = ResourceKind::ALL
+                .iter()
+                .position(|&k| k == kind)
+                .and_then(|n| u8::try_from(n).ok())
+                .unwrap_or(u8::MAX);
+            out.put_u8(kind)?;
+            out.put_u8(u8::from(active))?;
+            out.put_u8(name_tokens)?;
+        }
+        out.put_u32s(&mut self.sorted.iter().copied())
+    }
+
+    /// Reads back what [`SearchIndex::write_to`] wrote, for an index of `docs` resources. The
+    /// result is only a base for [`SearchIndex::update`]: it has no typo buckets of its own.
+    pub(crate) fn read_from(
+        input: &mut dyn crate::persist::Source,
+        docs: usize,
+    ) -> Result<SearchIndex, crate::persist::Unusable> {
+        use crate::persist::Unusable::Damaged;
+        let terms = input.get_count(4)?;
+        let mut texts: Vec<Arc<str>> = Vec::with_capacity(terms);
+        let mut dict = FxHashMap::default();
+        dict.reserve(terms);
+        for id in 0..terms {
+            let text: Arc<str> = String::from_utf8(input.get_blob()?)
+                .map_err(|_| Damaged("a term is not UTF-8"))?
+                .into();
+            dict.insert(Arc::clone(&text), u32::try_from(id).unwrap_or(u32::MAX));
+            texts.push(text);
+        }
+        let mut postings = Vec::with_capacity(terms);
+        for _ in 0..terms {
+            let list: Vec<Posting> = input.get_u32s()?.into_iter().map(Posting).collect();
+            if list.iter().any(|p| p.doc() as usize >= docs)
+                || list.windows(2).any(|w| w[0].doc() >= w[1].doc())
+            {
+                return Err(Damaged("a posting list"));
+            }
+            postings.push(list);
+        }
+        if input.get_count(3)? != docs {
+            return Err(Damaged("the index's resource count"));
+        }
+        let mut facts = Vec::with_capacity(docs);
+        for _ in 0..docs {
+            let kind = *ResourceKind::ALL
+                .get(usize::from(input.get_u8()?))
+                .ok_or(Damaged("a resource kind"))?;
+            let active = input.get_u8()? != 0;
+            facts.push((kind, active, input.get_u8()?));
+        }
+        let sorted = input.get_u32s()?;
+        if sorted.iter().any(|&id| id as usize >= terms) {
+            return Err(Damaged("the term order"));
+        }
+        let mut shadowed = vec![0u64; docs.div_ceil(64)];
+        for (doc, &(_, active, _)) in facts.iter().enumerate() {
+            if !active {
+                shadowed[doc / 64] |= 1 << (doc % 64);
+            }
+        }
+        Ok(SearchIndex {
+            dict,
+            live_terms: sorted.len(),
+            sorted,
+            texts,
+            postings,
+            fuzzy_by_len: Vec::new(),
+            tokenized: 0,
+            docs: facts,
+            shadowed,
+        })
+    }
+
     /// Tokenizes `resources` as docs `first..` and adds their postings.
     fn add_docs(&mut self, resources: &[&Resource], first: u32) {
         let numbers: Vec<u32> = (first..).take(resources.len()).collect();

@@ -132,6 +132,7 @@ async fn system_info(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
             "generation": snapshot.generation(),
             "resources": counts,
             "diagnostics": snapshot.diagnostics().len(),
+            "cache": state.catalog.cache_status(),
         },
         "links": {
             "health": "/health",

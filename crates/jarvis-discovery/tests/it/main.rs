@@ -7,6 +7,7 @@
     reason = "tests fail loudly and say what they skipped"
 )]
 
+mod cache;
 mod corpus;
 mod fixture;
 mod props;

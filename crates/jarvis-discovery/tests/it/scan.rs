@@ -503,7 +503,7 @@ fn a_rescan_parses_only_what_changed() {
 }
 
 /// Everything a snapshot says, in a form two snapshots can be compared by.
-fn everything(snapshot: &CatalogSnapshot) -> (String, Vec<String>) {
+pub(crate) fn everything(snapshot: &CatalogSnapshot) -> (String, Vec<String>) {
     let resources = serde_json::to_string(snapshot.resources()).unwrap();
     let mut diagnostics: Vec<String> = snapshot
         .diagnostics()
