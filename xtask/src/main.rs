@@ -23,6 +23,7 @@ use anyhow::{Context, Result, bail};
 
 mod contract;
 mod http_bench;
+mod startup_bench;
 mod writes_bench;
 
 use http_bench::http_bench;
@@ -70,13 +71,15 @@ tasks:
   contract                            the OpenAPI document against the running server
                                       (schemathesis, installed into a virtualenv if missing)
   gen-corpus --out DIR [--count N]    write a realistic tree of N resources (default 10000)
-  bench [--quick] [--http] [--idle] [--writes [--count N]] [--resources N]
+  bench [--quick] [--http] [--idle] [--writes|--startup [--count N]] [--resources N]
                                       run the benchmarks (criterion, HTTP load with wrk, memory)
                                       over a generated corpus of N resources (default 10000);
                                       --http skips criterion; --idle measures only an idle
                                       server's memory and CPU; --writes only the time from a
                                       file written to a search that finds it, and memory across
-                                      N such writes (default 100)";
+                                      N such writes (default 100); --startup only the server's
+                                      start without and with the catalog cache (N cached starts,
+                                      default 5): time to listen, memory";
 
 fn root() -> PathBuf {
     // xtask lives at <root>/xtask.
@@ -474,6 +477,23 @@ fn bench(args: &[String]) -> Result<()> {
         let summary = jarvis_testkit::generate(&corpus_dir, resources)?;
         println!("{summary}");
         std::fs::write(corpus_dir.join(".complete"), "")?;
+    }
+    if args.iter().any(|a| a == "--startup") {
+        let count: usize = flag_value(args, "--count")
+            .map(|c| c.parse())
+            .transpose()
+            .context("--count takes a number")?
+            .unwrap_or(5);
+        step(
+            "cargo build --release -p jarvis",
+            cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
+        )?;
+        return startup_bench::startup_bench(
+            &release_binary(),
+            &corpus_dir.join("jarvis.toml"),
+            &corpus_dir,
+            count,
+        );
     }
     if args.iter().any(|a| a == "--writes") {
         let count: usize = flag_value(args, "--count")
