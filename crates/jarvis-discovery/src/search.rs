@@ -244,7 +244,24 @@ pub struct SearchIndex {
     /// One bit per doc, set when it is shadowed: the scoring loop's test, in a few KB that stay
     /// in the first-level cache.
     shadowed: Vec<u64>,
+    /// For each term with a long posting list: its heaviest postings and the resources whose
+    /// name holds it, which let a query over common words stop early ([`SearchIndex::top_exact`]).
+    impacts: FxHashMap<u32, Impact>,
 }
+
+/// A long posting list seen by weight: see [`SearchIndex::top_exact`].
+#[derive(Debug, Default)]
+struct Impact {
+    /// The [`TOP_POSTINGS`] heaviest postings, heaviest first (ties by resource number).
+    top: Box<[Posting]>,
+    /// The resources whose posting has the name field, ascending.
+    names: Box<[u32]>,
+}
+
+/// A posting list this long gets an [`Impact`]: shorter ones are cheap to score whole.
+const LONG_POSTINGS: usize = 1024;
+/// How many of a long list's heaviest postings are kept in weight order.
+const TOP_POSTINGS: usize = 256;
 
 impl SearchIndex {
     /// Builds the index. `resources[i]` is doc `i`.
@@ -337,6 +354,7 @@ impl SearchIndex {
             tokenized: fresh.len(),
             docs,
             shadowed: Vec::new(),
+            impacts: FxHashMap::default(),
         };
         let known_terms = index.texts.len();
         let mut touched = vec![false; known_terms];
@@ -445,6 +463,7 @@ impl SearchIndex {
             tokenized: 0,
             docs: facts,
             shadowed,
+            impacts: FxHashMap::default(),
         })
     }
 
@@ -537,6 +556,37 @@ impl SearchIndex {
         self.live_terms = sorted.len();
         self.sorted = sorted;
         self.fuzzy_by_len = fuzzy_by_len;
+        let weights = field_weights();
+        self.impacts = (0u32..)
+            .zip(&self.postings)
+            .filter(|(_, list)| list.len() >= LONG_POSTINGS)
+            .map(|(term, list)| {
+                // Heaviest first, then lowest resource number: one integer per posting.
+                let order = |p: &Posting| {
+                    (u64::from(weights[p.weight_index()].to_bits()) << 32)
+                        | u64::from(u32::MAX - p.doc())
+                };
+                let mut top: Vec<Posting> = list.clone();
+                let better = |a: &Posting, b: &Posting| order(b).cmp(&order(a));
+                if top.len() > TOP_POSTINGS {
+                    top.select_nth_unstable_by(TOP_POSTINGS, better);
+                    top.truncate(TOP_POSTINGS);
+                }
+                top.sort_unstable_by(better);
+                let names = list
+                    .iter()
+                    .filter(|p| p.fields() & NAME != 0)
+                    .map(|p| p.doc())
+                    .collect();
+                (
+                    term,
+                    Impact {
+                        top: top.into_boxed_slice(),
+                        names,
+                    },
+                )
+            })
+            .collect();
     }
 
     fn term_id(&mut self, token: &str) -> u32 {
@@ -630,6 +680,15 @@ impl SearchIndex {
             (1u64 << query_tokens.len()) - 1
         };
         let weights = field_weights();
+        let wanted = u8::try_from(query_tokens.len()).unwrap_or(u8::MAX);
+        if let Some(top) = self.top_exact(query, expansions, total_docs, wanted) {
+            return top
+                .iter()
+                .map(|(key, s)| {
+                    self.hit(resources, expansions, u32::MAX - (*key as u32), s, wanted)
+                })
+                .collect();
+        }
         for (slot, terms) in expansions.iter().enumerate() {
             let bit = 1u64 << slot;
             // `expand` yields exact, then prefix, then fuzzy terms: the first term to reach a
@@ -668,7 +727,6 @@ impl SearchIndex {
                 }
             }
         }
-        let wanted = u8::try_from(query_tokens.len()).unwrap_or(u8::MAX);
         // Each candidate's rank as one integer, computed once: tokens matched, then match
         // quality, then score (higher first), then resource number (lower first). Tokens
         // matched come first, so when enough resources matched every token, the page is made
@@ -698,29 +756,7 @@ impl SearchIndex {
             .iter()
             .map(|&key| {
                 let doc = u32::MAX - (key as u32);
-                let r = &resources[doc as usize];
-                let s = &acc[doc as usize];
-                let score = s.score_of(self.docs[doc as usize].2, wanted);
-                let matched: Vec<&str> = expansions
-                    .iter()
-                    .flatten()
-                    .filter(|&&(term, _)| {
-                        self.postings[term as usize]
-                            .binary_search_by_key(&doc, |p| p.doc())
-                            .is_ok()
-                    })
-                    .map(|&(term, _)| &*self.texts[term as usize])
-                    .collect();
-                SearchHit {
-                    id: r.id.clone(),
-                    kind: r.kind,
-                    name: r.qualified_name.clone(),
-                    description: r.description.clone(),
-                    score,
-                    matched_tokens: s.tokens.count_ones() as usize,
-                    quality: s.worst,
-                    highlight: highlight(r, &matched),
-                }
+                self.hit(resources, expansions, doc, &acc[doc as usize], wanted)
             })
             .collect();
         // Leave the scratch array as it was found, touching only what this query touched.
@@ -729,6 +765,172 @@ impl SearchIndex {
         }
         touched.clear();
         hits
+    }
+
+    /// The hit for `doc`, scored `s`: its matched terms (for the snippet) and its snippet.
+    fn hit(
+        &self,
+        resources: &[Arc<Resource>],
+        expansions: &[Vec<(u32, MatchQuality)>],
+        doc: u32,
+        s: &DocScore,
+        wanted: u8,
+    ) -> SearchHit {
+        let r = &resources[doc as usize];
+        let score = s.score_of(self.docs[doc as usize].2, wanted);
+        let matched: Vec<&str> = expansions
+            .iter()
+            .flatten()
+            .filter(|&&(term, _)| {
+                self.postings[term as usize]
+                    .binary_search_by_key(&doc, |p| p.doc())
+                    .is_ok()
+            })
+            .map(|&(term, _)| &*self.texts[term as usize])
+            .collect();
+        SearchHit {
+            id: r.id.clone(),
+            kind: r.kind,
+            name: r.qualified_name.clone(),
+            description: r.description.clone(),
+            score,
+            matched_tokens: s.tokens.count_ones() as usize,
+            quality: s.worst,
+            highlight: highlight(r, &matched),
+        }
+    }
+
+    /// The page of a query whose every token is a common word, found without scoring every
+    /// resource those words reach — or `None`, and the caller scores them all.
+    ///
+    /// Resources that hold every token exactly ("exact-complete") rank above all others:
+    /// tokens matched, then match quality, come before the score. So once `limit` of them are
+    /// found, the page is the best `limit` exact-complete resources by score. They are looked
+    /// for in each token's heaviest postings first ([`Impact::top`], round by round, each
+    /// resource met scored in full by binary search in every token's list), and the search
+    /// stops when the page's weakest score is above what any resource not yet met could reach:
+    /// the sum over tokens of the weight at the current round (threshold algorithm). The
+    /// fourfold bonus for a name typed whole can only go to a resource whose name holds every
+    /// token, so those (the intersection of [`Impact::names`]) are scored first, and the bound
+    /// needs no bonus. Scores are summed in the same order as the full scoring, so the page is
+    /// the full scoring's to the bit (`the_early_stop_ranks_as_the_full_scoring`).
+    fn top_exact(
+        &self,
+        query: &SearchQuery,
+        expansions: &[Vec<(u32, MatchQuality)>],
+        total_docs: f32,
+        wanted: u8,
+    ) -> Option<Vec<(u128, DocScore)>> {
+        if query.limit == 0 || query.limit > TOP_POSTINGS / 2 || expansions.len() > 8 {
+            return None;
+        }
+        #[cfg(test)]
+        if tests::EXHAUSTIVE.get() {
+            return None;
+        }
+        let weights = field_weights();
+        let mut exact: Vec<(&[Posting], f32, &Impact)> = Vec::with_capacity(expansions.len());
+        for terms in expansions {
+            let &(term, quality) = terms.first()?;
+            if quality != MatchQuality::Exact {
+                return None;
+            }
+            let impact = self.impacts.get(&term)?;
+            let list = &self.postings[term as usize];
+            let idf = (1.0 + total_docs / list.len().max(1) as f32).ln();
+            exact.push((list, idf, impact));
+        }
+        let n = u32::try_from(exact.len()).unwrap_or(u32::MAX);
+        let eval = |doc: u32| -> Option<DocScore> {
+            if !query.include_shadowed && self.shadowed[doc as usize / 64] & (1 << (doc % 64)) != 0
+            {
+                return None;
+            }
+            if !query.kinds.is_empty() && !query.kinds.contains(&self.docs[doc as usize].0) {
+                return None;
+            }
+            let mut s = DocScore::default();
+            for (slot, &(list, idf, _)) in exact.iter().enumerate() {
+                let at = list.binary_search_by_key(&doc, |p| p.doc()).ok()?;
+                let p = list[at];
+                s.tokens |= 1 << slot;
+                s.quality_points += MatchQuality::Exact.points();
+                s.score += weights[p.weight_index()] * idf * MatchQuality::Exact.factor();
+                if p.fields() & NAME != 0 {
+                    s.exact_name_tokens += 1;
+                }
+            }
+            Some(s)
+        };
+        // The page so far, weakest first.
+        let mut page: std::collections::BinaryHeap<std::cmp::Reverse<(u128, u32)>> =
+            std::collections::BinaryHeap::with_capacity(query.limit + 1);
+        let mut scores: FxHashMap<u32, DocScore> = FxHashMap::default();
+        let offer = |page: &mut std::collections::BinaryHeap<_>,
+                     scores: &mut FxHashMap<u32, DocScore>,
+                     doc: u32,
+                     s: DocScore| {
+            let key = rank_key(
+                n,
+                u32::from(s.quality_points),
+                s.score_of(self.docs[doc as usize].2, wanted),
+                doc,
+            );
+            scores.insert(doc, s);
+            page.push(std::cmp::Reverse((key, doc)));
+            if page.len() > query.limit {
+                page.pop();
+            }
+        };
+        let mut seen: rustc_hash::FxHashSet<u32> = rustc_hash::FxHashSet::default();
+        // Whoever may earn the name bonus is scored first.
+        let (first, rest) = exact.split_first()?;
+        for &doc in first.2.names.iter() {
+            if self.docs[doc as usize].2 == wanted
+                && rest
+                    .iter()
+                    .all(|(_, _, impact)| impact.names.binary_search(&doc).is_ok())
+            {
+                seen.insert(doc);
+                if let Some(s) = eval(doc) {
+                    offer(&mut page, &mut scores, doc, s);
+                }
+            }
+        }
+        let depth = exact.iter().map(|e| e.2.top.len()).min()?;
+        for round in 0..depth {
+            for &(_, _, impact) in &exact {
+                let doc = impact.top[round].doc();
+                if seen.insert(doc)
+                    && let Some(s) = eval(doc)
+                {
+                    offer(&mut page, &mut scores, doc, s);
+                }
+            }
+            if page.len() < query.limit {
+                continue;
+            }
+            // What a resource not met yet could score at most: summed in scoring order.
+            let mut bound = 0.0f32;
+            for &(_, idf, impact) in &exact {
+                bound +=
+                    weights[impact.top[round].weight_index()] * idf * MatchQuality::Exact.factor();
+            }
+            let std::cmp::Reverse((weakest, _)) = *page.peek()?;
+            // The score sits in the key's third field (see `rank_key`).
+            let weakest_score = f32::from_bits((weakest >> 64) as u32);
+            if weakest_score > bound {
+                #[cfg(test)]
+                tests::EARLY_STOPS.set(tests::EARLY_STOPS.get() + 1);
+                let mut best: Vec<(u128, DocScore)> = page
+                    .into_iter()
+                    .map(|std::cmp::Reverse((key, doc))| (key, scores[&doc]))
+                    .collect();
+                best.sort_unstable_by_key(|b| std::cmp::Reverse(b.0));
+                return Some(best);
+            }
+        }
+        None
     }
 
     /// The terms `token` matches, best quality first.
@@ -1227,6 +1429,105 @@ fn window(field: HighlightField, text: &str, ranges: &[[usize; 2]]) -> Highlight
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Set to score every resource, as if no early stop existed.
+        pub(super) static EXHAUSTIVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        /// How many searches stopped early on this thread.
+        pub(super) static EARLY_STOPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// The early stop over common words answers every query exactly as scoring every resource
+    /// does: same resources, order, scores, qualities and snippets, for pairs and triples of
+    /// common words, one word, every page size up to the largest it takes, kind filters and
+    /// shadowed resources.
+    #[test]
+    fn the_early_stop_ranks_as_the_full_scoring() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("corpus");
+        jarvis_testkit::generate(&dir, 3000).unwrap();
+        let layout = jarvis_testkit::Layout::of(&dir);
+        let config = crate::DiscoveryConfig {
+            claude_dir: Some(layout.claude_dir),
+            claude_json: Some(layout.claude_json),
+            desktop_config: None,
+            projects: layout
+                .projects
+                .into_iter()
+                .map(crate::ProjectConfig::Path)
+                .collect(),
+            workflow_paths: vec![layout.workflows],
+            ..crate::DiscoveryConfig::default()
+        };
+        let env = crate::Environment {
+            home: Some(dir.clone()),
+            vars: Default::default(),
+        };
+        let out = crate::scan(&config.resolve(&env).unwrap());
+        let index = SearchIndex::build(&out.resources);
+        assert!(
+            index.impacts.len() > 20,
+            "{} long lists",
+            index.impacts.len()
+        );
+        let words: Vec<String> = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../xtask/data/search-words.txt"),
+        )
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.trim().to_owned())
+        .collect();
+        let mut queries: Vec<String> = words.clone();
+        for (i, a) in words.iter().enumerate() {
+            for b in &words[i + 1..] {
+                queries.push(format!("{a} {b}"));
+            }
+        }
+        for (i, w) in words.iter().enumerate().step_by(3) {
+            queries.push(format!(
+                "{w} {} {}",
+                words[(i + 5) % words.len()],
+                words[(i + 11) % words.len()]
+            ));
+        }
+        let answer = |query: &SearchQuery, exhaustive: bool| {
+            EXHAUSTIVE.set(exhaustive);
+            let hits = index.search(&out.resources, query);
+            EXHAUSTIVE.set(false);
+            serde_json::to_string(&hits).unwrap()
+        };
+        let mut compared = 0;
+        for (n, text) in queries.iter().enumerate() {
+            let limits: &[usize] = if n % 10 == 0 {
+                &[1, 5, 20, 100, 128, 129]
+            } else {
+                &[20]
+            };
+            for &limit in limits {
+                let mut query = SearchQuery::new(text.as_str());
+                query.limit = limit;
+                if n % 7 == 0 {
+                    query.kinds = vec![ResourceKind::Agent];
+                }
+                if n % 5 == 0 {
+                    query.include_shadowed = true;
+                }
+                assert_eq!(
+                    answer(&query, true),
+                    answer(&query, false),
+                    "{text} (limit {limit})"
+                );
+                compared += 1;
+            }
+        }
+        let stopped = EARLY_STOPS.get();
+        assert!(
+            stopped > compared / 2,
+            "only {stopped} of {compared} searches stopped early"
+        );
+    }
 
     #[test]
     fn postings_pack_and_unpack() {
