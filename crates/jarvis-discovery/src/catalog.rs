@@ -381,6 +381,7 @@ impl LiveCatalog {
             settings,
             written: Mutex::new(written),
             dropped: std::sync::atomic::AtomicBool::new(false),
+            catalog: Mutex::new(std::sync::Weak::new()),
             status: Mutex::new(status),
             pending: Mutex::new(Pending::default()),
         });
@@ -393,6 +394,7 @@ impl LiveCatalog {
         cache: ParseCache,
         seed: Option<CatalogSnapshot>,
     ) -> LiveCatalog {
+        let file = cache_file.clone();
         let catalog = LiveCatalog {
             shared: Arc::new(Shared {
                 roots,
@@ -406,6 +408,10 @@ impl LiveCatalog {
                 cache_file,
             }),
         };
+        if let Some(file) = file {
+            *file.catalog.lock().unwrap_or_else(PoisonError::into_inner) =
+                Arc::downgrade(&catalog.shared);
+        }
         catalog.reload();
         if catalog.snapshot().generation() == 0 {
             // The first scan failed: serve nothing rather than the cache's seed.
@@ -561,6 +567,45 @@ impl LiveCatalog {
     }
 
     fn reload_with(&self, changed: Option<&[PathBuf]>) -> ReloadOutcome {
+        self.reload_from(changed, None)
+    }
+
+    /// Serves the catalog from the cache file just written, when the snapshot in service holds
+    /// many bodies in memory (a start that read every file): a full rescan seeded with the
+    /// file's parses, whose bodies stay in the file. Answers are unchanged; the generation
+    /// moves by one.
+    fn rebase_on_cache(&self, file: &CacheFile) {
+        let held = self.snapshot().body_bytes();
+        if held < REBASE_FROM_BYTES {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let loaded = match persist::load(&file.path, file.settings) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::warn!(path = %file.path.display(), reason = %e, "cannot read back the catalog cache just written; bodies stay in memory");
+                return;
+            }
+        };
+        let seed = CatalogSnapshot::seed(loaded.docs, loaded.index);
+        let outcome = self.reload_from(None, Some((loaded.cache, &seed)));
+        let now_held = self.snapshot().body_bytes();
+        tracing::info!(
+            ?outcome,
+            bodies_in_memory_before = held,
+            bodies_in_memory = now_held,
+            took_ms = started.elapsed().as_millis() as u64,
+            "catalog now reads its bodies from the cache file"
+        );
+    }
+
+    /// A reload; with `base`, seeded with those parses and that snapshot's search index rather
+    /// than the last scan's, and swapped in even when nothing changed on disk.
+    fn reload_from(
+        &self,
+        changed: Option<&[PathBuf]>,
+        base: Option<(ParseCache, &CatalogSnapshot)>,
+    ) -> ReloadOutcome {
         let mut cache = self
             .shared
             .reload
@@ -584,7 +629,13 @@ impl LiveCatalog {
             .external_stamp
             .load(std::sync::atomic::Ordering::SeqCst);
         // Taken: a scan that panics leaves an empty cache, and the next scan reads everything.
-        let previous = std::mem::take(&mut *cache);
+        let mut previous = std::mem::take(&mut *cache);
+        let mut index_base = &*current;
+        let forced = base.is_some();
+        if let Some((parses, snapshot)) = base {
+            previous = parses;
+            index_base = snapshot;
+        }
         let result = catch_unwind(AssertUnwindSafe(|| {
             scan_incremental(roots, &external, stamp, previous, changed)
         }));
@@ -598,13 +649,13 @@ impl LiveCatalog {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = None;
         *cache = next_cache;
-        if current.generation() > 0 && out.fingerprint == current.fingerprint {
+        if !forced && current.generation() > 0 && out.fingerprint == current.fingerprint {
             tracing::debug!(generation = current.generation(), "rescan found no change");
             return ReloadOutcome::Unchanged(current.generation());
         }
         let generation = current.generation() + 1;
         let built = catch_unwind(AssertUnwindSafe(|| {
-            CatalogSnapshot::from_rescan(generation, out, &current)
+            CatalogSnapshot::from_rescan(generation, out, index_base)
         }));
         let snapshot = match built {
             Ok(snapshot) => Arc::new(snapshot),
@@ -696,6 +747,9 @@ struct CacheFile {
     written: Mutex<Option<u64>>,
     /// Set when the catalog is dropped.
     dropped: std::sync::atomic::AtomicBool,
+    /// The catalog, to serve from the file once it is written (see
+    /// [`LiveCatalog::rebase_on_cache`]).
+    catalog: Mutex<std::sync::Weak<Shared>>,
     status: Mutex<CacheStatus>,
     pending: Mutex<Pending>,
 }
@@ -717,6 +771,8 @@ struct SaveJob {
     snapshot: Arc<CatalogSnapshot>,
 }
 
+/// Bodies held in memory beyond this make the catalog serve from its cache file once written.
+const REBASE_FROM_BYTES: usize = 8 << 20;
 /// How long the catalog must go without a reload before its cache is written.
 const SAVE_QUIET: Duration = Duration::from_secs(3);
 /// The longest a change waits to be written when reloads keep coming.
@@ -782,9 +838,17 @@ impl CacheFile {
                 pending.first = None;
                 pending.job.take()
             };
-            if let Some(job) = job {
-                // Recorded in the status and logged by `write`.
-                let _ = self.write(job);
+            if let Some(job) = job
+                && self.write(job).is_ok()
+            {
+                let catalog = self
+                    .catalog
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .upgrade();
+                if let Some(shared) = catalog {
+                    LiveCatalog { shared }.rebase_on_cache(self);
+                }
             }
         }
     }

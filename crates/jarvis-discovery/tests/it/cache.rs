@@ -262,3 +262,35 @@ fn the_cache_is_written_in_the_background_after_a_start() {
     let next = start_agrees(&fx.roots(), &path);
     assert_eq!(next.cache_status().unwrap().start, CacheStart::Loaded);
 }
+
+#[test]
+fn after_a_start_that_read_every_file_the_bodies_move_to_the_cache_file() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("corpus");
+    jarvis_testkit::generate(&dir, 3000).unwrap();
+    fixture::age(&dir);
+    let roots = fixture::generated_roots(&dir);
+    let path = cache_path(temp.path());
+    let catalog = LiveCatalog::load_cached(roots.clone(), &path);
+    let held = catalog.snapshot().body_bytes();
+    assert!(held > 8 << 20, "{held} bytes of bodies");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while catalog.snapshot().generation() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the catalog did not move to its cache file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let snapshot = catalog.snapshot();
+    assert!(
+        snapshot.body_bytes() < held / 20,
+        "{} bytes of bodies still in memory",
+        snapshot.body_bytes()
+    );
+    let full = LiveCatalog::load(roots).snapshot();
+    assert_eq!(everything(&snapshot), everything(&full));
+    assert_eq!(answers(&snapshot), answers(&full));
+    let status = catalog.cache_status().unwrap();
+    assert_eq!(status.saves, 1, "{status:?}");
+}
