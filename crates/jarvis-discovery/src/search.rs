@@ -566,13 +566,30 @@ impl SearchIndex {
                     (u64::from(weights[p.weight_index()].to_bits()) << 32)
                         | u64::from(u32::MAX - p.doc())
                 };
-                let mut top: Vec<Posting> = list.clone();
-                let better = |a: &Posting, b: &Posting| order(b).cmp(&order(a));
-                if top.len() > TOP_POSTINGS {
-                    top.select_nth_unstable_by(TOP_POSTINGS, better);
-                    top.truncate(TOP_POSTINGS);
+                // The lightest weight among the heaviest TOP_POSTINGS, from a count of postings
+                // per weight class; then only postings at least that heavy are sorted.
+                let mut per_class = [0u32; 256];
+                for p in list {
+                    per_class[p.weight_index()] += 1;
                 }
-                top.sort_unstable_by(better);
+                let mut classes: Vec<usize> = (0..256).filter(|&c| per_class[c] > 0).collect();
+                classes.sort_unstable_by(|&a, &b| weights[b].total_cmp(&weights[a]));
+                let mut cutoff = 0.0f32;
+                let mut taken = 0usize;
+                for c in classes {
+                    cutoff = weights[c];
+                    taken += per_class[c] as usize;
+                    if taken >= TOP_POSTINGS {
+                        break;
+                    }
+                }
+                let mut top: Vec<Posting> = list
+                    .iter()
+                    .copied()
+                    .filter(|p| weights[p.weight_index()] >= cutoff)
+                    .collect();
+                top.sort_unstable_by_key(|p| std::cmp::Reverse(order(p)));
+                top.truncate(TOP_POSTINGS);
                 let names = list
                     .iter()
                     .filter(|p| p.fields() & NAME != 0)
