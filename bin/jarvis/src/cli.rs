@@ -339,6 +339,7 @@ fn serve(
         tracing::info!(keys = %keys_path.display(), "no API keys: authentication is off and only loopback addresses are served");
     }
     let catalog = LiveCatalog::load_cached(roots, data_dir.join(CATALOG_CACHE));
+    crate::trim::after_reloads(&catalog);
     let _watcher = jarvis_discovery::CatalogWatcher::start(
         catalog.clone(),
         settings.discovery.watch_options(),

@@ -4,6 +4,7 @@
 mod cli;
 mod settings;
 mod telemetry;
+mod trim;
 
 use std::process::ExitCode;
 

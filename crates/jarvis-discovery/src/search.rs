@@ -258,6 +258,12 @@ struct Impact {
     names: Box<[u32]>,
 }
 
+/// Heaviest first, then lowest resource number: a posting's place in [`Impact::top`], as one
+/// integer (larger first).
+fn impact_order(weights: &[f32; 256], p: Posting) -> u64 {
+    (u64::from(weights[p.weight_index()].to_bits()) << 32) | u64::from(u32::MAX - p.doc())
+}
+
 /// A posting list this long gets an [`Impact`]: shorter ones are cheap to score whole.
 const LONG_POSTINGS: usize = 1024;
 /// How many of a long list's heaviest postings are kept in weight order.
@@ -278,6 +284,7 @@ impl SearchIndex {
         let refs: Vec<&Resource> = resources.iter().map(|r| &**r).collect();
         index.add_docs(&refs, 0);
         index.finish(None);
+        index.impacts = index.impacts_of(|_| None);
         index.tokenized = resources.len();
         index
     }
@@ -376,6 +383,7 @@ impl SearchIndex {
             }
         }
         index.finish(Some((&previous.sorted, known_terms)));
+        index.carry_impacts(&previous.impacts, &old_to_new, &touched, in_order);
         index
     }
 
@@ -556,16 +564,60 @@ impl SearchIndex {
         self.live_terms = sorted.len();
         self.sorted = sorted;
         self.fuzzy_by_len = fuzzy_by_len;
+    }
+
+    /// After [`SearchIndex::update`]: the previous index's impacts, renumbered, for the long
+    /// lists that got no new posting and lost none of their heaviest; the others are derived
+    /// again. `old_to_new` maps the previous resource numbers (`u32::MAX`: gone).
+    fn carry_impacts(
+        &mut self,
+        previous: &FxHashMap<u32, Impact>,
+        old_to_new: &[u32],
+        touched: &[bool],
+        in_order: bool,
+    ) {
+        let carried = |term: u32| -> Option<Impact> {
+            if touched.get(term as usize).copied().unwrap_or(true) {
+                return None;
+            }
+            let before = previous.get(&term)?;
+            let mut top = Vec::with_capacity(before.top.len());
+            for p in before.top.iter() {
+                let doc = *old_to_new.get(p.doc() as usize)?;
+                if doc == u32::MAX {
+                    return None;
+                }
+                top.push(p.renumbered(doc));
+            }
+            let mut names: Vec<u32> = before
+                .names
+                .iter()
+                .filter_map(|&doc| old_to_new.get(doc as usize).copied())
+                .filter(|&doc| doc != u32::MAX)
+                .collect();
+            if !in_order {
+                let weights = field_weights();
+                top.sort_unstable_by_key(|p| std::cmp::Reverse(impact_order(weights, *p)));
+                names.sort_unstable();
+            }
+            Some(Impact {
+                top: top.into_boxed_slice(),
+                names: names.into_boxed_slice(),
+            })
+        };
+        self.impacts = self.impacts_of(carried);
+    }
+
+    /// The impact of every long list: `reuse`'s when it has one, else derived from the list.
+    fn impacts_of(&self, reuse: impl Fn(u32) -> Option<Impact>) -> FxHashMap<u32, Impact> {
         let weights = field_weights();
-        self.impacts = (0u32..)
+        (0u32..)
             .zip(&self.postings)
             .filter(|(_, list)| list.len() >= LONG_POSTINGS)
             .map(|(term, list)| {
-                // Heaviest first, then lowest resource number: one integer per posting.
-                let order = |p: &Posting| {
-                    (u64::from(weights[p.weight_index()].to_bits()) << 32)
-                        | u64::from(u32::MAX - p.doc())
-                };
+                if let Some(impact) = reuse(term) {
+                    return (term, impact);
+                }
                 // The lightest weight among the heaviest TOP_POSTINGS, from a count of postings
                 // per weight class; then only postings at least that heavy are sorted.
                 let mut per_class = [0u32; 256];
@@ -588,7 +640,7 @@ impl SearchIndex {
                     .copied()
                     .filter(|p| weights[p.weight_index()] >= cutoff)
                     .collect();
-                top.sort_unstable_by_key(|p| std::cmp::Reverse(order(p)));
+                top.sort_unstable_by_key(|p| std::cmp::Reverse(impact_order(weights, *p)));
                 top.truncate(TOP_POSTINGS);
                 let names = list
                     .iter()
@@ -603,7 +655,7 @@ impl SearchIndex {
                     },
                 )
             })
-            .collect();
+            .collect()
     }
 
     fn term_id(&mut self, token: &str) -> u32 {
@@ -1509,11 +1561,41 @@ mod tests {
                 words[(i + 11) % words.len()]
             ));
         }
-        let answer = |query: &SearchQuery, exhaustive: bool| {
+        // Indexes updated from this one (resources gone, and resources out of their order)
+        // carry its impacts over: they must stop early as truly as a fresh build.
+        let fewer: Vec<Arc<Resource>> = out
+            .resources
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 10 != 3)
+            .map(|(_, r)| Arc::clone(r))
+            .collect();
+        let mut moved = fewer.clone();
+        moved.rotate_left(150);
+        let updated = SearchIndex::update(&fewer, &index, &out.resources);
+        let reordered = SearchIndex::update(&moved, &updated, &fewer);
+        assert_eq!(reordered.last_tokenized(), 0);
+        let answer_from = |index: &SearchIndex,
+                           resources: &[Arc<Resource>],
+                           query: &SearchQuery,
+                           exhaustive: bool| {
             EXHAUSTIVE.set(exhaustive);
-            let hits = index.search(&out.resources, query);
+            let hits = index.search(resources, query);
             EXHAUSTIVE.set(false);
             serde_json::to_string(&hits).unwrap()
+        };
+        for text in queries.iter().step_by(4) {
+            let query = SearchQuery::new(text.as_str());
+            for (index, resources) in [(&updated, &fewer), (&reordered, &moved)] {
+                assert_eq!(
+                    answer_from(index, resources, &query, true),
+                    answer_from(index, resources, &query, false),
+                    "{text}, updated index"
+                );
+            }
+        }
+        let answer = |query: &SearchQuery, exhaustive: bool| {
+            answer_from(&index, &out.resources, query, exhaustive)
         };
         let mut compared = 0;
         for (n, text) in queries.iter().enumerate() {
