@@ -350,7 +350,7 @@ impl LiveCatalog {
             load_ms: 0.0,
             reason: None,
             saves: 0,
-            saved_at: None,
+            saved_at_ms: None,
             save_error: None,
         };
         persist::sweep(&path);
@@ -732,8 +732,8 @@ pub struct CacheStatus {
     pub reason: Option<String>,
     /// How many times it was written since the start.
     pub saves: u64,
-    /// When it was last written.
-    pub saved_at: Option<SystemTime>,
+    /// When it was last written, in milliseconds since the Unix epoch.
+    pub saved_at_ms: Option<u64>,
     /// Why the last write failed, when it did (cleared by the next one that succeeds).
     pub save_error: Option<String>,
 }
@@ -878,7 +878,10 @@ impl CacheFile {
                 *self.written.lock().unwrap_or_else(PoisonError::into_inner) =
                     Some(job.snapshot.fingerprint);
                 status.saves += 1;
-                status.saved_at = Some(SystemTime::now());
+                status.saved_at_ms = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
                 status.save_error = None;
                 tracing::debug!(path = %self.path.display(), files = saved.files, resources = saved.resources, bytes = saved.bytes, generation = job.snapshot.generation(), took_ms = started.elapsed().as_millis() as u64, "catalog cache written");
                 Ok(())

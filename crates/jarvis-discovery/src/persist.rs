@@ -609,7 +609,12 @@ pub(crate) fn save(
     index: &SearchIndex,
 ) -> io::Result<Saved> {
     let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
+    // The cache holds the user's prompts and settings: only the user may read it.
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(parent)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -635,7 +640,11 @@ fn write_file(
     docs: &[Arc<Resource>],
     index: &SearchIndex,
 ) -> io::Result<Saved> {
-    let file = File::create(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
     let mut out = Out {
         w: BufWriter::with_capacity(1 << 18, file),
         hash: StreamHash::default(),

@@ -766,3 +766,100 @@ fn a_corrupt_database_stops_start_up_and_is_left_alone() {
         b"definitely not SQLite"
     );
 }
+
+/// The catalog cache across runs: the first scan writes it, the next reads only what changed,
+/// and a server started from it serves the same resources, bodies included, and says so.
+#[test]
+fn a_restart_reads_the_catalog_cache_and_serves_the_same_bodies() {
+    let home = Home::new();
+    let body = "Check every migration for a rollback path. ".repeat(40);
+    fs::write(
+        home.path().join(".claude/agents/migrations.md"),
+        format!("---\nname: migrations\ndescription: Reviews database migrations.\n---\n{body}"),
+    )
+    .unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in walkdir_files(&home.path().join(".claude")) {
+        fs::File::options()
+            .write(true)
+            .open(&entry)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+    }
+    let scan = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--log-level", "warn", "scan", "--json"];
+        all.extend_from_slice(args);
+        let out = home.jarvis(&all);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    let first = scan(&[]);
+    assert_eq!(first["cache"]["start"], "missing", "{}", first["cache"]);
+    assert_eq!(first["cache"]["saves"], 1, "{}", first["cache"]);
+    let second = scan(&[]);
+    assert_eq!(second["cache"]["start"], "loaded", "{}", second["cache"]);
+    assert_eq!(second["reuse"]["parsed"], 0, "{}", second["reuse"]);
+    assert_eq!(first["kinds"], second["kinds"]);
+    assert_eq!(first["diagnostics"], second["diagnostics"]);
+    let ignored = scan(&["--no-cache"]);
+    assert!(ignored["cache"].is_null());
+    assert_eq!(ignored["kinds"], second["kinds"]);
+
+    let (mut child, address) = start_server(&home);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (root, agent) = runtime.block_on(async {
+        let root: serde_json::Value = reqwest::get(format!("{address}/"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let search: serde_json::Value = reqwest::get(format!("{address}/api/v2/search?q=rollback"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = search["data"]["hits"][0]["id"].as_str().unwrap().to_owned();
+        let agent: serde_json::Value = reqwest::get(format!("{address}/api/v2/agents/{id}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (root, agent)
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+    let cache = &root["data"]["catalog"]["cache"];
+    assert_eq!(cache["start"], "loaded", "{root}");
+    assert!(
+        cache.get("path").is_none(),
+        "the public root names no path: {cache}"
+    );
+    assert_eq!(agent["data"]["name"], "migrations", "{agent}");
+    assert_eq!(agent["data"]["body"], body.as_str(), "{agent}");
+}
+
+/// Every file below `dir`.
+fn walkdir_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}

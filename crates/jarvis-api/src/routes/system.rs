@@ -132,7 +132,16 @@ async fn system_info(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
             "generation": snapshot.generation(),
             "resources": counts,
             "diagnostics": snapshot.diagnostics().len(),
-            "cache": state.catalog.cache_status(),
+            // Where the file is stays out of this public answer.
+            "cache": state.catalog.cache_status().map(|c| json!({
+                "start": c.start,
+                "files_loaded": c.files_loaded,
+                "load_ms": c.load_ms,
+                "reason": c.reason,
+                "saves": c.saves,
+                "saved_at_ms": c.saved_at_ms,
+                "save_error": c.save_error,
+            })),
         },
         "links": {
             "health": "/health",

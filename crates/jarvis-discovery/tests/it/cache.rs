@@ -227,6 +227,12 @@ fn the_cache_holds_no_secret_and_no_mcp_server() {
     let catalog = LiveCatalog::load_cached(fx.roots(), &path);
     assert!(catalog.snapshot().of_kind(ResourceKind::McpServer).count() > 3);
     catalog.save_cache().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     let bytes = std::fs::read(&path).unwrap();
     for secret in [
         "literal-header-secret",
