@@ -189,11 +189,14 @@ fn no_stubs_or_ignored_tests() {
     }
 }
 
-/// The workspace denies `unsafe`; the one exemption is the runner's parent-death signal, which
-/// can only be set between fork and exec.
+/// The workspace denies `unsafe`; the two exemptions are the runner's parent-death signal, which
+/// can only be set between fork and exec, and the binary's `malloc_trim` after reloads.
 #[test]
-fn unsafe_lives_in_one_place() {
-    let allowed = root().join("crates/jarvis-tasks/src/process.rs");
+fn unsafe_lives_in_two_places() {
+    let allowed = [
+        root().join("crates/jarvis-tasks/src/process.rs"),
+        root().join("bin/jarvis/src/trim.rs"),
+    ];
     // Built from pieces so that this file does not trip its own check.
     let block = ["uns", "afe {"].concat();
     let lint = ["uns", "afe_code"].concat();
@@ -204,7 +207,7 @@ fn unsafe_lives_in_one_place() {
             .filter(|l| !l.trim_start().starts_with("//"))
             .filter(|l| l.contains(&block) || l.contains(&lint))
             .count();
-        if file == allowed {
+        if allowed.contains(&file) {
             assert_eq!(code, 2, "{}: one exemption, one block", file.display());
         } else {
             assert_eq!(code, 0, "{} uses unsafe code", file.display());
