@@ -27,6 +27,39 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The answer when [`CatalogSnapshot::lookup`](jarvis_discovery::CatalogSnapshot::lookup)
+    /// finds no `kind` for `key`: `RESOURCE_NOT_FOUND`, or `AMBIGUOUS_NAME` with the candidates.
+    pub fn lookup(
+        kind: jarvis_core::ResourceKind,
+        key: &str,
+        error: &jarvis_discovery::LookupError<'_>,
+    ) -> Self {
+        match error {
+            jarvis_discovery::LookupError::NotFound => ApiError::new(
+                Code::ResourceNotFound,
+                format!(
+                    "no {} with id or name `{key}`",
+                    kind.as_str().replace('_', " ")
+                ),
+            )
+            .with_details(json!({ "kind": kind, "id": key })),
+            jarvis_discovery::LookupError::Ambiguous(candidates) => ApiError::new(
+                Code::AmbiguousName,
+                format!(
+                    "`{key}` names {} {}; ask by id or by the namespaced name",
+                    candidates.len(),
+                    kind.plural()
+                ),
+            )
+            .with_details(json!({
+                "candidates": candidates
+                    .iter()
+                    .map(|r| json!({ "id": r.id, "qualified_name": r.qualified_name, "scope": r.scope, "source": r.source }))
+                    .collect::<Vec<_>>(),
+            })),
+        }
+    }
+
     /// An error with a code and a message.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
         ApiError {

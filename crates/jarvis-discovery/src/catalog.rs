@@ -210,6 +210,42 @@ impl CatalogSnapshot {
         }
     }
 
+    /// The resource of `kind` a client means by `key`: its id; for a workflow, its n8n id among
+    /// workflows in effect; else its name, as [`CatalogSnapshot::resolve`] picks it. One rule
+    /// for every door (HTTP routes, WebSocket commands): a name that several definitions answer
+    /// to, none preferred by precedence, is [`LookupError::Ambiguous`] with those definitions.
+    pub fn lookup(&self, kind: ResourceKind, key: &str) -> Result<&Resource, LookupError<'_>> {
+        if let Some(r) = self
+            .get(&ResourceId::from_raw(key))
+            .filter(|r| r.kind == kind)
+        {
+            return Ok(r);
+        }
+        if kind == ResourceKind::Workflow {
+            let by_n8n_id: Vec<&Resource> = self
+                .of_kind(kind)
+                .filter(|r| {
+                    r.is_active()
+                        && matches!(&r.details, jarvis_core::Details::Workflow(d) if d.workflow_id.as_deref() == Some(key))
+                })
+                .collect();
+            match by_n8n_id.as_slice() {
+                [] => {}
+                [one] => return Ok(one),
+                _ => return Err(LookupError::Ambiguous(by_n8n_id)),
+            }
+        }
+        if let Some(r) = self.resolve(kind, key) {
+            return Ok(r);
+        }
+        let candidates = self.candidates(kind, key);
+        if candidates.is_empty() {
+            Err(LookupError::NotFound)
+        } else {
+            Err(LookupError::Ambiguous(candidates))
+        }
+    }
+
     /// Every resource of `kind` that answers to `name` (qualified name or alias), best first.
     pub fn candidates(&self, kind: ResourceKind, name: &str) -> Vec<&Resource> {
         let name = name.trim_start_matches('/');
@@ -260,6 +296,16 @@ fn id_hash(id: &ResourceId) -> u64 {
     let mut hasher = rustc_hash::FxHasher::default();
     id.hash(&mut hasher);
     hasher.finish()
+}
+
+/// Why [`CatalogSnapshot::lookup`] found no resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LookupError<'a> {
+    /// Nothing of that kind has that id or name.
+    NotFound,
+    /// Several definitions answer to the name and precedence prefers none: ask by id or by the
+    /// namespaced name. Best first.
+    Ambiguous(Vec<&'a Resource>),
 }
 
 /// What a reload did.

@@ -33,7 +33,8 @@ mod walk;
 mod watch;
 
 pub use catalog::{
-    CacheStart, CacheStatus, CatalogSnapshot, KindCount, LiveCatalog, ReloadOutcome, ScanStats,
+    CacheStart, CacheStatus, CatalogSnapshot, KindCount, LiveCatalog, LookupError, ReloadOutcome,
+    ScanStats,
 };
 pub use config::{DiscoveryConfig, Environment, ProjectConfig, ProjectRoot, Root, ScanRoots};
 pub use error::{Error, Result};

@@ -3,14 +3,11 @@
 //! One generic pair of handlers serves all five kinds: the kinds share one resource shape, and
 //! five copies of the same code would drift apart.
 
-use std::sync::Arc;
-
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use jarvis_auth::Scope as Access;
-use jarvis_core::{Code, Resource, ResourceId, ResourceKind, Scope};
+use jarvis_core::{Code, Resource, ResourceKind, Scope};
 use jarvis_discovery::CatalogSnapshot;
-use serde_json::json;
 
 use super::{Doc, get_v2};
 use crate::envelope::{Version, cached, v2_prefix};
@@ -243,46 +240,10 @@ async fn detail(
     id: String,
 ) -> Result<HttpResponse, ApiError> {
     cached(&req, &state, Version::V2, move |snapshot| {
-        let resource = find(&snapshot, kind, &id)?;
+        let resource = snapshot
+            .lookup(kind, &id)
+            .map_err(|e| ApiError::lookup(kind, &id, &e))?;
         v2_prefix(resource, None, snapshot.generation())
     })
     .await
-}
-
-/// A resource of `kind` by id, or by a name that picks one definition.
-pub(crate) fn find<'a>(
-    snapshot: &'a Arc<CatalogSnapshot>,
-    kind: ResourceKind,
-    key: &str,
-) -> Result<&'a Resource, ApiError> {
-    if let Some(r) = snapshot
-        .get(&ResourceId::from_raw(key))
-        .filter(|r| r.kind == kind)
-    {
-        return Ok(r);
-    }
-    if let Some(r) = snapshot.resolve(kind, key) {
-        return Ok(r);
-    }
-    let candidates = snapshot.candidates(kind, key);
-    if candidates.is_empty() {
-        return Err(ApiError::new(
-            Code::ResourceNotFound,
-            format!(
-                "no {} with id or name `{key}`",
-                kind.as_str().replace('_', " ")
-            ),
-        )
-        .with_details(json!({ "kind": kind, "id": key })));
-    }
-    Err(ApiError::new(
-        Code::AmbiguousName,
-        format!("`{key}` names {} {}; ask by id or by the namespaced name", candidates.len(), kind.plural()),
-    )
-    .with_details(json!({
-        "candidates": candidates
-            .iter()
-            .map(|r| json!({ "id": r.id, "qualified_name": r.qualified_name, "scope": r.scope, "source": r.source }))
-            .collect::<Vec<_>>(),
-    })))
 }

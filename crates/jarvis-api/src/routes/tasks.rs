@@ -21,7 +21,6 @@ use crate::envelope::{Pagination, v2_finish, v2_prefix};
 use crate::error::ApiError;
 use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params, trim_blanks};
 use crate::registry::{Body, Param, Route, Routes};
-use crate::routes::resources::find;
 use crate::state::AppState;
 
 /// The longest argument string or agent task accepted, in characters.
@@ -501,7 +500,9 @@ pub(crate) fn command_task(
     check_len("command", arguments)?;
     let priority = priority(priority_raw)?;
     let snapshot = state.catalog.snapshot();
-    let resource = find(&snapshot, ResourceKind::Command, name)?;
+    let resource = snapshot
+        .lookup(ResourceKind::Command, name)
+        .map_err(|e| ApiError::lookup(ResourceKind::Command, name, &e))?;
     Ok(command_spec(
         resource,
         trim_blanks(arguments),
@@ -539,7 +540,9 @@ async fn run_command(
     check_len("arguments", &arguments)?;
     let priority = priority(p.as_deref())?;
     let snapshot = state.catalog.snapshot();
-    let resource = find(&snapshot, ResourceKind::Command, &id)?;
+    let resource = snapshot
+        .lookup(ResourceKind::Command, &id)
+        .map_err(|e| ApiError::lookup(ResourceKind::Command, &id, &e))?;
     let spec = command_spec(resource, &arguments, context, priority, caller(&req));
     submit(&state, spec).await
 }
@@ -589,7 +592,9 @@ async fn run_agent_inner(
     check_len("task", task)?;
     let priority = priority(p)?;
     let snapshot = state.catalog.snapshot();
-    let resource = find(&snapshot, ResourceKind::Agent, agent)?;
+    let resource = snapshot
+        .lookup(ResourceKind::Agent, agent)
+        .map_err(|e| ApiError::lookup(ResourceKind::Agent, agent, &e))?;
     let spec = agent_spec(resource, task, context, priority, caller(req));
     submit(state, spec).await
 }

@@ -220,20 +220,6 @@ async fn trigger_v2(
     trigger(&req, &state, &id, body.into_inner().parameters).await
 }
 
-fn find_workflow<'a>(
-    snapshot: &'a jarvis_discovery::CatalogSnapshot,
-    key: &str,
-) -> Option<&'a jarvis_core::Resource> {
-    snapshot
-        .of_kind(ResourceKind::Workflow)
-        .filter(|r| r.is_active())
-        .find(|r| {
-            r.id.as_str() == key
-                || r.name == key
-                || matches!(&r.details, Details::Workflow(d) if d.workflow_id.as_deref() == Some(key))
-        })
-}
-
 async fn trigger(
     req: &HttpRequest,
     state: &AppState,
@@ -259,12 +245,15 @@ async fn trigger(
         ));
     }
     let snapshot = state.catalog.snapshot();
-    let workflow = find_workflow(&snapshot, key).ok_or_else(|| {
-        ApiError::new(
-            Code::ResourceNotFound,
-            format!("no workflow with id or name `{key}`"),
-        )
-    })?;
+    // Only a workflow in effect can be triggered; a name two of them answer to is ambiguous.
+    let workflow = match snapshot.lookup(ResourceKind::Workflow, key) {
+        Ok(found) if found.is_active() => found,
+        Ok(_) => {
+            let gone = jarvis_discovery::LookupError::NotFound;
+            return Err(ApiError::lookup(ResourceKind::Workflow, key, &gone));
+        }
+        Err(e) => return Err(ApiError::lookup(ResourceKind::Workflow, key, &e)),
+    };
     let Details::Workflow(details) = &workflow.details else {
         return Err(ApiError::new(
             Code::ResourceNotFound,

@@ -614,3 +614,69 @@ fn a_reload_told_what_changed_ends_where_a_full_scan_does() {
     assert!(told.resolve(ResourceKind::Skill, "nomanifest").is_some());
     assert!(told.resolve(ResourceKind::Agent, "probe-told").is_none());
 }
+
+/// One lookup rule for every door: id, a workflow's n8n id, then the name as precedence picks
+/// it; a name several definitions answer to is ambiguous, with those definitions.
+#[test]
+fn lookup_takes_ids_and_names_and_names_the_ambiguous() {
+    use jarvis_discovery::LookupError;
+    let (_fx, catalog) = load();
+    let snap = catalog.snapshot();
+    let debug = snap.resolve(ResourceKind::Command, "tools:debug").unwrap();
+    assert_eq!(
+        snap.lookup(ResourceKind::Command, debug.id.as_str()),
+        Ok(debug)
+    );
+    assert_eq!(snap.lookup(ResourceKind::Command, "tools:debug"), Ok(debug));
+    match snap.lookup(ResourceKind::Command, "debug") {
+        Err(LookupError::Ambiguous(candidates)) => assert_eq!(candidates.len(), 2),
+        other => panic!("`debug` names two commands: {other:?}"),
+    }
+    assert_eq!(
+        snap.lookup(ResourceKind::Command, "no-such-command"),
+        Err(LookupError::NotFound)
+    );
+    // An id asks for its own kind only.
+    assert_eq!(
+        snap.lookup(ResourceKind::Agent, debug.id.as_str()),
+        Err(LookupError::NotFound)
+    );
+    let digest = snap.lookup(ResourceKind::Workflow, "PR digest").unwrap();
+    assert_eq!(snap.lookup(ResourceKind::Workflow, "wfA1"), Ok(digest));
+    assert_eq!(
+        snap.lookup(ResourceKind::Workflow, digest.id.as_str()),
+        Ok(digest)
+    );
+}
+
+/// Workflows sharing a name or an n8n id across exports: precedence keeps one of each in
+/// effect, and a lookup by name or n8n id finds that one, never a shadowed copy.
+#[test]
+fn a_workflow_lookup_finds_the_one_in_effect() {
+    let fx = fixture::build();
+    let second = fx._dir.path().join("second-export.json");
+    std::fs::write(
+        &second,
+        r#"[{"id": "wfC3", "name": "PR digest", "active": true, "nodes": []}]"#,
+    )
+    .unwrap();
+    let copy = fx._dir.path().join("copy-export.json");
+    std::fs::copy(&fx.workflows, &copy).unwrap();
+    let mut roots = fx.roots();
+    roots.workflow_paths.push(second);
+    roots.workflow_paths.push(copy);
+    let snap = LiveCatalog::load(roots).snapshot();
+    let named: Vec<_> = snap
+        .of_kind(ResourceKind::Workflow)
+        .filter(|r| r.name == "PR digest")
+        .collect();
+    assert_eq!(named.len(), 3);
+    let by_name = snap.lookup(ResourceKind::Workflow, "PR digest").unwrap();
+    assert!(by_name.is_active());
+    if let Ok(by_id) = snap.lookup(ResourceKind::Workflow, "wfA1") {
+        assert!(by_id.is_active());
+    }
+    for r in named {
+        assert_eq!(snap.lookup(ResourceKind::Workflow, r.id.as_str()), Ok(r));
+    }
+}
