@@ -74,7 +74,7 @@ impl ExecutionFollower {
             }
         })
         .await
-        .map_err(|e| jarvis_store::Error::Query(e.to_string()))??;
+        .map_err(|e| jarvis_store::Error::Interrupted(e.to_string()))??;
         let _ = self.bus.send(execution.clone());
         Ok(())
     }

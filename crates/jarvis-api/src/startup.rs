@@ -34,6 +34,9 @@ pub enum StartError {
     /// The JWT settings are unusable.
     #[error("invalid configuration `server.auth.jwt`: {0}")]
     Auth(#[from] jarvis_auth::AuthError),
+    /// The thread that picks up keys created or revoked by another process could not start.
+    #[error("cannot start the key file refresher: {0}")]
+    Refresher(std::io::Error),
     /// The address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -46,7 +49,10 @@ pub enum StartError {
 
 impl jarvis_core::ErrorCode for StartError {
     fn error_code(&self) -> Code {
-        Code::ConfigInvalid
+        match self {
+            StartError::Refresher(_) => Code::InternalError,
+            _ => Code::ConfigInvalid,
+        }
     }
 }
 
@@ -198,10 +204,7 @@ impl Application {
         // Keys created or revoked by another process (`jarvis keys …`) apply within a second.
         let refresher = keys
             .spawn_refresher(std::time::Duration::from_secs(1))
-            .map_err(|source| StartError::Bind {
-                address: address.clone(),
-                source,
-            })?;
+            .map_err(StartError::Refresher)?;
         let cache = Arc::new(ResponseCache::new(config.cache.clone()));
         // Free memory held by stale entries as soon as the catalog moves on.
         let invalidate = Arc::clone(&cache);

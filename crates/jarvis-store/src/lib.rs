@@ -43,6 +43,10 @@ pub enum Error {
     /// A query failed.
     #[error("database error: {0}")]
     Query(String),
+    /// A call to the database, run on a blocking thread, did not come back: the thread
+    /// panicked or the runtime is shutting down. Whether the call took effect is unknown.
+    #[error("a database call did not finish: {0}")]
+    Interrupted(String),
     /// A stored row could not be read back.
     #[error("a stored row is unreadable: {0}")]
     Decode(String),
