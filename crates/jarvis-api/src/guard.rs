@@ -103,8 +103,8 @@ pub async fn middleware(
     let presented = match req.headers().get(header::AUTHORIZATION) {
         // A browser cannot set headers on a WebSocket handshake: it presents a single-use
         // ticket from `POST /api/v2/ws-ticket` in the URL instead.
-        None if crate::routes::ws::is_ws_path(req.path()) => {
-            match crate::routes::ws::ticket_of(req.query_string()) {
+        None if crate::ws_entry::is_ws_path(req.path()) => {
+            match crate::ws_entry::ticket_of(req.query_string()) {
                 None => None,
                 Some(ticket) => match state.tickets.redeem(&ticket) {
                     Some(principal) => Some(principal),

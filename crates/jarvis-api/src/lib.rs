@@ -35,9 +35,11 @@ mod params;
 mod refresh;
 mod registry;
 mod routes;
+mod services;
 mod startup;
 mod state;
 mod views;
+mod ws_entry;
 
 pub use config::{ApiConfig, AuthConfig, CorsConfig, WsConfig};
 pub use context::REQUEST_ID_HEADER;

@@ -260,7 +260,7 @@ impl Client {
         priority: Option<&str>,
         id: Option<&str>,
     ) -> Result<(), CloseWith> {
-        let spec = match crate::routes::tasks::command_task(
+        let spec = match crate::services::tasks::command_task(
             &self.state,
             command,
             context,
@@ -282,7 +282,7 @@ impl Client {
         let request_id = format!("ws{}.{client_id}", self.id);
         let queued = crate::context::with_request_id(
             request_id,
-            crate::routes::tasks::queue(&self.state, spec),
+            crate::services::tasks::queue(&self.state, spec),
         )
         .await;
         let task = match queued {

@@ -10,21 +10,19 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use jarvis_auth::{Principal, Scope};
-use jarvis_core::{Code, Details, Priority, Resource, ResourceKind, Task, TaskKind, TaskStatus};
+use jarvis_core::{Code, Priority, Task, TaskKind, TaskStatus};
 use jarvis_store::TaskFilter;
-use jarvis_tasks::{RunVars, TaskSpec, command_prompt};
+use jarvis_tasks::TaskSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::context;
 use crate::envelope::{Pagination, v2_finish, v2_prefix};
 use crate::error::ApiError;
-use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params, trim_blanks};
+use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params};
 use crate::registry::{Body, Param, Route, Routes};
+use crate::services::tasks;
 use crate::state::AppState;
-
-/// The longest argument string or agent task accepted, in characters.
-const MAX_INPUT: usize = 32 * 1024;
 
 /// `POST /command`: the original shape.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -347,124 +345,14 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     }
 }
 
-fn priority(raw: Option<&str>) -> Result<Priority, ApiError> {
-    raw.map_or(Ok(Priority::Normal), |p| {
-        p.parse()
-            .map_err(|e: String| ApiError::invalid("priority", e))
-    })
-}
-
 fn caller(req: &HttpRequest) -> String {
     req.extensions()
         .get::<Principal>()
         .map_or_else(|| "anonymous".to_owned(), |p| p.name.clone())
 }
 
-fn check_len(field: &str, value: &str) -> Result<(), ApiError> {
-    if value.chars().count() > MAX_INPUT {
-        return Err(ApiError::invalid(
-            field,
-            format!("`{field}` is longer than {MAX_INPUT} characters"),
-        ));
-    }
-    Ok(())
-}
-
-fn model_of(model: Option<&str>) -> String {
-    model
-        .filter(|m| !m.is_empty() && *m != "inherit")
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn command_spec(
-    resource: &Resource,
-    arguments: &str,
-    context: Option<Value>,
-    priority: Priority,
-    by: String,
-) -> TaskSpec {
-    let (model, tools) = match &resource.details {
-        Details::Command(d) => (
-            model_of(d.model.as_deref()),
-            d.allowed_tools.clone().unwrap_or_default().join(","),
-        ),
-        _ => (String::new(), String::new()),
-    };
-    TaskSpec {
-        kind: TaskKind::Command,
-        target: resource.qualified_name.clone(),
-        resource_id: resource.id.to_string(),
-        input: json!({ "arguments": arguments, "context": context }),
-        priority,
-        vars: RunVars {
-            prompt: command_prompt(&resource.body.text(), arguments),
-            system_prompt: String::new(),
-            model,
-            tools,
-        },
-        submitted_by: by,
-    }
-}
-
-fn agent_spec(
-    resource: &Resource,
-    task: &str,
-    context: Option<Value>,
-    priority: Priority,
-    by: String,
-) -> TaskSpec {
-    let (model, tools) = match &resource.details {
-        Details::Agent(d) => (
-            model_of(Some(&d.model)),
-            d.tools.clone().unwrap_or_default().join(","),
-        ),
-        _ => (String::new(), String::new()),
-    };
-    let mut prompt = task.to_owned();
-    if let Some(ctx) = context.as_ref().filter(|c| !c.is_null()) {
-        prompt.push_str("\n\nContext:\n```json\n");
-        prompt.push_str(&serde_json::to_string_pretty(ctx).unwrap_or_default());
-        prompt.push_str("\n```\n");
-    }
-    TaskSpec {
-        kind: TaskKind::Agent,
-        target: resource.qualified_name.clone(),
-        resource_id: resource.id.to_string(),
-        input: json!({ "task": task, "context": context }),
-        priority,
-        vars: RunVars {
-            prompt,
-            system_prompt: resource.body.text(),
-            model,
-            tools,
-        },
-        submitted_by: by,
-    }
-}
-
-/// Queues `spec` and writes the audit line. Shared by the HTTP routes and the WebSocket hub.
-pub(crate) async fn queue(state: &AppState, spec: TaskSpec) -> Result<Task, ApiError> {
-    let task = state
-        .tasks
-        .submit(spec)
-        .await
-        .map_err(|e| ApiError::from_error(&e))?;
-    tracing::info!(
-        target: "jarvis::audit",
-        action = "task.submit",
-        by = %task.submitted_by,
-        task = %task.id,
-        kind = task.kind.as_str(),
-        target_resource = %task.target,
-        request_id = %context::request_id(),
-        "task queued"
-    );
-    Ok(task)
-}
-
 async fn submit(state: &AppState, spec: TaskSpec) -> Result<HttpResponse, ApiError> {
-    let task = queue(state, spec).await?;
+    let task = tasks::queue(state, spec).await?;
     let prefix = v2_prefix(&task, None, state.catalog.snapshot().generation())?;
     let location = format!("/api/v2/tasks/{}", task.id);
     Ok(HttpResponse::build(StatusCode::ACCEPTED)
@@ -477,41 +365,6 @@ async fn submit(state: &AppState, spec: TaskSpec) -> Result<HttpResponse, ApiErr
         .body(v2_finish(&prefix)))
 }
 
-/// The task for a command line (`/tools:lint src`), checked: the command exists and is not
-/// ambiguous, the arguments are within bounds, the priority is known.
-pub(crate) fn command_task(
-    state: &AppState,
-    command: &str,
-    context: Option<Value>,
-    priority_raw: Option<&str>,
-    by: String,
-) -> Result<TaskSpec, ApiError> {
-    let line = trim_blanks(command);
-    let line = line.strip_prefix('/').unwrap_or(line);
-    let (name, arguments) = line
-        .split_once([' ', '\t', '\r', '\n'])
-        .unwrap_or((line, ""));
-    if name.is_empty() {
-        return Err(ApiError::invalid(
-            "command",
-            "`command` must name a slash command, like `/tools:lint src`",
-        ));
-    }
-    check_len("command", arguments)?;
-    let priority = priority(priority_raw)?;
-    let snapshot = state.catalog.snapshot();
-    let resource = snapshot
-        .lookup(ResourceKind::Command, name)
-        .map_err(|e| ApiError::lookup(ResourceKind::Command, name, &e))?;
-    Ok(command_spec(
-        resource,
-        trim_blanks(arguments),
-        context,
-        priority,
-        by,
-    ))
-}
-
 async fn execute_command(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -522,7 +375,7 @@ async fn execute_command(
         context,
         priority: p,
     } = body.into_inner();
-    let spec = command_task(&state, &command, context, p.as_deref(), caller(&req))?;
+    let spec = tasks::command_task(&state, &command, context, p.as_deref(), caller(&req))?;
     submit(&state, spec).await
 }
 
@@ -537,13 +390,7 @@ async fn run_command(
         context,
         priority: p,
     } = body.into_inner();
-    check_len("arguments", &arguments)?;
-    let priority = priority(p.as_deref())?;
-    let snapshot = state.catalog.snapshot();
-    let resource = snapshot
-        .lookup(ResourceKind::Command, &id)
-        .map_err(|e| ApiError::lookup(ResourceKind::Command, &id, &e))?;
-    let spec = command_spec(resource, &arguments, context, priority, caller(&req));
+    let spec = tasks::command_by_id(&state, &id, &arguments, context, p.as_deref(), caller(&req))?;
     submit(&state, spec).await
 }
 
@@ -583,19 +430,7 @@ async fn run_agent_inner(
     context: Option<Value>,
     p: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
-    if trim_blanks(task).is_empty() {
-        return Err(ApiError::invalid(
-            "task",
-            "`task` must say what the agent should do",
-        ));
-    }
-    check_len("task", task)?;
-    let priority = priority(p)?;
-    let snapshot = state.catalog.snapshot();
-    let resource = snapshot
-        .lookup(ResourceKind::Agent, agent)
-        .map_err(|e| ApiError::lookup(ResourceKind::Agent, agent, &e))?;
-    let spec = agent_spec(resource, task, context, priority, caller(req));
+    let spec = tasks::agent_task(state, agent, task, context, p, caller(req))?;
     submit(state, spec).await
 }
 

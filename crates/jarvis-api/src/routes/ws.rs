@@ -22,23 +22,6 @@ use crate::state::AppState;
 /// `server.websocket.max_message_bytes` and this are answered with `INVALID_MESSAGE`.
 const MAX_FRAME_BYTES: usize = 1024 * 1024;
 
-const PATHS: [&str; 2] = ["/ws", "/api/v2/ws"];
-
-/// Whether `path` is a WebSocket handshake path.
-pub(crate) fn is_ws_path(path: &str) -> bool {
-    PATHS.contains(&path)
-}
-
-/// The `ticket` query parameter, if any.
-pub(crate) fn ticket_of(query: &str) -> Option<String> {
-    web::Query::<Vec<(String, String)>>::from_query(query)
-        .ok()?
-        .into_inner()
-        .into_iter()
-        .find(|(name, _)| name == "ticket")
-        .map(|(_, value)| value)
-}
-
 /// A `Connection` header that asks for the upgrade: the tokens `upgrade` and `keep-alive` in
 /// any case and order, `upgrade` among them (browsers send `Upgrade` or `keep-alive, Upgrade`).
 const CONNECTION_UPGRADE: &str = "^(([Kk][Ee][Ee][Pp]-[Aa][Ll][Ii][Vv][Ee]|[Uu][Pp][Gg][Rr][Aa][Dd][Ee]) *, *)*[Uu][Pp][Gg][Rr][Aa][Dd][Ee]( *, *([Kk][Ee][Ee][Pp]-[Aa][Ll][Ii][Vv][Ee]|[Uu][Pp][Gg][Rr][Aa][Dd][Ee]))*$";

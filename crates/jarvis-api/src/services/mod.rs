@@ -1,0 +1,5 @@
+//! The application under the two doors: what an HTTP handler and a WebSocket message both do is
+//! done here, once. Handlers and the hub parse, call one function here, and render; nothing here
+//! imports a route or the hub.
+
+pub(crate) mod tasks;
