@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use tracing::Instrument;
@@ -21,25 +21,8 @@ use tracing::Instrument;
 use crate::error::{ApiError, code_for_status};
 use crate::metrics::RouteLabel;
 
-/// The response header carrying the request id.
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
-tokio::task_local! {
-    static REQUEST_ID: Arc<str>;
-}
-
-/// The current request's id, or `-` outside a request.
-pub fn request_id() -> String {
-    REQUEST_ID
-        .try_with(|id| id.to_string())
-        .unwrap_or_else(|_| "-".to_owned())
-}
-
-/// Runs `future` with `id` as the current request id, for work that is not an HTTP request
-/// (a WebSocket command) but logs like one.
-pub(crate) async fn with_request_id<F: Future>(id: String, future: F) -> F::Output {
-    REQUEST_ID.scope(id.into(), future).await
-}
+pub(crate) use crate::request_id::with_request_id;
+pub use crate::request_id::{REQUEST_ID_HEADER, request_id};
 
 fn generate_id() -> Arc<str> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -81,7 +64,7 @@ pub async fn middleware(
     );
     let started = Instant::now();
     let header_value = HeaderValue::from_str(&id).ok();
-    REQUEST_ID
+    crate::request_id::REQUEST_ID
         .scope(
             id,
             async move {
@@ -209,7 +192,8 @@ fn is_json(res: &ServiceResponse<BoxBody>) -> bool {
 mod tests {
     use actix_web::{App, HttpResponse, test, web};
 
-    use crate::registry::{Body, Route, Routes};
+    use crate::registry::{Body, Route};
+    use crate::routing::Routes;
 
     fn route(path: &str) -> Route {
         Route {

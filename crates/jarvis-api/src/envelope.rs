@@ -15,8 +15,8 @@ use jarvis_cache::Entry;
 use jarvis_discovery::CatalogSnapshot;
 use serde::Serialize;
 
-use crate::context;
 use crate::error::ApiError;
+use crate::request_id;
 use crate::state::AppState;
 
 /// Which body shape a route answers with.
@@ -66,7 +66,7 @@ pub fn v2_prefix(
 /// Completes a v2 prefix with this request's id. Request ids are letters, digits, `-`, `_` and
 /// `.` only (see [`context`]), so they need no JSON escaping.
 pub fn v2_finish(prefix: &[u8]) -> Vec<u8> {
-    let id = context::request_id();
+    let id = request_id::request_id();
     let mut body = Vec::with_capacity(prefix.len() + id.len() + 3);
     body.extend_from_slice(prefix);
     body.extend_from_slice(id.as_bytes());
@@ -171,7 +171,7 @@ impl CachedBody {
     }
 
     fn v2(prefix: &Arc<[u8]>) -> CachedBody {
-        let id = context::request_id();
+        let id = request_id::request_id();
         let mut tail = Vec::with_capacity(id.len() + 3);
         tail.extend_from_slice(id.as_bytes());
         tail.extend_from_slice(br#""}}"#);

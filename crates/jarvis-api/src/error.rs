@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use jarvis_core::{Code, ErrorCode};
 use serde_json::{Value, json};
 
-use crate::context;
+use crate::request_id;
 
 /// An error answered to a client.
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ impl ApiError {
 
     /// An internal failure: the cause is logged with the request id, the client learns nothing.
     pub fn internal(cause: &dyn fmt::Display) -> Self {
-        tracing::error!(request_id = %context::request_id(), error = %cause, "internal error");
+        tracing::error!(request_id = %request_id::request_id(), error = %cause, "internal error");
         ApiError::new(
             Code::InternalError,
             "an internal error occurred; it has been logged",
@@ -94,7 +94,7 @@ impl ApiError {
     /// The store failed: the cause (a file path, an SQL message) is logged with the request
     /// id; the client learns only that the database is unavailable.
     pub fn store(cause: &dyn fmt::Display) -> Self {
-        tracing::error!(request_id = %context::request_id(), error = %cause, "store error");
+        tracing::error!(request_id = %request_id::request_id(), error = %cause, "store error");
         ApiError::new(
             Code::StoreUnavailable,
             "the database is unavailable; the cause has been logged",
@@ -138,7 +138,7 @@ impl ApiError {
                 details: self.details.as_ref(),
             },
             metadata: Metadata {
-                request_id: context::request_id(),
+                request_id: request_id::request_id(),
             },
         };
         serde_json::to_vec(&body).unwrap_or_default()

@@ -181,7 +181,7 @@ pub struct Caller {
 /// The per-route check: the caller holds the scope the route needs for this method, within its
 /// rate limit. Wrapped around each resource by the route table.
 pub async fn require(
-    gates: std::sync::Arc<[crate::registry::Gate]>,
+    gates: std::sync::Arc<[Gate]>,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -311,5 +311,55 @@ pub fn security_headers(headers: &mut header::HeaderMap) {
                 "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
             ),
         );
+    }
+}
+
+/// What the gate in front of one method of a resource checks: the scope, then the parameters.
+#[derive(Debug)]
+pub struct Gate {
+    /// The method.
+    pub method: actix_web::http::Method,
+    /// The scope a caller needs.
+    pub scope: Option<Scope>,
+    /// The declared parameters.
+    pub params: std::sync::Arc<[crate::registry::Param]>,
+}
+
+impl Gate {
+    /// Checks the request's query and path against the declared parameters; answers the
+    /// parsed query for the handler.
+    pub fn check(&self, req: &ServiceRequest) -> Result<crate::params::Params, ApiError> {
+        for spec in self.params.iter() {
+            match spec.location {
+                crate::registry::In::Path => {
+                    if let Some(value) = req.match_info().get(spec.name) {
+                        crate::params::check(spec, value)?;
+                    }
+                }
+                crate::registry::In::Header => {
+                    match req.headers().get(spec.name).map(|v| v.to_str()) {
+                        Some(Ok(value)) => crate::params::check(spec, value)?,
+                        Some(Err(_)) => {
+                            return Err(ApiError::invalid(
+                                spec.name,
+                                format!("the `{}` header must be visible ASCII", spec.name),
+                            ));
+                        }
+                        None if spec.required => {
+                            return Err(ApiError::invalid(
+                                spec.name,
+                                format!(
+                                    "the `{}` header is required: {}",
+                                    spec.name, spec.description
+                                ),
+                            ));
+                        }
+                        None => {}
+                    }
+                }
+                crate::registry::In::Query => {}
+            }
+        }
+        crate::params::Params::parse(req.query_string(), std::sync::Arc::clone(&self.params))
     }
 }

@@ -1,14 +1,6 @@
 //! The route table: every route is registered through it, with its documentation, so the
 //! OpenAPI document is generated from exactly the routes the server answers.
 
-use std::sync::Arc;
-
-use actix_web::dev::ServiceRequest;
-use actix_web::http::Method;
-use actix_web::middleware::from_fn;
-use actix_web::web::ServiceConfig;
-use actix_web::{HttpMessage, Resource};
-
 /// Where a parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum In {
@@ -277,101 +269,4 @@ pub struct Route {
     pub request: Option<&'static str>,
     /// The scope a caller needs; `None` for public routes (health, docs).
     pub scope: Option<jarvis_auth::Scope>,
-}
-
-/// What the gate in front of one method of a resource checks: the scope, then the parameters.
-#[derive(Debug)]
-pub struct Gate {
-    /// The method.
-    pub method: Method,
-    /// The scope a caller needs.
-    pub scope: Option<jarvis_auth::Scope>,
-    /// The declared parameters.
-    pub params: Arc<[Param]>,
-}
-
-impl Gate {
-    /// Checks the request's query and path against the declared parameters; answers the
-    /// parsed query for the handler.
-    pub fn check(
-        &self,
-        req: &ServiceRequest,
-    ) -> Result<crate::params::Params, crate::error::ApiError> {
-        for spec in self.params.iter() {
-            match spec.location {
-                In::Path => {
-                    if let Some(value) = req.match_info().get(spec.name) {
-                        crate::params::check(spec, value)?;
-                    }
-                }
-                In::Header => match req.headers().get(spec.name).map(|v| v.to_str()) {
-                    Some(Ok(value)) => crate::params::check(spec, value)?,
-                    Some(Err(_)) => {
-                        return Err(crate::error::ApiError::invalid(
-                            spec.name,
-                            format!("the `{}` header must be visible ASCII", spec.name),
-                        ));
-                    }
-                    None if spec.required => {
-                        return Err(crate::error::ApiError::invalid(
-                            spec.name,
-                            format!(
-                                "the `{}` header is required: {}",
-                                spec.name, spec.description
-                            ),
-                        ));
-                    }
-                    None => {}
-                },
-                In::Query => {}
-            }
-        }
-        crate::params::Params::parse(req.query_string(), Arc::clone(&self.params))
-    }
-}
-
-/// Collects routes while registering them.
-#[derive(Debug, Default)]
-pub struct Routes {
-    routes: Vec<Route>,
-}
-
-impl Routes {
-    /// Registers `service` (an actix resource for `route.path`) and records its documentation.
-    pub fn add(&mut self, cfg: &mut ServiceConfig, route: Route, service: Resource) {
-        self.add_many(cfg, vec![route], service);
-    }
-
-    /// Registers `service`, one actix resource answering several methods, with a route each.
-    /// The resource is wrapped in the scope check for its methods: routing has already picked
-    /// the resource, so the check costs no second lookup of the path.
-    pub fn add_many(&mut self, cfg: &mut ServiceConfig, routes: Vec<Route>, service: Resource) {
-        let gates: Arc<[Gate]> = routes
-            .iter()
-            .map(|r| Gate {
-                method: Method::from_bytes(r.method.to_ascii_uppercase().as_bytes())
-                    .unwrap_or(Method::GET),
-                scope: r.scope,
-                params: r.params.clone().into(),
-            })
-            .collect();
-        // Every route of one resource shares its path: the label `/metrics` counts it under.
-        let label = crate::metrics::intern(routes.first().map_or("", |r| r.path.as_str()));
-        cfg.service(service.wrap(from_fn(move |req: ServiceRequest, next| {
-            req.extensions_mut()
-                .insert(crate::metrics::RouteLabel(label));
-            // Routing is done: the request may be shared with the panic net.
-            let request = req.request().clone();
-            crate::context::contain_panics(
-                request,
-                crate::guard::require(Arc::clone(&gates), req, next),
-            )
-        })));
-        self.routes.extend(routes);
-    }
-
-    /// Takes the list.
-    pub fn into_list(self) -> Vec<Route> {
-        self.routes
-    }
 }

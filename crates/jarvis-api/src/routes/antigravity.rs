@@ -13,7 +13,8 @@ use serde_json::json;
 use super::{Doc, get_v2};
 use crate::envelope::v2_now;
 use crate::error::ApiError;
-use crate::registry::{Body, Routes};
+use crate::registry::Body;
+use crate::routing::Routes;
 use crate::state::AppState;
 
 pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {

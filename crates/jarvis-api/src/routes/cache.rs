@@ -8,7 +8,8 @@ use jarvis_auth::Scope;
 use super::{Doc, get_v2};
 use crate::envelope::v2_now;
 use crate::error::ApiError;
-use crate::registry::{Body, Routes};
+use crate::registry::Body;
+use crate::routing::Routes;
 use crate::state::AppState;
 use crate::views::CacheStatsView;
 

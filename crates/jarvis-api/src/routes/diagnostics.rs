@@ -9,7 +9,8 @@ use super::{Doc, get_v2};
 use crate::envelope::{Version, cached, v2_prefix};
 use crate::error::ApiError;
 use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params, list_pattern, page_params, paginate};
-use crate::registry::{Body, Param, Routes};
+use crate::registry::{Body, Param};
+use crate::routing::Routes;
 use crate::state::AppState;
 
 pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {

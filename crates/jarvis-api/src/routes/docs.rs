@@ -6,7 +6,8 @@ use actix_web::web::{self, ServiceConfig};
 
 use super::{Doc, get_v2};
 use crate::error::ApiError;
-use crate::registry::{Body, Routes};
+use crate::registry::Body;
+use crate::routing::Routes;
 use crate::state::AppState;
 
 /// The documentation page: plain HTML that loads [`SCRIPT`].

@@ -12,7 +12,8 @@ use serde_json::json;
 use crate::context;
 use crate::envelope::v2_now;
 use crate::error::ApiError;
-use crate::registry::{Body, Param, Route, Routes};
+use crate::registry::{Body, Param, Route};
+use crate::routing::Routes;
 use crate::state::AppState;
 
 /// A key to create.

@@ -14,7 +14,8 @@ use super::{Doc, get};
 use crate::envelope::{Version, cached, deprecation_headers};
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::registry::{Body, Routes};
+use crate::registry::Body;
+use crate::routing::Routes;
 use crate::state::AppState;
 use crate::views::{ResourceSummary, SearchHitView};
 

@@ -20,7 +20,8 @@ use actix_web::{FromRequest, Handler, Responder};
 use jarvis_auth::Scope;
 use jarvis_core::Code;
 
-use crate::registry::{Body, Param, Route, Routes};
+use crate::registry::{Body, Param, Route};
+use crate::routing::Routes;
 
 /// Registers every route; returns the table of what was registered.
 pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {

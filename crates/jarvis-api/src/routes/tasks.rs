@@ -20,7 +20,8 @@ use crate::context;
 use crate::envelope::{Pagination, v2_finish, v2_prefix};
 use crate::error::ApiError;
 use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params};
-use crate::registry::{Body, Param, Route, Routes};
+use crate::registry::{Body, Param, Route};
+use crate::routing::Routes;
 use crate::services::tasks;
 use crate::state::AppState;
 

@@ -21,7 +21,8 @@ use super::{Doc, get, get_v2};
 use crate::envelope::{v2_finish, v2_now, v2_prefix};
 use crate::error::ApiError;
 use crate::params::{DEFAULT_LIMIT, Params, page_params, paginate};
-use crate::registry::{Body, Choice, Param, Routes};
+use crate::registry::{Body, Choice, Param};
+use crate::routing::Routes;
 use crate::state::AppState;
 
 /// The most processes one page may hold.

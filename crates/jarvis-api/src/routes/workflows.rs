@@ -19,7 +19,8 @@ use crate::context;
 use crate::envelope::{v2_finish, v2_prefix};
 use crate::error::ApiError;
 use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params};
-use crate::registry::{Body, Param, Route, Routes};
+use crate::registry::{Body, Param, Route};
+use crate::routing::Routes;
 use crate::state::AppState;
 
 /// The largest parameters object accepted, serialized, in bytes.

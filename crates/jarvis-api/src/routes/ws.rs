@@ -15,7 +15,8 @@ use super::{Doc, get};
 use crate::envelope::v2_now;
 use crate::error::ApiError;
 use crate::hub::session::{self, Connection};
-use crate::registry::{Body, MAX_TEXT, Param, Routes};
+use crate::registry::{Body, MAX_TEXT, Param};
+use crate::routing::Routes;
 use crate::state::AppState;
 
 /// Frames larger than this end the connection (1009); messages between
