@@ -2,6 +2,7 @@
 //!
 //! - Layers point one way: a crate may depend only on the Jarvis crates below it, as listed in
 //!   `docs/architecture.md`; only the binary sets up logging; only the HTTP crate knows actix.
+//! - Within a crate, modules import each other without a circle.
 //! - Every Rust file starts with a `//!` line saying what it is for.
 //! - No `todo!`, `unimplemented!`, `dbg!` or ignored test in the sources.
 //! - The documentation lists every crate, every error code and every diagnostic code.
@@ -239,4 +240,176 @@ fn every_code_is_documented() {
             "docs/errors.md lacks diagnostic `{code}`"
         );
     }
+}
+
+/// The modules of the crate whose sources are in `src`, each with the modules of the same crate
+/// it names (`crate::a::b` or `super::b`, outside comments and the test module).
+fn module_imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut texts = BTreeMap::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let relative = path.strip_prefix(src).unwrap().with_extension("");
+                let name = relative
+                    .to_string_lossy()
+                    .replace('\\', "/")
+                    .trim_end_matches("/mod")
+                    .replace('/', "::");
+                if name == "lib" || name == "main" {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code: String = text
+                    .split("#[cfg(test)]")
+                    .next()
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("//"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                texts.insert(name, code);
+            }
+        }
+    }
+    let names: BTreeSet<String> = texts.keys().cloned().collect();
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut imports = BTreeMap::new();
+    for (module, code) in &texts {
+        let mut named = BTreeSet::new();
+        for (prefix, base) in [
+            ("crate::", String::new()),
+            ("super::", {
+                let mut parts: Vec<&str> = module.split("::").collect();
+                parts.pop();
+                parts.join("::")
+            }),
+        ] {
+            for (at, _) in code.match_indices(prefix) {
+                if code[..at].ends_with(|c: char| word(c)) {
+                    continue;
+                }
+                let rest: String = code[at + prefix.len()..]
+                    .chars()
+                    .take_while(|&c| word(c))
+                    .collect();
+                let parts: Vec<&str> = rest.split("::").filter(|p| !p.is_empty()).collect();
+                // The longest prefix of the path that is a module of this crate.
+                let found = (1..=parts.len()).rev().find_map(|k| {
+                    let path = parts[..k].join("::");
+                    let full = if base.is_empty() {
+                        path
+                    } else {
+                        format!("{base}::{path}")
+                    };
+                    names.contains(&full).then_some(full)
+                });
+                if let Some(target) = found
+                    && &target != module
+                    && !module.starts_with(&format!("{target}::"))
+                {
+                    named.insert(target);
+                }
+            }
+        }
+        imports.insert(module.clone(), named);
+    }
+    imports
+}
+
+/// A circle in `imports`, if there is one.
+fn find_circle(imports: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        module: &str,
+        imports: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|m| m == module) {
+            let mut circle = path[at..].to_vec();
+            circle.push(module.to_owned());
+            return Some(circle);
+        }
+        if done.contains(module) {
+            return None;
+        }
+        path.push(module.to_owned());
+        for next in imports.get(module).into_iter().flatten() {
+            if let Some(circle) = visit(next, imports, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.insert(module.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    imports
+        .keys()
+        .find_map(|m| visit(m, imports, &mut Vec::new(), &mut done))
+}
+
+/// Within a crate, modules import each other without a circle: a module that needs another's
+/// rule gets it from a module below both, so each can be understood and tested from its imports
+/// down.
+#[test]
+fn no_import_circle_between_modules_of_a_crate() {
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("src"))
+        .collect();
+    sources.push(root().join("bin/jarvis/src"));
+    sources.push(root().join("xtask/src"));
+    for src in sources.iter().filter(|s| s.is_dir()) {
+        let imports = module_imports(src);
+        if let Some(circle) = find_circle(&imports) {
+            panic!(
+                "{}: modules import each other in a circle: {}",
+                src.display(),
+                circle.join(" → ")
+            );
+        }
+    }
+    // The check sees real imports: the HTTP crate's route wiring names the gate.
+    let api = module_imports(&root().join("crates/jarvis-api/src"));
+    assert!(api["routing"].contains("guard"), "{:?}", api["routing"]);
+    assert!(
+        api["hub::session"].contains("services::tasks"),
+        "{:?}",
+        api["hub::session"]
+    );
+}
+
+/// The circle check finds a circle through `super::` and `crate::` paths, and not in comments.
+#[test]
+fn the_circle_check_sees_a_circle() {
+    let dir = std::env::temp_dir().join(format!("jarvis-tidy-circle-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("outer")).unwrap();
+    std::fs::write(dir.join("lib.rs"), "//! A crate.\nmod a;\nmod outer;\n").unwrap();
+    std::fs::write(
+        dir.join("a.rs"),
+        "//! A.\nuse crate::outer::inner::Thing;\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("outer/mod.rs"), "//! Outer.\npub mod inner;\n").unwrap();
+    std::fs::write(
+        dir.join("outer/inner.rs"),
+        "//! Inner. See [`crate::a`] (a comment: no import).\npub struct Thing;\n",
+    )
+    .unwrap();
+    assert_eq!(find_circle(&module_imports(&dir)), None);
+    std::fs::write(
+        dir.join("outer/inner.rs"),
+        "//! Inner.\npub struct Thing;\nfn f() { super::super::a::g(); crate::a::g() }\n",
+    )
+    .unwrap();
+    let circle = find_circle(&module_imports(&dir)).expect("a → outer::inner → a");
+    assert!(
+        circle.contains(&"a".to_owned()) && circle.contains(&"outer::inner".to_owned()),
+        "{circle:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::resource::{ResourceKind, Scope};
+use crate::kind::{ResourceKind, Scope};
 
 /// A stable, opaque resource id such as `agent_3f09c1d2a4b5e6f7`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]

@@ -12,6 +12,7 @@ pub mod body;
 pub mod code;
 pub mod diagnostic;
 pub mod id;
+pub mod kind;
 pub mod resource;
 pub mod secret;
 pub mod task;

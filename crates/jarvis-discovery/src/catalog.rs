@@ -17,8 +17,9 @@ use jarvis_core::{Diagnostic, Resource, ResourceId, ResourceKind, Severity};
 use serde::Serialize;
 
 use crate::config::ScanRoots;
+use crate::discover::{External, scan_incremental};
 use crate::persist;
-use crate::scan::{External, ParseCache, Parsed, ReuseStats, ScanOutput, scan_incremental};
+use crate::scan::{ParseCache, Parsed, ReuseStats, ScanOutput};
 use crate::search::{SearchHit, SearchIndex, SearchQuery};
 
 /// Counts for one kind.
@@ -411,7 +412,7 @@ impl LiveCatalog {
                 let seed = CatalogSnapshot::seed(loaded.docs, loaded.index);
                 (loaded.cache, Some(seed))
             }
-            Err(persist::Unusable::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(crate::codec::Unusable::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::info!(path = %path.display(), "no catalog cache yet; reading every file");
                 (ParseCache::default(), None)
             }

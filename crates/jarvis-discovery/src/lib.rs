@@ -19,7 +19,9 @@
 //! - **Secrets stay masked.** MCP `env` and `headers` values are [`Secret`](jarvis_core::Secret)s.
 
 mod catalog;
+mod codec;
 mod config;
+mod discover;
 mod error;
 mod fields;
 mod frontmatter;
@@ -37,8 +39,9 @@ pub use catalog::{
     ScanStats,
 };
 pub use config::{DiscoveryConfig, Environment, ProjectConfig, ProjectRoot, Root, ScanRoots};
+pub use discover::{External, scan, scan_incremental, scan_with};
 pub use error::{Error, Result};
-pub use scan::{External, ParseCache, ReuseStats, ScanOutput, scan, scan_incremental, scan_with};
+pub use scan::{ParseCache, ReuseStats, ScanOutput};
 pub use search::{Highlight, HighlightField, MatchQuality, SearchHit, SearchIndex, SearchQuery};
 pub use sources::workflows::workflows_from_api;
 pub use watch::{CatalogWatcher, WatchOptions};

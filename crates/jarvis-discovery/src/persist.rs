@@ -26,6 +26,7 @@ use jarvis_core::{
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::{Deserialize, Serialize};
 
+use crate::codec::{Sink, Source, Unusable};
 use crate::config::ScanRoots;
 use crate::scan::{ParseCache, Parsed, ReadFacts, Shared};
 use crate::search::SearchIndex;
@@ -36,19 +37,6 @@ const MAGIC: &[u8; 8] = b"JARVISCC";
 const FORMAT: u32 = 1;
 /// A value that stands for "none" where an index is expected.
 const NONE: u32 = u32::MAX;
-
-/// Why a cache file was not used.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum Unusable {
-    #[error("cannot read it: {0}")]
-    Io(#[from] io::Error),
-    #[error("it was written by another version ({0})")]
-    Version(String),
-    #[error("it was written under other discovery settings")]
-    Settings,
-    #[error("it is damaged: {0}")]
-    Damaged(&'static str),
-}
 
 /// A checksum that does not depend on how the bytes were split into calls (the writer hashes
 /// one frame at a time, the reader a block at a time): FxHash's step over 8-byte words.
@@ -234,15 +222,6 @@ impl<R: Read> In<R> {
     }
 }
 
-/// The index codec's view of the writer and reader, so that the search index lays out its own
-/// part of the file.
-pub(crate) trait Sink {
-    fn put_u8(&mut self, v: u8) -> io::Result<()>;
-    fn put_blob(&mut self, bytes: &[u8]) -> io::Result<()>;
-    fn put_u32s(&mut self, values: &mut dyn ExactSizeIterator<Item = u32>) -> io::Result<()>;
-    fn put_len(&mut self, n: usize) -> io::Result<()>;
-}
-
 impl<W: Write> Sink for Out<W> {
     fn put_u8(&mut self, v: u8) -> io::Result<()> {
         self.u8(v)
@@ -256,15 +235,6 @@ impl<W: Write> Sink for Out<W> {
     fn put_len(&mut self, n: usize) -> io::Result<()> {
         self.len(n)
     }
-}
-
-/// The reading side of [`Sink`].
-pub(crate) trait Source {
-    fn get_u8(&mut self) -> Result<u8, Unusable>;
-    fn get_blob(&mut self) -> Result<Vec<u8>, Unusable>;
-    fn get_u32s(&mut self) -> Result<Vec<u32>, Unusable>;
-    /// A count of items at least `min_bytes` long each.
-    fn get_count(&mut self, min_bytes: u64) -> Result<usize, Unusable>;
 }
 
 impl<R: Read> Source for In<R> {

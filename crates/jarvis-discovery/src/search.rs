@@ -387,10 +387,10 @@ impl SearchIndex {
         index
     }
 
-    /// Writes the index for the catalog cache ([`crate::persist`]): terms, postings, per-doc
+    /// Writes the index for the catalog cache (`persist`): terms, postings, per-doc
     /// facts and the sorted term order. The typo buckets are derived again when the index is
     /// updated from the one read back.
-    pub(crate) fn write_to(&self, out: &mut dyn crate::persist::Sink) -> std::io::Result<()> {
+    pub(crate) fn write_to(&self, out: &mut dyn crate::codec::Sink) -> std::io::Result<()> {
         out.put_len(self.texts.len())?;
         for text in &self.texts {
             out.put_blob(text.as_bytes())?;
@@ -415,10 +415,10 @@ impl SearchIndex {
     /// Reads back what [`SearchIndex::write_to`] wrote, for an index of `docs` resources. The
     /// result is only a base for [`SearchIndex::update`]: it has no typo buckets of its own.
     pub(crate) fn read_from(
-        input: &mut dyn crate::persist::Source,
+        input: &mut dyn crate::codec::Source,
         docs: usize,
-    ) -> Result<SearchIndex, crate::persist::Unusable> {
-        use crate::persist::Unusable::Damaged;
+    ) -> Result<SearchIndex, crate::codec::Unusable> {
+        use crate::codec::Unusable::Damaged;
         let terms = input.get_count(4)?;
         let mut texts: Vec<Arc<str>> = Vec::with_capacity(terms);
         let mut dict = FxHashMap::default();
