@@ -75,7 +75,9 @@ struct Bucket {
 pub struct RateLimiter {
     config: RateLimitConfig,
     /// Authenticated clients, by key id.
-    keys: DashMap<(String, Class), Mutex<Bucket>>,
+    /// Per class (`Class::Read`, `Class::Execute`), by key id: a lookup by `&str` finds a
+    /// known key without allocating.
+    keys: [DashMap<String, Mutex<Bucket>>; 2],
     /// Everyone else, by address (keyed without allocating on the hot path).
     ips: DashMap<(Option<IpAddr>, Class), Mutex<Bucket>>,
     checks: AtomicU64,
@@ -89,7 +91,7 @@ impl RateLimiter {
     pub fn new(config: RateLimitConfig) -> RateLimiter {
         RateLimiter {
             config,
-            keys: DashMap::new(),
+            keys: [DashMap::new(), DashMap::new()],
             ips: DashMap::new(),
             checks: AtomicU64::new(0),
         }
@@ -108,9 +110,15 @@ impl RateLimiter {
         if let Some(decision) = self.bypass(class) {
             return decision;
         }
-        let entry = self
-            .keys
-            .entry((key_id.to_owned(), class))
+        let keys = &self.keys[match class {
+            Class::Read => 0,
+            Class::Execute => 1,
+        }];
+        if let Some(entry) = keys.get(key_id) {
+            return self.take(entry.value(), class);
+        }
+        let entry = keys
+            .entry(key_id.to_owned())
             .or_insert_with(|| self.full(class));
         self.take(entry.value(), class)
     }
@@ -189,7 +197,9 @@ impl RateLimiter {
                 .map(|b| b.updated.elapsed() < horizon)
                 .unwrap_or(false)
         };
-        self.keys.retain(|_, bucket| fresh(bucket));
+        for keys in &self.keys {
+            keys.retain(|_, bucket| fresh(bucket));
+        }
         self.ips.retain(|_, bucket| fresh(bucket));
     }
 }
