@@ -4,7 +4,7 @@ use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap};
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -144,6 +144,10 @@ struct Inner {
     seq: AtomicI64,
     spawner: Spawner,
     orphans_ended: usize,
+    /// Whether the runner program was found: looked up at start, off the executor, and again
+    /// (off the executor) by a submit while it is missing, so that installing it needs no
+    /// restart.
+    runner_found: AtomicBool,
 }
 
 /// The engine. Cheap to clone.
@@ -174,12 +178,14 @@ impl TaskEngine {
         let recovered_store = Arc::clone(&store);
         // Runners of tasks that were running when the server stopped are ended before those
         // tasks are marked interrupted.
-        let (next_seq, unfinished, orphans_ended) = blocking(move || {
+        let program = runner_program(&config).to_owned();
+        let (next_seq, unfinished, orphans_ended, runner_found) = blocking(move || {
             let orphans_ended = process::end_orphans(&recovered_store.running_task_runners()?);
             Ok((
                 recovered_store.next_seq()?,
                 recovered_store.unfinished_tasks()?,
                 orphans_ended,
+                find_program(&program),
             ))
         })
         .await?;
@@ -195,6 +201,7 @@ impl TaskEngine {
                 seq: AtomicI64::new(next_seq),
                 spawner,
                 orphans_ended,
+                runner_found: AtomicBool::new(runner_found),
             }),
         };
         for mut task in unfinished {
@@ -250,24 +257,25 @@ impl TaskEngine {
         &self.inner.config
     }
 
-    /// Checks that the runner program can be started.
+    /// Checks that the runner program was found (at start, or by a later submit). Does no I/O.
     pub fn runner_available(&self) -> Result<()> {
-        let program = self
-            .inner
-            .config
-            .runner
-            .first()
-            .map(String::as_str)
-            .unwrap_or("");
-        if program.is_empty() || !find_program(program) {
-            return Err(EngineError::RunnerUnavailable(program.to_owned()));
+        if self.inner.runner_found.load(Ordering::Relaxed) {
+            return Ok(());
         }
-        Ok(())
+        Err(EngineError::RunnerUnavailable(
+            runner_program(&self.inner.config).to_owned(),
+        ))
     }
 
     /// Queues a task; it is stored before this returns.
     pub async fn submit(&self, spec: TaskSpec) -> Result<Task> {
-        self.runner_available()?;
+        if self.runner_available().is_err() {
+            // Installed since? Looked up again on a blocking thread: a walk of `PATH`.
+            let program = runner_program(&self.inner.config).to_owned();
+            let found = blocking(move || Ok(find_program(&program))).await?;
+            self.inner.runner_found.store(found, Ordering::Relaxed);
+            self.runner_available()?;
+        }
         let mut input = spec.input;
         if let Value::Object(map) = &mut input {
             map.insert(
@@ -643,8 +651,16 @@ fn usage_of(stdout: &str) -> (Option<Value>, Option<f64>) {
     (result.get("usage").cloned(), cost)
 }
 
-/// Whether `program` names an executable file, directly or through `PATH`.
+/// The runner program the configuration names (empty when it names none).
+fn runner_program(config: &TaskConfig) -> &str {
+    config.runner.first().map(String::as_str).unwrap_or("")
+}
+
+/// Whether `program` names an executable file, directly or through `PATH`. Blocking.
 fn find_program(program: &str) -> bool {
+    if program.is_empty() {
+        return false;
+    }
     let executable = |path: &Path| {
         path.is_file() && {
             #[cfg(unix)]

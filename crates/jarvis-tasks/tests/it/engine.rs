@@ -400,6 +400,31 @@ async fn a_missing_runner_is_refused_at_submission() {
     assert!(err.to_string().contains("jarvis-no-such-runner"));
 }
 
+/// The runner is looked up once at start; one installed later is found by the next submit,
+/// without a restart.
+#[tokio::test]
+async fn a_runner_installed_after_start_is_found() {
+    let s = setup();
+    let later = s.path("later-runner.sh");
+    let mut config = s.config();
+    config.runner[0] = later.to_string_lossy().into_owned();
+    let engine = TaskEngine::start(Arc::clone(&s.store), config)
+        .await
+        .unwrap();
+    assert!(engine.runner_available().is_err());
+    assert!(engine.submit(spec("x", Priority::Normal)).await.is_err());
+    std::fs::copy(s.path("runner.sh"), &later).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&later, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let task = engine.submit(spec("now", Priority::Normal)).await.unwrap();
+    assert!(engine.runner_available().is_ok());
+    let done = wait_final(&engine, task.id.as_str()).await;
+    assert_eq!(done.status, TaskStatus::Succeeded, "{done:?}");
+}
+
 #[tokio::test]
 async fn restart_marks_running_interrupted_and_runs_queued_again() {
     let s = setup();
