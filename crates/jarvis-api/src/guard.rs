@@ -363,3 +363,13 @@ impl Gate {
         crate::params::Params::parse(req.query_string(), std::sync::Arc::clone(&self.params))
     }
 }
+
+/// The principal calling `req`, as the gate established it: the key's, or the anonymous one
+/// when authentication is off. The one place handlers learn who calls, for audit lines and
+/// task records.
+pub(crate) fn principal_of(req: &actix_web::HttpRequest) -> Principal {
+    req.extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_else(Principal::anonymous)
+}

@@ -3,8 +3,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse};
-use jarvis_auth::{Principal, Scope};
+use actix_web::{HttpRequest, HttpResponse};
+use jarvis_auth::Scope;
 use jarvis_core::Code;
 use serde::Deserialize;
 use serde_json::json;
@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::context;
 use crate::envelope::v2_now;
 use crate::error::ApiError;
+use crate::guard::principal_of;
 use crate::registry::{Body, Param, Route};
 use crate::routing::Routes;
 use crate::state::AppState;
@@ -125,13 +126,6 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         web::resource("/api/v2/ws-ticket").route(web::post().to(ticket)),
     );
 }
-fn caller(req: &HttpRequest) -> Principal {
-    req.extensions()
-        .get::<Principal>()
-        .cloned()
-        .unwrap_or_else(Principal::anonymous)
-}
-
 async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     v2_now(
         StatusCode::OK,
@@ -145,7 +139,7 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Json<CreateKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = caller(&req);
+    let who = principal_of(&req);
     let CreateKey { name, scopes } = body.into_inner();
     let keys = state.keys.clone();
     let created = web::block(move || keys.create(&name, &scopes))
@@ -182,7 +176,7 @@ async fn revoke(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let who = caller(&req);
+    let who = principal_of(&req);
     let keys = state.keys.clone();
     let target = id.clone();
     let revoked = web::block(move || keys.revoke(&target))
@@ -213,7 +207,7 @@ async fn revoke(
 async fn ticket(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let ticket = state
         .tickets
-        .issue(caller(&req))
+        .issue(principal_of(&req))
         .map_err(|e| ApiError::from_error(&e))?;
     let data = json!({
         "ticket": ticket,

@@ -8,8 +8,8 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse};
-use jarvis_auth::{Principal, Scope};
+use actix_web::{HttpRequest, HttpResponse};
+use jarvis_auth::Scope;
 use jarvis_core::{Code, Priority, Task, TaskKind, TaskStatus};
 use jarvis_store::TaskFilter;
 use jarvis_tasks::TaskSpec;
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::context;
 use crate::envelope::{Pagination, v2_finish, v2_prefix};
 use crate::error::ApiError;
+use crate::guard::principal_of;
 use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params};
 use crate::registry::{Body, Param, Route};
 use crate::routing::Routes;
@@ -346,12 +347,6 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     }
 }
 
-fn caller(req: &HttpRequest) -> String {
-    req.extensions()
-        .get::<Principal>()
-        .map_or_else(|| "anonymous".to_owned(), |p| p.name.clone())
-}
-
 async fn submit(state: &AppState, spec: TaskSpec) -> Result<HttpResponse, ApiError> {
     let task = tasks::queue(state, spec).await?;
     let prefix = v2_prefix(&task, None, state.catalog.snapshot().generation())?;
@@ -376,7 +371,13 @@ async fn execute_command(
         context,
         priority: p,
     } = body.into_inner();
-    let spec = tasks::command_task(&state, &command, context, p.as_deref(), caller(&req))?;
+    let spec = tasks::command_task(
+        &state,
+        &command,
+        context,
+        p.as_deref(),
+        principal_of(&req).name,
+    )?;
     submit(&state, spec).await
 }
 
@@ -391,7 +392,14 @@ async fn run_command(
         context,
         priority: p,
     } = body.into_inner();
-    let spec = tasks::command_by_id(&state, &id, &arguments, context, p.as_deref(), caller(&req))?;
+    let spec = tasks::command_by_id(
+        &state,
+        &id,
+        &arguments,
+        context,
+        p.as_deref(),
+        principal_of(&req).name,
+    )?;
     submit(&state, spec).await
 }
 
@@ -431,7 +439,7 @@ async fn run_agent_inner(
     context: Option<Value>,
     p: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
-    let spec = tasks::agent_task(state, agent, task, context, p, caller(req))?;
+    let spec = tasks::agent_task(state, agent, task, context, p, principal_of(req).name)?;
     submit(state, spec).await
 }
 
@@ -547,7 +555,7 @@ async fn cancel(
     tracing::info!(
         target: "jarvis::audit",
         action = "task.cancel",
-        by = %caller(&req),
+        by = %principal_of(&req).name,
         task = %task.id,
         request_id = %context::request_id(),
         "task cancel requested"
