@@ -252,8 +252,9 @@ impl<R: Read> Source for In<R> {
     }
 }
 
-/// A resource without its body, borrowed for writing. Destructured in full below, so a field
-/// added to [`Resource`] fails to compile here until the cache learns it (and [`FORMAT`] moves).
+/// A resource without its body, borrowed for writing; read back as a [`Resource`] whose body
+/// is then set. Destructured in full below, so a field added to [`Resource`] fails to compile
+/// here until the cache learns it (and [`FORMAT`] moves).
 #[derive(Serialize)]
 struct HeadRef<'a> {
     id: &'a ResourceId,
@@ -271,25 +272,6 @@ struct HeadRef<'a> {
     details: &'a Details,
     shadowed_by: &'a Option<ResourceId>,
     flags: &'a [DiagnosticCode],
-}
-
-#[derive(Deserialize)]
-struct Head {
-    id: ResourceId,
-    kind: ResourceKind,
-    name: String,
-    qualified_name: String,
-    aliases: Vec<String>,
-    description: String,
-    scope: Scope,
-    project: Option<std::path::PathBuf>,
-    source: std::path::PathBuf,
-    category: Option<String>,
-    tags: Vec<String>,
-    metadata: serde_json::Value,
-    details: Details,
-    shadowed_by: Option<ResourceId>,
-    flags: Vec<DiagnosticCode>,
 }
 
 /// Whether a resource may be written: file kinds only, never MCP servers or workflows.
@@ -440,44 +422,6 @@ fn read_record<R: Read>(
         _ => return Err(Unusable::Damaged("a body's kind")),
     };
     Ok((head, body))
-}
-
-fn resource(head: Head, body: Body) -> Resource {
-    let Head {
-        id,
-        kind,
-        name,
-        qualified_name,
-        aliases,
-        description,
-        scope,
-        project,
-        source,
-        category,
-        tags,
-        metadata,
-        details,
-        shadowed_by,
-        flags,
-    } = head;
-    Resource {
-        id,
-        kind,
-        name,
-        qualified_name,
-        aliases,
-        description,
-        scope,
-        project,
-        source,
-        category,
-        tags,
-        metadata,
-        body,
-        details,
-        shadowed_by,
-        flags,
-    }
 }
 
 /// How a parse's value was shaped: the sources store `Option<Arc<Resource>>` (a Markdown file
@@ -769,9 +713,11 @@ pub(crate) fn load(path: &Path, settings: u64) -> Result<Loaded, Unusable> {
     let mut resources = Vec::with_capacity(count);
     for _ in 0..count {
         let (head, body) = read_record(&mut input, &bodies, &mut buf)?;
-        let head: Head = serde_json::from_slice(&head)
+        // The head is a resource without its body (`Resource::body` defaults to empty).
+        let mut resource: Resource = serde_json::from_slice(&head)
             .map_err(|_| Unusable::Damaged("a record does not parse"))?;
-        resources.push(Arc::new(resource(head, body)));
+        resource.body = body;
+        resources.push(Arc::new(resource));
     }
     let resource = |n: u32| {
         resources
