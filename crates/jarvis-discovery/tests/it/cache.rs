@@ -40,6 +40,18 @@ fn cache_path(dir: &Path) -> PathBuf {
     dir.join("data/catalog.cache")
 }
 
+/// The fixture, aged, with a cache of it written into a data folder of its own.
+fn cached_fixture() -> (fixture::Fixture, tempfile::TempDir, PathBuf) {
+    let fx = fixture::build();
+    fixture::age(fx._dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let path = cache_path(data.path());
+    LiveCatalog::load_cached(fx.roots(), &path)
+        .save_cache()
+        .unwrap();
+    (fx, data, path)
+}
+
 #[test]
 fn a_start_from_the_cache_reads_nothing_unchanged_and_serves_what_a_full_scan_does() {
     let fx = fixture::build();
@@ -107,13 +119,7 @@ fn a_start_from_the_cache_reads_nothing_unchanged_and_serves_what_a_full_scan_do
 
 #[test]
 fn changes_between_runs_are_read_and_the_rest_comes_from_the_cache() {
-    let fx = fixture::build();
-    fixture::age(fx._dir.path());
-    let data = tempfile::tempdir().unwrap();
-    let path = cache_path(data.path());
-    LiveCatalog::load_cached(fx.roots(), &path)
-        .save_cache()
-        .unwrap();
+    let (fx, _data, path) = cached_fixture();
 
     // While it was not running: an agent added, one rewritten, a command folder removed, a
     // file added beside a skill.
@@ -160,13 +166,7 @@ fn changes_between_runs_are_read_and_the_rest_comes_from_the_cache() {
 
 #[test]
 fn a_damaged_or_foreign_cache_is_set_aside_and_said_so() {
-    let fx = fixture::build();
-    fixture::age(fx._dir.path());
-    let data = tempfile::tempdir().unwrap();
-    let path = cache_path(data.path());
-    LiveCatalog::load_cached(fx.roots(), &path)
-        .save_cache()
-        .unwrap();
+    let (fx, data, path) = cached_fixture();
     let good = std::fs::read(&path).unwrap();
 
     let damaged = |bytes: &[u8], why: &str| {
