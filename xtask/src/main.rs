@@ -445,13 +445,26 @@ fn flag_value(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-fn gen_corpus(args: &[String]) -> Result<()> {
-    let out = flag_value(args, "--out").context("--out DIR is required")?;
-    let count: usize = flag_value(args, "--count")
+/// The number after `name` in `args`, or `default` when the flag is absent.
+fn number_flag(args: &[String], name: &str, default: usize) -> Result<usize> {
+    flag_value(args, name)
         .map(|c| c.parse())
         .transpose()
-        .context("--count takes a number")?
-        .unwrap_or(10_000);
+        .with_context(|| format!("{name} takes a number"))
+        .map(|n| n.unwrap_or(default))
+}
+
+/// Builds the release server the benches start.
+fn build_release() -> Result<()> {
+    step(
+        "cargo build --release -p jarvis",
+        cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
+    )
+}
+
+fn gen_corpus(args: &[String]) -> Result<()> {
+    let out = flag_value(args, "--out").context("--out DIR is required")?;
+    let count = number_flag(args, "--count", 10_000)?;
     let summary = jarvis_testkit::generate(Path::new(&out), count)?;
     println!("{summary}");
     Ok(())
@@ -461,17 +474,10 @@ fn bench(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let http_only = args.iter().any(|a| a == "--http");
     if args.iter().any(|a| a == "--idle") {
-        step(
-            "cargo build --release -p jarvis",
-            cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
-        )?;
+        build_release()?;
         return idle_bench(&release_binary(), if quick { 10 } else { 60 });
     }
-    let resources: usize = flag_value(args, "--resources")
-        .map(|c| c.parse())
-        .transpose()
-        .context("--resources takes a number")?
-        .unwrap_or(10_000);
+    let resources = number_flag(args, "--resources", 10_000)?;
     let corpus_dir = env::temp_dir().join(format!("jarvis-bench-corpus-{resources}"));
     if !corpus_dir.join(".complete").exists() {
         let summary = jarvis_testkit::generate(&corpus_dir, resources)?;
@@ -479,15 +485,8 @@ fn bench(args: &[String]) -> Result<()> {
         std::fs::write(corpus_dir.join(".complete"), "")?;
     }
     if args.iter().any(|a| a == "--startup") {
-        let count: usize = flag_value(args, "--count")
-            .map(|c| c.parse())
-            .transpose()
-            .context("--count takes a number")?
-            .unwrap_or(5);
-        step(
-            "cargo build --release -p jarvis",
-            cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
-        )?;
+        let count = number_flag(args, "--count", 5)?;
+        build_release()?;
         return startup_bench::startup_bench(
             &release_binary(),
             &corpus_dir.join("jarvis.toml"),
@@ -496,15 +495,8 @@ fn bench(args: &[String]) -> Result<()> {
         );
     }
     if args.iter().any(|a| a == "--writes") {
-        let count: usize = flag_value(args, "--count")
-            .map(|c| c.parse())
-            .transpose()
-            .context("--count takes a number")?
-            .unwrap_or(100);
-        step(
-            "cargo build --release -p jarvis",
-            cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
-        )?;
+        let count = number_flag(args, "--count", 100)?;
+        build_release()?;
         return writes_bench::writes_bench(
             &release_binary(),
             &corpus_dir.join("jarvis.toml"),
@@ -532,10 +524,7 @@ fn bench(args: &[String]) -> Result<()> {
             &mut criterion,
         )?;
     }
-    step(
-        "cargo build --release -p jarvis",
-        cargo().args(["build", "--release", "-p", "jarvis", "--locked"]),
-    )?;
+    build_release()?;
     let binary = release_binary();
     let config = corpus_dir.join("jarvis.toml");
     let output = Command::new(&binary)
