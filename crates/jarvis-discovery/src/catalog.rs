@@ -489,22 +489,26 @@ impl LiveCatalog {
         let Some(file) = &self.shared.cache_file else {
             return Ok(());
         };
-        let job = {
-            let cache = self
-                .shared
-                .reload
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            SaveJob {
-                entries: clone_entries(&cache),
-                snapshot: self.snapshot(),
-            }
-        };
-        file.pending
+        file.write(self.save_job())
+    }
+
+    /// What a write of the cache takes: the last scan's parses and the snapshot built from
+    /// them, taken together under the reload lock (a reload swaps both under it). Cloning the
+    /// parses is a few milliseconds; the lock is not held while the file is written.
+    fn save_job(&self) -> SaveJob {
+        let cache = self
+            .shared
+            .reload
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .job = None;
-        file.write(job)
+            .unwrap_or_else(PoisonError::into_inner);
+        SaveJob {
+            entries: cache
+                .entries
+                .iter()
+                .map(|(path, parsed)| (path.clone(), parsed.clone()))
+                .collect(),
+            snapshot: self.snapshot(),
+        }
     }
 
     /// The snapshot currently in service.
@@ -731,13 +735,7 @@ impl LiveCatalog {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = snapshot.clone();
         if let Some(file) = &self.shared.cache_file {
-            CacheFile::schedule(
-                file,
-                SaveJob {
-                    entries: clone_entries(&cache),
-                    snapshot: snapshot.clone(),
-                },
-            );
+            CacheFile::schedule(file, snapshot.fingerprint);
         }
         for listener in self
             .shared
@@ -803,8 +801,8 @@ struct CacheFile {
 
 #[derive(Default)]
 struct Pending {
-    job: Option<SaveJob>,
-    /// When the job was last replaced: the write waits for the catalog to be quiet.
+    /// When the catalog last moved past what the file holds: the write waits for it to be
+    /// quiet.
     since: Option<std::time::Instant>,
     /// When the oldest unwritten change was scheduled: a catalog that never goes quiet is
     /// still written this often.
@@ -825,24 +823,16 @@ const SAVE_QUIET: Duration = Duration::from_secs(3);
 /// The longest a change waits to be written when reloads keep coming.
 const SAVE_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 
-fn clone_entries(cache: &ParseCache) -> Vec<(Box<[u8]>, Box<Parsed>)> {
-    cache
-        .entries
-        .iter()
-        .map(|(path, parsed)| (path.clone(), parsed.clone()))
-        .collect()
-}
-
 impl CacheFile {
-    /// Queues `job` (replacing one not yet written) and starts the writer thread if it is not
-    /// running.
-    fn schedule(file: &Arc<CacheFile>, job: SaveJob) {
-        if file.holds(&job) {
+    /// Notes that the catalog moved to a scan with `fingerprint` and starts the writer thread if
+    /// it is not running; the writer takes what to write when it writes. Nothing is copied on
+    /// the reload's path.
+    fn schedule(file: &Arc<CacheFile>, fingerprint: u64) {
+        if file.holds(fingerprint) {
             return;
         }
         let now = std::time::Instant::now();
         let mut pending = file.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        pending.job = Some(job);
         pending.since = Some(now);
         pending.first.get_or_insert(now);
         if pending.writer_running {
@@ -858,19 +848,18 @@ impl CacheFile {
             tracing::error!(error = %e, "cannot start the catalog cache writer; the cache is not updated");
             let mut pending = file.pending.lock().unwrap_or_else(PoisonError::into_inner);
             pending.writer_running = false;
-            pending.job = None;
         }
     }
 
-    /// Waits for a quiet moment, writes the latest job, and ends when there is none left.
+    /// Waits for a quiet moment, writes what the catalog then holds, and ends when nothing is
+    /// left to write (or the catalog is gone).
     fn run_writer(&self) {
         loop {
-            let job = {
+            {
                 let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
                 let dropped = self.dropped.load(std::sync::atomic::Ordering::SeqCst);
                 let (Some(since), Some(first), false) = (pending.since, pending.first, dropped)
                 else {
-                    pending.job = None;
                     pending.writer_running = false;
                     return;
                 };
@@ -883,31 +872,28 @@ impl CacheFile {
                 }
                 pending.since = None;
                 pending.first = None;
-                pending.job.take()
-            };
-            if let Some(job) = job
-                && self.write(job).is_ok()
+            }
+            let catalog = self
+                .catalog
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .upgrade()
+                .map(|shared| LiveCatalog { shared });
+            if let Some(catalog) = catalog
+                && self.write(catalog.save_job()).is_ok()
             {
-                let catalog = self
-                    .catalog
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .upgrade();
-                if let Some(shared) = catalog {
-                    LiveCatalog { shared }.rebase_on_cache(self);
-                }
+                catalog.rebase_on_cache(self);
             }
         }
     }
 
-    /// Whether the file already holds what `job` would write.
-    fn holds(&self, job: &SaveJob) -> bool {
-        *self.written.lock().unwrap_or_else(PoisonError::into_inner)
-            == Some(job.snapshot.fingerprint)
+    /// Whether the file already holds the scan with `fingerprint`.
+    fn holds(&self, fingerprint: u64) -> bool {
+        *self.written.lock().unwrap_or_else(PoisonError::into_inner) == Some(fingerprint)
     }
 
     fn write(&self, job: SaveJob) -> std::io::Result<()> {
-        if self.holds(&job) {
+        if self.holds(job.snapshot.fingerprint) {
             return Ok(());
         }
         let started = std::time::Instant::now();
