@@ -130,6 +130,16 @@ pub(crate) fn start_server(
     home: &Path,
     env: &[(&str, &str)],
 ) -> Result<(std::process::Child, String)> {
+    start_server_logged(binary, config, home, env).map(|(child, address, _)| (child, address))
+}
+
+/// [`start_server`], also answering the log lines the server wrote before it listened.
+pub(crate) fn start_server_logged(
+    binary: &Path,
+    config: &Path,
+    home: &Path,
+    env: &[(&str, &str)],
+) -> Result<(std::process::Child, String, Vec<String>)> {
     let mut server = Command::new(binary)
         .arg("--config")
         .arg(config)
@@ -146,6 +156,7 @@ pub(crate) fn start_server(
     let stderr = server.stderr.take().context("no stderr")?;
     let mut lines = BufReader::new(stderr).lines();
     let mut address = None;
+    let mut before = Vec::new();
     for line in lines.by_ref() {
         let line = line?;
         if line.contains("jarvis is listening")
@@ -155,6 +166,7 @@ pub(crate) fn start_server(
             address = rest.split('"').next().map(str::to_owned);
             break;
         }
+        before.push(line);
     }
     // The server keeps logging: keep reading, so that it never writes to a closed pipe. Warnings
     // and errors are shown; they say why a run went wrong.
@@ -166,7 +178,7 @@ pub(crate) fn start_server(
         }
     });
     match address {
-        Some(address) => Ok((server, address)),
+        Some(address) => Ok((server, address, before)),
         None => {
             let _ = server.kill();
             let _ = server.wait();

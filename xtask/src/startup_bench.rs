@@ -5,14 +5,12 @@
 //! log; resident memory is read once it listens and again after a round of searches that show
 //! body snippets (bodies of a restarted catalog are read from the cache file when asked for).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
-use crate::http_bench::{KeepAlive, stop};
+use crate::http_bench::{KeepAlive, start_server_logged, stop};
 use crate::proc_usage;
 
 /// What one start looked like.
@@ -91,21 +89,13 @@ pub fn startup_bench(
 
 fn start_once(binary: &Path, config: &Path, corpus: &Path, wait_for_cache: bool) -> Result<Start> {
     let started = Instant::now();
-    let mut server = Command::new(binary)
-        .arg("--config")
-        .arg(config)
-        .args(["serve", "--port", "0"])
-        .env("HOME", corpus)
-        .env("JARVIS__LOG__FORMAT", "json")
-        .env("JARVIS__LOG__LEVEL", "info")
-        .env("JARVIS__SERVER__RATE_LIMIT__ENABLED", "false")
-        .env("JARVIS__SERVER__CACHE__ENABLED", "false")
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot start jarvis serve")?;
-    let stderr = server.stderr.take().context("no stderr")?;
-    let mut lines = BufReader::new(stderr).lines();
-    let mut address = None;
+    let (server, address, lines) = start_server_logged(
+        binary,
+        config,
+        corpus,
+        &[("JARVIS__SERVER__CACHE__ENABLED", "false")],
+    )?;
+    let listening = started.elapsed();
     let mut cache_ms = None;
     let (mut scan_ms, mut index_ms, mut parsed) = (0.0, 0.0, 0);
     let number = |line: &str, key: &str| -> Option<f64> {
@@ -116,29 +106,16 @@ fn start_once(binary: &Path, config: &Path, corpus: &Path, wait_for_cache: bool)
             .collect();
         digits.parse().ok()
     };
-    for line in lines.by_ref() {
-        let line = line?;
+    for line in &lines {
         if line.contains("catalog cache loaded") {
-            cache_ms = number(&line, "took_ms");
+            cache_ms = number(line, "took_ms");
         }
         if line.contains("catalog reloaded") {
-            scan_ms = number(&line, "scan_ms").unwrap_or(0.0);
-            index_ms = number(&line, "index_ms").unwrap_or(0.0);
-            parsed = number(&line, "files_parsed").unwrap_or(0.0) as u64;
-        }
-        if line.contains("jarvis is listening")
-            && let Some(start) = line.find("\"address\":\"")
-        {
-            address = line[start + 11..].split('"').next().map(str::to_owned);
-            break;
+            scan_ms = number(line, "scan_ms").unwrap_or(0.0);
+            index_ms = number(line, "index_ms").unwrap_or(0.0);
+            parsed = number(line, "files_parsed").unwrap_or(0.0) as u64;
         }
     }
-    let listening = started.elapsed();
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    let Some(address) = address else {
-        stop(server);
-        bail!("jarvis serve did not report its address");
-    };
     let result = measure(server.id(), &address, wait_for_cache);
     stop(server);
     let (rss_kb, peak_kb, after_searches_kb) = result?;
