@@ -67,6 +67,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("jarvis-integrations", 1),
     ("jarvis-telemetry", 2),
     ("jarvis-tasks", 2),
+    ("jarvis-workflows", 2),
     ("jarvis-api", 3),
     ("jarvis-testkit", 0),
     ("jarvis", 9),

@@ -331,83 +331,25 @@ fn serve(
     roots: jarvis_discovery::ScanRoots,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
-    let keys_path = data_dir.join("keys.json");
-    let keys = std::sync::Arc::new(
-        jarvis_api::KeyStore::open(&keys_path).context("cannot open the API key store")?,
-    );
-    if keys.is_empty() {
-        tracing::info!(keys = %keys_path.display(), "no API keys: authentication is off and only loopback addresses are served");
-    }
-    let catalog = LiveCatalog::load_cached(roots, data_dir.join(CATALOG_CACHE));
-    crate::trim::after_reloads(&catalog);
-    let _watcher = jarvis_discovery::CatalogWatcher::start(
-        catalog.clone(),
-        settings.discovery.watch_options(),
-    )
-    .context("cannot start watching resource folders")?;
+    let mut tasks = settings.tasks.clone();
+    // A bare runner name is looked up where this process's own `PATH` says.
+    tasks.search_path = jarvis_tasks::search_path(&std::env::var_os("PATH").unwrap_or_default());
+    let address = server.host.clone();
+    let serving = jarvis_api::ServerSettings {
+        watch: settings.discovery.watch_options(),
+        telemetry: settings.telemetry.clone(),
+        tasks,
+        n8n: settings.n8n.clone(),
+        ..jarvis_api::ServerSettings::new(server, roots, data_dir)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let database = data_dir.join("jarvis.db");
-    let store: std::sync::Arc<dyn jarvis_store::Store> = std::sync::Arc::new(
-        jarvis_store::SqliteStore::open(&database).context("cannot open the database")?,
-    );
-    // Samples the machine on its own thread; stopped (history flushed) when serving ends.
-    let monitor = if settings.telemetry.enabled {
-        Some(std::sync::Arc::new(
-            jarvis_telemetry::Monitor::start(
-                &settings.telemetry,
-                Some(std::sync::Arc::clone(&store)),
-            )
-            .context("cannot start telemetry")?,
-        ))
-    } else {
-        tracing::info!(
-            "telemetry is turned off (telemetry.enabled = false): no sampling, no history"
-        );
-        None
-    };
-    let stop_monitor = monitor.clone();
-    let task_config = settings.tasks.clone();
-    let n8n = settings.n8n.clone();
-    let workflows_file = data_dir.join("n8n-workflows.json");
     runtime.block_on(async move {
-        let services = if n8n.base_url.is_empty() {
-            jarvis_integrations::ServiceRegistry::default()
-        } else {
-            let client = jarvis_integrations::N8nClient::new(&n8n)?;
-            if n8n.api_key.is_some() {
-                jarvis_api::spawn_workflow_refresh(
-                    client.clone(),
-                    catalog.clone(),
-                    std::time::Duration::from_secs(n8n.refresh_secs.max(10)),
-                    Some(workflows_file),
-                );
-            } else {
-                tracing::info!("no n8n API key: workflows come from export files only");
-            }
-            jarvis_integrations::ServiceRegistry::new(Some((client, n8n.required)))
-        };
-        services.spawn_checks(std::time::Duration::from_secs(
-            n8n.health_interval_secs.max(1),
-        ));
-        let snapshot = catalog.snapshot();
-        let follower = jarvis_api::ExecutionFollower::new(
-            std::sync::Arc::clone(&store),
-            std::time::Duration::from_millis(500),
-            std::time::Duration::from_secs(15),
-            std::time::Duration::from_secs(6 * 3600),
-        );
-        let tasks = jarvis_tasks::TaskEngine::start(store, task_config)
-            .await
-            .context("cannot start the task engine")?;
-        if let Err(e) = tasks.runner_available() {
-            tracing::warn!(error = %e, "tasks will be refused until the runner is installed");
-        }
-        let app = jarvis_api::Application::build(
-            &server, catalog, keys, tasks, services, follower, monitor,
-        )?;
+        let server = jarvis_api::Server::start(serving).await?;
+        crate::trim::after_reloads(server.catalog());
+        let snapshot = server.catalog().snapshot();
         let counts = |k: ResourceKind| {
             snapshot
                 .stats()
@@ -416,7 +358,7 @@ fn serve(
                 .map_or(0, |c| c.active)
         };
         tracing::info!(
-            address = %format!("http://{}:{}", server.host, app.port()),
+            address = %format!("http://{address}:{}", server.port()),
             agents = counts(ResourceKind::Agent),
             commands = counts(ResourceKind::Command),
             skills = counts(ResourceKind::Skill),
@@ -425,19 +367,17 @@ fn serve(
             diagnostics = snapshot.diagnostics().len(),
             "jarvis is listening"
         );
-        let handle = app.handle();
+        drop(snapshot);
+        let handle = server.handle();
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");
             handle.stop(true).await;
         });
-        app.run_until_stopped().await.context("the server failed")?;
-        if let Some(monitor) = stop_monitor {
-            // Writes the last of the history; waits at most for one sample.
-            tokio::task::spawn_blocking(move || monitor.stop())
-                .await
-                .context("cannot stop telemetry")?;
-        }
+        server
+            .run_until_stopped()
+            .await
+            .context("the server failed")?;
         tracing::info!("stopped");
         Ok::<_, anyhow::Error>(())
     })?;
@@ -510,14 +450,11 @@ fn print(text: &str) {
     }
 }
 
-/// The catalog cache's file in the data directory.
-const CATALOG_CACHE: &str = "catalog.cache";
-
 /// Loads the catalog through its cache in `data_dir` and brings the cache up to date before a
 /// one-shot command exits (a write cut short by the exit would be wasted). A cache that cannot
 /// be written is only a warning: the command has its answer.
 fn load_catalog(roots: jarvis_discovery::ScanRoots, data_dir: &std::path::Path) -> LiveCatalog {
-    let catalog = LiveCatalog::load_cached(roots, data_dir.join(CATALOG_CACHE));
+    let catalog = LiveCatalog::load_cached(roots, data_dir.join(jarvis_api::CATALOG_CACHE));
     // Logged, and in the cache status, by the catalog.
     let _ = catalog.save_cache();
     catalog

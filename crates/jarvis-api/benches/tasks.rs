@@ -36,13 +36,13 @@ fn main() {
                 std::fs::create_dir_all(&commands).unwrap();
                 std::fs::write(commands.join("noop.md"), "Do $ARGUMENTS\n").unwrap();
             },
-            TaskConfig { runner: vec!["true".into(), "{prompt}".into()], concurrency: 2, ..TaskConfig::default() },
+            TaskConfig { runner: vec!["true".into(), "{prompt}".into()], concurrency: 2, search_path: jarvis_tasks::search_path(&std::env::var_os("PATH").unwrap_or_default()), ..TaskConfig::default() },
             Duration::from_millis(200),
         )
         .await;
         let mut config = ApiConfig { port: 0, ..ApiConfig::default() };
         config.rate_limit.enabled = false;
-        let app = Application::build(&config, catalog, keys, engine, Default::default(), follower, None).unwrap();
+        let app = Application::build(&config, jarvis_api::Parts { catalog, keys, tasks: engine, services: Default::default(), executions: follower, monitor: None, clock: jarvis_core::system_clock() }).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());

@@ -89,7 +89,7 @@ fn server(clients: usize, heartbeats: usize, live_ms: u64) {
     runtime.block_on(async move {
         let common::Parts { dir: _dir, catalog, store, follower, engine, keys } = common::parts(
             |home| std::fs::create_dir_all(home.join(".claude/agents")).unwrap(),
-            TaskConfig { runner: vec!["true".into()], ..TaskConfig::default() },
+            TaskConfig { runner: vec!["true".into()], search_path: jarvis_tasks::search_path(&std::env::var_os("PATH").unwrap_or_default()), ..TaskConfig::default() },
             Duration::from_millis(200),
         )
         .await;
@@ -104,7 +104,7 @@ fn server(clients: usize, heartbeats: usize, live_ms: u64) {
         config.rate_limit.enabled = false;
         config.max_connections = 4096;
         config.websocket.max_connections = clients + 100;
-        let app = Application::build(&config, catalog, keys, engine, Default::default(), follower, Some(Arc::clone(&monitor))).unwrap();
+        let app = Application::build(&config, jarvis_api::Parts { catalog, keys, tasks: engine, services: Default::default(), executions: follower, monitor: Some(Arc::clone(&monitor)), clock: jarvis_core::system_clock() }).unwrap();
         let address = format!("127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());

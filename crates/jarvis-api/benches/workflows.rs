@@ -87,7 +87,7 @@ fn main() {
     runtime.block_on(async move {
         let common::Parts { dir: _dir, catalog, store: _store, follower, engine, keys } = common::parts(
             |_| {},
-            TaskConfig { runner: vec!["true".into(), "{prompt}".into()], ..TaskConfig::default() },
+            TaskConfig { runner: vec!["true".into(), "{prompt}".into()], search_path: jarvis_tasks::search_path(&std::env::var_os("PATH").unwrap_or_default()), ..TaskConfig::default() },
             Duration::from_millis(500),
         )
         .await;
@@ -104,14 +104,14 @@ fn main() {
         let services = ServiceRegistry::new(Some((client.clone(), false)));
         let mut config = ApiConfig { port: 0, ..ApiConfig::default() };
         config.rate_limit.enabled = false;
-        let app = Application::build(&config, catalog.clone(), keys, engine, services, follower, None).unwrap();
+        let app = Application::build(&config, jarvis_api::Parts { catalog: catalog.clone(), keys, tasks: engine, services, executions: follower, monitor: None, clock: jarvis_core::system_clock() }).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
 
         // Refresh: fetch every page, parse, merge, rebuild the snapshot and its index.
         let started = Instant::now();
-        jarvis_api::spawn_workflow_refresh(client, catalog.clone(), Duration::from_secs(3600), None);
+        let _refresh = jarvis_api::spawn_workflow_refresh(client, catalog.clone(), Duration::from_secs(3600), None);
         while catalog.snapshot().of_kind(ResourceKind::Workflow).count() < workflows {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }

@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use jarvis_cache::Entry;
@@ -72,22 +71,6 @@ pub fn v2_finish(prefix: &[u8]) -> Vec<u8> {
     body.extend_from_slice(id.as_bytes());
     body.extend_from_slice(br#""}}"#);
     body
-}
-
-/// A v2 response rendered now, not cached (health, statistics).
-pub fn v2_now(
-    status: StatusCode,
-    data: &impl Serialize,
-    generation: u64,
-) -> Result<HttpResponse, ApiError> {
-    let prefix = v2_prefix(data, None, generation)?;
-    Ok(HttpResponse::build(status)
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .body(v2_finish(&prefix)))
 }
 
 /// Serves a GET from the cache, rendering it (off the async executor) on a miss, and answers

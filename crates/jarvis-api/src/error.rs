@@ -27,39 +27,6 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// The answer when [`CatalogSnapshot::lookup`](jarvis_discovery::CatalogSnapshot::lookup)
-    /// finds no `kind` for `key`: `RESOURCE_NOT_FOUND`, or `AMBIGUOUS_NAME` with the candidates.
-    pub fn lookup(
-        kind: jarvis_core::ResourceKind,
-        key: &str,
-        error: &jarvis_discovery::LookupError<'_>,
-    ) -> Self {
-        match error {
-            jarvis_discovery::LookupError::NotFound => ApiError::new(
-                Code::ResourceNotFound,
-                format!(
-                    "no {} with id or name `{key}`",
-                    kind.as_str().replace('_', " ")
-                ),
-            )
-            .with_details(json!({ "kind": kind, "id": key })),
-            jarvis_discovery::LookupError::Ambiguous(candidates) => ApiError::new(
-                Code::AmbiguousName,
-                format!(
-                    "`{key}` names {} {}; ask by id or by the namespaced name",
-                    candidates.len(),
-                    kind.plural()
-                ),
-            )
-            .with_details(json!({
-                "candidates": candidates
-                    .iter()
-                    .map(|r| json!({ "id": r.id, "qualified_name": r.qualified_name, "scope": r.scope, "source": r.source }))
-                    .collect::<Vec<_>>(),
-            })),
-        }
-    }
-
     /// An error with a code and a message.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
         ApiError {
@@ -107,7 +74,11 @@ impl ApiError {
         match e.error_code() {
             Code::InternalError => ApiError::internal(e),
             Code::StoreUnavailable => ApiError::store(e),
-            code => ApiError::new(code, e.to_string()),
+            code => ApiError {
+                code,
+                message: e.to_string(),
+                details: e.error_details(),
+            },
         }
     }
 
@@ -153,9 +124,26 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl ErrorCode for ApiError {
-    fn error_code(&self) -> Code {
-        self.code
+/// Any crate's coded error becomes an answer through `?`: internal and store failures are logged
+/// and answered without their detail, every other message is meant for the client.
+impl<E: ErrorCode + fmt::Display> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError::from_error(&e)
+    }
+}
+
+/// Runs `work` on the blocking pool and answers its error, or an internal error if the work
+/// did not come back (it panicked, or the runtime is shutting down).
+pub(crate) async fn blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) => Err(ApiError::internal(&e)),
     }
 }
 

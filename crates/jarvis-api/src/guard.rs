@@ -10,7 +10,7 @@
 //!   and `RateLimit-Limit/Remaining/Reset` on every limited response.
 //! - Authenticated responses are `Cache-Control: no-store`.
 //!
-//! The app-level [`middleware`] checks sizes and origins and establishes the [`Caller`]; the
+//! The app-level [`middleware`] checks sizes and origins and establishes what the request [`Presented`]; the
 //! per-route [`require`], wrapped around each resource by the route table, checks its scope and
 //! rate limit once routing has chosen the route.
 
@@ -152,7 +152,7 @@ pub async fn middleware(
         }
     };
     let authenticated = presented.is_some();
-    let caller = Caller {
+    let caller = Presented {
         principal: match presented {
             Some(p) => Some(p),
             None if !auth_enabled => Some(Principal::anonymous()),
@@ -171,7 +171,7 @@ pub async fn middleware(
 
 /// Who is calling, as the app-level guard established it.
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub struct Presented {
     /// The principal; `None` when keys exist and none was presented.
     pub principal: Option<Principal>,
     /// Whether a key or token was presented and verified.
@@ -193,7 +193,7 @@ pub async fn require(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let needed = gate.scope;
-    let caller = req.extensions().get::<Caller>().cloned();
+    let caller = req.extensions().get::<Presented>().cloned();
     let principal = caller.as_ref().and_then(|c| c.principal.clone());
     if let Some(scope) = needed {
         let public_read = scope == Scope::Read
@@ -364,12 +364,29 @@ impl Gate {
     }
 }
 
-/// The principal calling `req`, as the gate established it: the key's, or the anonymous one
-/// when authentication is off. The one place handlers learn who calls, for audit lines and
-/// task records.
-pub(crate) fn principal_of(req: &actix_web::HttpRequest) -> Principal {
-    req.extensions()
-        .get::<Principal>()
-        .cloned()
-        .unwrap_or_else(Principal::anonymous)
+/// The principal a route's guard let through, as a handler argument: the key's (or token's)
+/// principal, or the anonymous one on a server without keys. Every handler that records who
+/// did something takes this instead of reading the request's extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller(pub Principal);
+
+impl Caller {
+    /// The name audit lines and stored records carry.
+    pub(crate) fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+impl actix_web::FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let principal = req
+            .extensions()
+            .get::<Principal>()
+            .cloned()
+            .unwrap_or_else(Principal::anonymous);
+        std::future::ready(Ok(Caller(principal)))
+    }
 }

@@ -56,6 +56,26 @@ impl jarvis_core::ErrorCode for StartError {
     }
 }
 
+/// What the server serves and runs on, built by the caller (the binary's `serve`, a test, a
+/// tool embedding the API).
+#[derive(Debug)]
+pub struct Parts {
+    /// The live catalog of resources.
+    pub catalog: LiveCatalog,
+    /// The API keys.
+    pub keys: Arc<KeyStore>,
+    /// The task engine, started.
+    pub tasks: jarvis_tasks::TaskEngine,
+    /// The peer services (n8n) and their breakers.
+    pub services: jarvis_integrations::ServiceRegistry,
+    /// Workflow triggering and execution following.
+    pub executions: jarvis_workflows::ExecutionFollower,
+    /// The machine's telemetry, when it is on.
+    pub monitor: Option<Arc<jarvis_telemetry::Monitor>>,
+    /// What rate limits and WebSocket message budgets refill by.
+    pub clock: jarvis_core::SharedClock,
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -156,19 +176,20 @@ pub fn route_table() -> Vec<Route> {
 }
 
 impl Application {
-    /// Binds `config.host:config.port` and prepares the server over `catalog`, guarded by
-    /// `keys`, running tasks on `tasks`, reading the machine from `monitor` (which also gets
-    /// the server's own gauges: open connections, running and queued tasks). Refuses a
-    /// non-loopback address while no key exists, unless overridden.
-    pub fn build(
-        config: &ApiConfig,
-        catalog: LiveCatalog,
-        keys: Arc<KeyStore>,
-        tasks: jarvis_tasks::TaskEngine,
-        services: jarvis_integrations::ServiceRegistry,
-        executions: crate::follower::ExecutionFollower,
-        monitor: Option<Arc<jarvis_telemetry::Monitor>>,
-    ) -> Result<Application, StartError> {
+    /// Binds `config.host:config.port` and prepares the server over `parts`: the catalog,
+    /// guarded by the keys, running tasks on the engine, reading the machine from the monitor
+    /// (which also gets the server's own gauges: open connections, running and queued tasks).
+    /// Refuses a non-loopback address while no key exists, unless overridden.
+    pub fn build(config: &ApiConfig, parts: Parts) -> Result<Application, StartError> {
+        let Parts {
+            catalog,
+            keys,
+            tasks,
+            services,
+            executions,
+            monitor,
+            clock,
+        } = parts;
         let address = format!("{}:{}", config.host, config.port);
         let loopback = config.host == "localhost"
             || config
@@ -221,7 +242,7 @@ impl Application {
             methods.push_str(&route.method.to_ascii_uppercase());
         }
         let metrics = ServerMetrics::default();
-        let hub = crate::hub::Hub::new(config.websocket.clone(), monitor.clone());
+        let hub = crate::hub::Hub::new(config.websocket.clone(), monitor.clone(), clock.clone());
         if let Some(monitor) = &monitor {
             add_probes(monitor, &metrics, &tasks, &hub);
         }
@@ -241,7 +262,7 @@ impl Application {
             monitor,
             hub,
             metrics,
-            limiter: RateLimiter::new(config.rate_limit.clone()),
+            limiter: RateLimiter::with_clock(config.rate_limit.clone(), clock),
             tickets: TicketStore::new(std::time::Duration::from_secs(config.auth.ticket_ttl_secs)),
             config: config.clone(),
         });
@@ -313,9 +334,12 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the server is stopped through its handle.
+    /// Serves until the server is stopped through its handle; then stops following workflow
+    /// executions (each keeps its last stored state).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.state.executions.shutdown();
+        result
     }
 }
 

@@ -30,7 +30,7 @@ pub struct AppState {
     /// The services Jarvis depends on (n8n …), their health and breakers.
     pub services: jarvis_integrations::ServiceRegistry,
     /// Triggered workflow executions, followed to their end.
-    pub executions: crate::follower::ExecutionFollower,
+    pub executions: jarvis_workflows::ExecutionFollower,
     /// The task engine.
     pub tasks: jarvis_tasks::TaskEngine,
     /// WebSocket tickets.

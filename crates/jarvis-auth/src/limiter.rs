@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use jarvis_core::SharedClock;
 use serde::{Deserialize, Serialize};
 
 /// Budgets.
@@ -81,19 +82,26 @@ pub struct RateLimiter {
     /// Everyone else, by address (keyed without allocating on the hot path).
     ips: DashMap<(Option<IpAddr>, Class), Mutex<Bucket>>,
     checks: AtomicU64,
+    clock: SharedClock,
 }
 
 /// Every this many checks, idle full buckets are dropped.
 const PRUNE_EVERY: u64 = 4096;
 
 impl RateLimiter {
-    /// A limiter with these budgets.
+    /// A limiter with these budgets, on the system clock.
     pub fn new(config: RateLimitConfig) -> RateLimiter {
+        RateLimiter::with_clock(config, jarvis_core::system_clock())
+    }
+
+    /// A limiter with these budgets whose buckets refill by `clock`.
+    pub fn with_clock(config: RateLimitConfig, clock: SharedClock) -> RateLimiter {
         RateLimiter {
             config,
             keys: [DashMap::new(), DashMap::new()],
             ips: DashMap::new(),
             checks: AtomicU64::new(0),
+            clock,
         }
     }
 
@@ -157,13 +165,13 @@ impl RateLimiter {
         let (_, burst) = self.budget(class);
         Mutex::new(Bucket {
             tokens: burst,
-            updated: Instant::now(),
+            updated: self.clock.now(),
         })
     }
 
     fn take(&self, bucket: &Mutex<Bucket>, class: Class) -> Decision {
         let (rate, burst) = self.budget(class);
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut bucket = bucket
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -191,10 +199,11 @@ impl RateLimiter {
     /// Drops buckets that have been idle long enough to be full again.
     fn prune(&self) {
         let horizon = Duration::from_secs(600);
+        let now = self.clock.now();
         let fresh = |bucket: &mut Mutex<Bucket>| {
             bucket
                 .get_mut()
-                .map(|b| b.updated.elapsed() < horizon)
+                .map(|b| now.saturating_duration_since(b.updated) < horizon)
                 .unwrap_or(false)
         };
         for keys in &self.keys {
@@ -206,21 +215,27 @@ impl RateLimiter {
 
 #[cfg(test)]
 mod tests {
+    use jarvis_core::ManualClock;
+
     use super::*;
 
-    fn limiter(per_minute: u32, burst: u32) -> RateLimiter {
-        RateLimiter::new(RateLimitConfig {
-            enabled: true,
-            read_per_minute: per_minute,
-            read_burst: burst,
-            execute_per_minute: 60,
-            execute_burst: 1,
-        })
+    fn limiter(per_minute: u32, burst: u32, clock: &ManualClock) -> RateLimiter {
+        RateLimiter::with_clock(
+            RateLimitConfig {
+                enabled: true,
+                read_per_minute: per_minute,
+                read_burst: burst,
+                execute_per_minute: 60,
+                execute_burst: 1,
+            },
+            std::sync::Arc::new(clock.clone()),
+        )
     }
 
     #[test]
     fn trips_and_recovers() {
-        let l = limiter(600, 3);
+        let clock = ManualClock::new();
+        let l = limiter(600, 3, &clock);
         for left in [2, 1, 0] {
             let d = l.check_key("a", Class::Read);
             assert!(d.allowed);
@@ -234,8 +249,17 @@ mod tests {
         assert!(l.check_key("a", Class::Execute).allowed);
         assert!(!l.check_key("a", Class::Execute).allowed);
         // 600 per minute refills one token every 100 ms.
-        std::thread::sleep(Duration::from_millis(120));
+        clock.advance(Duration::from_millis(99));
+        assert!(!l.check_key("a", Class::Read).allowed);
+        clock.advance(Duration::from_millis(2));
         assert!(l.check_key("a", Class::Read).allowed);
+        assert!(!l.check_key("a", Class::Read).allowed);
+        // A full minute refills the burst, and no more.
+        clock.advance(Duration::from_secs(60));
+        for _ in 0..3 {
+            assert!(l.check_key("a", Class::Read).allowed);
+        }
+        assert!(!l.check_key("a", Class::Read).allowed);
     }
 
     #[test]

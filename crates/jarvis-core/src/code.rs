@@ -8,72 +8,109 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A stable, machine-readable error code. The serialized form (`"RESOURCE_NOT_FOUND"`) is part of
-/// the public API: clients match on it, so a variant is never renamed.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Code {
+/// Declares [`Code`] from one line per code: `Variant = ("WIRE_NAME", status, Kind)`, with
+/// its documentation above it. The table order, wire name, HTTP status and family of a code are
+/// written once; `ALL`, `name`, `http_status` and `kind` are generated from them.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = ($name:literal, $status:literal, $kind:ident),)*) => {
+        /// A stable, machine-readable error code. The serialized form (`"RESOURCE_NOT_FOUND"`)
+        /// is part of the public API: clients match on it, so a variant is never renamed.
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum Code {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in table order. Used to render the documentation table and to test it.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The wire name, e.g. `RESOURCE_NOT_FOUND`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)*
+                }
+            }
+
+            /// The HTTP status the code is answered with.
+            pub const fn http_status(self) -> u16 {
+                match self {
+                    $(Code::$variant => $status,)*
+                }
+            }
+
+            /// The family the code belongs to.
+            pub const fn kind(self) -> ErrorKind {
+                match self {
+                    $(Code::$variant => ErrorKind::$kind,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     /// A query parameter, path segment or body field has the wrong type or is out of range.
-    ValidationError,
+    ValidationError = ("VALIDATION_ERROR", 400, InvalidRequest),
     /// The request body is not valid JSON, or not the JSON shape the route expects.
-    MalformedBody,
+    MalformedBody = ("MALFORMED_BODY", 400, InvalidRequest),
     /// The addressed resource (agent, command, task, metric, process …) does not exist.
-    ResourceNotFound,
+    ResourceNotFound = ("RESOURCE_NOT_FOUND", 404, InvalidRequest),
     /// No route matches the request path.
-    RouteNotFound,
+    RouteNotFound = ("ROUTE_NOT_FOUND", 404, InvalidRequest),
     /// A name matches several resources; the details list their ids.
-    AmbiguousName,
+    AmbiguousName = ("AMBIGUOUS_NAME", 409, InvalidRequest),
     /// The route exists but not for this HTTP method.
-    MethodNotAllowed,
+    MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, InvalidRequest),
     /// The request body is larger than the configured limit.
-    PayloadTooLarge,
+    PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, InvalidRequest),
     /// The request body has a content type the route does not accept.
-    UnsupportedMediaType,
+    UnsupportedMediaType = ("UNSUPPORTED_MEDIA_TYPE", 415, InvalidRequest),
     /// The request's URL (path and query) is longer than the configured limit.
-    UriTooLong,
+    UriTooLong = ("URI_TOO_LONG", 414, InvalidRequest),
     /// The request's headers together are larger than the configured limit.
-    HeadersTooLarge,
+    HeadersTooLarge = ("HEADERS_TOO_LARGE", 431, InvalidRequest),
     /// No credentials, or credentials that do not match any key.
-    Unauthorized,
+    Unauthorized = ("UNAUTHORIZED", 401, Auth),
     /// Valid credentials without the scope the route requires.
-    Forbidden,
+    Forbidden = ("FORBIDDEN", 403, Auth),
     /// The client exceeded its request budget.
-    RateLimited,
+    RateLimited = ("RATE_LIMITED", 429, InvalidRequest),
     /// A WebSocket message is not JSON, not a known message, malformed, or too large.
-    InvalidMessage,
+    InvalidMessage = ("INVALID_MESSAGE", 400, InvalidRequest),
     /// The server holds as many WebSocket connections as it allows; retry later.
-    ConnectionLimit,
+    ConnectionLimit = ("CONNECTION_LIMIT", 503, System),
     /// A peer service (n8n, an MCP server, …) could not be reached or answered with an error.
-    UpstreamUnavailable,
+    UpstreamUnavailable = ("UPSTREAM_UNAVAILABLE", 503, Upstream),
     /// A peer service did not answer in time.
-    UpstreamTimeout,
+    UpstreamTimeout = ("UPSTREAM_TIMEOUT", 504, Upstream),
     /// Calls to a peer are suspended because it failed repeatedly.
-    CircuitOpen,
+    CircuitOpen = ("CIRCUIT_OPEN", 503, Upstream),
     /// The workflow has no webhook trigger, so it cannot be started from outside.
-    WorkflowNotTriggerable,
+    WorkflowNotTriggerable = ("WORKFLOW_NOT_TRIGGERABLE", 422, InvalidRequest),
     /// The workflow is inactive: its production webhook does not answer.
-    WorkflowInactive,
+    WorkflowInactive = ("WORKFLOW_INACTIVE", 409, InvalidRequest),
     /// The task runner program is not installed or not executable.
-    RunnerUnavailable,
+    RunnerUnavailable = ("RUNNER_UNAVAILABLE", 503, System),
     /// The task has ended and can no longer be canceled.
-    TaskNotCancelable,
+    TaskNotCancelable = ("TASK_NOT_CANCELABLE", 409, InvalidRequest),
     /// The task's process exited with a failure or could not start.
-    TaskFailed,
+    TaskFailed = ("TASK_FAILED", 500, System),
     /// The task ran past its timeout and was stopped.
-    TaskTimedOut,
+    TaskTimedOut = ("TASK_TIMED_OUT", 504, System),
     /// The server stopped while the task ran.
-    TaskInterrupted,
+    TaskInterrupted = ("TASK_INTERRUPTED", 500, System),
     /// The store (database) failed.
-    StoreUnavailable,
+    StoreUnavailable = ("STORE_UNAVAILABLE", 503, System),
     /// The configuration is invalid; the message names the key.
-    ConfigInvalid,
+    ConfigInvalid = ("CONFIG_INVALID", 500, System),
     /// The resource catalog could not be loaded at all.
-    CatalogUnavailable,
+    CatalogUnavailable = ("CATALOG_UNAVAILABLE", 503, System),
     /// System telemetry is turned off, or has not taken its first sample yet.
-    TelemetryUnavailable,
+    TelemetryUnavailable = ("TELEMETRY_UNAVAILABLE", 503, System),
     /// An unexpected failure. Its cause is logged with the request id, never sent to the client.
-    InternalError,
+    InternalError = ("INTERNAL_ERROR", 500, System),
 }
 
 /// Broad families of errors, for clients that only care whether to retry or fix their request.
@@ -91,142 +128,6 @@ pub enum ErrorKind {
     System,
 }
 
-impl Code {
-    /// Every code, in table order. Used to render the documentation table and to test it.
-    pub const ALL: &'static [Code] = &[
-        Code::ValidationError,
-        Code::MalformedBody,
-        Code::ResourceNotFound,
-        Code::RouteNotFound,
-        Code::AmbiguousName,
-        Code::MethodNotAllowed,
-        Code::PayloadTooLarge,
-        Code::UnsupportedMediaType,
-        Code::UriTooLong,
-        Code::HeadersTooLarge,
-        Code::Unauthorized,
-        Code::Forbidden,
-        Code::RateLimited,
-        Code::InvalidMessage,
-        Code::ConnectionLimit,
-        Code::UpstreamUnavailable,
-        Code::UpstreamTimeout,
-        Code::CircuitOpen,
-        Code::WorkflowNotTriggerable,
-        Code::WorkflowInactive,
-        Code::RunnerUnavailable,
-        Code::TaskNotCancelable,
-        Code::TaskFailed,
-        Code::TaskTimedOut,
-        Code::TaskInterrupted,
-        Code::StoreUnavailable,
-        Code::ConfigInvalid,
-        Code::CatalogUnavailable,
-        Code::TelemetryUnavailable,
-        Code::InternalError,
-    ];
-
-    /// The wire name, e.g. `RESOURCE_NOT_FOUND`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Code::ValidationError => "VALIDATION_ERROR",
-            Code::MalformedBody => "MALFORMED_BODY",
-            Code::ResourceNotFound => "RESOURCE_NOT_FOUND",
-            Code::RouteNotFound => "ROUTE_NOT_FOUND",
-            Code::AmbiguousName => "AMBIGUOUS_NAME",
-            Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            Code::UriTooLong => "URI_TOO_LONG",
-            Code::HeadersTooLarge => "HEADERS_TOO_LARGE",
-            Code::Unauthorized => "UNAUTHORIZED",
-            Code::Forbidden => "FORBIDDEN",
-            Code::RateLimited => "RATE_LIMITED",
-            Code::InvalidMessage => "INVALID_MESSAGE",
-            Code::ConnectionLimit => "CONNECTION_LIMIT",
-            Code::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
-            Code::UpstreamTimeout => "UPSTREAM_TIMEOUT",
-            Code::CircuitOpen => "CIRCUIT_OPEN",
-            Code::WorkflowNotTriggerable => "WORKFLOW_NOT_TRIGGERABLE",
-            Code::WorkflowInactive => "WORKFLOW_INACTIVE",
-            Code::RunnerUnavailable => "RUNNER_UNAVAILABLE",
-            Code::TaskNotCancelable => "TASK_NOT_CANCELABLE",
-            Code::TaskFailed => "TASK_FAILED",
-            Code::TaskTimedOut => "TASK_TIMED_OUT",
-            Code::TaskInterrupted => "TASK_INTERRUPTED",
-            Code::StoreUnavailable => "STORE_UNAVAILABLE",
-            Code::ConfigInvalid => "CONFIG_INVALID",
-            Code::CatalogUnavailable => "CATALOG_UNAVAILABLE",
-            Code::TelemetryUnavailable => "TELEMETRY_UNAVAILABLE",
-            Code::InternalError => "INTERNAL_ERROR",
-        }
-    }
-
-    /// The HTTP status the code is answered with.
-    pub const fn http_status(self) -> u16 {
-        match self {
-            Code::ValidationError | Code::MalformedBody | Code::InvalidMessage => 400,
-            Code::Unauthorized => 401,
-            Code::Forbidden => 403,
-            Code::ResourceNotFound | Code::RouteNotFound => 404,
-            Code::MethodNotAllowed => 405,
-            Code::AmbiguousName => 409,
-            Code::PayloadTooLarge => 413,
-            Code::UnsupportedMediaType => 415,
-            Code::UriTooLong => 414,
-            Code::HeadersTooLarge => 431,
-            Code::RateLimited => 429,
-            Code::TaskNotCancelable | Code::WorkflowInactive => 409,
-            Code::WorkflowNotTriggerable => 422,
-            Code::RunnerUnavailable | Code::StoreUnavailable => 503,
-            Code::TaskFailed | Code::TaskInterrupted => 500,
-            Code::TaskTimedOut => 504,
-            Code::ConfigInvalid | Code::InternalError => 500,
-            Code::UpstreamUnavailable
-            | Code::CircuitOpen
-            | Code::CatalogUnavailable
-            | Code::TelemetryUnavailable
-            | Code::ConnectionLimit => 503,
-            Code::UpstreamTimeout => 504,
-        }
-    }
-
-    /// The family the code belongs to.
-    pub const fn kind(self) -> ErrorKind {
-        match self {
-            Code::ValidationError
-            | Code::MalformedBody
-            | Code::ResourceNotFound
-            | Code::RouteNotFound
-            | Code::AmbiguousName
-            | Code::MethodNotAllowed
-            | Code::PayloadTooLarge
-            | Code::UnsupportedMediaType
-            | Code::UriTooLong
-            | Code::HeadersTooLarge
-            | Code::TaskNotCancelable
-            | Code::WorkflowNotTriggerable
-            | Code::WorkflowInactive
-            | Code::RateLimited
-            | Code::InvalidMessage => ErrorKind::InvalidRequest,
-            Code::Unauthorized | Code::Forbidden => ErrorKind::Auth,
-            Code::UpstreamUnavailable | Code::UpstreamTimeout | Code::CircuitOpen => {
-                ErrorKind::Upstream
-            }
-            Code::ConfigInvalid
-            | Code::CatalogUnavailable
-            | Code::TelemetryUnavailable
-            | Code::ConnectionLimit
-            | Code::InternalError
-            | Code::RunnerUnavailable
-            | Code::TaskFailed
-            | Code::TaskTimedOut
-            | Code::TaskInterrupted
-            | Code::StoreUnavailable => ErrorKind::System,
-        }
-    }
-}
-
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -238,6 +139,11 @@ impl fmt::Display for Code {
 pub trait ErrorCode {
     /// The table entry for this error.
     fn error_code(&self) -> Code;
+
+    /// Structured details for the client (the field at fault, candidate ids, …), if any.
+    fn error_details(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// The message a caught panic carried (`panic!("…")` or a formatted one), if any: for logging a

@@ -9,6 +9,7 @@
 //! data that can be built in a unit test, serialized, and compared. Higher crates add behaviour.
 
 pub mod body;
+pub mod clock;
 pub mod code;
 pub mod diagnostic;
 pub mod id;
@@ -18,6 +19,7 @@ pub mod secret;
 pub mod task;
 
 pub use body::{Body, FrameSource, StoredBody};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
 pub use code::{Code, ErrorCode, ErrorKind, panic_message};
 pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
 pub use id::ResourceId;

@@ -13,8 +13,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use jarvis_core::{Diagnostic, Resource, ResourceId, ResourceKind, Severity};
+use jarvis_core::{Code, Diagnostic, ErrorCode, Resource, ResourceId, ResourceKind, Severity};
 use serde::Serialize;
+use serde_json::json;
 
 use crate::config::ScanRoots;
 use crate::discover::{External, scan_incremental};
@@ -247,6 +248,12 @@ impl CatalogSnapshot {
         }
     }
 
+    /// [`CatalogSnapshot::lookup`] with the failure in the shape a client is told: what was
+    /// asked for and, when ambiguous, the candidates.
+    pub fn find(&self, kind: ResourceKind, key: &str) -> Result<&Resource, LookupFailure> {
+        self.lookup(kind, key).map_err(|e| e.to_failure(kind, key))
+    }
+
     /// Every resource of `kind` that answers to `name` (qualified name or alias), best first.
     pub fn candidates(&self, kind: ResourceKind, name: &str) -> Vec<&Resource> {
         let name = name.trim_start_matches('/');
@@ -307,6 +314,64 @@ pub enum LookupError<'a> {
     /// Several definitions answer to the name and precedence prefers none: ask by id or by the
     /// namespaced name. Best first.
     Ambiguous(Vec<&'a Resource>),
+}
+
+impl LookupError<'_> {
+    /// The failure as a client is told it, for a lookup of `kind` by `key`.
+    pub fn to_failure(&self, kind: ResourceKind, key: &str) -> LookupFailure {
+        match self {
+            LookupError::NotFound => LookupFailure {
+                code: Code::ResourceNotFound,
+                message: format!(
+                    "no {} with id or name `{key}`",
+                    kind.as_str().replace('_', " ")
+                ),
+                details: json!({ "kind": kind, "id": key }),
+            },
+            LookupError::Ambiguous(candidates) => LookupFailure {
+                code: Code::AmbiguousName,
+                message: format!(
+                    "`{key}` names {} {}; ask by id or by the namespaced name",
+                    candidates.len(),
+                    kind.plural()
+                ),
+                details: json!({
+                    "candidates": candidates
+                        .iter()
+                        .map(|r| json!({
+                            "id": r.id,
+                            "qualified_name": r.qualified_name,
+                            "scope": r.scope,
+                            "source": r.source,
+                        }))
+                        .collect::<Vec<_>>(),
+                }),
+            },
+        }
+    }
+}
+
+/// A lookup that found nothing, owned: `RESOURCE_NOT_FOUND`, or `AMBIGUOUS_NAME` with the
+/// candidates in its details.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct LookupFailure {
+    /// `ResourceNotFound` or `AmbiguousName`.
+    pub code: Code,
+    /// A sentence for the client.
+    pub message: String,
+    /// What was asked for, or the candidates.
+    pub details: serde_json::Value,
+}
+
+impl ErrorCode for LookupFailure {
+    fn error_code(&self) -> Code {
+        self.code
+    }
+
+    fn error_details(&self) -> Option<serde_json::Value> {
+        Some(self.details.clone())
+    }
 }
 
 /// What a reload did.

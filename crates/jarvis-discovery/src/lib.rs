@@ -35,8 +35,8 @@ mod walk;
 mod watch;
 
 pub use catalog::{
-    CacheStart, CacheStatus, CatalogSnapshot, KindCount, LiveCatalog, LookupError, ReloadOutcome,
-    ScanStats,
+    CacheStart, CacheStatus, CatalogSnapshot, KindCount, LiveCatalog, LookupError, LookupFailure,
+    ReloadOutcome, ScanStats,
 };
 pub use config::{DiscoveryConfig, Environment, ProjectConfig, ProjectRoot, Root, ScanRoots};
 pub use discover::{External, scan, scan_incremental, scan_with};

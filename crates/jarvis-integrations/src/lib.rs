@@ -14,12 +14,14 @@
 //! Architecture invariant: API keys are `Secret`s; neither they nor upstream stack traces reach
 //! logs, errors or clients.
 
+pub mod background;
 pub mod breaker;
 pub mod n8n;
 pub mod registry;
 pub mod retry;
 pub mod stats;
 
+pub use background::LoopHandle;
 pub use breaker::{BreakerConfig, BreakerEvent, BreakerState, CircuitBreaker};
 pub use n8n::{N8nClient, N8nConfig, WebhookReply};
 pub use registry::{Health, HealthEvent, ServiceRegistry, ServiceView};

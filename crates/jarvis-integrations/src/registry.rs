@@ -131,12 +131,12 @@ impl ServiceRegistry {
         }
     }
 
-    /// Checks every `interval` until the registry is dropped everywhere else. Call inside a
-    /// tokio runtime.
-    pub fn spawn_checks(&self, interval: Duration) {
+    /// Checks every `interval` until the handle is dropped or the registry is dropped everywhere
+    /// else. Call inside a tokio runtime.
+    pub fn spawn_checks(&self, interval: Duration) -> crate::LoopHandle {
         let weak = Arc::downgrade(&self.entries);
         let bus = self.health_bus.clone();
-        tokio::spawn(async move {
+        crate::LoopHandle::new(tokio::spawn(async move {
             loop {
                 let Some(entries) = weak.upgrade() else {
                     return;
@@ -149,7 +149,7 @@ impl ServiceRegistry {
                 .await;
                 tokio::time::sleep(interval).await;
             }
-        });
+        }))
     }
 
     /// A receiver of every service's circuit-breaker state changes.

@@ -78,10 +78,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 /// A SQLite database file.
+///
+/// Writes go through one connection; reads (tasks, executions, counts) through a second,
+/// read-only one, so that in WAL mode a task read never waits behind a metric flush. Without
+/// WAL (a file system that refuses it) both go through the writer.
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
     conn: Mutex<Connection>,
+    reader: Option<Mutex<Connection>>,
 }
 
 impl SqliteStore {
@@ -123,9 +128,24 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
             .map_err(|e| unavailable(e.to_string()))?;
         migrate(&conn).map_err(|e| unavailable(format!("migrations failed: {e}")))?;
+        let reader = if mode.eq_ignore_ascii_case("wal") {
+            let reader = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .and_then(|reader| {
+                reader.execute_batch("PRAGMA busy_timeout = 5000;")?;
+                Ok(reader)
+            })
+            .map_err(|e| unavailable(format!("cannot open a reader: {e}")))?;
+            Some(Mutex::new(reader))
+        } else {
+            None
+        };
         Ok(SqliteStore {
             path,
             conn: Mutex::new(conn),
+            reader,
         })
     }
 
@@ -134,8 +154,18 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The writer.
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The reader, or the writer when there is none.
+    fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader
+            .as_ref()
+            .unwrap_or(&self.conn)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -307,7 +337,7 @@ impl Store for SqliteStore {
     }
 
     fn load_metric_buckets(&self) -> Result<Vec<MetricBucket>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut select = conn
             .prepare(
                 "SELECT metric, step_secs, start, min_value, max_value, sum_value, sample_count
@@ -385,7 +415,7 @@ impl Store for SqliteStore {
 
     fn get_execution(&self, id: &str) -> Result<Option<WorkflowExecution>> {
         one(
-            &self.conn(),
+            &self.read(),
             &format!("SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE id = ?1"),
             id,
             decode_execution,
@@ -398,7 +428,7 @@ impl Store for SqliteStore {
         status: Option<ExecutionStatus>,
         limit: usize,
     ) -> Result<Vec<WorkflowExecution>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT {EXECUTION_COLUMNS} FROM workflow_executions
@@ -439,7 +469,7 @@ impl Store for SqliteStore {
     }
 
     fn running_task_runners(&self) -> Result<Vec<(String, RunnerProcess)>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn
             .prepare(
                 "SELECT id, runner_pid, runner_start FROM tasks
@@ -523,7 +553,7 @@ impl Store for SqliteStore {
 
     fn get_task(&self, id: &str) -> Result<Option<Task>> {
         one(
-            &self.conn(),
+            &self.read(),
             &format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"),
             id,
             decode,
@@ -531,7 +561,7 @@ impl Store for SqliteStore {
     }
 
     fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT {COLUMNS} FROM tasks WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4"
@@ -552,7 +582,7 @@ impl Store for SqliteStore {
     }
 
     fn unfinished_tasks(&self) -> Result<Vec<Task>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT {COLUMNS} FROM tasks WHERE status IN ('queued', 'running') ORDER BY seq ASC"
@@ -563,7 +593,7 @@ impl Store for SqliteStore {
     }
 
     fn count_tasks_by_status(&self) -> Result<Vec<(TaskStatus, u64)>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn
             .prepare("SELECT status, COUNT(*) FROM tasks GROUP BY status ORDER BY status")
             .map_err(query_error)?;
@@ -659,6 +689,39 @@ mod tests {
             store.set_task_runner("missing", None),
             Err(Error::Query(_))
         ));
+    }
+
+    #[test]
+    fn reads_do_not_wait_behind_the_writer_and_see_its_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("jarvis.db")).unwrap());
+        assert!(store.reader.is_some(), "WAL is on, so there is a reader");
+        store
+            .insert_task(&task("a", 1, TaskStatus::Queued))
+            .unwrap();
+        // Hold the writer as a long metric flush would, and read from another thread.
+        let writer = store.conn();
+        let (done, finished) = std::sync::mpsc::channel();
+        let reading = std::sync::Arc::clone(&store);
+        std::thread::spawn(move || {
+            let found = reading.get_task("a").map(|t| t.map(|t| t.id));
+            let counted = reading.count_tasks_by_status().map(|c| c.len());
+            let _ = done.send((found, counted));
+        });
+        let (found, counted) = finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a read waited behind the writer");
+        drop(writer);
+        assert_eq!(found.unwrap().as_deref(), Some("a"));
+        assert_eq!(counted.unwrap(), 1);
+        // A commit is seen by the next read.
+        let mut t = task("a", 1, TaskStatus::Running);
+        t.started_at = Some(5);
+        store.update_task(&t).unwrap();
+        assert_eq!(
+            store.get_task("a").unwrap().unwrap().status,
+            TaskStatus::Running
+        );
     }
 
     #[test]

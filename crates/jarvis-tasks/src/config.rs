@@ -1,5 +1,8 @@
 //! The `[tasks]` configuration section.
 
+use std::ffi::OsStr;
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 /// How tasks run.
@@ -18,6 +21,18 @@ pub struct TaskConfig {
     pub grace_secs: u64,
     /// How much of each of stdout and stderr is kept (head and tail halves), in bytes.
     pub max_output_bytes: usize,
+    /// The folders a runner given by a bare name (`claude`) is looked up in, in order. Not
+    /// read from the configuration file: the program that embeds the engine passes its own
+    /// (the `jarvis` binary passes its `PATH`, through [`search_path`]). Empty, a bare name is
+    /// never found and tasks are refused with `RUNNER_UNAVAILABLE`; a runner given by a path
+    /// does not need it.
+    #[serde(skip)]
+    pub search_path: Vec<PathBuf>,
+}
+
+/// The folders of a `PATH`-style list (`/usr/local/bin:/usr/bin`), in order.
+pub fn search_path(list: &OsStr) -> Vec<PathBuf> {
+    std::env::split_paths(list).collect()
 }
 
 impl Default for TaskConfig {
@@ -39,6 +54,7 @@ impl Default for TaskConfig {
             timeout_secs: 1800,
             grace_secs: 5,
             max_output_bytes: 256 * 1024,
+            search_path: Vec::new(),
         }
     }
 }

@@ -179,13 +179,14 @@ impl TaskEngine {
         // Runners of tasks that were running when the server stopped are ended before those
         // tasks are marked interrupted.
         let program = runner_program(&config).to_owned();
+        let search_path = config.search_path.clone();
         let (next_seq, unfinished, orphans_ended, runner_found) = blocking(move || {
             let orphans_ended = process::end_orphans(&recovered_store.running_task_runners()?);
             Ok((
                 recovered_store.next_seq()?,
                 recovered_store.unfinished_tasks()?,
                 orphans_ended,
-                find_program(&program),
+                find_program(&program, &search_path),
             ))
         })
         .await?;
@@ -270,9 +271,10 @@ impl TaskEngine {
     /// Queues a task; it is stored before this returns.
     pub async fn submit(&self, spec: TaskSpec) -> Result<Task> {
         if self.runner_available().is_err() {
-            // Installed since? Looked up again on a blocking thread: a walk of `PATH`.
+            // Installed since? Looked up again on a blocking thread: a walk of the search path.
             let program = runner_program(&self.inner.config).to_owned();
-            let found = blocking(move || Ok(find_program(&program))).await?;
+            let search_path = self.inner.config.search_path.clone();
+            let found = blocking(move || Ok(find_program(&program, &search_path))).await?;
             self.inner.runner_found.store(found, Ordering::Relaxed);
             self.runner_available()?;
         }
@@ -657,7 +659,8 @@ fn runner_program(config: &TaskConfig) -> &str {
 }
 
 /// Whether `program` names an executable file, directly or through `PATH`. Blocking.
-fn find_program(program: &str) -> bool {
+/// Whether `program` (a path, or a bare name looked up in `search_path`) is an executable file.
+fn find_program(program: &str, search_path: &[std::path::PathBuf]) -> bool {
     if program.is_empty() {
         return false;
     }
@@ -678,9 +681,7 @@ fn find_program(program: &str) -> bool {
     if program.contains('/') {
         return executable(Path::new(program));
     }
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| executable(&dir.join(program)))
-    })
+    search_path.iter().any(|dir| executable(&dir.join(program)))
 }
 
 #[cfg(test)]
@@ -718,8 +719,11 @@ mod tests {
 
     #[test]
     fn programs_are_found_on_the_path() {
-        assert!(find_program("sh"));
-        assert!(!find_program("definitely-not-a-program-jarvis"));
-        assert!(!find_program("/nonexistent/bin/x"));
+        let dirs = crate::search_path(std::ffi::OsStr::new("/nonexistent:/bin:/usr/bin"));
+        assert!(find_program("sh", &dirs));
+        assert!(!find_program("sh", &[]), "a bare name needs a search path");
+        assert!(find_program("/bin/sh", &[]));
+        assert!(!find_program("definitely-not-a-program-jarvis", &dirs));
+        assert!(!find_program("/nonexistent/bin/x", &dirs));
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use jarvis_core::{Code, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 /// One resolution: buckets `step_secs` wide, kept for `retention_secs`.
@@ -47,7 +48,7 @@ impl Tier {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum HistoryError {
     /// No metric of that name has been recorded.
-    #[error("unknown metric `{name}`")]
+    #[error("no metric named `{name}`; known: {}", known.join(", "))]
     UnknownMetric {
         /// The name asked for.
         name: String,
@@ -60,6 +61,26 @@ pub enum HistoryError {
     /// The tiers are empty, unordered, or a step does not divide the next.
     #[error("{0}")]
     InvalidTiers(String),
+}
+
+impl ErrorCode for HistoryError {
+    fn error_code(&self) -> Code {
+        match self {
+            HistoryError::UnknownMetric { .. } => Code::ResourceNotFound,
+            HistoryError::InvalidRange(_) => Code::ValidationError,
+            HistoryError::InvalidTiers(_) => Code::ConfigInvalid,
+        }
+    }
+
+    fn error_details(&self) -> Option<serde_json::Value> {
+        match self {
+            HistoryError::UnknownMetric { name, known } => {
+                Some(serde_json::json!({ "metric": name, "known": known }))
+            }
+            HistoryError::InvalidRange(_) => Some(serde_json::json!({ "parameter": "from" })),
+            HistoryError::InvalidTiers(_) => None,
+        }
+    }
 }
 
 /// The aggregate of the samples that fell into one bucket.

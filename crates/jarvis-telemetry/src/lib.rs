@@ -14,10 +14,12 @@
 pub mod history;
 pub mod monitor;
 pub mod prometheus;
+pub mod range;
 pub mod sampler;
 
 pub use history::{Bucket, History, HistoryError, Series, Tier};
 pub use monitor::{LiveGuard, Monitor, TelemetryConfig, TelemetryError, unix_now};
+pub use range::{DURATION_PATTERN, LAST_SECOND, TimeRange, duration_secs};
 pub use sampler::{
     DiskSpace, InterfaceRates, METRICS, MetricInfo, ProcessInfo, ProcessSort, Sample, Sampler,
     select_processes,

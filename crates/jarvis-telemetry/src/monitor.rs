@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use jarvis_store::{MetricBucket, Store};
 
 use crate::history::{Bucket, History, HistoryError, Series, Tier};
+use crate::range::TimeRange;
 use crate::sampler::{METRICS, MetricInfo, ProcessInfo, Sample, Sampler};
 
 /// Command lines longer than this are cut: some carry whole prompts or JSON.
@@ -365,6 +366,34 @@ impl Monitor {
         step: Option<u64>,
     ) -> Result<Series, HistoryError> {
         self.with_history(|h| h.query(metric, from, to, step, unix_now()))
+    }
+
+    /// The metric `name`'s description, or [`HistoryError::UnknownMetric`] naming those there are.
+    pub fn metric(&self, name: &str) -> Result<MetricInfo, HistoryError> {
+        let known = self.metrics();
+        known
+            .iter()
+            .find(|m| m.name == name)
+            .copied()
+            .ok_or_else(|| HistoryError::UnknownMetric {
+                name: name.to_owned(),
+                known: known.iter().map(|m| m.name.to_owned()).collect(),
+            })
+    }
+
+    /// A metric's history over `range` at `step` (see [`History::query`]). A range that holds
+    /// no second answers no points, at the resolution the range's start would be read from.
+    pub fn history(
+        &self,
+        metric: &str,
+        range: TimeRange,
+        step: Option<u64>,
+    ) -> Result<Series, HistoryError> {
+        let mut series = self.query(metric, range.from, range.to.max(range.from + 1), step)?;
+        if range.is_empty() {
+            series.points.clear();
+        }
+        Ok(series)
     }
 
     /// Runs `f` with the history locked (keep it short: the sampler waits).

@@ -9,6 +9,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::sampler::Sample;
+
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -215,6 +217,134 @@ impl Histogram {
             counts: within.to_vec(),
             sum: self.sum_nanos as f64 / 1e9,
         }
+    }
+}
+
+/// The machine's gauges from one sample: CPU (total and per core), memory, swap, load, disks,
+/// network, processes, uptime and Jarvis's own resident memory.
+pub fn system_gauges(e: &mut Exposition, s: &Sample) {
+    let simple: [(&str, &str, f64); 10] = [
+        (
+            "jarvis_system_cpu_usage_percent",
+            "CPU use over all cores, percent",
+            s.cpu_percent,
+        ),
+        (
+            "jarvis_system_memory_used_bytes",
+            "Memory in use",
+            s.memory_used_bytes as f64,
+        ),
+        (
+            "jarvis_system_memory_total_bytes",
+            "Memory in all",
+            s.memory_total_bytes as f64,
+        ),
+        (
+            "jarvis_system_swap_used_bytes",
+            "Swap in use",
+            s.swap_used_bytes as f64,
+        ),
+        (
+            "jarvis_system_swap_total_bytes",
+            "Swap in all",
+            s.swap_total_bytes as f64,
+        ),
+        (
+            "jarvis_system_disk_read_bytes_per_second",
+            "Bytes read from all disks per second",
+            s.disk_read_bytes_per_sec,
+        ),
+        (
+            "jarvis_system_disk_write_bytes_per_second",
+            "Bytes written to all disks per second",
+            s.disk_write_bytes_per_sec,
+        ),
+        (
+            "jarvis_system_processes",
+            "Processes on the machine",
+            s.process_count as f64,
+        ),
+        (
+            "jarvis_system_uptime_seconds",
+            "Seconds since the machine started",
+            s.uptime_secs as f64,
+        ),
+        (
+            "jarvis_process_resident_memory_bytes",
+            "Jarvis's own resident memory",
+            s.own_resident_bytes as f64,
+        ),
+    ];
+    for (name, help, value) in simple {
+        e.single(name, Kind::Gauge, help, value);
+    }
+    e.family(
+        "jarvis_system_cpu_core_usage_percent",
+        Kind::Gauge,
+        "CPU use per core, percent",
+    );
+    for (i, value) in s.cpu_per_core.iter().enumerate() {
+        e.sample(
+            "jarvis_system_cpu_core_usage_percent",
+            &[("core", &i.to_string())],
+            *value,
+        );
+    }
+    e.family(
+        "jarvis_system_load_average",
+        Kind::Gauge,
+        "Load average over 1, 5 and 15 minutes",
+    );
+    for (window, value) in ["1m", "5m", "15m"].iter().zip(s.load) {
+        e.sample("jarvis_system_load_average", &[("window", window)], value);
+    }
+    e.family(
+        "jarvis_system_disk_used_bytes",
+        Kind::Gauge,
+        "Bytes in use per mounted file system",
+    );
+    for d in &s.disks {
+        e.sample(
+            "jarvis_system_disk_used_bytes",
+            &[("mount", &d.mount)],
+            d.used_bytes as f64,
+        );
+    }
+    e.family(
+        "jarvis_system_disk_total_bytes",
+        Kind::Gauge,
+        "Bytes in all per mounted file system",
+    );
+    for d in &s.disks {
+        e.sample(
+            "jarvis_system_disk_total_bytes",
+            &[("mount", &d.mount)],
+            d.total_bytes as f64,
+        );
+    }
+    e.family(
+        "jarvis_system_network_receive_bytes_per_second",
+        Kind::Gauge,
+        "Bytes received per second, per interface",
+    );
+    for (interface, rates) in &s.network {
+        e.sample(
+            "jarvis_system_network_receive_bytes_per_second",
+            &[("interface", interface)],
+            rates.rx_bytes_per_sec,
+        );
+    }
+    e.family(
+        "jarvis_system_network_transmit_bytes_per_second",
+        Kind::Gauge,
+        "Bytes sent per second, per interface",
+    );
+    for (interface, rates) in &s.network {
+        e.sample(
+            "jarvis_system_network_transmit_bytes_per_second",
+            &[("interface", interface)],
+            rates.tx_bytes_per_sec,
+        );
     }
 }
 

@@ -1,5 +1,6 @@
 //! Test and benchmark support. [`generate`] writes a realistic, deterministic tree of resource
-//! files (`cargo xtask gen-corpus` and the benchmarks use it).
+//! files (`cargo xtask gen-corpus` and the benchmarks use it); [`eventually`] waits in a test for
+//! what another task or thread does.
 //!
 //! The shapes follow real Claude Code setups: agents with `name`/`description`/`tools`/`model`
 //! frontmatter (some nested in category folders, some with an unquoted `: ` in the description),
@@ -13,6 +14,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use std::io;
+
+mod wait;
+
+pub use wait::eventually;
 
 type Result<T> = io::Result<T>;
 

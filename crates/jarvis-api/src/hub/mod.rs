@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use bytestring::ByteString;
+use jarvis_core::SharedClock;
 use jarvis_telemetry::{LiveGuard, Monitor};
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast, mpsc, watch};
@@ -70,11 +71,26 @@ impl Kill {
     }
 }
 
+/// Where one connection's messages go, and how to close it.
+#[derive(Debug, Clone)]
+struct Subscriber {
+    tx: mpsc::Sender<ByteString>,
+    kill: Arc<Kill>,
+}
+
 #[derive(Debug)]
 struct Conn {
-    tx: mpsc::Sender<ByteString>,
+    to: Subscriber,
     topics: HashSet<Topic>,
-    kill: Arc<Kill>,
+}
+
+/// Every connection, and the subscribers of each topic: an event finds its subscribers without
+/// looking at any other connection (a task's events, among thousands of connections, go to
+/// the one or two that follow it).
+#[derive(Debug, Default)]
+struct Registry {
+    conns: HashMap<u64, Conn>,
+    topics: HashMap<Topic, HashMap<u64, Subscriber>>,
 }
 
 #[derive(Debug, Default)]
@@ -93,13 +109,28 @@ struct Counters {
 #[derive(Debug)]
 struct Inner {
     config: WsConfig,
-    conns: Mutex<HashMap<u64, Conn>>,
+    registry: Mutex<Registry>,
     next_id: AtomicU64,
     open: AtomicUsize,
     metrics_subscribers: Mutex<(usize, Option<LiveGuard>)>,
     monitor: Option<Arc<Monitor>>,
     shutdown: watch::Sender<bool>,
     counters: Counters,
+    /// What message budgets and strikes are measured by.
+    clock: SharedClock,
+}
+
+impl Registry {
+    /// Takes connection `id` out of `topic`'s subscribers; a topic left without any is dropped,
+    /// so per-task topics do not pile up.
+    fn unindex(&mut self, topic: &Topic, id: u64) {
+        if let Some(subscribers) = self.topics.get_mut(topic) {
+            subscribers.remove(&id);
+            if subscribers.is_empty() {
+                self.topics.remove(topic);
+            }
+        }
+    }
 }
 
 /// The hub. Cheap to clone.
@@ -152,19 +183,21 @@ pub struct HubStats {
 }
 
 impl Hub {
-    /// A hub with these limits; `monitor` feeds the `metrics` topic.
-    pub fn new(config: WsConfig, monitor: Option<Arc<Monitor>>) -> Hub {
+    /// A hub with these limits; `monitor` feeds the `metrics` topic; clients' message budgets
+    /// refill by `clock`.
+    pub fn new(config: WsConfig, monitor: Option<Arc<Monitor>>, clock: SharedClock) -> Hub {
         let (shutdown, _) = watch::channel(false);
         let hub = Hub {
             inner: Arc::new(Inner {
                 config,
-                conns: Mutex::new(HashMap::new()),
+                registry: Mutex::new(Registry::default()),
                 next_id: AtomicU64::new(1),
                 open: AtomicUsize::new(0),
                 metrics_subscribers: Mutex::new((0, None)),
                 monitor,
                 shutdown,
                 counters: Counters::default(),
+                clock,
             }),
         };
         if let Some(monitor) = &hub.inner.monitor {
@@ -184,6 +217,11 @@ impl Hub {
             });
         }
         hub
+    }
+
+    /// Now, by the hub's clock.
+    pub(crate) fn now(&self) -> std::time::Instant {
+        self.inner.clock.now()
     }
 
     /// The limits in force.
@@ -226,12 +264,14 @@ impl Hub {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.inner.config.outbound_queue.max(1));
         let kill = Arc::new(Kill::default());
-        self.lock().insert(
+        self.lock().conns.insert(
             id,
             Conn {
-                tx: tx.clone(),
+                to: Subscriber {
+                    tx: tx.clone(),
+                    kill: Arc::clone(&kill),
+                },
                 topics: HashSet::new(),
-                kill: Arc::clone(&kill),
             },
         );
         self.inner.counters.accepted.fetch_add(1, Ordering::Relaxed);
@@ -240,7 +280,16 @@ impl Hub {
 
     /// Forgets a connection and its subscriptions.
     pub(crate) fn unregister(&self, id: u64) {
-        let removed = self.lock().remove(&id);
+        let removed = {
+            let mut registry = self.lock();
+            let removed = registry.conns.remove(&id);
+            if let Some(conn) = &removed {
+                for topic in &conn.topics {
+                    registry.unindex(topic, id);
+                }
+            }
+            removed
+        };
         if let Some(conn) = removed
             && conn.topics.contains(&Topic::Metrics)
         {
@@ -248,9 +297,9 @@ impl Hub {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Conn>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.inner
-            .conns
+            .registry
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -266,19 +315,33 @@ impl Hub {
     }
 
     fn change_topics(&self, id: u64, topics: &[Topic], add: bool) -> Vec<Topic> {
-        let changed: Vec<Topic> = match self.lock().get_mut(&id) {
-            None => Vec::new(),
-            Some(conn) => topics
-                .iter()
-                .filter(|&topic| {
-                    if add {
-                        conn.topics.insert(topic.clone())
-                    } else {
-                        conn.topics.remove(topic)
+        let changed: Vec<Topic> = {
+            let mut guard = self.lock();
+            let registry = &mut *guard;
+            match registry.conns.get_mut(&id) {
+                None => Vec::new(),
+                Some(conn) => {
+                    let mut changed = Vec::new();
+                    for topic in topics {
+                        if add && conn.topics.insert(topic.clone()) {
+                            registry
+                                .topics
+                                .entry(topic.clone())
+                                .or_default()
+                                .insert(id, conn.to.clone());
+                            changed.push(topic.clone());
+                        } else if !add && conn.topics.remove(topic) {
+                            changed.push(topic.clone());
+                        }
                     }
-                })
-                .cloned()
-                .collect(),
+                    if !add {
+                        for topic in &changed {
+                            registry.unindex(topic, id);
+                        }
+                    }
+                    changed
+                }
+            }
         };
         if changed.contains(&Topic::Metrics) {
             self.metrics_delta(if add { 1 } else { -1 });
@@ -323,19 +386,19 @@ impl Hub {
     pub(crate) fn emit(&self, topic: &Topic, event: &str, data: &impl Serialize) -> usize {
         // The subscribers are copied out so the registry is locked only to pick them, not
         // while thousands of queues are offered the message.
-        let subscribers: Vec<(mpsc::Sender<ByteString>, Arc<Kill>)> = self
+        let subscribers: Vec<Subscriber> = self
             .lock()
-            .values()
-            .filter(|conn| conn.topics.contains(topic))
-            .map(|conn| (conn.tx.clone(), Arc::clone(&conn.kill)))
-            .collect();
+            .topics
+            .get(topic)
+            .map(|subscribers| subscribers.values().cloned().collect())
+            .unwrap_or_default();
         if subscribers.is_empty() {
             return 0;
         }
         let payload = protocol::event(topic, event, data);
         let mut delivered = 0usize;
         let mut slow = 0u64;
-        for (tx, kill) in &subscribers {
+        for Subscriber { tx, kill } in &subscribers {
             match tx.try_send(payload.clone()) {
                 Ok(()) => delivered += 1,
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -412,14 +475,12 @@ impl Hub {
     /// The hub's counters.
     pub fn stats(&self) -> HubStats {
         let mut subscribers = std::collections::BTreeMap::new();
-        for conn in self.lock().values() {
-            for topic in &conn.topics {
-                let name = match topic {
-                    Topic::Task(_) => "task:*".to_owned(),
-                    other => other.to_string(),
-                };
-                *subscribers.entry(name).or_insert(0) += 1;
-            }
+        for (topic, subscribed) in &self.lock().topics {
+            let name = match topic {
+                Topic::Task(_) => "task:*".to_owned(),
+                other => other.to_string(),
+            };
+            *subscribers.entry(name).or_insert(0) += subscribed.len();
         }
         let c = &self.inner.counters;
         HubStats {
@@ -486,7 +547,7 @@ impl Hub {
 pub(crate) fn connect_buses(
     hub: &Hub,
     tasks: &jarvis_tasks::TaskEngine,
-    executions: &crate::follower::ExecutionFollower,
+    executions: &jarvis_workflows::ExecutionFollower,
     services: &jarvis_integrations::ServiceRegistry,
     catalog: &jarvis_discovery::LiveCatalog,
 ) {
@@ -532,4 +593,39 @@ pub(crate) fn connect_buses(
         let hub = Hub { inner };
         hub.emit(&Topic::Catalog, "reloaded", &data);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_reach_only_the_subscribers_of_their_topic_and_empty_topics_go() {
+        let hub = Hub::new(WsConfig::default(), None, jarvis_core::system_clock());
+        let (a, mut a_rx, _, _) = hub.register();
+        let (b, mut b_rx, _, _) = hub.register();
+        let task = Topic::Task("task_1".into());
+        assert_eq!(hub.subscribe(a, &[Topic::Tasks, task.clone()]).len(), 2);
+        assert_eq!(hub.subscribe(b, &[Topic::Tasks]).len(), 1);
+        // Subscribing twice changes nothing.
+        assert!(hub.subscribe(b, &[Topic::Tasks]).is_empty());
+
+        assert_eq!(hub.emit(&task, "task", &1), 1);
+        assert!(a_rx.try_recv().is_ok());
+        assert!(b_rx.try_recv().is_err());
+        assert_eq!(hub.emit(&Topic::Tasks, "task", &2), 2);
+        assert_eq!(hub.emit(&Topic::Workflows, "execution", &3), 0);
+        assert_eq!(hub.stats().subscribers.get("tasks"), Some(&2));
+
+        assert_eq!(
+            hub.unsubscribe(a, std::slice::from_ref(&task)),
+            vec![task.clone()]
+        );
+        assert!(!hub.lock().topics.contains_key(&task));
+        hub.unregister(b);
+        assert_eq!(hub.emit(&Topic::Tasks, "task", &4), 1);
+        hub.unregister(a);
+        assert!(hub.lock().topics.is_empty());
+        assert!(hub.stats().subscribers.is_empty());
+    }
 }

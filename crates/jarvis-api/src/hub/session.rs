@@ -75,7 +75,7 @@ impl Client {
     /// Takes one message from the client's budget; `false` when it has none left.
     fn admit(&mut self) -> bool {
         let rate = f64::from(self.hub.config().max_messages_per_second.max(1));
-        let now = Instant::now();
+        let now = self.hub.now();
         self.budget =
             (self.budget + now.duration_since(self.refilled).as_secs_f64() * rate).min(rate);
         self.refilled = now;
@@ -96,7 +96,7 @@ impl Client {
     /// minute close the connection.
     fn strike(&mut self, code: Code, reason: &str, id: Option<&str>) -> Result<(), CloseWith> {
         self.hub.count_invalid();
-        let now = Instant::now();
+        let now = self.hub.now();
         self.invalid.push_back(now);
         while self
             .invalid
@@ -367,7 +367,7 @@ pub(crate) async fn run(connection: Connection) {
         state,
         invalid: VecDeque::new(),
         budget: f64::from(config.max_messages_per_second.max(1)),
-        refilled: Instant::now(),
+        refilled: hub.now(),
     };
     tracing::debug!(connection = id, principal = %client.principal.name, "WebSocket connected");
     let heartbeat_ms = client

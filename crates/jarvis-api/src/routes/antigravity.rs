@@ -5,15 +5,14 @@
 //! carries aloft.
 
 use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use jarvis_core::ResourceKind;
 use serde_json::json;
 
 use super::{Doc, get_v2};
-use crate::envelope::v2_now;
 use crate::error::ApiError;
 use crate::registry::Body;
+use crate::reply;
 use crate::routing::Routes;
 use crate::state::AppState;
 
@@ -67,5 +66,5 @@ async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         "catalog_generation": snapshot.generation(),
         "see_also": "https://xkcd.com/353/",
     });
-    v2_now(StatusCode::OK, &data, snapshot.generation())
+    reply::ok(&data, snapshot.generation())
 }

@@ -1,14 +1,13 @@
 //! `/cache/stats`: how well the response cache is doing.
 
 use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use jarvis_auth::Scope;
 
 use super::{Doc, get_v2};
-use crate::envelope::v2_now;
 use crate::error::ApiError;
 use crate::registry::Body;
+use crate::reply;
 use crate::routing::Routes;
 use crate::state::AppState;
 use crate::views::CacheStatsView;
@@ -35,9 +34,5 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
 
 async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let stats = CacheStatsView::from(state.cache.stats());
-    v2_now(
-        StatusCode::OK,
-        &stats,
-        state.catalog.snapshot().generation(),
-    )
+    reply::ok(&stats, state.catalog.snapshot().generation())
 }

@@ -1,19 +1,19 @@
 //! `/api/v2/keys` (admin): list, create and revoke API keys; `/api/v2/ws-ticket`: a single-use
 //! ticket for the WebSocket, so keys never travel in URLs. Every change is an audit line.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpRequest, HttpResponse};
 use jarvis_auth::Scope;
 use jarvis_core::Code;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::context;
-use crate::envelope::v2_now;
-use crate::error::ApiError;
-use crate::guard::principal_of;
+use crate::error::{ApiError, blocking};
+use crate::guard::Caller;
 use crate::registry::{Body, Param, Route};
+use crate::reply;
 use crate::routing::Routes;
 use crate::state::AppState;
 
@@ -127,29 +127,21 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     );
 }
 async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    v2_now(
-        StatusCode::OK,
-        &state.keys.list(),
-        state.catalog.snapshot().generation(),
-    )
+    reply::ok(&state.keys.list(), state.catalog.snapshot().generation())
 }
 
 async fn create(
-    req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<CreateKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = principal_of(&req);
     let CreateKey { name, scopes } = body.into_inner();
     let keys = state.keys.clone();
-    let created = web::block(move || keys.create(&name, &scopes))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::from_error(&e))?;
+    let created = blocking(move || keys.create(&name, &scopes)).await?;
     tracing::info!(
         target: "jarvis::audit",
         action = "keys.create",
-        by = %who.name,
+        by = %caller.name(),
         key_id = %created.info.id,
         key_name = %created.info.name,
         request_id = %context::request_id(),
@@ -163,7 +155,7 @@ async fn create(
         "key": created.secret,
         "note": "This is the only time the key is shown; store it now.",
     });
-    v2_now(
+    reply::with_status(
         StatusCode::CREATED,
         &data,
         state.catalog.snapshot().generation(),
@@ -171,18 +163,14 @@ async fn create(
 }
 
 async fn revoke(
-    req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let who = principal_of(&req);
     let keys = state.keys.clone();
     let target = id.clone();
-    let revoked = web::block(move || keys.revoke(&target))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::from_error(&e))?;
+    let revoked = blocking(move || keys.revoke(&target)).await?;
     if !revoked {
         return Err(ApiError::new(
             Code::ResourceNotFound,
@@ -192,29 +180,25 @@ async fn revoke(
     tracing::info!(
         target: "jarvis::audit",
         action = "keys.revoke",
-        by = %who.name,
+        by = %caller.name(),
         key_id = %id,
         request_id = %context::request_id(),
         "API key revoked"
     );
-    v2_now(
-        StatusCode::OK,
+    reply::ok(
         &json!({ "revoked": id }),
         state.catalog.snapshot().generation(),
     )
 }
 
-async fn ticket(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let ticket = state
-        .tickets
-        .issue(principal_of(&req))
-        .map_err(|e| ApiError::from_error(&e))?;
+async fn ticket(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let ticket = state.tickets.issue(caller.0)?;
     let data = json!({
         "ticket": ticket,
         "expires_in_secs": state.tickets.ttl().as_secs(),
         "single_use": true,
     });
-    v2_now(
+    reply::with_status(
         StatusCode::CREATED,
         &data,
         state.catalog.snapshot().generation(),

@@ -241,9 +241,7 @@ async fn detail(
     id: String,
 ) -> Result<HttpResponse, ApiError> {
     cached(&req, &state, Version::V2, move |snapshot| {
-        let resource = snapshot
-            .lookup(kind, &id)
-            .map_err(|e| ApiError::lookup(kind, &id, &e))?;
+        let resource = snapshot.find(kind, &id)?;
         v2_prefix(resource, None, snapshot.generation())
     })
     .await

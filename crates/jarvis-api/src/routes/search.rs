@@ -1,5 +1,6 @@
 //! `/search`: ranked search over every kind, with typo tolerance and highlights.
 
+use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use jarvis_auth::Scope;
@@ -7,9 +8,10 @@ use jarvis_core::ResourceKind;
 use jarvis_discovery::SearchQuery;
 
 use crate::envelope::{Version, cached, v2_prefix};
-use crate::error::ApiError;
+use crate::error::{ApiError, blocking};
 use crate::params::{NOT_BLANK, Params, list_pattern, trim_blanks};
 use crate::registry::{Body, Param, Route};
+use crate::reply;
 use crate::routing::Routes;
 use crate::state::AppState;
 use crate::views::SearchHitView;
@@ -206,13 +208,8 @@ async fn search_post(
         limit,
     };
     let snapshot = state.catalog.snapshot();
-    let prefix = web::block(move || render(&snapshot, &query))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .body(crate::envelope::v2_finish(&prefix)))
+    let prefix = blocking(move || render(&snapshot, &query)).await?;
+    Ok(reply::finish(StatusCode::OK, &prefix, None))
 }
 
 fn render(

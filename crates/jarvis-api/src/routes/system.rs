@@ -1,16 +1,15 @@
 //! `/`, `/health`, `/ready`: what is running, whether it is alive, whether it is ready.
 
 use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use jarvis_core::{Code, ResourceKind};
 use serde::Serialize;
 use serde_json::json;
 
 use super::{Doc, get, get_v2};
-use crate::envelope::v2_now;
 use crate::error::ApiError;
 use crate::registry::Body;
+use crate::reply;
 use crate::routing::Routes;
 use crate::state::AppState;
 
@@ -104,8 +103,7 @@ pub(crate) fn configure_services(cfg: &mut ServiceConfig, routes: &mut Routes) {
 }
 
 async fn services(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    v2_now(
-        StatusCode::OK,
+    reply::ok(
         &state.services.views(),
         state.catalog.snapshot().generation(),
     )
@@ -151,7 +149,7 @@ async fn system_info(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
             "openapi": "/api/v2/openapi.json",
         },
     });
-    v2_now(StatusCode::OK, &data, snapshot.generation())
+    reply::ok(&data, snapshot.generation())
 }
 
 async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -160,11 +158,7 @@ async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         version: env!("CARGO_PKG_VERSION"),
         uptime_secs: state.started.elapsed().as_secs(),
     };
-    v2_now(
-        StatusCode::OK,
-        &health,
-        state.catalog.snapshot().generation(),
-    )
+    reply::ok(&health, state.catalog.snapshot().generation())
 }
 
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -188,5 +182,5 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         "generation": snapshot.generation(),
         "last_reload_error": state.catalog.last_error(),
     });
-    v2_now(StatusCode::OK, &data, snapshot.generation())
+    reply::ok(&data, snapshot.generation())
 }

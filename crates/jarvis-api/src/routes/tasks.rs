@@ -5,23 +5,22 @@
 //! forms. All answer `202 Accepted` with the queued task and a `Location` to follow it. Every run
 //! is an audit line with the key's name and the request id.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use jarvis_auth::Scope;
 use jarvis_core::{Code, Priority, Task, TaskKind, TaskStatus};
 use jarvis_store::TaskFilter;
-use jarvis_tasks::TaskSpec;
+use jarvis_tasks::{TASK_CURSOR_PATTERN, TASK_ID_LEN, TASK_ID_PATTERN, TaskCursor, TaskSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::context;
-use crate::envelope::{Pagination, v2_finish, v2_prefix};
+use crate::envelope::Pagination;
 use crate::error::ApiError;
-use crate::guard::principal_of;
+use crate::guard::Caller;
 use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params};
 use crate::registry::{Body, Param, Route};
+use crate::reply;
 use crate::routing::Routes;
 use crate::services::tasks;
 use crate::state::AppState;
@@ -203,11 +202,8 @@ const RUN_ERRORS: &[Code] = &[
     Code::StoreUnavailable,
 ];
 
-/// The pattern of a task id: `task_` and 24 hex digits, from the server's own randomness.
-pub(crate) const TASK_ID: &str = "^task_[0-9a-f]{24}$";
-
 fn task_id() -> Param {
-    Param::path("id", "The task id").pattern(TASK_ID, 29, 29)
+    Param::path("id", "The task id").pattern(TASK_ID_PATTERN, TASK_ID_LEN, TASK_ID_LEN)
 }
 
 fn list_params() -> Vec<Param> {
@@ -226,7 +222,7 @@ fn list_params() -> Vec<Param> {
             .range(1, MAX_LIMIT)
             .default(DEFAULT_LIMIT),
         Param::query("cursor", "string", "The `next_cursor` of the previous page").pattern(
-            "^t1\\.[0-9]{1,18}$",
+            TASK_CURSOR_PATTERN,
             4,
             21,
         ),
@@ -349,40 +345,31 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
 
 async fn submit(state: &AppState, spec: TaskSpec) -> Result<HttpResponse, ApiError> {
     let task = tasks::queue(state, spec).await?;
-    let prefix = v2_prefix(&task, None, state.catalog.snapshot().generation())?;
     let location = format!("/api/v2/tasks/{}", task.id);
-    Ok(HttpResponse::build(StatusCode::ACCEPTED)
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ))
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .body(v2_finish(&prefix)))
+    reply::accepted(
+        &task,
+        Some(&location),
+        state.catalog.snapshot().generation(),
+    )
 }
 
 async fn execute_command(
-    req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<ExecuteCommand>,
 ) -> Result<HttpResponse, ApiError> {
     let ExecuteCommand {
         command,
         context,
-        priority: p,
+        priority,
     } = body.into_inner();
-    let spec = tasks::command_task(
-        &state,
-        &command,
-        context,
-        p.as_deref(),
-        principal_of(&req).name,
-    )?;
+    let by = caller.name().to_owned();
+    let spec = tasks::command_task(&state, &command, context, priority.as_deref(), by)?;
     submit(&state, spec).await
 }
 
 async fn run_command(
-    req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<RunCommand>,
@@ -390,21 +377,15 @@ async fn run_command(
     let RunCommand {
         arguments,
         context,
-        priority: p,
+        priority,
     } = body.into_inner();
-    let spec = tasks::command_by_id(
-        &state,
-        &id,
-        &arguments,
-        context,
-        p.as_deref(),
-        principal_of(&req).name,
-    )?;
+    let by = caller.name().to_owned();
+    let spec = tasks::command_by_id(&state, &id, &arguments, context, priority.as_deref(), by)?;
     submit(&state, spec).await
 }
 
 async fn execute_agent(
-    req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<ExecuteAgent>,
 ) -> Result<HttpResponse, ApiError> {
@@ -412,13 +393,15 @@ async fn execute_agent(
         agent,
         task,
         context,
-        priority: p,
+        priority,
     } = body.into_inner();
-    run_agent_inner(&req, &state, &agent, &task, context, p.as_deref()).await
+    let by = caller.name().to_owned();
+    let spec = tasks::agent_task(&state, &agent, &task, context, priority.as_deref(), by)?;
+    submit(&state, spec).await
 }
 
 async fn run_agent(
-    req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<RunAgent>,
@@ -426,40 +409,15 @@ async fn run_agent(
     let RunAgent {
         task,
         context,
-        priority: p,
+        priority,
     } = body.into_inner();
-    run_agent_inner(&req, &state, &id, &task, context, p.as_deref()).await
+    let by = caller.name().to_owned();
+    let spec = tasks::agent_task(&state, &id, &task, context, priority.as_deref(), by)?;
+    submit(&state, spec).await
 }
 
-async fn run_agent_inner(
-    req: &HttpRequest,
-    state: &AppState,
-    agent: &str,
-    task: &str,
-    context: Option<Value>,
-    p: Option<&str>,
-) -> Result<HttpResponse, ApiError> {
-    let spec = tasks::agent_task(state, agent, task, context, p, principal_of(req).name)?;
-    submit(state, spec).await
-}
-
-fn task_list_json(
-    tasks: &[Task],
-    pagination: Option<&Pagination>,
-    generation: u64,
-) -> Result<Vec<u8>, ApiError> {
-    let views: Vec<TaskSummary<'_>> = tasks.iter().map(TaskSummary::from).collect();
-    v2_prefix(&views, pagination, generation)
-}
-
-fn respond(prefix: &[u8]) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .body(v2_finish(prefix))
+fn summaries(tasks: &[Task]) -> Vec<TaskSummary<'_>> {
+    tasks.iter().map(TaskSummary::from).collect()
 }
 
 async fn recent(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -470,13 +428,8 @@ async fn recent(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             limit,
             ..TaskFilter::default()
         })
-        .await
-        .map_err(|e| ApiError::from_error(&e))?;
-    Ok(respond(&task_list_json(
-        &tasks,
-        None,
-        state.catalog.snapshot().generation(),
-    )?))
+        .await?;
+    reply::ok(&summaries(&tasks), state.catalog.snapshot().generation())
 }
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -486,16 +439,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     let kind = params.parsed::<TaskKind>("kind")?;
     let before_seq = params
         .get("cursor")
-        .map(|c| {
-            c.strip_prefix("t1.")
-                .and_then(|n| n.parse::<i64>().ok())
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "cursor",
-                        format!("`{c}` is not a cursor this server issued"),
-                    )
-                })
-        })
+        .map(|c| TaskCursor::parse(c).map(|c| c.0))
         .transpose()?;
     // One more than asked tells whether another page follows.
     let mut tasks = state
@@ -506,8 +450,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
             limit: limit + 1,
             before_seq,
         })
-        .await
-        .map_err(|e| ApiError::from_error(&e))?;
+        .await?;
     let has_more = tasks.len() > limit;
     tasks.truncate(limit);
     let pagination = Pagination {
@@ -516,56 +459,38 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
         offset: 0,
         has_more,
         next_cursor: has_more
-            .then(|| tasks.last().map(|t| format!("t1.{}", t.seq)))
+            .then(|| tasks.last().map(|t| TaskCursor(t.seq).to_string()))
             .flatten(),
     };
-    Ok(respond(&task_list_json(
-        &tasks,
-        Some(&pagination),
+    reply::page(
+        &summaries(&tasks),
+        &pagination,
         state.catalog.snapshot().generation(),
-    )?))
+    )
 }
 
 async fn detail(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let task = state
-        .tasks
-        .get(&id)
-        .await
-        .map_err(|e| ApiError::from_error(&e))?;
-    Ok(respond(&v2_prefix(
-        &task,
-        None,
-        state.catalog.snapshot().generation(),
-    )?))
+    let task = state.tasks.get(&id).await?;
+    reply::ok(&task, state.catalog.snapshot().generation())
 }
 
 async fn cancel(
-    req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let task = state
-        .tasks
-        .cancel(&id)
-        .await
-        .map_err(|e| ApiError::from_error(&e))?;
+    let task = state.tasks.cancel(&id).await?;
     tracing::info!(
         target: "jarvis::audit",
         action = "task.cancel",
-        by = %principal_of(&req).name,
+        by = %caller.name(),
         task = %task.id,
         request_id = %context::request_id(),
         "task cancel requested"
     );
     let data = json!({ "id": task.id, "status": task.status, "cancel_requested": true });
-    let prefix = v2_prefix(&data, None, state.catalog.snapshot().generation())?;
-    Ok(HttpResponse::build(StatusCode::ACCEPTED)
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ))
-        .body(v2_finish(&prefix)))
+    reply::accepted(&data, None, state.catalog.snapshot().generation())
 }

@@ -6,25 +6,23 @@
 //! execution to its end. Registered before the resource routes so that
 //! `/api/v2/workflows/executions` is not taken for a workflow id.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use jarvis_auth::{Principal, Scope};
-use jarvis_core::{Code, Details, ExecutionStatus, ResourceKind, WorkflowExecution};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use jarvis_auth::Scope;
+use jarvis_core::{Code, ExecutionStatus, WorkflowExecution};
+use jarvis_workflows::TriggerError;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::context;
-use crate::envelope::{v2_finish, v2_prefix};
-use crate::error::ApiError;
+use crate::error::{ApiError, blocking};
+use crate::guard::Caller;
 use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params};
 use crate::registry::{Body, Param, Route};
+use crate::reply;
 use crate::routing::Routes;
 use crate::state::AppState;
-
-/// The largest parameters object accepted, serialized, in bytes.
-const MAX_PARAMETERS: usize = 64 * 1024;
 
 /// `POST /workflow/trigger`: the original shape.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -201,7 +199,7 @@ fn integration_error(e: &jarvis_integrations::Error) -> HttpResponse {
 }
 
 async fn trigger_original(
-    req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<TriggerWorkflow>,
 ) -> Result<HttpResponse, ApiError> {
@@ -209,141 +207,35 @@ async fn trigger_original(
         workflow_id,
         parameters,
     } = body.into_inner();
-    trigger(&req, &state, &workflow_id, parameters).await
+    trigger(&caller, &state, &workflow_id, parameters).await
 }
 
 async fn trigger_v2(
-    req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<TriggerParameters>,
 ) -> Result<HttpResponse, ApiError> {
-    trigger(&req, &state, &id, body.into_inner().parameters).await
+    trigger(&caller, &state, &id, body.into_inner().parameters).await
 }
 
 async fn trigger(
-    req: &HttpRequest,
+    caller: &Caller,
     state: &AppState,
     key: &str,
     parameters: Option<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    // Parameters are checked before anything is called.
-    let mut parameters = match parameters {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(map)) => map,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "parameters",
-                "`parameters` must be a JSON object",
-            ));
-        }
-    };
-    let size = serde_json::to_vec(&parameters).map_or(usize::MAX, |v| v.len());
-    if size > MAX_PARAMETERS {
-        return Err(ApiError::invalid(
-            "parameters",
-            format!("`parameters` has {size} bytes; the limit is {MAX_PARAMETERS}"),
-        ));
-    }
     let snapshot = state.catalog.snapshot();
-    // Only a workflow in effect can be triggered; a name two of them answer to is ambiguous.
-    let workflow = match snapshot.lookup(ResourceKind::Workflow, key) {
-        Ok(found) if found.is_active() => found,
-        Ok(_) => {
-            let gone = jarvis_discovery::LookupError::NotFound;
-            return Err(ApiError::lookup(ResourceKind::Workflow, key, &gone));
-        }
-        Err(e) => return Err(ApiError::lookup(ResourceKind::Workflow, key, &e)),
-    };
-    let Details::Workflow(details) = &workflow.details else {
-        return Err(ApiError::new(
-            Code::ResourceNotFound,
-            format!("no workflow with id or name `{key}`"),
-        ));
-    };
-    let Some(hook) = details.webhooks.first() else {
-        return Err(ApiError::new(
-            Code::WorkflowNotTriggerable,
-            format!("workflow `{}` has no webhook trigger", workflow.name),
-        ));
-    };
-    if !details.active {
-        return Err(ApiError::new(
-            Code::WorkflowInactive,
-            format!(
-                "workflow `{}` is inactive: its production webhook does not answer",
-                workflow.name
-            ),
-        ));
-    }
-    let Some(client) = state.services.n8n().cloned() else {
-        return Err(ApiError::new(
-            Code::UpstreamUnavailable,
-            "n8n is not configured (set n8n.base_url)",
-        ));
-    };
-    // The execution is recorded before n8n is called: a database that cannot take it stops the
-    // trigger before any side effect, and a trigger that happened is never without its record.
-    // Both ids are the server's own; the request id is only a label in the logs.
-    let id = jarvis_store::new_id("wfx").map_err(|e| ApiError::store(&e))?;
-    let correlation_id = jarvis_store::new_id("jarvis").map_err(|e| ApiError::store(&e))?;
-    parameters.insert(
-        "jarvis_correlation_id".into(),
-        Value::String(correlation_id.clone()),
-    );
-    let by = req
-        .extensions()
-        .get::<Principal>()
-        .map_or_else(|| "anonymous".to_owned(), |p| p.name.clone());
-    let mut execution = WorkflowExecution {
-        id,
-        workflow_id: details
-            .workflow_id
-            .clone()
-            .unwrap_or_else(|| workflow.id.to_string()),
-        workflow_name: workflow.name.clone(),
-        correlation_id,
-        n8n_execution_id: None,
-        status: ExecutionStatus::Triggered,
-        reply: None,
-        started_at: crate::follower::now_ms(),
-        finished_at: None,
-        error: None,
-        submitted_by: by,
-    };
-    state
+    let by = caller.name().to_owned();
+    let execution = match state
         .executions
-        .save(&execution, true)
+        .trigger(&snapshot, state.services.n8n(), key, parameters, by)
         .await
-        .map_err(|e| ApiError::store(&e))?;
-    let method = hook.methods.first().map_or("POST", String::as_str);
-    let reply = client
-        .trigger_webhook(method, &hook.production_path, &Value::Object(parameters))
-        .await;
-    let failure = match reply {
-        Ok(reply) => {
-            execution.reply = Some(reply.body);
-            None
-        }
-        Err(e) => {
-            execution.status = ExecutionStatus::Error;
-            execution.finished_at = Some(crate::follower::now_ms());
-            execution.error = Some(format!("the webhook call failed: {e}"));
-            Some(e)
-        }
+    {
+        Ok(execution) => execution,
+        Err(TriggerError::Webhook(e)) => return Ok(integration_error(&e)),
+        Err(e) => return Err(e.into()),
     };
-    if let Err(store) = state.executions.save(&execution, false).await {
-        // n8n was called (or refused); the record keeps its first state.
-        tracing::error!(
-            execution = %execution.id,
-            request_id = %context::request_id(),
-            error = %store,
-            "cannot record the webhook's answer"
-        );
-    }
-    if let Some(e) = failure {
-        return Ok(integration_error(&e));
-    }
     tracing::info!(
         target: "jarvis::audit",
         action = "workflow.trigger",
@@ -353,20 +245,8 @@ async fn trigger(
         request_id = %context::request_id(),
         "workflow triggered"
     );
-    if client.has_api_key() {
-        state.executions.follow(client, execution.clone());
-    }
-    let prefix = v2_prefix(&execution, None, snapshot.generation())?;
-    Ok(HttpResponse::build(StatusCode::ACCEPTED)
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ))
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v2/workflows/executions/{}", execution.id),
-        ))
-        .body(v2_finish(&prefix)))
+    let location = format!("/api/v2/workflows/executions/{}", execution.id);
+    reply::accepted(&execution, Some(&location), snapshot.generation())
 }
 
 async fn executions(
@@ -376,21 +256,7 @@ async fn executions(
     limit: usize,
 ) -> Result<Vec<WorkflowExecution>, ApiError> {
     let store = std::sync::Arc::clone(state.executions.store());
-    web::block(move || store.list_executions(in_flight, status, limit))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::store(&e))
-}
-
-fn ok(data: &impl serde::Serialize, generation: u64) -> Result<HttpResponse, ApiError> {
-    let prefix = v2_prefix(data, None, generation)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .body(v2_finish(&prefix)))
+    blocking(move || store.list_executions(in_flight, status, limit)).await
 }
 
 async fn active(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -407,14 +273,14 @@ async fn active(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             v
         })
         .collect();
-    ok(&data, state.catalog.snapshot().generation())
+    reply::ok(&data, state.catalog.snapshot().generation())
 }
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let params = Params::of(&req);
     let limit = params.count("limit");
     let status = params.parsed::<ExecutionStatus>("status")?;
-    ok(
+    reply::ok(
         &executions(&state, None, status, limit).await?,
         state.catalog.snapshot().generation(),
     )
@@ -426,15 +292,13 @@ async fn detail(
 ) -> Result<HttpResponse, ApiError> {
     let store = std::sync::Arc::clone(state.executions.store());
     let key = id.clone();
-    let found = web::block(move || store.get_execution(&key))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::store(&e))?
+    let found = blocking(move || store.get_execution(&key))
+        .await?
         .ok_or_else(|| {
             ApiError::new(
                 Code::ResourceNotFound,
                 format!("no workflow execution `{id}`"),
             )
         })?;
-    ok(&found, state.catalog.snapshot().generation())
+    reply::ok(&found, state.catalog.snapshot().generation())
 }

@@ -4,7 +4,6 @@
 //! single-use `ticket` from `POST /api/v2/ws-ticket`, redeemed by the guard — and refused before
 //! the upgrade when the hub is full.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
@@ -12,10 +11,10 @@ use jarvis_auth::{Principal, Scope};
 use jarvis_core::Code;
 
 use super::{Doc, get};
-use crate::envelope::v2_now;
 use crate::error::ApiError;
 use crate::hub::session::{self, Connection};
 use crate::registry::{Body, MAX_TEXT, Param};
+use crate::reply;
 use crate::routing::Routes;
 use crate::state::AppState;
 
@@ -88,11 +87,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
 }
 
 async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    v2_now(
-        StatusCode::OK,
-        &state.hub.stats(),
-        state.catalog.snapshot().generation(),
-    )
+    reply::ok(&state.hub.stats(), state.catalog.snapshot().generation())
 }
 
 async fn handshake(

@@ -7,7 +7,7 @@ use reqwest::header::{AUTHORIZATION, ORIGIN};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{TestApp, spawn_app_full};
+use crate::support::{Spawn, TestApp};
 
 struct Keys {
     read: String,
@@ -16,16 +16,22 @@ struct Keys {
 }
 
 async fn app_with_keys(config: ApiConfig) -> (TestApp, Keys) {
+    app_with_keys_on(Spawn::new().config(config)).await
+}
+
+async fn app_with_keys_on(spawn: Spawn<'_>) -> (TestApp, Keys) {
     let mut keys = None;
-    let app = spawn_app_full(config, |store: &KeyStore| {
-        let make = |name: &str, scope: Scope| store.create(name, &[scope]).unwrap().secret;
-        keys = Some(Keys {
-            read: make("reader", Scope::Read),
-            execute: make("runner", Scope::Execute),
-            admin: make("operator", Scope::Admin),
-        });
-    })
-    .await;
+    let app = spawn
+        .prepare(|store: &KeyStore| {
+            let make = |name: &str, scope: Scope| store.create(name, &[scope]).unwrap().secret;
+            keys = Some(Keys {
+                read: make("reader", Scope::Read),
+                execute: make("runner", Scope::Execute),
+                admin: make("operator", Scope::Admin),
+            });
+        })
+        .start()
+        .await;
     (app, keys.unwrap())
 }
 
@@ -251,7 +257,8 @@ async fn rate_limits_trip_and_recover() {
     let mut config = ApiConfig::default();
     config.rate_limit.read_per_minute = 600;
     config.rate_limit.read_burst = 3;
-    let (app, keys) = app_with_keys(config).await;
+    let (app, keys) = app_with_keys_on(Spawn::new().config(config).manual_clock()).await;
+    let clock = app.clock.clone().unwrap();
     for remaining in ["2", "1", "0"] {
         let res = send(&app, Method::GET, "/api/v2/agents", Some(&keys.read)).await;
         assert_eq!(res.status(), StatusCode::OK);
@@ -270,13 +277,23 @@ async fn rate_limits_trip_and_recover() {
             .status(),
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    // 600 a minute refills a token every 100 ms: not before, and one at a time.
+    clock.advance(Duration::from_millis(90));
     assert_eq!(
         send(&app, Method::GET, "/api/v2/agents", Some(&keys.read))
             .await
             .status(),
-        StatusCode::OK
+        StatusCode::TOO_MANY_REQUESTS
     );
+    clock.advance(Duration::from_millis(20));
+    for expected in [StatusCode::OK, StatusCode::TOO_MANY_REQUESTS] {
+        assert_eq!(
+            send(&app, Method::GET, "/api/v2/agents", Some(&keys.read))
+                .await
+                .status(),
+            expected
+        );
+    }
 }
 
 #[tokio::test]
@@ -390,12 +407,15 @@ async fn non_loopback_without_keys_refuses_to_start() {
     };
     let err = Application::build(
         &config,
-        catalog.clone(),
-        keys.clone(),
-        tasks.clone(),
-        Default::default(),
-        follower.clone(),
-        None,
+        jarvis_api::Parts {
+            catalog: catalog.clone(),
+            keys: keys.clone(),
+            tasks: tasks.clone(),
+            services: Default::default(),
+            executions: follower.clone(),
+            monitor: None,
+            clock: jarvis_core::system_clock(),
+        },
     )
     .unwrap_err();
     assert!(
@@ -408,12 +428,15 @@ async fn non_loopback_without_keys_refuses_to_start() {
     assert!(
         Application::build(
             &open,
-            catalog.clone(),
-            keys.clone(),
-            tasks.clone(),
-            Default::default(),
-            follower.clone(),
-            None,
+            jarvis_api::Parts {
+                catalog: catalog.clone(),
+                keys: keys.clone(),
+                tasks: tasks.clone(),
+                services: Default::default(),
+                executions: follower.clone(),
+                monitor: None,
+                clock: jarvis_core::system_clock()
+            }
         )
         .is_ok()
     );
@@ -421,12 +444,15 @@ async fn non_loopback_without_keys_refuses_to_start() {
     assert!(
         Application::build(
             &config,
-            catalog,
-            keys,
-            tasks,
-            Default::default(),
-            follower,
-            None
+            jarvis_api::Parts {
+                catalog,
+                keys,
+                tasks,
+                services: Default::default(),
+                executions: follower,
+                monitor: None,
+                clock: jarvis_core::system_clock()
+            }
         )
         .is_ok()
     );
@@ -448,7 +474,7 @@ async fn jwt_bearer_tokens_carry_scopes_and_expire() {
         leeway_secs: 0,
     });
     // No keys at all: JWT alone turns authentication on.
-    let app = spawn_app_full(config, |_| {}).await;
+    let app = Spawn::new().config(config).start().await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -8,7 +8,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{spawn_app, spawn_app_with_services};
+use crate::support::{Spawn, spawn_app};
 
 /// A required n8n whose first health check fails and every later one passes. The server must
 /// be kept for as long as the registry is used.
@@ -50,8 +50,7 @@ async fn without_services_the_list_is_empty_and_ready_is_ready() {
 #[tokio::test]
 async fn a_required_n8n_decides_readiness() {
     let (_n8n, registry) = n8n_failing_its_first_check().await;
-    let app =
-        spawn_app_with_services(jarvis_api::ApiConfig::default(), |_| {}, registry.clone()).await;
+    let app = Spawn::new().services(registry.clone()).start().await;
 
     // Never checked yet: not ready.
     let (status, _, body) = app.get_json("/ready").await;
@@ -80,8 +79,7 @@ async fn health_changes_reach_websocket_subscribers() {
     use crate::ws::{open, send, until};
 
     let (_n8n, registry) = n8n_failing_its_first_check().await;
-    let app =
-        spawn_app_with_services(jarvis_api::ApiConfig::default(), |_| {}, registry.clone()).await;
+    let app = Spawn::new().services(registry.clone()).start().await;
     let mut ws = open(&app, None).await;
     send(
         &mut ws,

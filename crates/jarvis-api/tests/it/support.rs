@@ -2,10 +2,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use jarvis_api::{ApiConfig, Application};
-use jarvis_discovery::{CatalogWatcher, DiscoveryConfig, Environment, LiveCatalog, WatchOptions};
+use jarvis_api::{ApiConfig, FollowTiming, Server, ServerSettings};
+use jarvis_core::{ManualClock, SharedClock};
+use jarvis_discovery::{DiscoveryConfig, Environment, LiveCatalog, WatchOptions};
+use jarvis_testkit::eventually;
 use serde_json::Value;
 
 /// The fake task runner: echoes its argv as JSON lines (one per argument), or sleeps on `slow`.
@@ -28,9 +30,11 @@ pub struct TestApp {
     pub catalog: LiveCatalog,
     pub handle: jarvis_api::ShutdownHandle,
     pub monitor: Option<std::sync::Arc<jarvis_telemetry::Monitor>>,
+    /// The clock the test moves, when started with [`Spawn::manual_clock`].
+    pub clock: Option<ManualClock>,
     config: ApiConfig,
     telemetry: Option<jarvis_telemetry::TelemetryConfig>,
-    _watcher: CatalogWatcher,
+    shared_clock: SharedClock,
     // Last: the folder outlives everything that uses it.
     _dir: tempfile::TempDir,
 }
@@ -122,76 +126,118 @@ fn fixture(home: &Path) {
     );
 }
 
-/// Starts the server over a fresh fixture.
+/// Starts the server over a fresh fixture, every part at its test default.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(ApiConfig::default()).await
+    Spawn::new().start().await
 }
 
-pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
-    spawn_app_full(config, |_| {}).await
-}
-
-/// Starts the server; `prepare` may create keys before it starts.
-pub async fn spawn_app_full(
+/// A test server's parts, chosen one by one: `Spawn::new().config(c).start().await`.
+pub struct Spawn<'a> {
     config: ApiConfig,
-    prepare: impl FnOnce(&jarvis_api::KeyStore),
-) -> TestApp {
-    spawn_app_with_services(
-        config,
-        prepare,
-        jarvis_integrations::ServiceRegistry::default(),
-    )
-    .await
-}
-
-/// Starts the server with these services registered.
-pub async fn spawn_app_with_services(
-    config: ApiConfig,
-    prepare: impl FnOnce(&jarvis_api::KeyStore),
-    services: jarvis_integrations::ServiceRegistry,
-) -> TestApp {
-    spawn_app_custom(config, prepare, services, Some(test_telemetry())).await
-}
-
-/// Starts the server with every part chosen; `telemetry: None` runs it without a monitor.
-pub async fn spawn_app_custom(
-    mut config: ApiConfig,
-    prepare: impl FnOnce(&jarvis_api::KeyStore),
+    prepare: Box<dyn FnOnce(&jarvis_api::KeyStore) + 'a>,
     services: jarvis_integrations::ServiceRegistry,
     telemetry: Option<jarvis_telemetry::TelemetryConfig>,
-) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    fixture(dir.path());
-    let runner = dir.path().join("runner.sh");
-    write(&runner, RUNNER);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&runner, fs::Permissions::from_mode(0o755)).unwrap();
+    clock: Option<ManualClock>,
+}
+
+impl<'a> Spawn<'a> {
+    /// The default configuration, no keys, no services, telemetry sampling every 200 ms, the
+    /// system clock.
+    pub fn new() -> Self {
+        Spawn {
+            config: ApiConfig::default(),
+            prepare: Box::new(|_| {}),
+            services: jarvis_integrations::ServiceRegistry::default(),
+            telemetry: Some(test_telemetry()),
+            clock: None,
+        }
     }
-    config.port = 0;
-    config.workers = 2;
-    config.max_body_bytes = 4096;
-    let keys =
-        std::sync::Arc::new(jarvis_api::KeyStore::open(dir.path().join("data/keys.json")).unwrap());
-    prepare(&keys);
-    let parts = launch(dir.path(), &config, services, telemetry.as_ref()).await;
-    TestApp {
-        base: parts.base,
-        keys: parts.keys,
-        client: reqwest::Client::builder()
-            .no_gzip()
-            .no_brotli()
-            .build()
-            .unwrap(),
-        home: dir.path().to_path_buf(),
-        catalog: parts.catalog,
-        handle: parts.handle,
-        monitor: parts.monitor,
-        config,
-        telemetry,
-        _watcher: parts.watcher,
-        _dir: dir,
+
+    /// This configuration (port, workers and body limit are the harness's).
+    pub fn config(mut self, config: ApiConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Runs `prepare` on the key store before the server starts (to create keys).
+    pub fn prepare(mut self, prepare: impl FnOnce(&jarvis_api::KeyStore) + 'a) -> Self {
+        self.prepare = Box::new(prepare);
+        self
+    }
+
+    /// These services registered.
+    pub fn services(mut self, services: jarvis_integrations::ServiceRegistry) -> Self {
+        self.services = services;
+        self
+    }
+
+    /// Telemetry with this configuration, or none.
+    pub fn telemetry(mut self, telemetry: Option<jarvis_telemetry::TelemetryConfig>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Rate limits and WebSocket budgets on a clock the test moves ([`TestApp::clock`]).
+    pub fn manual_clock(mut self) -> Self {
+        self.clock = Some(ManualClock::new());
+        self
+    }
+
+    /// Starts the server.
+    pub async fn start(self) -> TestApp {
+        let Spawn {
+            mut config,
+            prepare,
+            services,
+            telemetry,
+            clock,
+        } = self;
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        let runner = dir.path().join("runner.sh");
+        write(&runner, RUNNER);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&runner, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        config.port = 0;
+        config.workers = 2;
+        config.max_body_bytes = 4096;
+        let keys = std::sync::Arc::new(
+            jarvis_api::KeyStore::open(dir.path().join("data/keys.json")).unwrap(),
+        );
+        prepare(&keys);
+        let shared: SharedClock = match &clock {
+            Some(manual) => std::sync::Arc::new(manual.clone()),
+            None => jarvis_core::system_clock(),
+        };
+        let parts = launch(
+            dir.path(),
+            &config,
+            services,
+            telemetry.as_ref(),
+            shared.clone(),
+        )
+        .await;
+        TestApp {
+            base: parts.base,
+            keys: parts.keys,
+            client: reqwest::Client::builder()
+                .no_gzip()
+                .no_brotli()
+                .build()
+                .unwrap(),
+            home: dir.path().to_path_buf(),
+            catalog: parts.catalog,
+            handle: parts.handle,
+            monitor: parts.monitor,
+            clock,
+            config,
+            telemetry,
+            shared_clock: shared,
+            _dir: dir,
+        }
     }
 }
 
@@ -201,15 +247,16 @@ struct Parts {
     catalog: LiveCatalog,
     handle: jarvis_api::ShutdownHandle,
     monitor: Option<std::sync::Arc<jarvis_telemetry::Monitor>>,
-    watcher: CatalogWatcher,
 }
 
-/// Starts a server over the fixture and data already in `dir`.
+/// Starts a server over the fixture and data already in `dir`, through the same composition
+/// root `jarvis serve` uses.
 async fn launch(
     dir: &Path,
     config: &ApiConfig,
     services: jarvis_integrations::ServiceRegistry,
     telemetry: Option<&jarvis_telemetry::TelemetryConfig>,
+    clock: SharedClock,
 ) -> Parts {
     let home = dir.to_path_buf();
     let discovery = DiscoveryConfig {
@@ -221,22 +268,7 @@ async fn launch(
         vars: Default::default(),
     };
     let roots = discovery.resolve(&env).unwrap();
-    let catalog = tokio::task::spawn_blocking(move || LiveCatalog::load(roots))
-        .await
-        .unwrap();
-    let watcher = CatalogWatcher::start(
-        catalog.clone(),
-        WatchOptions {
-            watch_files: true,
-            debounce: Duration::from_millis(50),
-            rescan_interval: None,
-        },
-    )
-    .unwrap();
-    let keys = std::sync::Arc::new(jarvis_api::KeyStore::open(dir.join("data/keys.json")).unwrap());
-    let store: std::sync::Arc<dyn jarvis_store::Store> =
-        std::sync::Arc::new(jarvis_store::SqliteStore::open(dir.join("data/jarvis.db")).unwrap());
-    let task_config = jarvis_tasks::TaskConfig {
+    let tasks = jarvis_tasks::TaskConfig {
         runner: vec![
             dir.join("runner.sh").to_string_lossy().into_owned(),
             "{prompt}".into(),
@@ -248,50 +280,41 @@ async fn launch(
         timeout_secs: 30,
         grace_secs: 1,
         max_output_bytes: 64 * 1024,
+        search_path: Vec::new(),
     };
-    let follower = jarvis_api::ExecutionFollower::new(
-        std::sync::Arc::clone(&store),
-        Duration::from_millis(50),
-        Duration::from_millis(200),
-        Duration::from_secs(10),
-    );
-    let monitor = match telemetry {
-        Some(telemetry) => {
-            let store = std::sync::Arc::clone(&store);
-            let telemetry = telemetry.clone();
-            let monitor = tokio::task::spawn_blocking(move || {
-                jarvis_telemetry::Monitor::start(&telemetry, Some(store)).unwrap()
-            })
-            .await
-            .unwrap();
-            Some(std::sync::Arc::new(monitor))
-        }
-        None => None,
-    };
-    let tasks = jarvis_tasks::TaskEngine::start(store, task_config)
-        .await
-        .unwrap();
-    let app = Application::build(
-        config,
-        catalog.clone(),
-        keys.clone(),
+    let settings = ServerSettings {
+        watch: WatchOptions {
+            watch_files: true,
+            debounce: Duration::from_millis(50),
+            rescan_interval: None,
+        },
+        catalog_cache: false,
+        telemetry: telemetry
+            .cloned()
+            .unwrap_or(jarvis_telemetry::TelemetryConfig {
+                enabled: false,
+                ..jarvis_telemetry::TelemetryConfig::default()
+            }),
         tasks,
-        services,
-        follower,
-        monitor.clone(),
-    )
-    .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    Parts {
-        base,
-        keys,
-        catalog,
-        handle,
-        monitor,
-        watcher,
-    }
+        services: Some(services),
+        follow: FollowTiming {
+            first_poll: Duration::from_millis(50),
+            max_poll: Duration::from_millis(200),
+            give_up_after: Duration::from_secs(10),
+        },
+        clock,
+        ..ServerSettings::new(config.clone(), roots, dir.join("data"))
+    };
+    let server = Server::start(settings).await.unwrap();
+    let parts = Parts {
+        base: format!("http://127.0.0.1:{}", server.port()),
+        keys: std::sync::Arc::clone(server.keys()),
+        catalog: server.catalog().clone(),
+        handle: server.handle(),
+        monitor: server.monitor().cloned(),
+    };
+    tokio::spawn(server.run_until_stopped());
+    parts
 }
 
 impl TestApp {
@@ -309,6 +332,7 @@ impl TestApp {
             &self.config,
             jarvis_integrations::ServiceRegistry::default(),
             self.telemetry.as_ref(),
+            self.shared_clock.clone(),
         )
         .await;
         self.base = parts.base;
@@ -316,17 +340,15 @@ impl TestApp {
         self.catalog = parts.catalog;
         self.handle = parts.handle;
         self.monitor = parts.monitor;
-        self._watcher = parts.watcher;
     }
 
     /// Waits until the monitor has taken more than `n` samples.
     pub async fn wait_for_samples(&self, n: u64) {
         let monitor = self.monitor.as_ref().expect("telemetry is on");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while monitor.samples() <= n {
-            assert!(Instant::now() < deadline, "no samples");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually("telemetry samples", Duration::from_secs(10), || async {
+            (monitor.samples() > n).then_some(())
+        })
+        .await;
     }
 }
 
@@ -372,25 +394,24 @@ impl TestApp {
 
     /// Waits until the catalog generation passes `generation`.
     pub async fn wait_for_generation_above(&self, generation: u64) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.catalog.snapshot().generation() <= generation {
-            assert!(Instant::now() < deadline, "catalog did not reload");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually("a catalog reload", Duration::from_secs(10), || async {
+            (self.catalog.snapshot().generation() > generation).then_some(())
+        })
+        .await;
     }
 }
 
 /// Polls a task until it has ended; answers its view.
 pub async fn wait_final(app: &TestApp, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, _, body) = app.get_json(&format!("/api/v2/tasks/{id}")).await;
-        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
-        let state = body["data"]["status"].as_str().unwrap().to_owned();
-        if !["queued", "running"].contains(&state.as_str()) {
-            return body["data"].clone();
-        }
-        assert!(Instant::now() < deadline, "task {id} never ended");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        &format!("task {id} to end"),
+        Duration::from_secs(20),
+        || async {
+            let (status, _, body) = app.get_json(&format!("/api/v2/tasks/{id}")).await;
+            assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+            let state = body["data"]["status"].as_str().unwrap();
+            (!["queued", "running"].contains(&state)).then(|| body["data"].clone())
+        },
+    )
+    .await
 }

@@ -8,7 +8,7 @@ use jarvis_integrations::{N8nClient, N8nConfig, ServiceRegistry};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, post, spawn_app, spawn_app_custom, test_telemetry, wait_final};
+use crate::support::{Spawn, TestApp, post, spawn_app, wait_final};
 
 fn total_count(history: &Value) -> u64 {
     history["data"]["points"]
@@ -335,13 +335,7 @@ async fn processes_are_listed_sorted_filtered_and_found_by_pid() {
 
 #[tokio::test]
 async fn without_telemetry_the_machine_routes_say_so() {
-    let app = spawn_app_custom(
-        ApiConfig::default(),
-        |_| {},
-        ServiceRegistry::default(),
-        None,
-    )
-    .await;
+    let app = Spawn::new().telemetry(None).start().await;
     for path in [
         "/api/v2/metrics",
         "/api/v2/metrics/current",
@@ -580,13 +574,10 @@ async fn the_prometheus_exposition_parses_and_names_every_series() {
         ..N8nConfig::default()
     })
     .unwrap();
-    let app = spawn_app_custom(
-        ApiConfig::default(),
-        |_| {},
-        ServiceRegistry::new(Some((client, false))),
-        Some(test_telemetry()),
-    )
-    .await;
+    let app = Spawn::new()
+        .services(ServiceRegistry::new(Some((client, false))))
+        .start()
+        .await;
     app.wait_for_samples(1).await;
     // Traffic to count: hits, a miss of the cache, a 404 by id, an unmatched path, a task.
     for _ in 0..3 {
@@ -814,15 +805,13 @@ async fn futures_connect(address: &str, n: usize) -> Vec<tokio::net::TcpStream> 
 async fn the_exposition_can_be_opened_to_scrapers_without_opening_the_rest() {
     let mut config = ApiConfig::default();
     config.auth.public_metrics = true;
-    let app = spawn_app_custom(
-        config,
-        |keys| {
+    let app = Spawn::new()
+        .config(config)
+        .prepare(|keys| {
             keys.create("ops", &[Scope::Admin]).unwrap();
-        },
-        ServiceRegistry::default(),
-        Some(test_telemetry()),
-    )
-    .await;
+        })
+        .start()
+        .await;
     assert_eq!(app.get("/metrics").await.status(), StatusCode::OK);
     for path in ["/api/v2/metrics", "/processes", "/api/v2/agents"] {
         assert_eq!(

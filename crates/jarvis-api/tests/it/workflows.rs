@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::{TestApp, post, spawn_app_with_services};
+use crate::support::{Spawn, TestApp, post};
 
 /// The webhook: records the correlation id Jarvis sent, answers like n8n's `onReceived` mode.
 struct Webhook(Arc<Mutex<Option<String>>>);
@@ -53,12 +53,10 @@ async fn app_with_n8n(server: &MockServer, breaker: BreakerConfig) -> TestApp {
         ..N8nConfig::default()
     })
     .unwrap();
-    spawn_app_with_services(
-        jarvis_api::ApiConfig::default(),
-        |_| {},
-        ServiceRegistry::new(Some((client, false))),
-    )
-    .await
+    Spawn::new()
+        .services(ServiceRegistry::new(Some((client, false))))
+        .start()
+        .await
 }
 
 /// An n8n whose PR-digest webhook must be called `times` times; the correlation id of the last
@@ -361,7 +359,7 @@ async fn live_workflows_merge_with_exports_and_survive_n8n_going_away() {
     .unwrap();
     let saved = app.home.join("data/n8n-workflows.json");
     std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
-    jarvis_api::spawn_workflow_refresh(
+    let _refresh = jarvis_api::spawn_workflow_refresh(
         client.clone(),
         app.catalog.clone(),
         Duration::from_millis(50),
@@ -431,7 +429,7 @@ async fn live_workflows_merge_with_exports_and_survive_n8n_going_away() {
 
     // A restart while n8n is still down serves the list saved by the last successful fetch.
     let restarted = app_with_n8n(&server, BreakerConfig::default()).await;
-    jarvis_api::spawn_workflow_refresh(
+    let _refresh_again = jarvis_api::spawn_workflow_refresh(
         client,
         restarted.catalog.clone(),
         Duration::from_millis(50),

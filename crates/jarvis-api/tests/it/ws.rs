@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use jarvis_api::{ApiConfig, KeyStore, Scope};
-use jarvis_integrations::ServiceRegistry;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -12,7 +11,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::support::{TestApp, post, spawn_app, spawn_app_custom, test_telemetry};
+use crate::support::{Spawn, TestApp, post, spawn_app};
 
 pub(crate) type Ws = WebSocketStream<TcpStream>;
 
@@ -150,9 +149,9 @@ struct Keys {
 
 async fn app_with_keys(config: ApiConfig) -> (TestApp, Keys) {
     let mut keys = None;
-    let app = spawn_app_custom(
-        config,
-        |store: &KeyStore| {
+    let app = Spawn::new()
+        .config(config)
+        .prepare(|store: &KeyStore| {
             let read = store.create("reader", &[Scope::Read]).unwrap();
             keys = Some(Keys {
                 read_id: read.info.id.clone(),
@@ -160,11 +159,9 @@ async fn app_with_keys(config: ApiConfig) -> (TestApp, Keys) {
                 execute: store.create("runner", &[Scope::Execute]).unwrap().secret,
                 admin: store.create("operator", &[Scope::Admin]).unwrap().secret,
             });
-        },
-        ServiceRegistry::default(),
-        Some(test_telemetry()),
-    )
-    .await;
+        })
+        .start()
+        .await;
     (app, keys.unwrap())
 }
 
@@ -238,7 +235,7 @@ async fn the_handshake_is_authenticated_and_tickets_work_once() {
 async fn connections_beyond_the_limit_are_refused_before_the_upgrade() {
     let mut config = ApiConfig::default();
     config.websocket.max_connections = 2;
-    let app = spawn_app_custom(config, |_| {}, ServiceRegistry::default(), None).await;
+    let app = Spawn::new().config(config).telemetry(None).start().await;
     let first = open(&app, None).await;
     let _second = open(&app, None).await;
     let refused = connect(&app, "/api/v2/ws", None).await.unwrap_err();
@@ -260,7 +257,7 @@ async fn invalid_messages_are_answered_and_abuse_closes_the_connection() {
     let mut config = ApiConfig::default();
     config.websocket.max_message_bytes = 1024;
     config.websocket.max_invalid_messages = 5;
-    let app = spawn_app_custom(config, |_| {}, ServiceRegistry::default(), None).await;
+    let app = Spawn::new().config(config).telemetry(None).start().await;
     let mut ws = open(&app, None).await;
     let oversized = json!({ "type": "ping", "pad": "x".repeat(2000) }).to_string();
     for (message, reason) in [
@@ -508,7 +505,7 @@ async fn a_slow_reader_is_dropped_while_a_fast_one_keeps_receiving() {
     let mut config = ApiConfig::default();
     config.websocket.outbound_queue = 128;
     config.websocket.send_timeout_ms = 1000;
-    let app = spawn_app_custom(config, |_| {}, ServiceRegistry::default(), None).await;
+    let app = Spawn::new().config(config).telemetry(None).start().await;
     let mut fast = open(&app, None).await;
     // The slow client's kernel buffer is tiny and it never reads after subscribing.
     let mut slow = connect_with(&app, "/ws", None, Some(4096)).await.unwrap();
@@ -575,7 +572,7 @@ async fn a_silent_client_is_closed_after_the_idle_timeout() {
     let mut config = ApiConfig::default();
     config.websocket.ping_interval_ms = 100;
     config.websocket.idle_timeout_ms = 400;
-    let app = spawn_app_custom(config, |_| {}, ServiceRegistry::default(), None).await;
+    let app = Spawn::new().config(config).telemetry(None).start().await;
     let mut silent = connect(&app, "/ws", None).await.unwrap();
     // Not reading means not answering pings.
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -608,7 +605,13 @@ async fn a_flood_of_messages_is_limited_not_obeyed() {
     let mut config = ApiConfig::default();
     config.websocket.max_messages_per_second = 5;
     config.websocket.max_invalid_messages = 100;
-    let app = spawn_app_custom(config, |_| {}, ServiceRegistry::default(), None).await;
+    let app = Spawn::new()
+        .config(config)
+        .telemetry(None)
+        .manual_clock()
+        .start()
+        .await;
+    let clock = app.clock.clone().unwrap();
     let mut ws = open(&app, None).await;
     for i in 0..20 {
         send(&mut ws, json!({ "type": "ping", "id": format!("p{i}") })).await;
@@ -625,13 +628,13 @@ async fn a_flood_of_messages_is_limited_not_obeyed() {
             _ => panic!("{reply}"),
         }
     }
-    assert!(
-        (5..=7).contains(&pongs),
-        "a burst of 5, refilled at 5/s: {pongs} pongs"
-    );
-    assert_eq!(pongs + limited, 20);
-    // The budget refills.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The clock stands still: the burst of 5 and nothing more.
+    assert_eq!(pongs, 5, "a burst of 5");
+    assert_eq!(limited, 15);
+    // The budget refills at 5 a second: one message after 200 ms, not two.
+    clock.advance(Duration::from_millis(210));
     send(&mut ws, json!({ "type": "ping" })).await;
     assert_eq!(next_json(&mut ws).await["type"], "pong");
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(next_json(&mut ws).await["code"], "RATE_LIMITED");
 }

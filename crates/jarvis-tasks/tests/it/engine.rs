@@ -60,6 +60,7 @@ impl Setup {
             timeout_secs: 30,
             grace_secs: 1,
             max_output_bytes: 64 * 1024,
+            search_path: Vec::new(),
         }
     }
 

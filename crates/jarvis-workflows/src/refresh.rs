@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jarvis_core::{Diagnostic, DiagnosticCode};
 use jarvis_discovery::{External, LiveCatalog, workflows_from_api};
-use jarvis_integrations::N8nClient;
+use jarvis_integrations::{LoopHandle, N8nClient};
 use serde_json::Value;
 
 /// The catalog's name for this source.
@@ -20,15 +20,15 @@ pub const ORIGIN: &str = "n8n";
 /// Fetches n8n's workflows now and every `interval`, merging them into `catalog`.
 ///
 /// `last_known`, when given, is a file holding the last list fetched: read once at start (used
-/// until a fetch succeeds) and rewritten after each fetch that changed the list. Call inside a
-/// tokio runtime.
+/// until a fetch succeeds) and rewritten after each fetch that changed the list. Runs until the
+/// handle is dropped or stopped. Call inside a tokio runtime.
 pub fn spawn_workflow_refresh(
     client: N8nClient,
     catalog: LiveCatalog,
     interval: Duration,
     last_known: Option<PathBuf>,
-) {
-    tokio::spawn(async move {
+) -> LoopHandle {
+    LoopHandle::new(tokio::spawn(async move {
         let origin = format!("{}/api/v1/workflows", client.base_url());
         let mut saved: Option<Vec<Value>> = match &last_known {
             Some(path) => {
@@ -96,7 +96,7 @@ pub fn spawn_workflow_refresh(
             }
             tokio::time::sleep(interval).await;
         }
-    });
+    }))
 }
 
 /// The saved list, or `None` (logged) when there is none or it cannot be read.

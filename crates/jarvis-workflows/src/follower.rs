@@ -12,19 +12,22 @@ use jarvis_core::{ExecutionStatus, WorkflowExecution};
 use jarvis_integrations::N8nClient;
 use jarvis_store::Store;
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// Polls n8n for triggered executions.
 #[derive(Debug, Clone)]
 pub struct ExecutionFollower {
     store: Arc<dyn Store>,
     bus: broadcast::Sender<WorkflowExecution>,
+    /// `true` once [`ExecutionFollower::shutdown`] was called: every follow loop ends.
+    stop: Arc<watch::Sender<bool>>,
     first_poll: Duration,
     max_poll: Duration,
     give_up_after: Duration,
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, as executions record their times.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -39,9 +42,11 @@ impl ExecutionFollower {
         give_up_after: Duration,
     ) -> Self {
         let (bus, _) = broadcast::channel(256);
+        let (stop, _) = watch::channel(false);
         ExecutionFollower {
             store,
             bus,
+            stop: Arc::new(stop),
             first_poll,
             max_poll,
             give_up_after,
@@ -79,14 +84,38 @@ impl ExecutionFollower {
         Ok(())
     }
 
-    /// Follows `execution` on its own task until it ends (or cannot be followed any longer).
+    /// Ends every follow loop at its next wait and refuses new ones: the server is stopping.
+    /// An execution left unfinished keeps its last stored state.
+    pub fn shutdown(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// How many executions are being followed now.
+    pub fn following(&self) -> usize {
+        // Each follow loop holds one receiver of the stop signal.
+        self.stop.receiver_count()
+    }
+
+    /// Follows `execution` on its own task until it ends, cannot be followed any longer, or
+    /// [`ExecutionFollower::shutdown`] is called.
     pub fn follow(&self, client: N8nClient, mut execution: WorkflowExecution) {
+        let mut stop = self.stop.subscribe();
+        if *stop.borrow_and_update() {
+            tracing::debug!(execution = %execution.id, "not followed: the server is stopping");
+            return;
+        }
         let follower = self.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             let mut interval = follower.first_poll;
             while !execution.status.is_final() {
-                tokio::time::sleep(interval).await;
+                tokio::select! {
+                    () = tokio::time::sleep(interval) => {}
+                    _ = stop.changed() => {
+                        tracing::debug!(execution = %execution.id, "no longer followed: the server is stopping");
+                        return;
+                    }
+                }
                 interval = (interval * 2).min(follower.max_poll);
                 let before = (execution.status, execution.n8n_execution_id.clone());
                 match follower.poll(&client, &mut execution).await {

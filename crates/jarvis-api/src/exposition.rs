@@ -1,0 +1,281 @@
+//! The Prometheus exposition at `/metrics`: Jarvis's own counters and gauges (HTTP, WebSocket,
+//! cache, breakers, tasks, catalog) read from the server's state, and the machine's gauges from
+//! `jarvis-telemetry`. Rendered on the blocking pool by the route.
+
+use jarvis_core::{ResourceKind, Severity, TaskStatus};
+use jarvis_telemetry::prometheus::{Exposition, Kind, system_gauges};
+
+use crate::state::AppState;
+
+/// Every status a task can have, in the order the exposition lists them.
+pub(crate) const TASK_STATUSES: &[TaskStatus] = &[
+    TaskStatus::Queued,
+    TaskStatus::Running,
+    TaskStatus::Succeeded,
+    TaskStatus::Failed,
+    TaskStatus::Canceled,
+    TaskStatus::TimedOut,
+    TaskStatus::Interrupted,
+];
+
+/// The whole exposition.
+pub(crate) fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String {
+    let mut e = Exposition::new();
+    e.family(
+        "jarvis_build_info",
+        Kind::Gauge,
+        "Always 1; the version is a label",
+    )
+    .sample(
+        "jarvis_build_info",
+        &[("version", env!("CARGO_PKG_VERSION"))],
+        1.0,
+    );
+    e.single(
+        "jarvis_uptime_seconds",
+        Kind::Gauge,
+        "Seconds since the server started",
+        state.started.elapsed().as_secs_f64(),
+    );
+
+    // HTTP.
+    let requests = state.metrics.requests();
+    e.family(
+        "jarvis_http_requests_total",
+        Kind::Counter,
+        "HTTP requests answered, by route pattern, method and status",
+    );
+    for s in &requests {
+        let status = s.status.to_string();
+        e.sample(
+            "jarvis_http_requests_total",
+            &[
+                ("route", s.route),
+                ("method", s.method),
+                ("status", &status),
+            ],
+            s.latency.count as f64,
+        );
+    }
+    e.family(
+        "jarvis_http_request_duration_seconds",
+        Kind::Histogram,
+        "Time from receiving a request to handing its response to the connection, by route pattern, method and status",
+    );
+    for s in &requests {
+        let status = s.status.to_string();
+        e.histogram(
+            "jarvis_http_request_duration_seconds",
+            &[
+                ("route", s.route),
+                ("method", s.method),
+                ("status", &status),
+            ],
+            &s.latency,
+        );
+    }
+    e.single(
+        "jarvis_http_connections",
+        Kind::Gauge,
+        "HTTP connections open now",
+        state.metrics.open_connections() as f64,
+    );
+    e.single(
+        "jarvis_websocket_connections",
+        Kind::Gauge,
+        "WebSocket connections open now",
+        state.hub.connections() as f64,
+    );
+    let hub = state.hub.stats();
+    for (name, kind, help, value) in [
+        (
+            "jarvis_websocket_messages_sent_total",
+            Kind::Counter,
+            "Messages queued to WebSocket clients",
+            hub.messages_sent,
+        ),
+        (
+            "jarvis_websocket_heartbeats_total",
+            Kind::Counter,
+            "System-metrics heartbeats published",
+            hub.heartbeats,
+        ),
+        (
+            "jarvis_websocket_refused_total",
+            Kind::Counter,
+            "WebSocket handshakes refused at the connection limit",
+            hub.refused,
+        ),
+        (
+            "jarvis_websocket_slow_disconnects_total",
+            Kind::Counter,
+            "WebSocket clients disconnected for reading too slowly",
+            hub.slow_disconnects,
+        ),
+        (
+            "jarvis_websocket_invalid_messages_total",
+            Kind::Counter,
+            "Invalid messages received from WebSocket clients",
+            hub.invalid_messages,
+        ),
+    ] {
+        e.single(name, kind, help, value as f64);
+    }
+
+    // The response cache.
+    let cache = state.cache.stats();
+    for (name, kind, help, value) in [
+        (
+            "jarvis_cache_hits_total",
+            Kind::Counter,
+            "Response cache lookups answered from the cache",
+            cache.hits as f64,
+        ),
+        (
+            "jarvis_cache_misses_total",
+            Kind::Counter,
+            "Response cache lookups that had to render",
+            cache.misses as f64,
+        ),
+        (
+            "jarvis_cache_evictions_total",
+            Kind::Counter,
+            "Entries evicted to stay within the cache's limits",
+            cache.evictions as f64,
+        ),
+        (
+            "jarvis_cache_invalidations_total",
+            Kind::Counter,
+            "Entries dropped because the catalog changed or their TTL ran out",
+            cache.invalidations as f64,
+        ),
+        (
+            "jarvis_cache_entries",
+            Kind::Gauge,
+            "Entries in the response cache",
+            cache.entries as f64,
+        ),
+        (
+            "jarvis_cache_bytes",
+            Kind::Gauge,
+            "Payload bytes in the response cache",
+            cache.bytes as f64,
+        ),
+    ] {
+        e.single(name, kind, help, value);
+    }
+
+    // Services and their circuit breakers.
+    let services = state.services.views();
+    e.family(
+        "jarvis_circuit_breaker_state",
+        Kind::Gauge,
+        "1 for the state each service's circuit breaker is in (closed, open, half_open), 0 for the others",
+    );
+    for view in &services {
+        let current = serde_json::to_value(view.breaker)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        for state_name in ["closed", "open", "half_open"] {
+            e.sample(
+                "jarvis_circuit_breaker_state",
+                &[("service", &view.name), ("state", state_name)],
+                f64::from(u8::from(current == state_name)),
+            );
+        }
+    }
+    e.family(
+        "jarvis_service_up",
+        Kind::Gauge,
+        "1 when the service's last health check passed, 0 when it failed; absent before the first",
+    );
+    for view in &services {
+        if let Some(health) = &view.health {
+            e.sample(
+                "jarvis_service_up",
+                &[("service", &view.name)],
+                f64::from(u8::from(health.healthy)),
+            );
+        }
+    }
+
+    // Tasks.
+    if let Some(counts) = task_counts {
+        e.family("jarvis_tasks", Kind::Gauge, "Stored tasks by status");
+        for status in TASK_STATUSES {
+            let n = counts
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n);
+            e.sample("jarvis_tasks", &[("status", status.as_str())], n as f64);
+        }
+    }
+
+    e.single(
+        "jarvis_orphan_runners_ended_total",
+        Kind::Counter,
+        "Process groups of task runners that had outlived the previous server, ended at start-up",
+        state.tasks.orphans_ended() as f64,
+    );
+
+    // The catalog.
+    let snapshot = state.catalog.snapshot();
+    let stats = snapshot.stats();
+    e.family(
+        "jarvis_catalog_resources",
+        Kind::Gauge,
+        "Definitions in the catalog by kind, in effect (active) or shadowed by another",
+    );
+    for kind in ResourceKind::ALL {
+        let counts = stats.kinds.get(kind.plural()).copied().unwrap_or_default();
+        e.sample(
+            "jarvis_catalog_resources",
+            &[("kind", kind.as_str()), ("state", "active")],
+            counts.active as f64,
+        );
+        e.sample(
+            "jarvis_catalog_resources",
+            &[("kind", kind.as_str()), ("state", "shadowed")],
+            counts.shadowed as f64,
+        );
+    }
+    e.single(
+        "jarvis_catalog_generation",
+        Kind::Gauge,
+        "The catalog's generation: rises with every change on disk",
+        snapshot.generation() as f64,
+    );
+    e.single("jarvis_catalog_reloads_total", Kind::Counter, "Scans of the resource folders run (watcher, periodic rescan, n8n refresh), including those that found nothing new", state.catalog.reloads() as f64);
+    e.family(
+        "jarvis_catalog_diagnostics",
+        Kind::Gauge,
+        "Problems found while loading the catalog, by severity",
+    );
+    for (severity, name) in [
+        (Severity::Error, "error"),
+        (Severity::Warning, "warning"),
+        (Severity::Info, "info"),
+    ] {
+        let n = stats.diagnostics.get(&severity).copied().unwrap_or(0);
+        e.sample(
+            "jarvis_catalog_diagnostics",
+            &[("severity", name)],
+            n as f64,
+        );
+    }
+
+    // The machine.
+    if let Some(monitor) = &state.monitor {
+        e.single(
+            "jarvis_telemetry_samples_total",
+            Kind::Counter,
+            "Samples of the machine taken",
+            monitor.samples() as f64,
+        );
+        if let Some(sample) = monitor.latest() {
+            system_gauges(&mut e, &sample);
+        }
+    }
+    e.finish()
+}
