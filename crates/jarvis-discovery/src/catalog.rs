@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use jarvis_core::{Code, Diagnostic, ErrorCode, Resource, ResourceId, ResourceKind, Severity};
+use jarvis_core::{Code, Diagnostic, Resource, ResourceId, ResourceKind, Severity};
 use serde::Serialize;
 use serde_json::json;
 
@@ -250,8 +250,9 @@ impl CatalogSnapshot {
 
     /// [`CatalogSnapshot::lookup`] with the failure in the shape a client is told: what was
     /// asked for and, when ambiguous, the candidates.
-    pub fn find(&self, kind: ResourceKind, key: &str) -> Result<&Resource, LookupFailure> {
-        self.lookup(kind, key).map_err(|e| e.to_failure(kind, key))
+    pub fn find(&self, kind: ResourceKind, key: &str) -> crate::Result<&Resource> {
+        self.lookup(kind, key)
+            .map_err(|e| crate::Error::Lookup(e.to_failure(kind, key)))
     }
 
     /// Every resource of `kind` that answers to `name` (qualified name or alias), best first.
@@ -352,7 +353,7 @@ impl LookupError<'_> {
 }
 
 /// A lookup that found nothing, owned: `RESOURCE_NOT_FOUND`, or `AMBIGUOUS_NAME` with the
-/// candidates in its details.
+/// candidates in its details. Answered as [`Error::Lookup`](crate::Error::Lookup).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct LookupFailure {
@@ -362,16 +363,6 @@ pub struct LookupFailure {
     pub message: String,
     /// What was asked for, or the candidates.
     pub details: serde_json::Value,
-}
-
-impl ErrorCode for LookupFailure {
-    fn error_code(&self) -> Code {
-        self.code
-    }
-
-    fn error_details(&self) -> Option<serde_json::Value> {
-        Some(self.details.clone())
-    }
 }
 
 /// What a reload did.

@@ -24,6 +24,10 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// No resource answers to a key, or several do
+    /// ([`CatalogSnapshot::find`](crate::CatalogSnapshot::find)).
+    #[error(transparent)]
+    Lookup(#[from] crate::LookupFailure),
 }
 
 impl ErrorCode for Error {
@@ -31,6 +35,14 @@ impl ErrorCode for Error {
         match self {
             Error::Config { .. } => Code::ConfigInvalid,
             Error::Watch(_) | Error::Thread { .. } => Code::InternalError,
+            Error::Lookup(failure) => failure.code,
+        }
+    }
+
+    fn error_details(&self) -> Option<serde_json::Value> {
+        match self {
+            Error::Lookup(failure) => Some(failure.details.clone()),
+            _ => None,
         }
     }
 }

@@ -34,6 +34,15 @@ pub enum EngineError {
         /// How it ended.
         status: TaskStatus,
     },
+    /// A request the task rules refuse ([`crate::CommandLine`], bounds, priority, cursor, id);
+    /// `field` names the request field at fault.
+    #[error("{message}")]
+    Invalid {
+        /// The request field (`command`, `arguments`, `task`, `priority`, `cursor`, `id`).
+        field: &'static str,
+        /// A sentence for the client.
+        message: String,
+    },
     /// The runner program is missing.
     #[error("the task runner `{0}` is not installed or not executable (set tasks.runner)")]
     RunnerUnavailable(String),
@@ -49,10 +58,18 @@ impl ErrorCode for EngineError {
     fn error_code(&self) -> Code {
         match self {
             EngineError::NotFound(_) => Code::ResourceNotFound,
+            EngineError::Invalid { .. } => Code::ValidationError,
             EngineError::NotCancelable { .. } => Code::TaskNotCancelable,
             EngineError::RunnerUnavailable(_) => Code::RunnerUnavailable,
             EngineError::Store(e) => e.error_code(),
             EngineError::Internal(_) => Code::InternalError,
+        }
+    }
+
+    fn error_details(&self) -> Option<Value> {
+        match self {
+            EngineError::Invalid { field, .. } => Some(serde_json::json!({ "parameter": field })),
+            _ => None,
         }
     }
 }

@@ -1,14 +1,15 @@
 //! The rules a task request meets before it is queued, the same for every door (HTTP routes,
 //! the WebSocket `command` message, the command line): a command line's shape, the bounds on
 //! arguments and agent tasks, priorities, and the spec built from a command or an agent. Also
-//! the two strings the engine hands out and reads back: task ids and list cursors.
+//! the two strings the engine hands out and reads back: task ids and list cursors. A refusal is
+//! [`EngineError::Invalid`], naming the field at fault.
 
 use std::fmt;
 
-use jarvis_core::{Code, Details, ErrorCode, Priority, Resource, TaskKind};
+use jarvis_core::{Details, Priority, Resource, TaskKind};
 use serde_json::{Value, json};
 
-use crate::engine::TaskSpec;
+use crate::engine::{EngineError, TaskSpec};
 use crate::expand::{RunVars, command_prompt};
 
 /// The longest argument string or agent task accepted, in characters.
@@ -23,32 +24,20 @@ pub const TASK_ID_LEN: usize = 29;
 /// The pattern of a task list cursor ([`TaskCursor`]).
 pub const TASK_CURSOR_PATTERN: &str = "^t1\\.[0-9]{1,18}$";
 
-/// A request the rules refuse, naming the field at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct SpecError {
-    /// The request field (`command`, `arguments`, `task`, `priority`, `cursor`, `id`).
-    pub field: &'static str,
-    /// A sentence for the client.
-    pub message: String,
-}
-
-impl SpecError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
-        SpecError {
-            field,
-            message: message.into(),
-        }
+/// A refusal naming the request field at fault.
+fn invalid(field: &'static str, message: impl Into<String>) -> EngineError {
+    EngineError::Invalid {
+        field,
+        message: message.into(),
     }
 }
 
-impl ErrorCode for SpecError {
-    fn error_code(&self) -> Code {
-        Code::ValidationError
-    }
-
-    fn error_details(&self) -> Option<Value> {
-        Some(json!({ "parameter": self.field }))
+/// The field a refusal names, if it is one.
+#[cfg(test)]
+fn field(error: &EngineError) -> &'static str {
+    match error {
+        EngineError::Invalid { field, .. } => field,
+        _ => "",
     }
 }
 
@@ -67,12 +56,12 @@ pub struct CommandLine<'a> {
 
 impl<'a> CommandLine<'a> {
     /// Splits `line`, refusing one without a name and arguments longer than [`MAX_INPUT`].
-    pub fn parse(line: &'a str) -> Result<Self, SpecError> {
+    pub fn parse(line: &'a str) -> Result<Self, EngineError> {
         let line = line.trim_matches(BLANKS);
         let line = line.strip_prefix('/').unwrap_or(line);
         let (name, arguments) = line.split_once(BLANKS).unwrap_or((line, ""));
         if name.is_empty() {
-            return Err(SpecError::new(
+            return Err(invalid(
                 "command",
                 "`command` must name a slash command, like `/tools:lint src`",
             ));
@@ -86,10 +75,10 @@ impl<'a> CommandLine<'a> {
 }
 
 /// Refuses `value` when it is longer than [`MAX_INPUT`] characters.
-pub fn check_len(field: &'static str, value: &str) -> Result<(), SpecError> {
+pub fn check_len(field: &'static str, value: &str) -> Result<(), EngineError> {
     // Counting characters only matters once the bytes could exceed the bound.
     if value.len() > MAX_INPUT && value.chars().count() > MAX_INPUT {
-        return Err(SpecError::new(
+        return Err(invalid(
             field,
             format!("`{field}` is longer than {MAX_INPUT} characters"),
         ));
@@ -98,30 +87,27 @@ pub fn check_len(field: &'static str, value: &str) -> Result<(), SpecError> {
 }
 
 /// The priority a request asked for: `normal` when it asked for none.
-pub fn priority(raw: Option<&str>) -> Result<Priority, SpecError> {
+pub fn priority(raw: Option<&str>) -> Result<Priority, EngineError> {
     raw.map_or(Ok(Priority::Normal), |p| {
-        p.parse().map_err(|e: String| SpecError::new("priority", e))
+        p.parse().map_err(|e: String| invalid("priority", e))
     })
 }
 
 /// Refuses an agent task that is only blanks or longer than [`MAX_INPUT`].
-pub fn check_agent_task(task: &str) -> Result<(), SpecError> {
+pub fn check_agent_task(task: &str) -> Result<(), EngineError> {
     if task.trim_matches(BLANKS).is_empty() {
-        return Err(SpecError::new(
-            "task",
-            "`task` must say what the agent should do",
-        ));
+        return Err(invalid("task", "`task` must say what the agent should do"));
     }
     check_len("task", task)
 }
 
 /// Refuses a string that is not a task id this server could have issued.
-pub fn check_task_id(id: &str) -> Result<(), SpecError> {
+pub fn check_task_id(id: &str) -> Result<(), EngineError> {
     let hex = id.strip_prefix("task_").unwrap_or_default();
     if hex.len() == 24 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         Ok(())
     } else {
-        Err(SpecError::new(
+        Err(invalid(
             "id",
             format!("`{id}` is not a task id (`task_` and 24 hex digits)"),
         ))
@@ -135,13 +121,13 @@ pub struct TaskCursor(pub i64);
 
 impl TaskCursor {
     /// Reads a cursor this server issued.
-    pub fn parse(raw: &str) -> Result<Self, SpecError> {
+    pub fn parse(raw: &str) -> Result<Self, EngineError> {
         raw.strip_prefix("t1.")
             .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|n| n.parse::<i64>().ok())
             .map(TaskCursor)
             .ok_or_else(|| {
-                SpecError::new(
+                invalid(
                     "cursor",
                     format!("`{raw}` is not a cursor this server issued"),
                 )
@@ -237,6 +223,8 @@ impl TaskSpec {
 
 #[cfg(test)]
 mod tests {
+    use jarvis_core::{Code, ErrorCode};
+
     use super::*;
 
     #[test]
@@ -248,7 +236,7 @@ mod tests {
         assert_eq!((bare.name, bare.arguments), ("review", ""));
         for empty in ["", "/", "  / x", "\n"] {
             let error = CommandLine::parse(empty).unwrap_err();
-            assert_eq!(error.field, "command", "{empty:?}");
+            assert_eq!(field(&error), "command", "{empty:?}");
         }
     }
 
@@ -256,36 +244,36 @@ mod tests {
     fn inputs_are_bounded_in_characters_not_bytes() {
         let wide = "é".repeat(MAX_INPUT);
         assert!(wide.len() > MAX_INPUT);
-        assert_eq!(check_len("arguments", &wide), Ok(()));
+        assert!(check_len("arguments", &wide).is_ok());
         let error = check_len("arguments", &format!("{wide}x")).unwrap_err();
-        assert_eq!(error.field, "arguments");
+        assert_eq!(field(&error), "arguments");
         assert_eq!(error.error_code(), Code::ValidationError);
         assert_eq!(
             error.error_details(),
             Some(json!({ "parameter": "arguments" }))
         );
         let long = format!("/x {}", "a".repeat(MAX_INPUT + 1));
-        assert_eq!(CommandLine::parse(&long).unwrap_err().field, "command");
+        assert_eq!(field(&CommandLine::parse(&long).unwrap_err()), "command");
     }
 
     #[test]
     fn agent_tasks_say_something() {
-        assert_eq!(check_agent_task(" \t\n").unwrap_err().field, "task");
-        assert_eq!(check_agent_task("fix it"), Ok(()));
+        assert_eq!(field(&check_agent_task(" \t\n").unwrap_err()), "task");
+        assert!(check_agent_task("fix it").is_ok());
     }
 
     #[test]
     fn priorities_default_to_normal_and_unknown_ones_are_refused() {
-        assert_eq!(priority(None), Ok(Priority::Normal));
-        assert_eq!(priority(Some("urgent")), Ok(Priority::Urgent));
-        assert_eq!(priority(Some("asap")).unwrap_err().field, "priority");
+        assert_eq!(priority(None).unwrap(), Priority::Normal);
+        assert_eq!(priority(Some("urgent")).unwrap(), Priority::Urgent);
+        assert_eq!(field(&priority(Some("asap")).unwrap_err()), "priority");
     }
 
     #[test]
     fn cursors_read_back_what_they_wrote_and_nothing_else() {
         let cursor = TaskCursor(42);
         assert_eq!(cursor.to_string(), "t1.42");
-        assert_eq!(TaskCursor::parse("t1.42"), Ok(cursor));
+        assert_eq!(TaskCursor::parse("t1.42").unwrap(), cursor);
         for bad in [
             "t1.",
             "t1.-4",
@@ -294,20 +282,24 @@ mod tests {
             "c1.4",
             "t1.99999999999999999999",
         ] {
-            assert_eq!(TaskCursor::parse(bad).unwrap_err().field, "cursor", "{bad}");
+            assert_eq!(
+                field(&TaskCursor::parse(bad).unwrap_err()),
+                "cursor",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn task_ids_are_the_servers_shape() {
-        assert_eq!(check_task_id("task_0123456789abcdef01234567"), Ok(()));
+        assert!(check_task_id("task_0123456789abcdef01234567").is_ok());
         for bad in [
             "task_0123456789ABCDEF01234567",
             "task_0123456789abcdef0123456",
             "job_0123456789abcdef01234567",
             "",
         ] {
-            assert_eq!(check_task_id(bad).unwrap_err().field, "id", "{bad}");
+            assert_eq!(field(&check_task_id(bad).unwrap_err()), "id", "{bad}");
         }
         assert_eq!(TASK_ID_LEN, "task_0123456789abcdef01234567".len());
     }

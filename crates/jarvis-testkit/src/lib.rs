@@ -1,6 +1,8 @@
 //! Test and benchmark support. [`generate`] writes a realistic, deterministic tree of resource
-//! files (`cargo xtask gen-corpus` and the benchmarks use it); [`eventually`] waits in a test for
-//! what another task or thread does.
+//! files (`cargo xtask gen-corpus` and the benchmarks use it); [`eventually`] (and
+//! [`eventually_blocking`], without a runtime) waits in a test for what another task or thread
+//! does; [`write_file`], [`agent_file`], [`command_file`] and [`skill_file`] build the small fixtures the test
+//! suites share.
 //!
 //! The shapes follow real Claude Code setups: agents with `name`/`description`/`tools`/`model`
 //! frontmatter (some nested in category folders, some with an unquoted `: ` in the description),
@@ -15,9 +17,11 @@ use std::path::{Path, PathBuf};
 
 use std::io;
 
+mod files;
 mod wait;
 
-pub use wait::eventually;
+pub use files::{agent_file, command_file, skill_file, write_file};
+pub use wait::{eventually, eventually_blocking};
 
 type Result<T> = io::Result<T>;
 

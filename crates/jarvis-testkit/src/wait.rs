@@ -28,6 +28,25 @@ where
     }
 }
 
+/// [`eventually`] for a test without a runtime: asks `check` every 20 ms on this thread.
+pub fn eventually_blocking<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -45,6 +64,12 @@ mod tests {
         })
         .await;
         assert_eq!(found, 3);
+        let mut calls = 0;
+        let found = eventually_blocking("the second call", Duration::from_secs(5), || {
+            calls += 1;
+            (calls == 2).then_some(calls)
+        });
+        assert_eq!(found, 2);
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@
 //! trigger that happened is never without its record. Both ids are the server's own.
 
 use jarvis_core::{Code, Details, ErrorCode, ExecutionStatus, ResourceKind, WorkflowExecution};
-use jarvis_discovery::{CatalogSnapshot, LookupError, LookupFailure};
+use jarvis_discovery::{CatalogSnapshot, LookupError};
 use jarvis_integrations::N8nClient;
 use serde_json::{Map, Value, json};
 
@@ -24,7 +24,7 @@ pub enum TriggerError {
     InvalidParameters(String),
     /// No workflow in effect answers to the key, or several do.
     #[error(transparent)]
-    Lookup(#[from] LookupFailure),
+    Lookup(#[from] jarvis_discovery::Error),
     /// The workflow has no webhook trigger.
     #[error("workflow `{0}` has no webhook trigger")]
     NotTriggerable(String),
@@ -65,6 +65,13 @@ impl ErrorCode for TriggerError {
     }
 }
 
+/// No workflow in effect answers to `key`.
+fn not_found(key: &str) -> TriggerError {
+    TriggerError::Lookup(jarvis_discovery::Error::Lookup(
+        LookupError::NotFound.to_failure(ResourceKind::Workflow, key),
+    ))
+}
+
 /// The parameters a request sent, checked: absent or `null` is an empty object; anything but
 /// an object, or an object larger than [`MAX_PARAMETERS`] serialized, is refused.
 pub fn check_parameters(raw: Option<Value>) -> Result<Map<String, Value>, TriggerError> {
@@ -102,14 +109,10 @@ impl ExecutionFollower {
         // Only a workflow in effect can be triggered; a name two of them answer to is ambiguous.
         let workflow = snapshot.find(ResourceKind::Workflow, key)?;
         let Details::Workflow(details) = &workflow.details else {
-            return Err(LookupError::NotFound
-                .to_failure(ResourceKind::Workflow, key)
-                .into());
+            return Err(not_found(key));
         };
         if !workflow.is_active() {
-            return Err(LookupError::NotFound
-                .to_failure(ResourceKind::Workflow, key)
-                .into());
+            return Err(not_found(key));
         }
         let Some(hook) = details.webhooks.first() else {
             return Err(TriggerError::NotTriggerable(workflow.name.clone()));

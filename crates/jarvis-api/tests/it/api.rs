@@ -580,17 +580,19 @@ async fn keep_alive_pages_of_tens_of_kb_do_not_stall() {
         .unwrap();
     }
     app.wait_for_generation_above(before).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app
-        .catalog
-        .snapshot()
-        .of_kind(jarvis_core::ResourceKind::Agent)
-        .count()
-        < 75
-    {
-        assert!(std::time::Instant::now() < deadline, "agents not loaded");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    jarvis_testkit::eventually(
+        "75 agents loaded",
+        std::time::Duration::from_secs(10),
+        || async {
+            let agents = app
+                .catalog
+                .snapshot()
+                .of_kind(jarvis_core::ResourceKind::Agent)
+                .count();
+            (agents >= 75).then_some(())
+        },
+    )
+    .await;
     let url = format!("{}/api/v2/agents?limit=50", app.base);
     let page = app.client.get(&url).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);

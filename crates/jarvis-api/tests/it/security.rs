@@ -181,20 +181,13 @@ async fn keys_are_managed_over_the_api_and_revocation_is_immediate() {
     let other = KeyStore::open(app.keys.path()).unwrap();
     let reader = app.keys.verify(&keys.read).unwrap().key_id;
     assert!(other.revoke(&reader).unwrap());
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
+    jarvis_testkit::eventually("the revocation", Duration::from_secs(5), || async {
         let status = send(&app, Method::GET, "/api/v2/agents", Some(&keys.read))
             .await
             .status();
-        if status == StatusCode::UNAUTHORIZED {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "revocation not picked up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (status == StatusCode::UNAUTHORIZED).then_some(())
+    })
+    .await;
 
     // Bad bodies are envelopes too.
     let res = app

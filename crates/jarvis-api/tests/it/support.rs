@@ -7,7 +7,10 @@ use std::time::Duration;
 use jarvis_api::{ApiConfig, FollowTiming, Server, ServerSettings};
 use jarvis_core::{ManualClock, SharedClock};
 use jarvis_discovery::{DiscoveryConfig, Environment, LiveCatalog, WatchOptions};
-use jarvis_testkit::eventually;
+pub use jarvis_testkit::agent_file as agent;
+use jarvis_testkit::{
+    command_file as command, eventually, skill_file as skill, write_file as write,
+};
 use serde_json::Value;
 
 /// The fake task runner: echoes its argv as JSON lines (one per argument), or sleeps on `slow`.
@@ -57,17 +60,6 @@ pub fn test_telemetry() -> jarvis_telemetry::TelemetryConfig {
     }
 }
 
-fn write(path: &Path, text: &str) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
-
-pub fn agent(name: &str, description: &str) -> String {
-    format!(
-        "---\nname: {name}\ndescription: {description}\ntools: Read, Grep\n---\nYou are {name}. Focus on correctness.\n"
-    )
-}
-
 /// A home folder with 12 agents, namespaced commands (one bare name defined twice), a skill, and
 /// MCP servers with secrets.
 fn fixture(home: &Path) {
@@ -75,7 +67,7 @@ fn fixture(home: &Path) {
     for i in 0..12 {
         write(
             &claude.join(format!("agents/agent-{i:02}.md")),
-            &agent(
+            agent(
                 &format!("agent-{i:02}"),
                 &format!("Helper number {i} for testing pagination"),
             ),
@@ -83,7 +75,7 @@ fn fixture(home: &Path) {
     }
     write(
         &claude.join("agents/reviewer.md"),
-        &agent("reviewer", "Reviews code for security problems"),
+        agent("reviewer", "Reviews code for security problems"),
     );
     write(
         &claude.join("agents/tagged.md"),
@@ -95,11 +87,11 @@ fn fixture(home: &Path) {
     );
     write(
         &claude.join("commands/tools/lint.md"),
-        "---\ndescription: Lint the code\n---\nLint $ARGUMENTS\n",
+        command("Lint the code", "Lint $ARGUMENTS"),
     );
     write(
         &claude.join("commands/other/lint.md"),
-        "---\ndescription: Lint differently\n---\nLint $1\n",
+        command("Lint differently", "Lint $1"),
     );
     write(
         &home.join("n8n/export.json"),
@@ -115,11 +107,11 @@ fn fixture(home: &Path) {
     );
     write(
         &claude.join("skills/notes/SKILL.md"),
-        "---\nname: notes\ndescription: Takes notes.\n---\nWrite notes.\n",
+        skill("notes", "Takes notes.", "Write notes."),
     );
     write(
         &home.join(".claude.json"),
-        &format!(
+        format!(
             r#"{{"mcpServers": {{"gh": {{"type": "http", "url": "https://gh.example/mcp", "headers": {{"Authorization": "Bearer {SECRET}"}}}},
                 "local": {{"command": "npx", "args": ["srv"], "env": {{"API_KEY": "{SECRET}"}}}}}}}}"#
         ),

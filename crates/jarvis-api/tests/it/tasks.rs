@@ -1,7 +1,8 @@
 //! Commands and agents as tasks over HTTP, with the fake runner from `support`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use jarvis_testkit::eventually;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -207,15 +208,15 @@ async fn tasks_are_listed_filtered_and_cancelled() {
     assert_eq!(body["error"]["details"]["parameter"], "status");
 
     // Cancel the slow one while it runs.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, _, body) = app.get_json(&format!("/api/v2/tasks/{slow_id}")).await;
-        if body["data"]["status"] == "running" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the slow task to start",
+        Duration::from_secs(10),
+        || async {
+            let (_, _, body) = app.get_json(&format!("/api/v2/tasks/{slow_id}")).await;
+            (body["data"]["status"] == "running").then_some(())
+        },
+    )
+    .await;
     let (status, _, body) = post(&app, &format!("/api/v2/tasks/{slow_id}/cancel"), json!({})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(wait_final(&app, &slow_id).await["status"], "canceled");

@@ -1,10 +1,11 @@
 //! Metrics, history, processes and the Prometheus exposition, against the real sampler.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jarvis_api::{ApiConfig, Scope};
 use jarvis_integrations::{N8nClient, N8nConfig, ServiceRegistry};
+use jarvis_testkit::eventually;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -775,22 +776,19 @@ async fn open_connections_are_counted_while_they_live() {
     let before = read(&app).await;
     let address = app.base.trim_start_matches("http://").to_owned();
     let held: Vec<tokio::net::TcpStream> = futures_connect(&address, 3).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while read(&app).await < before + 3.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the 3 connections were not counted"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the 3 connections to be counted",
+        Duration::from_secs(10),
+        || async { (read(&app).await >= before + 3.0).then_some(()) },
+    )
+    .await;
     drop(held);
-    while read(&app).await >= before + 3.0 {
-        assert!(
-            Instant::now() < deadline,
-            "closed connections are still counted"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "closed connections to be uncounted",
+        Duration::from_secs(10),
+        || async { (read(&app).await < before + 3.0).then_some(()) },
+    )
+    .await;
 }
 
 async fn futures_connect(address: &str, n: usize) -> Vec<tokio::net::TcpStream> {

@@ -1,7 +1,7 @@
 //! Triggering workflows against wiremock playing n8n, and following the execution to its end.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jarvis_integrations::{BreakerConfig, N8nClient, N8nConfig, RetrySchedule, ServiceRegistry};
 use reqwest::StatusCode;
@@ -137,20 +137,8 @@ async fn a_trigger_is_followed_from_running_to_success() {
         body["data"]["correlation_id"].as_str()
     );
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let done = loop {
-        let (_, _, body) = app
-            .get_json(&format!("/api/v2/workflows/executions/{id}"))
-            .await;
-        if body["data"]["status"] == "success" {
-            break body["data"].clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never followed to success: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    };
+    let path = format!("/api/v2/workflows/executions/{id}");
+    let done = eventually(&app, &path, |b| b["data"]["status"] == "success").await["data"].clone();
     assert_eq!(done["n8n_execution_id"], "77");
     assert!(done["finished_at"].is_number());
     let (_, _, history) = app
@@ -304,15 +292,15 @@ async fn a_repeated_request_id_never_becomes_a_key() {
 
 /// Waits until `check` holds for the body at `path`.
 async fn eventually(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, _, body) = app.get_json(path).await;
-        if check(&body) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "{path} never matched: {body}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    jarvis_testkit::eventually(
+        &format!("{path} to match"),
+        Duration::from_secs(10),
+        || async {
+            let (_, _, body) = app.get_json(path).await;
+            check(&body).then_some(body)
+        },
+    )
+    .await
 }
 
 fn live_workflow(id: &str, name: &str) -> Value {

@@ -126,18 +126,11 @@ async fn stats(app: &TestApp) -> Value {
 }
 
 async fn eventually(app: &TestApp, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    jarvis_testkit::eventually(what, Duration::from_secs(10), || async {
         let s = stats(app).await;
-        if check(&s) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        check(&s).then_some(s)
+    })
+    .await
 }
 
 struct Keys {

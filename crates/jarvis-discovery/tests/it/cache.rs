@@ -3,6 +3,7 @@
 //! but the time.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use jarvis_core::ResourceKind;
 use jarvis_discovery::{CacheStart, CatalogSnapshot, LiveCatalog, ScanRoots, SearchQuery};
@@ -256,14 +257,9 @@ fn the_cache_is_written_in_the_background_after_a_start() {
     let data = tempfile::tempdir().unwrap();
     let path = cache_path(data.path());
     let catalog = LiveCatalog::load_cached(fx.roots(), &path);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while catalog.cache_status().unwrap().saves == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the cache was not written"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    jarvis_testkit::eventually_blocking("the cache write", Duration::from_secs(20), || {
+        (catalog.cache_status().unwrap().saves > 0).then_some(())
+    });
     assert!(path.is_file());
     let next = start_agrees(&fx.roots(), &path);
     assert_eq!(next.cache_status().unwrap().start, CacheStart::Loaded);
@@ -280,14 +276,11 @@ fn after_a_start_that_read_every_file_the_bodies_move_to_the_cache_file() {
     let catalog = LiveCatalog::load_cached(roots.clone(), &path);
     let held = catalog.snapshot().body_bytes();
     assert!(held > 8 << 20, "{held} bytes of bodies");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while catalog.snapshot().generation() < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the catalog did not move to its cache file"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    jarvis_testkit::eventually_blocking(
+        "the catalog to move to its cache file",
+        Duration::from_secs(60),
+        || (catalog.snapshot().generation() >= 2).then_some(()),
+    );
     let snapshot = catalog.snapshot();
     assert!(
         snapshot.body_bytes() < held / 20,

@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use jarvis_discovery::{DiscoveryConfig, Environment, ProjectConfig, ScanRoots};
+use jarvis_testkit::write_file as write;
 
 /// Secret values that must never appear in any output.
 pub const SECRETS: &[&str] = &[
@@ -63,11 +64,6 @@ impl Fixture {
             .resolve(&self.environment())
             .expect("fixture config resolves")
     }
-}
-
-fn write(path: &Path, bytes: impl AsRef<[u8]>) {
-    fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
-    fs::write(path, bytes).expect("write fixture file");
 }
 
 /// Writes the fixture.

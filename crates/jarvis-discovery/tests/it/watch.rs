@@ -3,10 +3,11 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jarvis_core::ResourceKind;
 use jarvis_discovery::{CatalogWatcher, DiscoveryConfig, Environment, LiveCatalog, WatchOptions};
+use jarvis_testkit::agent_file as agent;
 
 fn catalog_over(dir: &Path) -> LiveCatalog {
     fs::create_dir_all(dir.join(".claude/agents")).unwrap();
@@ -19,18 +20,7 @@ fn catalog_over(dir: &Path) -> LiveCatalog {
 
 /// Polls `check` until it holds or ten seconds pass.
 fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for: {what}");
-}
-
-fn agent(name: &str, description: &str) -> String {
-    format!("---\nname: {name}\ndescription: {description}\n---\nBody of {name}.\n")
+    jarvis_testkit::eventually_blocking(what, Duration::from_secs(10), || check().then_some(()));
 }
 
 #[test]

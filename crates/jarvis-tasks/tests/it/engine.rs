@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use jarvis_core::{Code, Priority, Task, TaskKind, TaskStatus};
 use jarvis_store::{SqliteStore, Store};
 use jarvis_tasks::{RunVars, TaskConfig, TaskEngine, TaskEvent, TaskSpec};
+use jarvis_testkit::eventually;
 
 /// A fake runner: behaves according to its first argument (the prompt), records its argv.
 const RUNNER: &str = r#"#!/bin/sh
@@ -85,30 +86,24 @@ fn spec(prompt: &str, priority: Priority) -> TaskSpec {
 }
 
 async fn wait_final(engine: &TaskEngine, id: &str) -> Task {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let task = engine.get(id).await.unwrap();
-        if task.status.is_final() {
-            return task;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "task {id} never ended: {:?}",
-            task.status
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        &format!("task {id} to end"),
+        Duration::from_secs(20),
+        || async {
+            let task = engine.get(id).await.unwrap();
+            task.status.is_final().then_some(task)
+        },
+    )
+    .await
 }
 
 async fn wait_status(engine: &TaskEngine, id: &str, status: TaskStatus) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while engine.get(id).await.unwrap().status != status {
-        assert!(
-            Instant::now() < deadline,
-            "task {id} never reached {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        &format!("task {id} to be {status}"),
+        Duration::from_secs(10),
+        || async { (engine.get(id).await.unwrap().status == status).then_some(()) },
+    )
+    .await;
 }
 
 fn recorded_argv(dir: &Path) -> Vec<String> {
@@ -257,14 +252,12 @@ async fn cancel_ends_the_whole_process_tree() {
         .await
         .unwrap();
     let task = engine.submit(spec("tree", Priority::Normal)).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !s.path("child.pid").exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the runner never started its child"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        "the runner to start its child",
+        Duration::from_secs(10),
+        || async { s.path("child.pid").exists().then_some(()) },
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let child: u32 = std::fs::read_to_string(s.path("child.pid"))
         .unwrap()
@@ -275,22 +268,19 @@ async fn cancel_ends_the_whole_process_tree() {
     let done = wait_final(&engine, &task.id).await;
     assert_eq!(done.status, TaskStatus::Canceled);
     // The grandchild is gone too (or at most a zombie awaiting its reaper).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
-        let alive = stat
-            .split(") ")
-            .nth(1)
-            .is_some_and(|rest| !rest.starts_with('Z'));
-        if !alive {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "child {child} survived the cancel"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        &format!("child {child} to end with the cancel"),
+        Duration::from_secs(5),
+        || async {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            let alive = stat
+                .split(") ")
+                .nth(1)
+                .is_some_and(|rest| !rest.starts_with('Z'));
+            (!alive).then_some(())
+        },
+    )
+    .await;
     // Cancelling again is refused; cancelling a queued task needs no process at all.
     let again = engine.cancel(&task.id).await.unwrap_err();
     assert_eq!(
