@@ -1,0 +1,38 @@
+//! Cost tracking: what a developer's AI use costs, from the logs Claude Code writes.
+//!
+//! - `usage`: one log line read by ccusage's rules (which lines count, which copies of a
+//!   response are the same), priced in `auto`, `calculate` or `display` mode.
+//! - `pricing`: the embedded price table and ccusage's way of matching a model id to it
+//!   (provider prefixes, `@version`, dated ids, version boundaries, 200k-token tiers).
+//! - `money`: amounts as integer nano-dollars, so that sums are exact.
+//! - `logs`: every usage log below Claude Code's `projects` folders, with the project and
+//!   session its path names.
+//! - `report`: totals in ccusage's field names, by model, day, session and project.
+//!
+//! Architecture invariant: no I/O but reading the logs it is pointed at, no async runtime, no
+//! HTTP; an unknown model is never priced at $0 without being marked unpriced.
+
+pub mod logs;
+pub mod money;
+pub mod pricing;
+pub mod report;
+pub mod time;
+pub mod usage;
+
+pub use logs::{LoggedEntry, ReadStats, read_all};
+pub use money::Usd;
+pub use pricing::{Price, PriceTable};
+pub use report::{Row, Summary, Totals};
+pub use usage::{CostMode, Dedup, Priced, Tokens, UsageEntry, parse_line, price};
+
+/// The summary of `entries` priced in `mode` with `table`, days in UTC.
+pub fn summarize(entries: &[LoggedEntry], mode: CostMode, table: &PriceTable) -> Summary {
+    Summary::of(entries.iter().map(|entry| Row {
+        model: entry.usage.model.as_deref(),
+        day: time::utc_day(entry.usage.at_ms),
+        project: &entry.project,
+        session: &entry.session,
+        tokens: entry.usage.tokens,
+        cost: price(&entry.usage, mode, table).cost,
+    }))
+}
