@@ -8,6 +8,8 @@
 //! - `logs`: every usage log below Claude Code's `projects` folders, with the project and
 //!   session its path names.
 //! - `report`: totals in ccusage's field names, by model, day, session and project.
+//! - `tail`: what was appended to a log since the last read, across truncation, rotation,
+//!   deletion and a half-written last line; cursors a restart resumes from.
 //!
 //! Architecture invariant: no I/O but reading the logs it is pointed at, no async runtime, no
 //! HTTP; an unknown model is never priced at $0 without being marked unpriced.
@@ -16,6 +18,7 @@ pub mod logs;
 pub mod money;
 pub mod pricing;
 pub mod report;
+pub mod tail;
 pub mod time;
 pub mod usage;
 
@@ -23,6 +26,7 @@ pub use logs::{LoggedEntry, ReadStats, read_all};
 pub use money::Usd;
 pub use pricing::{Price, PriceTable};
 pub use report::{Row, Summary, Totals};
+pub use tail::{Appended, Cursor, Tail};
 pub use usage::{CostMode, Dedup, Priced, Tokens, UsageEntry, parse_line, price};
 
 /// The summary of `entries` priced in `mode` with `table`, days in UTC.
