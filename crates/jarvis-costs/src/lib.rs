@@ -1,5 +1,7 @@
 //! Cost tracking: what a developer's AI use costs, from the logs Claude Code writes.
 //!
+//! - `config`: the `[costs]` section, and the `projects` folders to read, found as ccusage
+//!   finds them from the environment the program hands in.
 //! - `usage`: one log line read by ccusage's rules (which lines count, which copies of a
 //!   response are the same), priced in `auto`, `calculate` or `display` mode.
 //! - `pricing`: the embedded price table and ccusage's way of matching a model id to it
@@ -14,6 +16,7 @@
 //! Architecture invariant: no I/O but reading the logs it is pointed at, no async runtime, no
 //! HTTP; an unknown model is never priced at $0 without being marked unpriced.
 
+pub mod config;
 pub mod logs;
 pub mod money;
 pub mod pricing;
@@ -22,6 +25,7 @@ pub mod tail;
 pub mod time;
 pub mod usage;
 
+pub use config::{CostsConfig, LogEnvironment, log_roots};
 pub use logs::{LoggedEntry, ReadStats, read_all};
 pub use money::Usd;
 pub use pricing::{Price, PriceTable};

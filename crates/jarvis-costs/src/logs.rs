@@ -67,7 +67,9 @@ pub fn log_files(root: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The project and session a log's path below `root` names.
+/// The project and session a log's path below `root` names, as ccusage reads them: the project
+/// is the first folder; the session is the log's name for `<project>/<session>.jsonl`, the
+/// folder above `subagents/` for a sub-agent log, else the log's folder.
 pub fn project_and_session(root: &Path, file: &Path) -> (String, String) {
     let relative = file.strip_prefix(root).unwrap_or(file);
     let parts: Vec<String> = relative
@@ -78,11 +80,14 @@ pub fn project_and_session(root: &Path, file: &Path) -> (String, String) {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    match parts.as_slice() {
-        [project, _file] => (project.clone(), stem),
-        [project, session, ..] => (project.clone(), session.clone()),
-        _ => (String::new(), stem),
-    }
+    let project = parts.first().cloned().unwrap_or_default();
+    let n = parts.len();
+    let session = match n {
+        0..=2 => stem,
+        _ if n >= 4 && parts[n - 2] == "subagents" => parts[n - 3].clone(),
+        _ => parts[n - 2].clone(),
+    };
+    (project, session)
 }
 
 /// Reads every log below each of `roots` (Claude Code `projects` folders) and keeps one entry
@@ -126,4 +131,22 @@ pub fn read_all(roots: &[PathBuf]) -> (Vec<LoggedEntry>, ReadStats) {
     }
     stats.duplicates = dedup.dropped();
     (dedup.into_entries(), stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_project_and_session_as_ccusage_reads_them() {
+        let root = Path::new("/data/projects");
+        let named = |rest: &str| project_and_session(root, &root.join(rest));
+        assert_eq!(named("-app/s1.jsonl"), ("-app".into(), "s1".into()));
+        assert_eq!(
+            named("-app/s1/subagents/agent-x.jsonl"),
+            ("-app".into(), "s1".into())
+        );
+        assert_eq!(named("-app/s2/log.jsonl"), ("-app".into(), "s2".into()));
+        assert_eq!(named("loose.jsonl"), ("loose.jsonl".into(), "loose".into()));
+    }
 }
