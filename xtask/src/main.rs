@@ -590,6 +590,20 @@ fn bench(args: &[String]) -> Result<()> {
             "--bench",
         ]),
     )?;
+    step(
+        "costs: a full read of generated usage logs, and ccusage on the same files when installed",
+        cargo()
+            .args([
+                "bench",
+                "-p",
+                "jarvis-costs",
+                "--bench",
+                "ingest",
+                "--",
+                "--bench",
+            ])
+            .env("JARVIS_BENCH_USAGE_MB", if quick { "100" } else { "1024" }),
+    )?;
     idle_bench(&binary, if quick { 10 } else { 60 })?;
     println!(
         "\n==> memory: jarvis scan of the 10,000-resource corpus (release binary, fresh process)"

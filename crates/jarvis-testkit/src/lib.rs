@@ -2,7 +2,7 @@
 //! files (`cargo xtask gen-corpus` and the benchmarks use it); [`eventually`] (and
 //! [`eventually_blocking`], without a runtime) waits in a test for what another task or thread
 //! does; [`write_file`], [`agent_file`], [`command_file`] and [`skill_file`] build the small fixtures the test
-//! suites share.
+//! suites share; [`generate_usage_logs`] writes Claude Code usage logs of a chosen size.
 //!
 //! The shapes follow real Claude Code setups: agents with `name`/`description`/`tools`/`model`
 //! frontmatter (some nested in category folders, some with an unquoted `: ` in the description),
@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 use std::io;
 
 mod files;
+mod usage_logs;
 mod wait;
 
 pub use files::{agent_file, command_file, skill_file, write_file};
+pub use usage_logs::{UsageLogs, generate_usage_logs};
 pub use wait::{eventually, eventually_blocking};
 
 type Result<T> = io::Result<T>;
