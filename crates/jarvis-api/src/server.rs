@@ -135,9 +135,6 @@ pub enum ServerError {
 #[derive(Debug)]
 pub struct Server {
     app: Application,
-    catalog: LiveCatalog,
-    keys: Arc<KeyStore>,
-    monitor: Option<Arc<Monitor>>,
     watcher: CatalogWatcher,
     loops: Vec<LoopHandle>,
 }
@@ -234,20 +231,17 @@ impl Server {
         let app = Application::build(
             &api,
             Parts {
-                catalog: catalog.clone(),
-                keys: Arc::clone(&keys),
+                catalog,
+                keys,
                 tasks,
                 services,
                 executions,
-                monitor: monitor.clone(),
+                monitor,
                 clock,
             },
         )?;
         Ok(Server {
             app,
-            catalog,
-            keys,
-            monitor,
             watcher,
             loops,
         })
@@ -265,17 +259,17 @@ impl Server {
 
     /// The live catalog.
     pub fn catalog(&self) -> &LiveCatalog {
-        &self.catalog
+        &self.state().catalog
     }
 
     /// The API keys.
     pub fn keys(&self) -> &Arc<KeyStore> {
-        &self.keys
+        &self.state().keys
     }
 
     /// The telemetry monitor, when telemetry is on.
     pub fn monitor(&self) -> Option<&Arc<Monitor>> {
-        self.monitor.as_ref()
+        self.state().monitor.as_ref()
     }
 
     /// The shared state.
@@ -286,12 +280,11 @@ impl Server {
     /// Serves until the server is stopped through its handle; then ends the background loops
     /// and the watcher and stops the monitor, whose history is written a last time.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let monitor = self.monitor().cloned();
         let Server {
             app,
-            monitor,
             watcher,
             loops,
-            ..
         } = self;
         let result = app.run_until_stopped().await;
         for handle in loops {

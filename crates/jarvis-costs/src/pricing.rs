@@ -147,21 +147,6 @@ impl PriceTable {
         PriceTable { entries }
     }
 
-    /// Sets (or replaces) the price of `key`, as a configuration override does.
-    pub fn set(&mut self, key: impl Into<String>, price: Price) {
-        self.entries.insert(key.into(), price);
-    }
-
-    /// How many keys the table holds.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The price of `model` as a log names it, or `None` for a model the table does not know.
     pub fn find(&self, model: &str) -> Option<Price> {
         if let Some(price) = self.entries.get(model) {

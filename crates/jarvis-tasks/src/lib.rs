@@ -28,5 +28,5 @@ pub use engine::{EngineError, TaskEngine, TaskEvent, TaskSpec};
 pub use expand::{RunVars, command_prompt, expand_argv, split_arguments};
 pub use spec::{
     CommandLine, MAX_INPUT, TASK_CURSOR_PATTERN, TASK_ID_LEN, TASK_ID_PATTERN, TaskCursor,
-    check_agent_task, check_len, check_task_id, priority,
+    check_agent_task, check_len, priority,
 };

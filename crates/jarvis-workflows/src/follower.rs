@@ -90,12 +90,6 @@ impl ExecutionFollower {
         self.stop.send_replace(true);
     }
 
-    /// How many executions are being followed now.
-    pub fn following(&self) -> usize {
-        // Each follow loop holds one receiver of the stop signal.
-        self.stop.receiver_count()
-    }
-
     /// Follows `execution` on its own task until it ends, cannot be followed any longer, or
     /// [`ExecutionFollower::shutdown`] is called.
     pub fn follow(&self, client: N8nClient, mut execution: WorkflowExecution) {

@@ -398,19 +398,16 @@ async fn non_loopback_without_keys_refuses_to_start() {
         port: 0,
         ..ApiConfig::default()
     };
-    let err = Application::build(
-        &config,
-        jarvis_api::Parts {
-            catalog: catalog.clone(),
-            keys: keys.clone(),
-            tasks: tasks.clone(),
-            services: Default::default(),
-            executions: follower.clone(),
-            monitor: None,
-            clock: jarvis_core::system_clock(),
-        },
-    )
-    .unwrap_err();
+    let parts = || jarvis_api::Parts {
+        catalog: catalog.clone(),
+        keys: keys.clone(),
+        tasks: tasks.clone(),
+        services: Default::default(),
+        executions: follower.clone(),
+        monitor: None,
+        clock: jarvis_core::system_clock(),
+    };
+    let err = Application::build(&config, parts()).unwrap_err();
     assert!(
         err.to_string().contains("refusing to serve on 0.0.0.0"),
         "{err}"
@@ -418,37 +415,9 @@ async fn non_loopback_without_keys_refuses_to_start() {
     // The explicit override starts (and logs loudly); so does a server with a key.
     let mut open = config.clone();
     open.auth.allow_unauthenticated_public = true;
-    assert!(
-        Application::build(
-            &open,
-            jarvis_api::Parts {
-                catalog: catalog.clone(),
-                keys: keys.clone(),
-                tasks: tasks.clone(),
-                services: Default::default(),
-                executions: follower.clone(),
-                monitor: None,
-                clock: jarvis_core::system_clock()
-            }
-        )
-        .is_ok()
-    );
+    assert!(Application::build(&open, parts()).is_ok());
     keys.create("ops", &[Scope::Admin]).unwrap();
-    assert!(
-        Application::build(
-            &config,
-            jarvis_api::Parts {
-                catalog,
-                keys,
-                tasks,
-                services: Default::default(),
-                executions: follower,
-                monitor: None,
-                clock: jarvis_core::system_clock()
-            }
-        )
-        .is_ok()
-    );
+    assert!(Application::build(&config, parts()).is_ok());
 }
 
 #[tokio::test]
