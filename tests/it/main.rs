@@ -65,7 +65,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("jarvis-auth", 1),
     ("jarvis-store", 1),
     ("jarvis-integrations", 1),
-    ("jarvis-costs", 1),
+    ("jarvis-costs", 2),
     ("jarvis-telemetry", 2),
     ("jarvis-tasks", 2),
     ("jarvis-workflows", 2),

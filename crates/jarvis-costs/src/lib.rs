@@ -17,21 +17,27 @@
 //! HTTP; an unknown model is never priced at $0 without being marked unpriced.
 
 pub mod config;
+pub mod ledger;
 pub mod logs;
 pub mod money;
 pub mod pricing;
+pub mod query;
 pub mod report;
 pub mod tail;
 pub mod time;
 pub mod usage;
+pub mod zone;
 
 pub use config::{CostsConfig, LogEnvironment, log_roots};
+pub use ledger::{Applied, Entry, EntryId, Ledger, Record, Source};
 pub use logs::{LoggedEntry, ReadStats, read_all};
 pub use money::Usd;
 pub use pricing::{Price, PriceTable};
+pub use query::{Block, Budgets, Current, Filter, GroupBy, Report, blocks, current, report};
 pub use report::{Row, Summary, Totals};
 pub use tail::{Appended, Cursor, Tail};
 pub use usage::{CostMode, Dedup, Priced, Tokens, UsageEntry, parse_line, price};
+pub use zone::{UnknownZone, Zone};
 
 /// The summary of `entries` priced in `mode` with `table`, days in UTC.
 pub fn summarize(entries: &[LoggedEntry], mode: CostMode, table: &PriceTable) -> Summary {

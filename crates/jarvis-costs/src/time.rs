@@ -89,6 +89,19 @@ pub fn utc_day(at_ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// A moment as ccusage and JavaScript print it: `YYYY-MM-DDTHH:MM:SS.mmmZ`, in UTC.
+pub fn iso_ms(at_ms: i64) -> String {
+    let (year, month, day) = civil_from_days(at_ms.div_euclid(86_400_000));
+    let rest = at_ms.rem_euclid(86_400_000);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1000 % 60,
+        rest % 1000
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

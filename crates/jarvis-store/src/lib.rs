@@ -123,6 +123,97 @@ pub struct RunnerProcess {
     pub start_ticks: u64,
 }
 
+/// A cost entry as stored (see `jarvis-costs` for what each field means). Amounts are integer
+/// nano-dollars; token counts and file identities fit `BIGINT`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CostRow {
+    /// `cst_` and 24 hex digits.
+    pub id: String,
+    /// When, in Unix milliseconds.
+    pub at_ms: i64,
+    /// `claude_code`, `task`, `workflow` or `manual`.
+    pub source: String,
+    /// The model.
+    pub model: Option<String>,
+    /// Input tokens.
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// Cache writes, all.
+    pub cache_write_tokens: i64,
+    /// Cache writes kept 5 minutes.
+    pub cache_write_5m_tokens: i64,
+    /// Cache writes kept 1 hour.
+    pub cache_write_1h_tokens: i64,
+    /// Cache reads.
+    pub cache_read_tokens: i64,
+    /// The cost when recorded.
+    pub cost_nanos: i64,
+    /// The cost the source reported.
+    pub reported_nanos: Option<i64>,
+    /// Computed from tokens.
+    pub computed: bool,
+    /// The model had no price.
+    pub unpriced: bool,
+    /// Fast mode.
+    pub fast: bool,
+    /// A side conversation's copy.
+    pub sidechain: bool,
+    /// The project.
+    pub project: String,
+    /// The session.
+    pub session: String,
+    /// The agent.
+    pub agent: Option<String>,
+    /// The category.
+    pub category: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// A description.
+    pub description: Option<String>,
+    /// The response's message id.
+    pub message_id: Option<String>,
+    /// The response's request id.
+    pub request_id: Option<String>,
+    /// The recorder's idempotency key (unique).
+    pub idempotency_key: Option<String>,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When it was recorded, in Unix milliseconds.
+    pub recorded_at: i64,
+}
+
+/// How far a usage log has been read: its identity, the offset of the first byte not read,
+/// and a hash of its first bytes (which tells a rewritten file from the one read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsageFileCursor {
+    /// The device.
+    pub dev: u64,
+    /// The inode.
+    pub ino: u64,
+    /// Bytes read.
+    pub offset: u64,
+    /// The hash of the first bytes.
+    pub head: u64,
+    /// How many bytes the hash covers.
+    pub head_len: u32,
+}
+
+/// Which cost entries to list.
+#[derive(Debug, Clone, Default)]
+pub struct CostFilter {
+    /// From this moment (Unix milliseconds, inclusive).
+    pub since_ms: Option<i64>,
+    /// Before this moment (exclusive).
+    pub until_ms: Option<i64>,
+    /// Only this source.
+    pub source: Option<String>,
+    /// At most this many, newest first.
+    pub limit: usize,
+    /// Only entries before this one in that order (its time and id: the cursor).
+    pub before: Option<(i64, String)>,
+}
+
 /// Everything Jarvis persists.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records a new task.
@@ -164,6 +255,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn load_metric_buckets(&self) -> Result<Vec<MetricBucket>>;
     /// Deletes the buckets of one step that start before `before`; answers how many went.
     fn prune_metric_buckets(&self, step_secs: i64, before: i64) -> Result<usize>;
+    /// Writes cost entries (replacing stored ones with the same id) and usage-log cursors
+    /// (replacing, or forgetting those named in `forgotten`) in one transaction, so that a
+    /// crash never keeps entries without the cursor that read them, or the reverse.
+    fn save_costs(
+        &self,
+        rows: &[CostRow],
+        cursors: &[(String, UsageFileCursor)],
+        forgotten: &[String],
+    ) -> Result<()>;
+    /// Every cost entry, oldest first.
+    fn load_costs(&self) -> Result<Vec<CostRow>>;
+    /// Every usage-log cursor, by path.
+    fn load_usage_cursors(&self) -> Result<Vec<(String, UsageFileCursor)>>;
+    /// Cost entries, newest first.
+    fn list_costs(&self, filter: &CostFilter) -> Result<Vec<CostRow>>;
+    /// A cost entry by id.
+    fn get_cost(&self, id: &str) -> Result<Option<CostRow>>;
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use jarvis_core::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use crate::{Error, MetricBucket, Result, RunnerProcess, Store, TaskFilter};
+use crate::{
+    CostFilter, CostRow, Error, MetricBucket, Result, RunnerProcess, Store, TaskFilter,
+    UsageFileCursor,
+};
 
 /// Schema migrations, applied in order; each runs once, recorded in `schema_migrations`.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -74,6 +77,49 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         "ALTER TABLE tasks ADD COLUMN runner_pid BIGINT;
     ALTER TABLE tasks ADD COLUMN runner_start BIGINT;",
+    ),
+    (
+        5,
+        "CREATE TABLE cost_entries (
+        id TEXT PRIMARY KEY,
+        at_ms BIGINT NOT NULL,
+        source TEXT NOT NULL,
+        model TEXT,
+        input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT NOT NULL,
+        cache_write_tokens BIGINT NOT NULL,
+        cache_write_5m_tokens BIGINT NOT NULL,
+        cache_write_1h_tokens BIGINT NOT NULL,
+        cache_read_tokens BIGINT NOT NULL,
+        cost_nanos BIGINT NOT NULL,
+        reported_nanos BIGINT,
+        computed BOOLEAN NOT NULL,
+        unpriced BOOLEAN NOT NULL,
+        fast BOOLEAN NOT NULL,
+        sidechain BOOLEAN NOT NULL,
+        project TEXT NOT NULL,
+        session TEXT NOT NULL,
+        agent TEXT,
+        category TEXT,
+        tags TEXT NOT NULL,
+        description TEXT,
+        message_id TEXT,
+        request_id TEXT,
+        idempotency_key TEXT,
+        recorded_by TEXT NOT NULL,
+        recorded_at BIGINT NOT NULL
+    );
+    CREATE INDEX cost_entries_at ON cost_entries (at_ms, id);
+    CREATE UNIQUE INDEX cost_entries_idempotency ON cost_entries (idempotency_key);
+    CREATE TABLE usage_files (
+        path TEXT PRIMARY KEY,
+        dev BIGINT NOT NULL,
+        ino BIGINT NOT NULL,
+        offset_bytes BIGINT NOT NULL,
+        head BIGINT NOT NULL,
+        head_len BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );",
     ),
 ];
 
@@ -305,7 +351,219 @@ fn decode_execution(
     })())
 }
 
+const COST_COLUMNS: &str = "id, at_ms, source, model, input_tokens, output_tokens, cache_write_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_nanos, reported_nanos, computed, unpriced, fast, sidechain, project, session, agent, category, tags, description, message_id, request_id, idempotency_key, recorded_by, recorded_at";
+
+/// Every column but the id, from the row being written (an upsert that fails, rather than
+/// deletes, on another unique key).
+const COST_UPDATES: &str = "at_ms = excluded.at_ms, source = excluded.source, model = excluded.model, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, cache_write_tokens = excluded.cache_write_tokens, cache_write_5m_tokens = excluded.cache_write_5m_tokens, cache_write_1h_tokens = excluded.cache_write_1h_tokens, cache_read_tokens = excluded.cache_read_tokens, cost_nanos = excluded.cost_nanos, reported_nanos = excluded.reported_nanos, computed = excluded.computed, unpriced = excluded.unpriced, fast = excluded.fast, sidechain = excluded.sidechain, project = excluded.project, session = excluded.session, agent = excluded.agent, category = excluded.category, tags = excluded.tags, description = excluded.description, message_id = excluded.message_id, request_id = excluded.request_id, idempotency_key = excluded.idempotency_key, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at";
+
+fn decode_cost(row: &Row<'_>) -> rusqlite::Result<std::result::Result<CostRow, String>> {
+    let tags: String = row.get(20)?;
+    let tags = match serde_json::from_str(&tags) {
+        Ok(tags) => tags,
+        Err(e) => return Ok(Err(format!("cost entry tags: {e}"))),
+    };
+    Ok(Ok(CostRow {
+        id: row.get(0)?,
+        at_ms: row.get(1)?,
+        source: row.get(2)?,
+        model: row.get(3)?,
+        input_tokens: row.get(4)?,
+        output_tokens: row.get(5)?,
+        cache_write_tokens: row.get(6)?,
+        cache_write_5m_tokens: row.get(7)?,
+        cache_write_1h_tokens: row.get(8)?,
+        cache_read_tokens: row.get(9)?,
+        cost_nanos: row.get(10)?,
+        reported_nanos: row.get(11)?,
+        computed: row.get(12)?,
+        unpriced: row.get(13)?,
+        fast: row.get(14)?,
+        sidechain: row.get(15)?,
+        project: row.get(16)?,
+        session: row.get(17)?,
+        agent: row.get(18)?,
+        category: row.get(19)?,
+        tags,
+        description: row.get(21)?,
+        message_id: row.get(22)?,
+        request_id: row.get(23)?,
+        idempotency_key: row.get(24)?,
+        recorded_by: row.get(25)?,
+        recorded_at: row.get(26)?,
+    }))
+}
+
+/// A `u64` kept in a `BIGINT` by its bits.
+fn bits(value: u64) -> i64 {
+    i64::from_ne_bytes(value.to_ne_bytes())
+}
+
+fn unbits(value: i64) -> u64 {
+    u64::from_ne_bytes(value.to_ne_bytes())
+}
+
 impl Store for SqliteStore {
+    fn save_costs(
+        &self,
+        rows: &[CostRow],
+        cursors: &[(String, UsageFileCursor)],
+        forgotten: &[String],
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(query_error)?;
+        {
+            let mut upsert = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO cost_entries ({COST_COLUMNS}) VALUES
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                      ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+                     ON CONFLICT (id) DO UPDATE SET {COST_UPDATES}"
+                ))
+                .map_err(query_error)?;
+            for r in rows {
+                let tags =
+                    serde_json::to_string(&r.tags).map_err(|e| Error::Query(e.to_string()))?;
+                upsert
+                    .execute(params![
+                        r.id,
+                        r.at_ms,
+                        r.source,
+                        r.model,
+                        r.input_tokens,
+                        r.output_tokens,
+                        r.cache_write_tokens,
+                        r.cache_write_5m_tokens,
+                        r.cache_write_1h_tokens,
+                        r.cache_read_tokens,
+                        r.cost_nanos,
+                        r.reported_nanos,
+                        r.computed,
+                        r.unpriced,
+                        r.fast,
+                        r.sidechain,
+                        r.project,
+                        r.session,
+                        r.agent,
+                        r.category,
+                        tags,
+                        r.description,
+                        r.message_id,
+                        r.request_id,
+                        r.idempotency_key,
+                        r.recorded_by,
+                        r.recorded_at
+                    ])
+                    .map_err(query_error)?;
+            }
+            let mut cursor = tx
+                .prepare_cached(
+                    "INSERT INTO usage_files (path, dev, ino, offset_bytes, head, head_len, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino,
+                       offset_bytes = excluded.offset_bytes, head = excluded.head,
+                       head_len = excluded.head_len, updated_at = excluded.updated_at",
+                )
+                .map_err(query_error)?;
+            let now = now_ms();
+            for (path, c) in cursors {
+                cursor
+                    .execute(params![
+                        path,
+                        bits(c.dev),
+                        bits(c.ino),
+                        bits(c.offset),
+                        bits(c.head),
+                        i64::from(c.head_len),
+                        now
+                    ])
+                    .map_err(query_error)?;
+            }
+            let mut forget = tx
+                .prepare_cached("DELETE FROM usage_files WHERE path = ?1")
+                .map_err(query_error)?;
+            for path in forgotten {
+                forget.execute([path]).map_err(query_error)?;
+            }
+        }
+        tx.commit().map_err(query_error)
+    }
+
+    fn load_costs(&self) -> Result<Vec<CostRow>> {
+        let conn = self.read();
+        let mut select = conn
+            .prepare(&format!(
+                "SELECT {COST_COLUMNS} FROM cost_entries ORDER BY at_ms, id"
+            ))
+            .map_err(query_error)?;
+        let rows = select.query_map([], decode_cost).map_err(query_error)?;
+        collect(rows)
+    }
+
+    fn load_usage_cursors(&self) -> Result<Vec<(String, UsageFileCursor)>> {
+        let conn = self.read();
+        let mut select = conn
+            .prepare("SELECT path, dev, ino, offset_bytes, head, head_len FROM usage_files ORDER BY path")
+            .map_err(query_error)?;
+        let rows = select
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    UsageFileCursor {
+                        dev: unbits(row.get(1)?),
+                        ino: unbits(row.get(2)?),
+                        offset: unbits(row.get(3)?),
+                        head: unbits(row.get(4)?),
+                        head_len: u32::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
+                    },
+                ))
+            })
+            .map_err(query_error)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(query_error)
+    }
+
+    fn list_costs(&self, filter: &CostFilter) -> Result<Vec<CostRow>> {
+        let conn = self.read();
+        let (before_at, before_id) = filter
+            .before
+            .clone()
+            .map_or((None, None), |(at, id)| (Some(at), Some(id)));
+        let mut select = conn
+            .prepare_cached(&format!(
+                "SELECT {COST_COLUMNS} FROM cost_entries
+                 WHERE (?1 IS NULL OR at_ms >= ?1) AND (?2 IS NULL OR at_ms < ?2)
+                   AND (?3 IS NULL OR source = ?3)
+                   AND (?4 IS NULL OR at_ms < ?4 OR (at_ms = ?4 AND id < ?5))
+                 ORDER BY at_ms DESC, id DESC LIMIT ?6"
+            ))
+            .map_err(query_error)?;
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        let rows = select
+            .query_map(
+                params![
+                    filter.since_ms,
+                    filter.until_ms,
+                    filter.source,
+                    before_at,
+                    before_id,
+                    limit
+                ],
+                decode_cost,
+            )
+            .map_err(query_error)?;
+        collect(rows)
+    }
+
+    fn get_cost(&self, id: &str) -> Result<Option<CostRow>> {
+        one(
+            &self.read(),
+            &format!("SELECT {COST_COLUMNS} FROM cost_entries WHERE id = ?1"),
+            id,
+            decode_cost,
+        )
+    }
+
     fn save_metric_buckets(&self, buckets: &[MetricBucket]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(query_error)?;
@@ -849,6 +1107,83 @@ mod tests {
         std::fs::write(&blocker, b"x").unwrap();
         let err = SqliteStore::open(blocker.join("jarvis.db")).unwrap_err();
         assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+    }
+
+    #[test]
+    fn cost_entries_and_cursors_save_replace_and_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jarvis.db");
+        let row = |id: &str, at_ms: i64, output: i64| CostRow {
+            id: id.into(),
+            at_ms,
+            source: "claude_code".into(),
+            model: Some("claude-sonnet-4-5".into()),
+            output_tokens: output,
+            cost_nanos: output * 15_000,
+            project: "p".into(),
+            session: "s".into(),
+            tags: vec!["a".into(), "b".into()],
+            message_id: Some("msg".into()),
+            recorded_by: "usage-log".into(),
+            ..CostRow::default()
+        };
+        let cursor = UsageFileCursor {
+            dev: u64::MAX,
+            ino: 42,
+            offset: 1234,
+            head: 0xdead_beef_dead_beef,
+            head_len: 256,
+        };
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store
+                .save_costs(
+                    &[row("cst_1", 10, 5), row("cst_2", 20, 7)],
+                    &[("/a.jsonl".into(), cursor), ("/b.jsonl".into(), cursor)],
+                    &[],
+                )
+                .unwrap();
+            // A larger copy replaces the row; a deleted file's cursor goes.
+            store
+                .save_costs(&[row("cst_1", 10, 9)], &[], &["/b.jsonl".into()])
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let rows = store.load_costs().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].output_tokens, 9);
+        assert_eq!(rows[0].tags, vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(
+            store.load_usage_cursors().unwrap(),
+            vec![("/a.jsonl".to_owned(), cursor)]
+        );
+        let newest = store
+            .list_costs(&CostFilter {
+                limit: 1,
+                ..CostFilter::default()
+            })
+            .unwrap();
+        assert_eq!(newest[0].id, "cst_2");
+        let next = store
+            .list_costs(&CostFilter {
+                limit: 10,
+                before: Some((20, "cst_2".into())),
+                ..CostFilter::default()
+            })
+            .unwrap();
+        assert_eq!(
+            next.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["cst_1"]
+        );
+        assert_eq!(store.get_cost("cst_2").unwrap().unwrap().at_ms, 20);
+        assert!(store.get_cost("cst_9").unwrap().is_none());
+        // The idempotency key is unique.
+        let mut keyed = row("cst_3", 30, 1);
+        keyed.idempotency_key = Some("k".into());
+        store.save_costs(&[keyed.clone()], &[], &[]).unwrap();
+        keyed.id = "cst_4".into();
+        assert!(store.save_costs(&[keyed], &[], &[]).is_err());
+        assert!(store.get_cost("cst_4").unwrap().is_none());
     }
 
     #[test]
