@@ -123,8 +123,15 @@ impl Tail {
         let mut bytes = Vec::new();
         file.seek(SeekFrom::Start(offset))?;
         file.read_to_end(&mut bytes)?;
-        // Only complete lines: a half-written last line waits for its newline.
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        // Only complete lines: a half-written last line waits for its newline. A last line
+        // without one that is a whole JSON value is complete (a writer that ended without a
+        // newline), as ccusage reads it; a line cut short never parses.
+        let mut complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if complete < bytes.len()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes[complete..]).is_ok()
+        {
+            complete = bytes.len();
+        }
         let lines = bytes[..complete]
             .split(|&b| b == b'\n')
             .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
@@ -182,6 +189,13 @@ mod tests {
         assert_eq!(text(&next), ["three", "four"]);
         assert!(!next.restarted);
         assert_eq!(tail.read(&path).unwrap(), Appended::default());
+        // A whole JSON line without its newline counts; a cut one waits.
+        append(&path, "{\"a\":1}");
+        assert_eq!(text(&tail.read(&path).unwrap()), ["{\"a\":1}"]);
+        append(&path, "\n{\"b\":");
+        assert_eq!(tail.read(&path).unwrap(), Appended::default());
+        append(&path, "2}\n");
+        assert_eq!(text(&tail.read(&path).unwrap()), ["{\"b\":2}"]);
         // Truncated and re-grown: read from the start.
         std::fs::write(&path, "five\n").unwrap();
         let cut = tail.read(&path).unwrap();

@@ -69,3 +69,58 @@ fn the_corpus_logs_summarize_as_ccusage_does() {
         assert_matches(&format!("auto.{key}"), &expected_auto[key], &auto[key]);
     }
 }
+
+/// The live service, reading the corpus into a store file in the pieces its passes find, and
+/// reporting by day, ends at the same totals and days as the one-shot read.
+#[test]
+fn the_live_ledger_reports_the_corpus_as_ccusage_does() {
+    use std::sync::Arc;
+
+    use jarvis_costs::query::{Budgets, Filter, GroupBy, report};
+    use jarvis_costs::{CostService, ServiceConfig, Zone};
+
+    let Some(dir) = corpus() else {
+        return;
+    };
+    let text = std::fs::read_to_string(dir.join("expected/usage-summary.json")).unwrap();
+    let expected: Value = serde_json::from_str(&text).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let store: Arc<dyn jarvis_store::Store> =
+        Arc::new(jarvis_store::SqliteStore::open(tmp.path().join("j.db")).unwrap());
+    let config = ServiceConfig {
+        roots: vec![dir.join("claude-home/projects")],
+        mode: CostMode::Calculate,
+        table: PriceTable::built_in(),
+        zone: Zone::utc(),
+        budgets: Budgets::default(),
+        poll: std::time::Duration::from_secs(60),
+        watch: false,
+    };
+    let service = CostService::open(Arc::clone(&store), config.clone()).unwrap();
+    service.scan();
+    drop(service);
+    // Reopened from the store: the totals survive.
+    let service = CostService::open(store, config).unwrap();
+    let daily = report(
+        &service.ledger(),
+        GroupBy::Day,
+        &Filter::default(),
+        &Zone::utc(),
+    );
+    let totals = serde_json::to_value(daily.totals).unwrap();
+    assert_matches(
+        "live totals",
+        &expected["calculate_mode"]["totals"],
+        &totals,
+    );
+    let by_day = &expected["calculate_mode"]["byDayUTC"];
+    assert_eq!(daily.rows.len(), by_day.as_object().unwrap().len());
+    for row in &daily.rows {
+        let mut value = serde_json::to_value(row.totals).unwrap();
+        value
+            .as_object_mut()
+            .unwrap()
+            .retain(|k, _| by_day[&row.period].get(k).is_some());
+        assert_matches(&format!("day {}", row.period), &by_day[&row.period], &value);
+    }
+}

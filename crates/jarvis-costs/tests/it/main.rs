@@ -8,4 +8,5 @@
 )]
 
 mod corpus;
+mod live;
 mod rules;

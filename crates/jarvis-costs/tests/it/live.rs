@@ -1,0 +1,178 @@
+//! The live ledger against a real store file and real logs: appends are read as they land,
+//! copies across files and passes count once, a restart resumes from the stored cursors, a
+//! recording with a used idempotency key is not counted twice, and budget thresholds are
+//! announced once each.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jarvis_costs::query::Budgets;
+use jarvis_costs::time::iso_ms;
+use jarvis_costs::{
+    CostEvent, CostMode, CostService, EntryId, PriceTable, Record, ServiceConfig, Source, Tokens,
+    Usd, Zone,
+};
+use jarvis_store::{SqliteStore, Store};
+use jarvis_testkit::{eventually_blocking, write_file};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn line(message: &str, request: &str, at_ms: i64, output: u64) -> String {
+    format!(
+        r#"{{"type":"assistant","timestamp":"{}","sessionId":"s","version":"2.0.37","requestId":"{request}","message":{{"id":"{message}","model":"claude-sonnet-4-20250514","usage":{{"input_tokens":10,"output_tokens":{output}}}}}}}"#,
+        iso_ms(at_ms)
+    ) + "\n"
+}
+
+fn append(path: &Path, text: &str) {
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+fn config(root: &Path, budgets: Budgets) -> ServiceConfig {
+    ServiceConfig {
+        roots: vec![root.to_path_buf()],
+        mode: CostMode::Calculate,
+        table: PriceTable::built_in(),
+        zone: Zone::utc(),
+        budgets,
+        poll: Duration::from_secs(30),
+        watch: true,
+    }
+}
+
+fn totals(service: &CostService) -> (usize, u64) {
+    let ledger = service.ledger();
+    let output = ledger.entries().iter().map(|e| e.tokens.output).sum();
+    (ledger.entries().len(), output)
+}
+
+#[test]
+fn appends_are_read_live_and_a_restart_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("projects");
+    let log = root.join("-home-me-app/sess-1.jsonl");
+    let now = now_ms();
+    write_file(&log, line("m1", "r1", now - 60_000, 100));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("j.db")).unwrap());
+    let service = CostService::open(Arc::clone(&store), config(&root, Budgets::default())).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    service.subscribe(move |event| seen.lock().unwrap().push(event.clone()));
+    let thread = service.start().unwrap();
+    eventually_blocking("the first pass", Duration::from_secs(5), || {
+        (totals(&service) == (1, 100)).then_some(())
+    });
+    // An append, a larger copy of the same response, and one in a second file.
+    append(&log, &line("m2", "r2", now - 30_000, 7));
+    append(&log, &line("m1", "r1", now - 60_000, 150));
+    write_file(
+        &root.join("-home-me-app/sess-2.jsonl"),
+        line("m3", "r3", now - 10_000, 1) + &line("m2", "r2", now - 30_000, 5),
+    );
+    eventually_blocking("the appends", Duration::from_secs(5), || {
+        (totals(&service) == (3, 158)).then_some(())
+    });
+    let first_id = service.ledger().entries()[0].id;
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, CostEvent::Recorded { .. }))
+    );
+    service.stop();
+    thread.join().unwrap();
+
+    // A restart: the same entries from the store, nothing read twice.
+    let again = CostService::open(Arc::clone(&store), config(&root, Budgets::default())).unwrap();
+    assert_eq!(totals(&again), (3, 158));
+    assert_eq!(again.ledger().entries()[0].id, first_id);
+    assert_eq!(again.scan(), 0, "every byte was read before");
+    assert_eq!(again.stats().lines, 0);
+    append(&log, &line("m4", "r4", now, 2));
+    assert_eq!(again.scan(), 1);
+    assert_eq!(totals(&again), (4, 160));
+    // A deleted log forgets its cursor and keeps its entries.
+    std::fs::remove_file(&log).unwrap();
+    again.scan();
+    assert_eq!(totals(&again), (4, 160));
+    assert_eq!(store.load_usage_cursors().unwrap().len(), 1);
+}
+
+fn manual(key: Option<&str>, dollars: f64) -> Record {
+    Record {
+        id: EntryId([0; 12]),
+        at_ms: now_ms(),
+        source: Source::Manual,
+        model: None,
+        tokens: Tokens::default(),
+        reported: Usd::from_dollars(dollars),
+        fast: false,
+        sidechain: false,
+        project: "infra".into(),
+        session: String::new(),
+        agent: None,
+        category: Some("hosting".into()),
+        tags: vec!["monthly".into()],
+        description: Some("GPU box".into()),
+        message_id: None,
+        request_id: None,
+        idempotency_key: key.map(Into::into),
+        recorded_by: "key_test".into(),
+    }
+}
+
+#[test]
+fn recordings_are_saved_once_and_budgets_announced_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("projects");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("j.db")).unwrap());
+    let budgets = Budgets {
+        daily_usd: Some(10.0),
+        monthly_usd: None,
+    };
+    let service = CostService::open(Arc::clone(&store), config(&root, budgets)).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    service.subscribe(move |event| seen.lock().unwrap().push(event.clone()));
+
+    let (id, new) = service.record(manual(Some("k1"), 6.0)).unwrap();
+    assert!(new);
+    let (again, new) = service.record(manual(Some("k1"), 6.0)).unwrap();
+    assert_eq!(
+        (again, new),
+        (id, false),
+        "a retried recording is the same entry"
+    );
+    service.record(manual(None, 3.0)).unwrap();
+    service.record(manual(None, 2.0)).unwrap();
+    service.record(manual(None, 0.5)).unwrap();
+    let thresholds: Vec<u32> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            CostEvent::BudgetThreshold { threshold, .. } => Some(*threshold),
+            CostEvent::Recorded { .. } => None,
+        })
+        .collect();
+    assert_eq!(thresholds, [50, 80, 100]);
+    let stored = store.get_cost(&id.to_string()).unwrap().unwrap();
+    assert_eq!(stored.cost_nanos, 6_000_000_000);
+    assert_eq!(stored.category.as_deref(), Some("hosting"));
+    // Reopened: the key still answers the first entry.
+    let reopened = CostService::open(Arc::clone(&store), config(&root, budgets)).unwrap();
+    assert_eq!(
+        reopened.record(manual(Some("k1"), 6.0)).unwrap(),
+        (id, false)
+    );
+    assert_eq!(reopened.ledger().entries().len(), 4);
+}
