@@ -1,21 +1,153 @@
 //! The `[costs]` configuration section, and where Claude Code's usage logs are.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::pricing::{Price, PriceTable};
+use crate::query::Budgets;
+use crate::service::ServiceConfig;
 use crate::usage::CostMode;
+use crate::zone::Zone;
 
-/// How costs are tracked.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// How costs are tracked (the `[costs]` section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CostsConfig {
+    /// Whether usage logs are read and the cost routes answer.
+    pub enabled: bool,
     /// Claude Code data folders (each holding `projects/`, or a `projects/` folder itself)
     /// read beside the defaults of [`log_roots`].
     pub roots: Vec<PathBuf>,
     /// How a cost is arrived at: `auto` (what a line reports, else computed), `calculate`, or
     /// `display`.
     pub mode: CostMode,
+    /// The IANA zone days, weeks and months begin in (default: the system's).
+    pub timezone: Option<String>,
+    /// Daily and monthly budgets in US$.
+    pub budgets: Budgets,
+    /// Seconds between full passes over the logs (the watcher reads appends at once).
+    pub poll_secs: u64,
+    /// Whether the logs are watched for changes.
+    pub watch: bool,
+    /// Prices by model key (matched as the built-in keys are), in US$ per million tokens,
+    /// replacing or adding to the embedded table.
+    pub prices: BTreeMap<String, PriceOverride>,
+}
+
+impl Default for CostsConfig {
+    fn default() -> Self {
+        CostsConfig {
+            enabled: true,
+            roots: Vec::new(),
+            mode: CostMode::Auto,
+            timezone: None,
+            budgets: Budgets::default(),
+            poll_secs: 30,
+            watch: true,
+            prices: BTreeMap::new(),
+        }
+    }
+}
+
+/// A model's prices in US$ per million tokens; cache prices default to 1.25 × and 0.1 × the
+/// input price; `*_above` prices apply beyond 200k tokens a field (cache prices beyond it
+/// derived from `input_above` the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceOverride {
+    /// Input.
+    pub input: f64,
+    /// Output.
+    pub output: f64,
+    /// Cache writes.
+    pub cache_write: Option<f64>,
+    /// Cache reads.
+    pub cache_read: Option<f64>,
+    /// Input beyond 200k tokens.
+    pub input_above: Option<f64>,
+    /// Output beyond 200k tokens.
+    pub output_above: Option<f64>,
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration `costs.{key}`: {message}")]
+pub struct ConfigError {
+    /// The key.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl CostsConfig {
+    /// The service's configuration: the roots found in `env` and configured, the zone, and
+    /// the price table with the overrides.
+    pub fn service_config(&self, env: &LogEnvironment) -> Result<ServiceConfig, ConfigError> {
+        let error = |key: &str, message: String| ConfigError {
+            key: key.to_owned(),
+            message,
+        };
+        let zone = match &self.timezone {
+            Some(name) => Zone::named(name).map_err(|e| error("timezone", e.to_string()))?,
+            None => Zone::system(),
+        };
+        for (key, limit) in [
+            ("budgets.daily_usd", self.budgets.daily_usd),
+            ("budgets.monthly_usd", self.budgets.monthly_usd),
+        ] {
+            if limit.is_some_and(|l| !(0.0..1e9).contains(&l)) {
+                return Err(error(key, "must be a number from 0 to 1e9".into()));
+            }
+        }
+        if self.poll_secs == 0 {
+            return Err(error("poll_secs", "must be at least 1".into()));
+        }
+        let mut table = PriceTable::built_in();
+        for (model, p) in &self.prices {
+            let values = [
+                Some(p.input),
+                Some(p.output),
+                p.cache_write,
+                p.cache_read,
+                p.input_above,
+                p.output_above,
+            ];
+            if model.is_empty()
+                || values
+                    .iter()
+                    .flatten()
+                    .any(|v| !(0.0..1e6).contains(v))
+            {
+                return Err(error(
+                    &format!("prices.{model}"),
+                    "prices are US$ per million tokens, from 0 to 1e6, for a named model".into(),
+                ));
+            }
+            let mut price = Price::per_million(p.input, p.output, p.cache_write, p.cache_read);
+            if p.input_above.is_some() || p.output_above.is_some() {
+                let input = p.input_above.unwrap_or(p.input);
+                price = price.tiered(
+                    input,
+                    p.output_above.unwrap_or(p.output),
+                    input * 1.25,
+                    input * 0.1,
+                );
+            }
+            table.set(model, price);
+        }
+        Ok(ServiceConfig {
+            roots: candidate_roots(env, &self.roots),
+            mode: self.mode,
+            table,
+            zone,
+            budgets: self.budgets,
+            poll: Duration::from_secs(self.poll_secs),
+            watch: self.watch,
+        })
+    }
 }
 
 /// What the process environment says about Claude Code's folders, handed in by the program
@@ -35,6 +167,14 @@ pub struct LogEnvironment {
 /// set, else `$XDG_CONFIG_HOME/claude` (default `~/.config/claude`) and `~/.claude`; then the
 /// configured `extra` ones. Only folders that exist are answered.
 pub fn log_roots(env: &LogEnvironment, extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut roots = candidate_roots(env, extra);
+    roots.retain(|root| root.is_dir());
+    roots
+}
+
+/// The `projects` folders [`log_roots`] looks for, whether they exist or not (a live reader
+/// watches for those created later).
+pub fn candidate_roots(env: &LogEnvironment, extra: &[PathBuf]) -> Vec<PathBuf> {
     let expand = |raw: &str| -> PathBuf {
         match (raw.strip_prefix("~/"), &env.home) {
             (Some(rest), Some(home)) => home.join(rest),
@@ -67,7 +207,7 @@ pub fn log_roots(env: &LogEnvironment, extra: &[PathBuf]) -> Vec<PathBuf> {
     let mut roots: Vec<PathBuf> = Vec::new();
     for candidate in candidates {
         let projects = projects_folder(&candidate);
-        if projects.is_dir() && !roots.contains(&projects) {
+        if !roots.contains(&projects) {
             roots.push(projects);
         }
     }

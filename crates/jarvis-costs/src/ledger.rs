@@ -16,6 +16,7 @@ use crate::pricing::PriceTable;
 use crate::usage::{CostMode, Priced, SYNTHETIC_MODEL, Tokens, UsageEntry, compute, price};
 
 /// Where a cost came from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {

@@ -82,6 +82,21 @@ impl Serialize for Usd {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Usd {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Number)
+            .description(Some(
+                "US dollars, exact to the nano-dollar (kept as an integer, shown as a decimal).",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Usd {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

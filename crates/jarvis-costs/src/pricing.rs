@@ -147,6 +147,11 @@ impl PriceTable {
         PriceTable { entries }
     }
 
+    /// Sets the price of a model key (matched as the built-in keys are).
+    pub fn set(&mut self, key: &str, price: Price) {
+        self.entries.insert(key.to_owned(), price);
+    }
+
     /// The price of `model` as a log names it, or `None` for a model the table does not know.
     pub fn find(&self, model: &str) -> Option<Price> {
         if let Some(price) = self.entries.get(model) {

@@ -15,6 +15,7 @@ use crate::usage::SYNTHETIC_MODEL;
 use crate::zone::{Zone, date_of, first_of_month, month_of, week_of};
 
 /// How a report groups entries.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
@@ -78,6 +79,7 @@ pub struct Filter {
 }
 
 /// One model's part of a row (ccusage's `modelBreakdowns`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelBreakdown {
@@ -99,6 +101,7 @@ pub struct ModelBreakdown {
 }
 
 /// One row of a report.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportRow {
@@ -121,6 +124,7 @@ pub struct ReportRow {
 }
 
 /// A report.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
@@ -268,6 +272,7 @@ fn name_of(ledger: &Ledger, key: GroupKey) -> &str {
 }
 
 /// Tokens of a block (ccusage's `tokenCounts`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenCounts {
@@ -282,6 +287,7 @@ pub struct TokenCounts {
 }
 
 /// How fast a block spends (ccusage's `burnRate`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BurnRate {
@@ -292,6 +298,7 @@ pub struct BurnRate {
 }
 
 /// Where the active block ends up at its burn rate (ccusage's `projection`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Projection {
@@ -306,6 +313,7 @@ pub struct Projection {
 /// A 5-hour block as ccusage defines it: it starts at the hour of its first entry and holds
 /// every entry until one comes more than 5 hours after its start or after the entry before;
 /// a gap of more than 5 hours between entries is a block of its own.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Block {
@@ -455,6 +463,7 @@ fn block_of(ledger: &Ledger, entries: &[&Entry], now_ms: i64) -> Block {
 }
 
 /// Daily and monthly limits.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Budgets {
@@ -465,6 +474,7 @@ pub struct Budgets {
 }
 
 /// A period against its budget.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BudgetUse {
     /// The limit.
@@ -494,6 +504,7 @@ impl BudgetUse {
 }
 
 /// A day or a month so far.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Period {
     /// The day (`YYYY-MM-DD`) or month (`YYYY-MM`).
@@ -519,6 +530,7 @@ pub struct Period {
 }
 
 /// Spending over the last hour.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct HourRate {
     /// Dollars in the last 60 minutes (which is dollars an hour).
@@ -530,6 +542,7 @@ pub struct HourRate {
 }
 
 /// Today and this month.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Current {
     /// The moment of the answer.

@@ -10,6 +10,7 @@ use crate::usage::{SYNTHETIC_MODEL, Tokens};
 
 /// Tokens and cost of a set of entries (`inputTokens`, `outputTokens`, `cacheCreationTokens`,
 /// `cacheReadTokens`, `totalTokens`, `totalCost`, `entries`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {

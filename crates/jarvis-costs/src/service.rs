@@ -94,6 +94,7 @@ pub enum CostEvent {
 }
 
 /// What reading the usage logs has found, since start-up.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IngestStats {
     /// The roots read, and whether each exists.
