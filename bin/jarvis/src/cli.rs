@@ -1,4 +1,4 @@
-//! The commands: `scan`, `search`, `config`.
+//! The commands: `serve`, `scan`, `search`, `keys`, `costs`, `config`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -84,6 +84,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// What AI use costs, from Claude Code's usage logs: ccusage's reports.
+    Costs {
+        #[command(subcommand)]
+        report: crate::costs::CostReport,
     },
     /// Print the effective configuration (defaults, file, environment and flags combined).
     Config {
@@ -230,6 +235,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Keys { action } => return keys_command(&action, &keys_path),
+        Command::Costs { report } => out = crate::costs::run(&report, &settings.costs)?,
         Command::Config { json } => {
             let roots = roots()?;
             out = if json {
@@ -340,6 +346,16 @@ fn serve(
         telemetry: settings.telemetry.clone(),
         tasks,
         n8n: settings.n8n.clone(),
+        costs: if settings.costs.enabled {
+            Some(
+                settings
+                    .costs
+                    .service_config(&crate::costs::log_environment())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+        } else {
+            None
+        },
         ..jarvis_api::ServerSettings::new(server, roots, data_dir)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

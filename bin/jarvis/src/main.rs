@@ -2,6 +2,7 @@
 //! settings, installs logging, and runs one command.
 
 mod cli;
+mod costs;
 mod settings;
 mod telemetry;
 mod trim;

@@ -27,6 +27,8 @@ pub struct Settings {
     pub n8n: jarvis_integrations::N8nConfig,
     /// System metrics and their history.
     pub telemetry: jarvis_telemetry::TelemetryConfig,
+    /// What AI use costs: usage logs, prices, budgets.
+    pub costs: jarvis_costs::CostsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -191,6 +193,9 @@ impl Settings {
         if !self.n8n.base_url.is_empty() {
             jarvis_integrations::N8nClient::new(&self.n8n).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
+        self.costs
+            .service_config(&jarvis_costs::LogEnvironment::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         if self.tasks.runner.is_empty() || self.tasks.runner[0].trim().is_empty() {
             bail!("invalid configuration `tasks.runner`: needs at least the program to run");
         }

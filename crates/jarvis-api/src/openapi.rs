@@ -166,6 +166,9 @@ fn parameters(route: &Route) -> Vec<Value> {
     out
 }
 
+/// Routes that create with `201` and answer a retry with the same idempotency key with `200`.
+const REPLAYED: &[&str] = &["record_cost"];
+
 fn operation(route: &Route) -> Value {
     let parameters = parameters(route);
     let mut responses = serde_json::Map::new();
@@ -176,6 +179,13 @@ fn operation(route: &Route) -> Value {
         );
     } else {
         responses.insert(route.status.to_string(), success(&route.body, route.cached));
+        if REPLAYED.contains(&route.operation_id.as_str()) {
+            let mut replay = success(&route.body, false);
+            replay["description"] = json!(
+                "A retried request (an idempotency key used before): what the first one recorded"
+            );
+            responses.insert("200".into(), replay);
+        }
     }
     if route.cached {
         responses.insert(
@@ -344,6 +354,12 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<crate::routes::tasks::ExecuteAgent>(&mut found);
     add::<crate::routes::tasks::RunAgent>(&mut found);
     add::<crate::hub::HubStats>(&mut found);
+    add::<jarvis_costs::Current>(&mut found);
+    add::<jarvis_costs::Report>(&mut found);
+    add::<jarvis_costs::Block>(&mut found);
+    add::<crate::routes::costs::CostEntry>(&mut found);
+    add::<crate::routes::costs::CostSources>(&mut found);
+    add::<crate::routes::costs::RecordCost>(&mut found);
     add::<crate::routes::telemetry::MetricsView>(&mut found);
     add::<crate::routes::telemetry::HistoryView>(&mut found);
     add::<crate::routes::telemetry::PointView>(&mut found);

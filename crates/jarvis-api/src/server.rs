@@ -75,6 +75,8 @@ pub struct ServerSettings {
     pub follow: FollowTiming,
     /// What rate limits and WebSocket message budgets refill by.
     pub clock: SharedClock,
+    /// Cost tracking (the ledger's roots, mode, zone, budgets); `None` turns it off.
+    pub costs: Option<jarvis_costs::ServiceConfig>,
 }
 
 impl ServerSettings {
@@ -97,6 +99,7 @@ impl ServerSettings {
             services: None,
             follow: FollowTiming::default(),
             clock: jarvis_core::system_clock(),
+            costs: None,
         }
     }
 }
@@ -122,6 +125,12 @@ pub enum ServerError {
     /// The task engine cannot start.
     #[error("cannot start the task engine: {0}")]
     Tasks(#[from] jarvis_tasks::EngineError),
+    /// The cost ledger cannot be loaded.
+    #[error("cannot load the cost ledger: {0}")]
+    Costs(#[from] jarvis_costs::service::Error),
+    /// A thread cannot be started.
+    #[error("cannot start a thread: {0}")]
+    Thread(#[from] std::io::Error),
     /// The HTTP server cannot start.
     #[error(transparent)]
     Start(#[from] StartError),
@@ -137,6 +146,7 @@ pub struct Server {
     app: Application,
     watcher: CatalogWatcher,
     loops: Vec<LoopHandle>,
+    cost_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 async fn blocking<T: Send + 'static, E: Into<ServerError> + Send + 'static>(
@@ -164,6 +174,7 @@ impl Server {
             services,
             follow,
             clock,
+            costs,
         } = settings;
         let keys_path = data_dir.join("keys.json");
         let keys = Arc::new(blocking(move || KeyStore::open(keys_path)).await?);
@@ -224,6 +235,18 @@ impl Server {
             follow.max_poll,
             follow.give_up_after,
         );
+        let costs = match costs {
+            Some(config) => {
+                let store = Arc::clone(&store);
+                let service =
+                    blocking(move || jarvis_costs::CostService::open(store, config)).await?;
+                Some(service)
+            }
+            None => {
+                tracing::info!("cost tracking is turned off (costs.enabled = false)");
+                None
+            }
+        };
         let tasks = TaskEngine::start(store, tasks).await?;
         if let Err(e) = tasks.runner_available() {
             tracing::warn!(error = %e, "tasks will be refused until the runner is installed");
@@ -238,12 +261,22 @@ impl Server {
                 executions,
                 monitor,
                 clock,
+                costs: costs.clone(),
             },
         )?;
+        // The reader starts once the hub listens, so its first pass is announced.
+        let cost_reader = match &costs {
+            Some(costs) => {
+                crate::services::costs::follow_task_costs(app.state().tasks.clone(), costs.clone());
+                Some(costs.start()?)
+            }
+            None => None,
+        };
         Ok(Server {
             app,
             watcher,
             loops,
+            cost_reader,
         })
     }
 
@@ -281,12 +314,21 @@ impl Server {
     /// and the watcher and stops the monitor, whose history is written a last time.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let monitor = self.monitor().cloned();
+        let costs = self.state().costs.clone();
         let Server {
             app,
             watcher,
             loops,
+            cost_reader,
         } = self;
         let result = app.run_until_stopped().await;
+        if let (Some(costs), Some(reader)) = (costs, cost_reader) {
+            costs.stop();
+            // The reader ends after the pass it is in, if any.
+            if let Err(e) = tokio::task::spawn_blocking(move || reader.join()).await {
+                tracing::error!(error = %e, "cannot stop the cost reader");
+            }
+        }
         for handle in loops {
             handle.stop().await;
         }

@@ -74,6 +74,8 @@ pub struct Parts {
     pub monitor: Option<Arc<jarvis_telemetry::Monitor>>,
     /// What rate limits and WebSocket message budgets refill by.
     pub clock: jarvis_core::SharedClock,
+    /// The cost ledger, when cost tracking is on.
+    pub costs: Option<jarvis_costs::CostService>,
 }
 
 /// A bound, not yet running server.
@@ -189,6 +191,7 @@ impl Application {
             executions,
             monitor,
             clock,
+            costs,
         } = parts;
         let address = format!("{}:{}", config.host, config.port);
         let loopback = config.host == "localhost"
@@ -247,6 +250,9 @@ impl Application {
             add_probes(monitor, &metrics, &tasks, &hub);
         }
         crate::hub::connect_buses(&hub, &tasks, &executions, &services, &catalog);
+        if let Some(costs) = &costs {
+            crate::hub::connect_costs(&hub, costs);
+        }
         let state = web::Data::new(AppState {
             catalog,
             cache,
@@ -260,6 +266,7 @@ impl Application {
             services,
             executions,
             monitor,
+            costs,
             hub,
             metrics,
             limiter: RateLimiter::with_clock(config.rate_limit.clone(), clock),

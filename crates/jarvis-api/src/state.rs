@@ -37,6 +37,8 @@ pub struct AppState {
     pub tickets: jarvis_auth::TicketStore,
     /// The telemetry monitor (system samples, history, processes); `None` when turned off.
     pub monitor: Option<Arc<jarvis_telemetry::Monitor>>,
+    /// The cost ledger; `None` when cost tracking is turned off.
+    pub costs: Option<jarvis_costs::CostService>,
     /// The WebSocket hub.
     pub hub: crate::hub::Hub,
     /// The server's own counters, for `/metrics`.

@@ -102,6 +102,10 @@ diagnostic_codes! {
     WorkflowInvalid = "workflow_invalid", Error;
     /// A live source (n8n's API) could not be read; its last known resources are shown.
     SourceUnreachable = "source_unreachable", Warning;
+    /// A model in the cost ledger has no price: its tokens are counted, its cost is not.
+    ModelUnpriced = "model_unpriced", Warning;
+    /// A Claude Code usage log cannot be read; it is tried again at each pass.
+    UsageLogUnreadable = "usage_log_unreadable", Warning;
 }
 
 impl fmt::Display for DiagnosticCode {

@@ -115,12 +115,7 @@ impl CostsConfig {
                 p.input_above,
                 p.output_above,
             ];
-            if model.is_empty()
-                || values
-                    .iter()
-                    .flatten()
-                    .any(|v| !(0.0..1e6).contains(v))
-            {
+            if model.is_empty() || values.iter().flatten().any(|v| !(0.0..1e6).contains(v)) {
                 return Err(error(
                     &format!("prices.{model}"),
                     "prices are US$ per million tokens, from 0 to 1e6, for a named model".into(),

@@ -111,7 +111,8 @@ pub struct ReportRow {
     /// Totals.
     #[serde(flatten)]
     pub totals: Totals,
-    /// Models used, `<synthetic>` left out.
+    /// Models used, `<synthetic>` left out: a session's in order of first use, the others by
+    /// name.
     pub models_used: Vec<String>,
     /// By model.
     pub model_breakdowns: Vec<ModelBreakdown>,
@@ -126,7 +127,6 @@ pub struct ReportRow {
 /// A report.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// How rows are grouped.
     pub group_by: GroupBy,
@@ -143,7 +143,8 @@ pub struct Report {
 #[derive(Default)]
 struct Acc {
     totals: Totals,
-    models: BTreeMap<Sym, (Totals, bool)>,
+    /// By model: totals, whether unpriced, when first used.
+    models: BTreeMap<Sym, (Totals, bool, i64)>,
     last_ms: i64,
     project: Sym,
 }
@@ -151,9 +152,13 @@ struct Acc {
 impl Acc {
     fn add(&mut self, entry: &Entry) {
         self.totals.add(&entry.tokens, entry.cost);
-        let model = self.models.entry(entry.model).or_default();
+        let model =
+            self.models
+                .entry(entry.model)
+                .or_insert((Totals::default(), false, entry.at_ms));
         model.0.add(&entry.tokens, entry.cost);
         model.1 |= entry.unpriced;
+        model.2 = model.2.min(entry.at_ms);
         if entry.at_ms >= self.last_ms {
             self.last_ms = entry.at_ms;
             self.project = entry.project;
@@ -165,7 +170,7 @@ impl Acc {
             .models
             .iter()
             .filter(|(sym, _)| **sym != 0 && ledger.name(**sym) != SYNTHETIC_MODEL)
-            .map(|(sym, (t, unpriced))| ModelBreakdown {
+            .map(|(sym, (t, unpriced, _))| ModelBreakdown {
                 model_name: ledger.name(*sym).to_owned(),
                 input_tokens: t.input_tokens,
                 output_tokens: t.output_tokens,
@@ -176,9 +181,15 @@ impl Acc {
             })
             .collect();
         breakdowns.sort_by(|a, b| b.cost.cmp(&a.cost).then(a.model_name.cmp(&b.model_name)));
-        let mut models_used: Vec<String> =
-            breakdowns.iter().map(|b| b.model_name.clone()).collect();
-        models_used.sort();
+        // As ccusage lists them: a session's in order of first use, the others by name.
+        let mut used: Vec<(i64, &str)> = self
+            .models
+            .iter()
+            .filter(|(sym, _)| **sym != 0 && ledger.name(**sym) != SYNTHETIC_MODEL)
+            .map(|(sym, (_, _, first))| (if session { *first } else { 0 }, ledger.name(*sym)))
+            .collect();
+        used.sort();
+        let models_used = used.into_iter().map(|(_, m)| m.to_owned()).collect();
         ReportRow {
             period,
             totals: self.totals,
@@ -341,7 +352,7 @@ pub struct Block {
     pub cost_usd: Usd,
     /// Models, `<synthetic>` left out, in order of first use.
     pub models: Vec<String>,
-    /// Spending per minute between the first and the last entry.
+    /// The active block's spending per minute between its first and last entry.
     pub burn_rate: Option<BurnRate>,
     /// The active block's projection to its end.
     pub projection: Option<Projection>,
@@ -429,11 +440,12 @@ fn block_of(ledger: &Ledger, entries: &[&Entry], now_ms: i64) -> Block {
     let is_active = now_ms - last.at_ms < BLOCK_MS && now_ms < end;
     let minutes = (last.at_ms - first.at_ms) as f64 / 60_000.0;
     let io_tokens = counts.input_tokens + counts.output_tokens;
-    let burn_rate = (minutes > 0.0).then(|| BurnRate {
+    // Shown for the active block only, as ccusage shows it.
+    let burn_rate = (is_active && minutes > 0.0).then(|| BurnRate {
         tokens_per_minute: io_tokens as f64 / minutes,
         cost_per_hour: cost.dollars() / minutes * 60.0,
     });
-    let projection = burn_rate.filter(|_| is_active).map(|rate| {
+    let projection = burn_rate.map(|rate| {
         let remaining = ((end - now_ms) as f64 / 60_000.0).max(0.0);
         Projection {
             total_tokens: (io_tokens as f64 + rate.tokens_per_minute * remaining).round() as u64,

@@ -595,6 +595,21 @@ pub(crate) fn connect_buses(
     });
 }
 
+/// Sends the cost ledger's events to the `costs` topic: `recorded` and `budget`.
+pub(crate) fn connect_costs(hub: &Hub, costs: &jarvis_costs::CostService) {
+    let weak = Arc::downgrade(&hub.inner);
+    costs.subscribe(move |event| {
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        let name = match event {
+            jarvis_costs::CostEvent::Recorded { .. } => "recorded",
+            jarvis_costs::CostEvent::BudgetThreshold { .. } => "budget",
+        };
+        Hub { inner }.emit(&Topic::Costs, name, event);
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

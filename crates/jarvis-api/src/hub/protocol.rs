@@ -111,10 +111,12 @@ pub enum Topic {
     Catalog,
     /// Circuit-breaker state changes.
     Services,
+    /// Cost entries recorded and budget thresholds crossed.
+    Costs,
 }
 
 impl Topic {
-    /// Parses `metrics`, `tasks`, `task:<id>`, `workflows`, `catalog` or `services`.
+    /// Parses `metrics`, `tasks`, `task:<id>`, `workflows`, `catalog`, `services` or `costs`.
     pub fn parse(text: &str) -> Result<Topic, Invalid> {
         Ok(match text {
             "metrics" => Topic::Metrics,
@@ -122,6 +124,7 @@ impl Topic {
             "workflows" => Topic::Workflows,
             "catalog" => Topic::Catalog,
             "services" => Topic::Services,
+            "costs" => Topic::Costs,
             other => match other.strip_prefix("task:") {
                 Some(id)
                     if !id.is_empty()
@@ -132,7 +135,7 @@ impl Topic {
                 }
                 _ => {
                     return Err(Invalid(format!(
-                        "unknown topic `{other}`; topics are metrics, tasks, task:<id>, workflows, catalog, services"
+                        "unknown topic `{other}`; topics are metrics, tasks, task:<id>, workflows, catalog, services, costs"
                     )));
                 }
             },
@@ -149,6 +152,7 @@ impl fmt::Display for Topic {
             Topic::Workflows => f.write_str("workflows"),
             Topic::Catalog => f.write_str("catalog"),
             Topic::Services => f.write_str("services"),
+            Topic::Costs => f.write_str("costs"),
         }
     }
 }
@@ -257,6 +261,7 @@ mod tests {
             "workflows",
             "catalog",
             "services",
+            "costs",
         ] {
             assert_eq!(Topic::parse(text).unwrap().to_string(), text);
         }

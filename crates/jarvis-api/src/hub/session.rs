@@ -381,7 +381,7 @@ pub(crate) async fn run(connection: Connection) {
             "connection_id": id,
             "principal": client.principal.name,
             "scopes": client.principal.scopes,
-            "topics": ["metrics", "tasks", "task:<id>", "workflows", "catalog", "services"],
+            "topics": ["metrics", "tasks", "task:<id>", "workflows", "catalog", "services", "costs"],
             "heartbeat_ms": heartbeat_ms,
             "max_message_bytes": config.max_message_bytes,
         }),

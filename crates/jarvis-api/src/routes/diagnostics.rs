@@ -76,10 +76,12 @@ async fn diagnostics(
         })
         .collect();
     let path = params.get("path").map(str::to_owned);
-    cached(&req, &state, Version::V2, move |snapshot| {
+    let costs = cost_diagnostics(&state);
+    let select = move |snapshot: std::sync::Arc<jarvis_discovery::CatalogSnapshot>| {
         let items: Vec<&Diagnostic> = snapshot
             .diagnostics()
             .iter()
+            .chain(costs.iter())
             .filter(|d| d.severity >= min_severity)
             .filter(|d| codes.is_empty() || codes.contains(&d.code))
             .filter(|d| {
@@ -89,6 +91,51 @@ async fn diagnostics(
             .collect();
         let (page, pagination) = paginate(items, limit, offset);
         v2_prefix(&page, Some(&pagination), snapshot.generation())
+    };
+    if state.costs.is_none() || !has_cost_diagnostics(&state) {
+        return cached(&req, &state, Version::V2, select).await;
+    }
+    // The ledger's findings move without the catalog: rendered for this request.
+    let snapshot = state.catalog.snapshot();
+    let prefix = crate::error::blocking(move || select(snapshot)).await?;
+    Ok(crate::reply::finish(
+        actix_web::http::StatusCode::OK,
+        &prefix,
+        None,
+    ))
+}
+
+fn has_cost_diagnostics(state: &AppState) -> bool {
+    state.costs.as_ref().is_some_and(|costs| {
+        !costs.stats().unreadable.is_empty() || costs.ledger().entries().iter().any(|e| e.unpriced)
     })
-    .await
+}
+
+/// The cost ledger's findings: models without a price, usage logs that cannot be read.
+fn cost_diagnostics(state: &AppState) -> Vec<Diagnostic> {
+    let Some(costs) = &state.costs else {
+        return Vec::new();
+    };
+    let mut out: Vec<Diagnostic> = costs
+        .stats()
+        .unreadable
+        .into_iter()
+        .map(|(path, error)| {
+            Diagnostic::new(
+                DiagnosticCode::UsageLogUnreadable,
+                path,
+                format!("cannot read this usage log ({error}); it is tried again at each pass"),
+            )
+        })
+        .collect();
+    for (model, entries) in costs.ledger().unpriced_models() {
+        out.push(Diagnostic::new(
+            DiagnosticCode::ModelUnpriced,
+            format!("costs/models/{model}"),
+            format!(
+                "model `{model}` has no price: {entries} entries count their tokens but no cost; add it under costs.prices"
+            ),
+        ));
+    }
+    out
 }

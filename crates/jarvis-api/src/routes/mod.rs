@@ -3,6 +3,7 @@
 
 pub(crate) mod antigravity;
 pub(crate) mod cache;
+pub(crate) mod costs;
 pub(crate) mod diagnostics;
 pub(crate) mod docs;
 pub(crate) mod keys;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     keys::configure(cfg, &mut routes);
     tasks::configure(cfg, &mut routes);
     telemetry::configure(cfg, &mut routes);
+    costs::configure(cfg, &mut routes);
     ws::configure(cfg, &mut routes);
     legacy::configure(cfg, &mut routes);
     routes.into_list()

@@ -38,7 +38,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             Doc {
                 operation: operation.into(),
                 tag: "realtime",
-                summary: "WebSocket hub: subscribe to metrics, tasks, task:<id>, workflows, catalog, services; run commands (see docs/api.md)".into(),
+                summary: "WebSocket hub: subscribe to metrics, tasks, task:<id>, workflows, catalog, services, costs; run commands (see docs/api.md)".into(),
                 params: vec![
                     Param::query(
                         "ticket",

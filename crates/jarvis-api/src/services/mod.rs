@@ -2,4 +2,5 @@
 //! done here, once. Handlers and the hub parse, call one function here, and render; nothing here
 //! imports a route or the hub.
 
+pub(crate) mod costs;
 pub(crate) mod tasks;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod api;
+mod costs;
 mod security;
 mod services;
 mod support;

@@ -406,6 +406,7 @@ async fn non_loopback_without_keys_refuses_to_start() {
         executions: follower.clone(),
         monitor: None,
         clock: jarvis_core::system_clock(),
+        costs: None,
     };
     let err = Application::build(&config, parts()).unwrap_err();
     assert!(

@@ -17,6 +17,7 @@ use serde_json::Value;
 const RUNNER: &str = r#"#!/bin/sh
 case "$1" in
   *slow*) sleep 30 ;;
+  *spend*) printf '{"type":"result","subtype":"success","session_id":"run-spend-1","total_cost_usd":0.25,"usage":{"input_tokens":30,"output_tokens":50},"modelUsage":{"claude-sonnet-4-5-20250929":{}}}\n'; exit 0 ;;
   *flood*) sleep 0.5; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do head -c 1000000 /dev/zero | tr '\0' x; sleep 0.05; done; echo ;;
 esac
 for a in "$@"; do printf 'ARG<%s>\n' "$a"; done
@@ -48,6 +49,25 @@ impl Drop for TestApp {
         if let Some(monitor) = &self.monitor {
             monitor.stop();
         }
+    }
+}
+
+/// Daily budget of the test server's cost ledger, in US$.
+pub const DAILY_BUDGET: f64 = 2.0;
+
+/// Cost tracking over `<home>/.claude/projects`, in UTC, priced by calculation.
+fn test_costs(home: &Path) -> jarvis_costs::ServiceConfig {
+    jarvis_costs::ServiceConfig {
+        roots: vec![home.join(".claude/projects")],
+        mode: jarvis_costs::CostMode::Calculate,
+        table: jarvis_costs::PriceTable::built_in(),
+        zone: jarvis_costs::Zone::utc(),
+        budgets: jarvis_costs::Budgets {
+            daily_usd: Some(DAILY_BUDGET),
+            monthly_usd: Some(100.0),
+        },
+        poll: Duration::from_secs(5),
+        watch: true,
     }
 }
 
@@ -295,6 +315,7 @@ async fn launch(
             give_up_after: Duration::from_secs(10),
         },
         clock,
+        costs: Some(test_costs(&home)),
         ..ServerSettings::new(config.clone(), roots, dir.join("data"))
     };
     let server = Server::start(settings).await.unwrap();
