@@ -88,6 +88,9 @@ pub fn contract() -> Result<()> {
 fn run(schemathesis: &Path, binary: &Path, dir: &Path) -> Result<()> {
     let corpus = dir.join("corpus");
     println!("{}", jarvis_testkit::generate(&corpus, 300)?);
+    // Claude Code usage logs in the corpus home, so the cost routes answer over real entries.
+    let logs = jarvis_testkit::generate_usage_logs(&corpus.join(".claude"), 2)?;
+    println!("usage logs: {} files, {} bytes", logs.files, logs.bytes);
     let runner = dir.join("runner.sh");
     std::fs::write(
         &runner,
@@ -108,7 +111,9 @@ fn run(schemathesis: &Path, binary: &Path, dir: &Path) -> Result<()> {
     std::fs::write(&config, text)?;
     let key = created_key(binary, &config, "contract")?;
     let revoker = created_key(binary, &config, "contract revoker")?;
-    let (mut server, address) = crate::http_bench::start_server(binary, &config, &corpus, &[])?;
+    // The corpus home's logs only, whatever this shell's environment names.
+    let (mut server, address) =
+        crate::http_bench::start_server(binary, &config, &corpus, &[("CLAUDE_CONFIG_DIR", "")])?;
     let seed = std::env::var("JARVIS_CONTRACT_SEED").unwrap_or_else(|_| DEFAULT_SEED.to_owned());
     let document = format!("{address}/api/v2/openapi.json");
     let runs: [(&str, &str, &[&str]); 3] = [

@@ -18,6 +18,139 @@ pub(crate) const TASK_STATUSES: &[TaskStatus] = &[
     TaskStatus::Interrupted,
 ];
 
+/// The cost ledger: totals by source, today and this month against budgets, unpriced entries,
+/// and what reading the usage logs did.
+fn cost_families(e: &mut Exposition, costs: &jarvis_costs::CostService) {
+    use jarvis_costs::Source;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let config = costs.config();
+    let (by_source, unpriced, current) = {
+        let ledger = costs.ledger();
+        let mut by_source = [(jarvis_costs::Totals::default()); 4];
+        let mut unpriced = 0u64;
+        for entry in ledger.counted() {
+            let i = Source::ALL
+                .iter()
+                .position(|s| *s == entry.source)
+                .unwrap_or(0);
+            by_source[i].add(&entry.tokens, entry.cost);
+            unpriced += u64::from(entry.unpriced);
+        }
+        let current = jarvis_costs::current(&ledger, now, &config.zone, &config.budgets);
+        (by_source, unpriced, current)
+    };
+    e.family(
+        "jarvis_cost_usd_total",
+        Kind::Counter,
+        "US$ in the cost ledger, by source (task runs whose session's log is read count once, as the log's)",
+    );
+    for (source, totals) in Source::ALL.iter().zip(&by_source) {
+        e.sample(
+            "jarvis_cost_usd_total",
+            &[("source", source.as_str())],
+            totals.total_cost.dollars(),
+        );
+    }
+    e.family(
+        "jarvis_cost_tokens_total",
+        Kind::Counter,
+        "Tokens in the cost ledger, by source and type",
+    );
+    for (source, t) in Source::ALL.iter().zip(&by_source) {
+        for (kind, n) in [
+            ("input", t.input_tokens),
+            ("output", t.output_tokens),
+            ("cache_creation", t.cache_creation_tokens),
+            ("cache_read", t.cache_read_tokens),
+        ] {
+            e.sample(
+                "jarvis_cost_tokens_total",
+                &[("source", source.as_str()), ("type", kind)],
+                n as f64,
+            );
+        }
+    }
+    e.family(
+        "jarvis_cost_period_usd",
+        Kind::Gauge,
+        "US$ spent today and this month (days in costs.timezone)",
+    )
+    .sample(
+        "jarvis_cost_period_usd",
+        &[("period", "day")],
+        current.today.totals.total_cost.dollars(),
+    )
+    .sample(
+        "jarvis_cost_period_usd",
+        &[("period", "month")],
+        current.month.totals.total_cost.dollars(),
+    );
+    e.family(
+        "jarvis_cost_budget_used_ratio",
+        Kind::Gauge,
+        "Share of each configured budget spent (1 = all of it)",
+    );
+    for (period, budget) in [
+        ("day", current.today.budget),
+        ("month", current.month.budget),
+    ] {
+        if let Some(budget) = budget {
+            e.sample(
+                "jarvis_cost_budget_used_ratio",
+                &[("period", period)],
+                budget.percent / 100.0,
+            );
+        }
+    }
+    e.single(
+        "jarvis_cost_burn_rate_usd_per_hour",
+        Kind::Gauge,
+        "US$ spent in the last 60 minutes",
+        current.burn_rate.cost_per_hour.dollars(),
+    );
+    e.single(
+        "jarvis_cost_unpriced_entries",
+        Kind::Gauge,
+        "Ledger entries whose model has no price: their tokens count, their cost does not",
+        unpriced as f64,
+    );
+    let stats = costs.stats();
+    e.single(
+        "jarvis_cost_log_lines_total",
+        Kind::Counter,
+        "Complete lines read from Claude Code's usage logs since start",
+        stats.lines as f64,
+    );
+    e.family(
+        "jarvis_cost_log_lines_skipped_total",
+        Kind::Counter,
+        "Usage lines skipped since start, by reason",
+    )
+    .sample(
+        "jarvis_cost_log_lines_skipped_total",
+        &[("reason", "null_field")],
+        stats.null_fields as f64,
+    )
+    .sample(
+        "jarvis_cost_log_lines_skipped_total",
+        &[("reason", "unparseable")],
+        stats.unparseable as f64,
+    )
+    .sample(
+        "jarvis_cost_log_lines_skipped_total",
+        &[("reason", "invalid")],
+        stats.invalid as f64,
+    );
+    e.single(
+        "jarvis_cost_log_files_unreadable",
+        Kind::Gauge,
+        "Usage logs that could not be read at the last pass",
+        stats.unreadable.len() as f64,
+    );
+}
+
 /// The whole exposition.
 pub(crate) fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String {
     let mut e = Exposition::new();
@@ -218,6 +351,10 @@ pub(crate) fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>
         "Process groups of task runners that had outlived the previous server, ended at start-up",
         state.tasks.orphans_ended() as f64,
     );
+
+    if let Some(costs) = &state.costs {
+        cost_families(&mut e, costs);
+    }
 
     // The catalog.
     let snapshot = state.catalog.snapshot();

@@ -69,6 +69,8 @@ fn kind_schema(kind: Kind) -> Value {
         Kind::Integer { min, max } => json!({ "type": "integer", "minimum": min, "maximum": max }),
         Kind::Boolean => json!({ "type": "boolean" }),
         Kind::OneOf(values) => json!({ "type": "string", "enum": values }),
+        Kind::Named { name, .. } => json!({ "$ref": format!("#/components/schemas/{name}") }),
+        Kind::Date => json!({ "type": "string", "format": "date" }),
     }
 }
 
@@ -384,6 +386,14 @@ fn schemas() -> BTreeMap<String, Value> {
                 "took_us": { "type": "integer", "description": "Search time in microseconds" },
                 "hits": { "type": "array", "items": { "$ref": "#/components/schemas/SearchHitView" } },
             },
+        }),
+    );
+    out.insert(
+        "TimeZone".into(),
+        json!({
+            "type": "string",
+            "description": "An IANA time zone name, or UTC",
+            "enum": jarvis_costs::zone::zone_names(),
         }),
     );
     out.insert(

@@ -249,6 +249,22 @@ pub fn check(spec: &Param, value: &str) -> Result<(), ApiError> {
                 ));
             }
         }
+        Kind::Date => {
+            if jarvis_costs::zone::parse_iso_date(value).is_none() {
+                return Err(ApiError::invalid(
+                    name,
+                    format!("`{name}` must be a date that exists, YYYY-MM-DD, not `{value}`"),
+                ));
+            }
+        }
+        Kind::Named { name: list, values } => {
+            if values.binary_search(&value).is_err() {
+                return Err(ApiError::invalid(
+                    name,
+                    format!("`{name}` must be one of the {list} names, not `{value}`"),
+                ));
+            }
+        }
         Kind::OneOf(values) => {
             if !values.contains(&value) {
                 return Err(ApiError::invalid(

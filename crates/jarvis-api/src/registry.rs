@@ -37,6 +37,15 @@ pub enum Kind {
     Boolean,
     /// One of these words.
     OneOf(&'static [&'static str]),
+    /// One of a long list of words, kept once in the document's components under `name`.
+    Named {
+        /// The component's name.
+        name: &'static str,
+        /// The words.
+        values: &'static [&'static str],
+    },
+    /// A calendar date, `YYYY-MM-DD` (the JSON Schema `date` format): a day that exists.
+    Date,
 }
 
 /// The most characters of a query text without a bound of its own. With [`MAX_ITEMS`], it keeps
@@ -141,6 +150,20 @@ impl Param {
     #[must_use]
     pub const fn one_of(mut self, values: &'static [&'static str]) -> Param {
         self.kind = Kind::OneOf(values);
+        self
+    }
+
+    /// One of `values`, documented once as the component `name`.
+    #[must_use]
+    pub const fn named(mut self, name: &'static str, values: &'static [&'static str]) -> Param {
+        self.kind = Kind::Named { name, values };
+        self
+    }
+
+    /// A calendar date, `YYYY-MM-DD`.
+    #[must_use]
+    pub const fn date(mut self) -> Param {
+        self.kind = Kind::Date;
         self
     }
 

@@ -32,12 +32,7 @@ impl Zone {
         if name.eq_ignore_ascii_case("utc") || name == "Z" {
             return Ok(Zone::utc());
         }
-        let valid = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b));
-        if !valid {
+        if !valid_name(name) {
             return Err(UnknownZone(name.to_owned()));
         }
         TimeZone::get(name)
@@ -82,6 +77,39 @@ impl Zone {
             .map(|zoned| zoned.timestamp().as_millisecond())
             .unwrap_or(naive)
     }
+}
+
+/// Every zone name [`Zone::named`] accepts, sorted: the system's database and the embedded one,
+/// and `UTC`.
+pub fn zone_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|name| name.as_str().to_owned())
+            .filter(|name| valid_name(name) && TimeZone::get(name).is_ok())
+            .collect();
+        names.push("UTC".into());
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|name| &*Box::leak(name.into_boxed_str()))
+            .collect()
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b))
+}
+
+/// The day number of `YYYY-MM-DD` exactly (the JSON Schema `date` format).
+pub fn parse_iso_date(text: &str) -> Option<i64> {
+    (text.len() == 10).then(|| parse_date(text)).flatten()
 }
 
 /// `YYYY-MM-DD` of a day number.

@@ -25,10 +25,6 @@ use crate::reply;
 use crate::routing::Routes;
 use crate::state::AppState;
 
-/// A date, `YYYY-MM-DD` or `YYYYMMDD`.
-const DATE_PATTERN: &str = "^[0-9]{4}-?[0-9]{2}-?[0-9]{2}$";
-/// An IANA zone name.
-const ZONE_PATTERN: &str = "^[A-Za-z0-9/_+-]+$";
 /// An entries cursor: the last entry's time and id.
 const ENTRY_CURSOR_PATTERN: &str = "^[0-9]{1,16}\\.cst_[0-9a-f]{24}$";
 /// An entry id.
@@ -45,18 +41,13 @@ fn tz_param() -> Param {
         "string",
         "The IANA time zone days begin in (default: costs.timezone, else the server's)",
     )
-    .pattern(ZONE_PATTERN, 1, 64)
+    .named("TimeZone", jarvis_costs::zone::zone_names())
 }
 
 fn range_params() -> Vec<Param> {
     vec![
-        Param::query(
-            "since",
-            "string",
-            "From this day, inclusive (YYYY-MM-DD or YYYYMMDD)",
-        )
-        .pattern(DATE_PATTERN, 8, 10),
-        Param::query("until", "string", "Up to this day, inclusive").pattern(DATE_PATTERN, 8, 10),
+        Param::query("since", "string", "From this day, inclusive (YYYY-MM-DD)").date(),
+        Param::query("until", "string", "Up to this day, inclusive (YYYY-MM-DD)").date(),
         tz_param(),
     ]
 }
@@ -528,9 +519,9 @@ pub struct RecordCost {
     /// The currency: `USD` (the only one costs are kept in).
     #[schema(pattern = "^USD$")]
     pub currency: String,
-    /// When the cost arose (RFC 3339; default: now).
+    /// When the cost arose (RFC 3339 date-time; default: now).
     #[serde(default)]
-    #[schema(min_length = 10, max_length = 40)]
+    #[schema(format = DateTime)]
     pub at: Option<String>,
     /// `manual` (default) or `workflow`.
     #[serde(default)]
@@ -572,6 +563,32 @@ pub struct RecordCost {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._:-]+$")]
     pub idempotency_key: Option<String>,
+}
+
+/// An RFC 3339 date-time, strictly: a `T` between date and time, a day that exists, an offset
+/// within a day.
+fn rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let date_ok = text
+        .get(..10)
+        .and_then(jarvis_costs::zone::parse_iso_date)
+        .is_some();
+    let offset_ok = match b.last() {
+        Some(b'Z' | b'z') => true,
+        _ => text
+            .len()
+            .checked_sub(6)
+            .and_then(|i| text.get(i..))
+            .is_some_and(|o| {
+                let hours = o.get(1..3).and_then(|h| h.parse::<u8>().ok());
+                let minutes = o.get(4..6).and_then(|m| m.parse::<u8>().ok());
+                hours.is_some_and(|h| h < 24) && minutes.is_some_and(|m| m < 60)
+            }),
+    };
+    if !date_ok || !offset_ok || !matches!(b.get(10), Some(b'T' | b't')) {
+        return None;
+    }
+    jarvis_costs::time::parse_rfc3339_ms(text)
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -646,9 +663,8 @@ async fn record(
         }
     };
     let at_ms = match &body.at {
-        Some(text) => jarvis_costs::time::parse_rfc3339_ms(text)
-            .filter(|ms| (0..=253_402_300_799_999).contains(ms))
-            .ok_or_else(|| invalid(format!("`at` is not an RFC 3339 time: {text:?}")))?,
+        Some(text) => rfc3339(text)
+            .ok_or_else(|| invalid(format!("`at` is not an RFC 3339 date-time: {text:?}")))?,
         None => now_ms(),
     };
     if body.tags.len() > 16 {

@@ -645,7 +645,10 @@ async fn the_document_states_what_the_parser_enforces() {
         {
             let bad = match param.kind {
                 jarvis_api::Kind::Integer { max, .. } => (max + 1).to_string(),
-                jarvis_api::Kind::OneOf(_) => "not-one-of-them".to_owned(),
+                jarvis_api::Kind::OneOf(_) | jarvis_api::Kind::Named { .. } => {
+                    "not-one-of-them".to_owned()
+                }
+                jarvis_api::Kind::Date => "2025-02-30".to_owned(),
                 jarvis_api::Kind::Boolean => "maybe".to_owned(),
                 jarvis_api::Kind::Text { max_len, .. } => "x".repeat(max_len + 1),
             };
