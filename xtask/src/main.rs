@@ -604,6 +604,20 @@ fn bench(args: &[String]) -> Result<()> {
             ])
             .env("JARVIS_BENCH_USAGE_MB", if quick { "100" } else { "1024" }),
     )?;
+    step(
+        "costs: the live ledger over the same logs — first pass into SQLite, restart, appends through the watcher, reports",
+        cargo()
+            .args([
+                "bench",
+                "-p",
+                "jarvis-costs",
+                "--bench",
+                "live",
+                "--",
+                "--bench",
+            ])
+            .env("JARVIS_BENCH_USAGE_MB", if quick { "100" } else { "1024" }),
+    )?;
     idle_bench(&binary, if quick { 10 } else { 60 })?;
     println!(
         "\n==> memory: jarvis scan of the 10,000-resource corpus (release binary, fresh process)"

@@ -185,6 +185,45 @@ pub(crate) fn json_error(
     api.into()
 }
 
+/// A request body that is a JSON object, read into `T`. `web::Json` alone would also read a
+/// struct from a JSON array of its fields (serde's sequence form, `[]` for a struct whose
+/// fields all have defaults): every body this API takes is an object, and anything else is
+/// refused with `MALFORMED_BODY`.
+pub(crate) struct JsonObject<T>(pub T);
+
+impl<T> JsonObject<T> {
+    /// The body.
+    pub(crate) fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let json = actix_web::web::Json::<Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            if !value.is_object() {
+                return Err(
+                    ApiError::new(Code::MalformedBody, "the body must be a JSON object").into(),
+                );
+            }
+            serde_json::from_value::<T>(value)
+                .map(JsonObject)
+                .map_err(|e| {
+                    ApiError::new(
+                        Code::MalformedBody,
+                        format!("the body is not valid JSON: Json deserialize error: {e}"),
+                    )
+                    .into()
+                })
+        })
+    }
+}
+
 /// Turns actix's query-string errors into envelope errors.
 pub(crate) fn query_error(
     err: actix_web::error::QueryPayloadError,

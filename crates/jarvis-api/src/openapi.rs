@@ -362,6 +362,7 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<crate::routes::costs::CostEntry>(&mut found);
     add::<crate::routes::costs::CostSources>(&mut found);
     add::<crate::routes::costs::RecordCost>(&mut found);
+    add::<crate::routes::costs::TagName>(&mut found);
     add::<crate::routes::telemetry::MetricsView>(&mut found);
     add::<crate::routes::telemetry::HistoryView>(&mut found);
     add::<crate::routes::telemetry::PointView>(&mut found);

@@ -243,6 +243,8 @@ fn help_is_available_for_every_command() {
         vec!["scan", "--help"],
         vec!["search", "--help"],
         vec!["config", "--help"],
+        vec!["costs", "--help"],
+        vec!["costs", "daily", "--help"],
     ] {
         let out = home.jarvis(&args);
         assert!(out.status.success(), "{args:?}");
@@ -862,4 +864,151 @@ fn walkdir_files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A usage log in the home's `~/.claude/projects`: one response streamed twice, a second on
+/// the next UTC day (still the same day in Los Angeles), and a model without a price.
+fn usage_logs(home: &Home) {
+    let line = |id: &str, at: &str, model: &str, output: u64| {
+        format!(
+            r#"{{"type":"assistant","timestamp":"{at}","sessionId":"s1","version":"2.0.37","requestId":"r-{id}","message":{{"id":"{id}","model":"{model}","usage":{{"input_tokens":1000,"output_tokens":{output}}}}}}}"#
+        ) + "\n"
+    };
+    let dir = home.path().join(".claude/projects/-home-me-app");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("s1.jsonl"),
+        line(
+            "m1",
+            "2025-11-03T23:30:00.000Z",
+            "claude-sonnet-4-20250514",
+            10,
+        ) + &line(
+            "m1",
+            "2025-11-03T23:30:00.000Z",
+            "claude-sonnet-4-20250514",
+            1000,
+        ) + &line(
+            "m2",
+            "2025-11-04T01:00:00.000Z",
+            "claude-sonnet-4-20250514",
+            2000,
+        ) + &line("m3", "2025-11-04T02:00:00.000Z", "mystery-9", 5),
+    )
+    .unwrap();
+}
+
+#[test]
+fn costs_reports_read_the_logs_as_ccusage_does() {
+    let home = Home::new();
+    usage_logs(&home);
+    let out = home.jarvis(&[
+        "costs",
+        "daily",
+        "--json",
+        "--tz",
+        "UTC",
+        "--mode",
+        "calculate",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    // 2000 input at $3/M, 3000 output at $15/M, and the unpriced model's tokens.
+    assert_eq!(json["totals"]["inputTokens"], 3000);
+    assert_eq!(json["totals"]["outputTokens"], 3005);
+    assert_eq!(json["totals"]["totalTokens"], 6005);
+    let cost = json["totals"]["totalCost"].as_f64().unwrap();
+    assert!((cost - 0.051).abs() < 1e-12, "{cost}");
+    let days: Vec<&str> = json["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(days, ["2025-11-03", "2025-11-04"]);
+    assert_eq!(json["unpricedModels"], serde_json::json!(["mystery-9"]));
+    // Days begin where --tz says.
+    let out = home.jarvis(&["costs", "daily", "--json", "--tz", "America/Los_Angeles"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["daily"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json["daily"][0]["period"], "2025-11-03");
+    // The other reports, and the table.
+    for (report, key) in [
+        ("weekly", "weekly"),
+        ("monthly", "monthly"),
+        ("session", "session"),
+    ] {
+        let out = home.jarvis(&["costs", report, "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(json[key].as_array().unwrap().len(), 1, "{report}: {json}");
+        assert_eq!(json["totals"]["totalTokens"], 6005, "{report}");
+    }
+    let out = home.jarvis(&["costs", "blocks", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["blocks"][0]["entries"], 3, "{json}");
+    let out = home.jarvis(&["costs", "daily", "--since", "20251104", "--tz", "UTC"]);
+    let table = stdout(&out);
+    assert!(
+        table.contains("2025-11-04") && !table.contains("2025-11-03"),
+        "{table}"
+    );
+    assert!(table.contains("No price for mystery-9"), "{table}");
+    let out = home.jarvis(&["costs", "daily", "--since", "2025-13-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--since"), "{}", stderr(&out));
+    let out = home.jarvis(&["costs", "daily", "--tz", "Mars/Olympus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("costs.timezone"), "{}", stderr(&out));
+}
+
+/// The shared corpus (`JARVIS_CORPUS`): `jarvis costs daily --json` gives the totals and days
+/// `expected/usage-summary.json` holds for ccusage.
+#[test]
+fn costs_daily_on_the_corpus_equals_the_expected_summary() {
+    let Some(corpus) = std::env::var_os("JARVIS_CORPUS").map(PathBuf::from) else {
+        eprintln!("corpus cost check did not run: set JARVIS_CORPUS");
+        return;
+    };
+    let home = Home::new();
+    let out = home
+        .command(&[
+            "costs",
+            "daily",
+            "--json",
+            "--tz",
+            "UTC",
+            "--mode",
+            "calculate",
+        ])
+        .env("CLAUDE_CONFIG_DIR", corpus.join("claude-home"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(corpus.join("expected/usage-summary.json")).unwrap(),
+    )
+    .unwrap();
+    let want = &expected["calculate_mode"];
+    for field in [
+        "inputTokens",
+        "outputTokens",
+        "cacheCreationTokens",
+        "cacheReadTokens",
+        "totalTokens",
+        "totalCost",
+    ] {
+        assert_eq!(json["totals"][field], want["totals"][field], "{field}");
+    }
+    for day in json["daily"].as_array().unwrap() {
+        let period = day["period"].as_str().unwrap();
+        assert_eq!(
+            day["totalTokens"], want["byDayUTC"][period]["totalTokens"],
+            "{period}"
+        );
+        assert_eq!(
+            day["totalCost"], want["byDayUTC"][period]["totalCost"],
+            "{period}"
+        );
+    }
 }

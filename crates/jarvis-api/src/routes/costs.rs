@@ -327,16 +327,34 @@ async fn blocks(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
 pub struct TokenView {
     /// Input tokens.
     #[schema(maximum = 1_000_000_000_000_u64)]
+    #[serde(deserialize_with = "whole")]
     pub input: u64,
     /// Output tokens.
     #[schema(maximum = 1_000_000_000_000_u64)]
+    #[serde(deserialize_with = "whole")]
     pub output: u64,
     /// Cache writes.
     #[schema(maximum = 1_000_000_000_000_u64)]
+    #[serde(deserialize_with = "whole")]
     pub cache_write: u64,
     /// Cache reads.
     #[schema(maximum = 1_000_000_000_000_u64)]
+    #[serde(deserialize_with = "whole")]
     pub cache_read: u64,
+}
+
+/// A whole number as JSON Schema's `integer` means it: `7` or `7.0`, not negative, not `7.5`.
+fn whole<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(n) = number.as_u64() {
+        return Ok(n);
+    }
+    match number.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= 1e15 => Ok(f as u64),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a whole number of tokens, not {number}"
+        ))),
+    }
 }
 
 /// One entry of the ledger.
@@ -552,7 +570,7 @@ pub struct RecordCost {
     pub category: Option<String>,
     /// Tags: at most 16, each 1 to 64 characters.
     #[serde(default)]
-    #[schema(max_items = 16)]
+    #[schema(max_items = 16, value_type = Vec<TagName>)]
     pub tags: Vec<String>,
     /// What it was.
     #[serde(default)]
@@ -591,6 +609,22 @@ fn rfc3339(text: &str) -> Option<i64> {
     jarvis_costs::time::parse_rfc3339_ms(text)
 }
 
+/// A tag: 1 to 64 characters.
+pub struct TagName;
+
+impl utoipa::PartialSchema for TagName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(64))
+            .description(Some("A tag: 1 to 64 characters"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TagName {}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(Code::ValidationError, message)
 }
@@ -605,9 +639,6 @@ fn bounded(
         Some(v) if v.chars().count() < min || v.chars().count() > max => Err(invalid(format!(
             "`{name}` must be {min} to {max} characters"
         ))),
-        Some(v) if v.chars().any(char::is_control) => Err(invalid(format!(
-            "`{name}` must not hold control characters"
-        ))),
         other => Ok(other),
     }
 }
@@ -616,7 +647,7 @@ async fn record(
     req: HttpRequest,
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<RecordCost>,
+    body: crate::error::JsonObject<RecordCost>,
 ) -> Result<HttpResponse, ApiError> {
     let costs = service(&state)?;
     let body = body.into_inner();

@@ -133,7 +133,7 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<CreateKey>,
+    body: crate::error::JsonObject<CreateKey>,
 ) -> Result<HttpResponse, ApiError> {
     let CreateKey { name, scopes } = body.into_inner();
     let keys = state.keys.clone();

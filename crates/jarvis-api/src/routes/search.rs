@@ -183,7 +183,7 @@ pub(crate) fn parse_query(params: &Params) -> Result<SearchQuery, ApiError> {
 
 async fn search_post(
     state: web::Data<AppState>,
-    body: web::Json<SearchRequest>,
+    body: crate::error::JsonObject<SearchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let len = body.q.chars().count();

@@ -356,7 +356,7 @@ async fn submit(state: &AppState, spec: TaskSpec) -> Result<HttpResponse, ApiErr
 async fn execute_command(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<ExecuteCommand>,
+    body: crate::error::JsonObject<ExecuteCommand>,
 ) -> Result<HttpResponse, ApiError> {
     let ExecuteCommand {
         command,
@@ -372,7 +372,7 @@ async fn run_command(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<RunCommand>,
+    body: crate::error::JsonObject<RunCommand>,
 ) -> Result<HttpResponse, ApiError> {
     let RunCommand {
         arguments,
@@ -387,7 +387,7 @@ async fn run_command(
 async fn execute_agent(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<ExecuteAgent>,
+    body: crate::error::JsonObject<ExecuteAgent>,
 ) -> Result<HttpResponse, ApiError> {
     let ExecuteAgent {
         agent,
@@ -404,7 +404,7 @@ async fn run_agent(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<RunAgent>,
+    body: crate::error::JsonObject<RunAgent>,
 ) -> Result<HttpResponse, ApiError> {
     let RunAgent {
         task,

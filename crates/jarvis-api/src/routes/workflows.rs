@@ -201,7 +201,7 @@ fn integration_error(e: &jarvis_integrations::Error) -> HttpResponse {
 async fn trigger_original(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<TriggerWorkflow>,
+    body: crate::error::JsonObject<TriggerWorkflow>,
 ) -> Result<HttpResponse, ApiError> {
     let TriggerWorkflow {
         workflow_id,
@@ -214,7 +214,7 @@ async fn trigger_v2(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<TriggerParameters>,
+    body: crate::error::JsonObject<TriggerParameters>,
 ) -> Result<HttpResponse, ApiError> {
     trigger(&caller, &state, &id, body.into_inner().parameters).await
 }
