@@ -145,17 +145,28 @@ fn run(schemathesis: &Path, binary: &Path, dir: &Path) -> Result<()> {
     ];
     let mut result = Ok(());
     for (what, secret, filters) in runs {
+        let mut command = Command::new(schemathesis);
+        command
+            .arg("--config-file")
+            .arg(root().join("schemathesis.toml"))
+            .arg("run")
+            .arg(&document)
+            .args(["--checks", "all", "--seed", &seed, "--no-color"])
+            .arg("-H")
+            .arg(format!("Authorization: Bearer {secret}"))
+            .args(filters)
+            // contract/contract_hooks.py: cases whose violation would never be sent are skipped.
+            .env("PYTHONPATH", root().join("xtask").join("contract"))
+            .env("SCHEMATHESIS_HOOKS", "contract_hooks");
+        // Every request and answer, to study a failure: `JARVIS_CONTRACT_REPORT=<folder>`.
+        if let Some(dir) = std::env::var_os("JARVIS_CONTRACT_REPORT") {
+            command
+                .args(["--report", "ndjson,har", "--report-dir"])
+                .arg(dir);
+        }
         let outcome = step(
             &format!("schemathesis {SCHEMATHESIS}: {what} (seed {seed})"),
-            Command::new(schemathesis)
-                .arg("--config-file")
-                .arg(root().join("schemathesis.toml"))
-                .arg("run")
-                .arg(&document)
-                .args(["--checks", "all", "--seed", &seed, "--no-color"])
-                .arg("-H")
-                .arg(format!("Authorization: Bearer {secret}"))
-                .args(filters),
+            &mut command,
         );
         if outcome.is_err() {
             result = outcome;

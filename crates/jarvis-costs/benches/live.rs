@@ -91,11 +91,11 @@ fn main() {
 
     let (_, service) = open();
     let started = Instant::now();
-    let changed = service.scan();
+    service.scan();
     let secs = started.elapsed().as_secs_f64();
     let entries = service.ledger().entries().len();
     println!(
-        "costs_live_first_pass: {:.1} MB read and saved in {:.2} s = {:.0} MB/s; {changed} entries stored; resident {:.0} MB (peak {:.0} MB)",
+        "costs_live_first_pass: {:.1} MB read and saved in {:.2} s = {:.0} MB/s; {entries} entries; resident {:.0} MB (peak {:.0} MB)",
         bytes as f64 / 1e6,
         secs,
         bytes as f64 / 1e6 / secs,

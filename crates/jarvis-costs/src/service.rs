@@ -419,21 +419,28 @@ impl CostService {
         self.read_files(files)
     }
 
-    /// Reads what `paths` gained (the watcher's wake-up). Blocking.
+    /// Reads what `paths` gained (the watcher's wake-up): logs, and every log below a folder
+    /// (a folder created with its first log in it, before the watcher saw the folder). Blocking.
     pub fn read_paths(&self, paths: &[PathBuf]) -> usize {
-        let files: Vec<(PathBuf, PathBuf)> = paths
-            .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-            .filter_map(|p| {
-                let root = self
-                    .inner
-                    .config
-                    .roots
-                    .iter()
-                    .find(|root| p.starts_with(root))?;
-                Some((root.clone(), p.clone()))
-            })
-            .collect();
+        let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
+        for path in paths {
+            let Some(root) = self
+                .inner
+                .config
+                .roots
+                .iter()
+                .find(|root| path.starts_with(root))
+            else {
+                continue;
+            };
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                files.push((root.clone(), path.clone()));
+            } else if path.is_dir() {
+                files.extend(log_files(path).into_iter().map(|f| (root.clone(), f)));
+            }
+        }
+        files.sort();
+        files.dedup();
         self.read_files(files)
     }
 

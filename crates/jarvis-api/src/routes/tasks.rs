@@ -36,13 +36,32 @@ pub struct ExecuteCommand {
     )]
     pub command: String,
     /// Anything the caller wants kept with the task.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object_or_null")]
     #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
     /// `urgent`, `high`, `normal` (default) or `low`.
     #[serde(default)]
     #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
+}
+
+/// A `context` as documented: a JSON object, or `null` (absent).
+fn object_or_null<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Value>, D::Error> {
+    match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(object @ Value::Object(_)) => Ok(Some(object)),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "`context` must be a JSON object, not {}",
+            match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            }
+        ))),
+    }
 }
 
 /// `POST /api/v2/commands/{id}/run`.
@@ -54,7 +73,7 @@ pub struct RunCommand {
     #[schema(max_length = 32768)]
     pub arguments: String,
     /// Anything the caller wants kept with the task.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object_or_null")]
     #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
     /// `urgent`, `high`, `normal` (default) or `low`.
@@ -74,7 +93,7 @@ pub struct ExecuteAgent {
     #[schema(min_length = 1, max_length = 32768, pattern = "[^ \\t\\r\\n]")]
     pub task: String,
     /// Extra context, appended to the task as JSON.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object_or_null")]
     #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
     /// `urgent`, `high`, `normal` (default) or `low`.
@@ -91,7 +110,7 @@ pub struct RunAgent {
     #[schema(min_length = 1, max_length = 32768, pattern = "[^ \\t\\r\\n]")]
     pub task: String,
     /// Extra context, appended to the task as JSON.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object_or_null")]
     #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
     /// `urgent`, `high`, `normal` (default) or `low`.

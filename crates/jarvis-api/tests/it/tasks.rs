@@ -144,6 +144,21 @@ async fn bad_runs_are_refused_in_the_envelope() {
             "MALFORMED_BODY",
             None,
         ),
+        // A body is an object: serde alone would read a struct from an array.
+        (
+            "/api/v2/commands/tools:lint/run",
+            json!([]),
+            400,
+            "MALFORMED_BODY",
+            None,
+        ),
+        (
+            "/api/v2/agents/reviewer/run",
+            json!({ "task": "x", "context": [1, 2] }),
+            400,
+            "MALFORMED_BODY",
+            None,
+        ),
     ] {
         let (got, _, body) = post(&app, path, body.clone()).await;
         assert_eq!(got.as_u16(), status, "{path}: {body}");

@@ -176,3 +176,48 @@ fn recordings_are_saved_once_and_budgets_announced_once() {
     );
     assert_eq!(reopened.ledger().entries().len(), 4);
 }
+
+#[test]
+fn a_root_created_after_start_is_found_by_the_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("projects");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("j.db")).unwrap());
+    let mut config = config(&root, Budgets::default());
+    config.poll = Duration::from_millis(300);
+    let service = CostService::open(store, config).unwrap();
+    let thread = service.start().unwrap();
+    write_file(&root.join("-first/s.jsonl"), line("a", "a", now_ms(), 1));
+    eventually_blocking("the root, once it exists", Duration::from_secs(5), || {
+        (totals(&service) == (1, 1)).then_some(())
+    });
+    service.stop();
+    thread.join().unwrap();
+}
+
+#[test]
+fn folders_created_after_start_are_read_through_the_watcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("projects");
+    std::fs::create_dir_all(&root).unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("j.db")).unwrap());
+    // The poll is 30 s: only the watcher can see these within the test.
+    let service = CostService::open(store, config(&root, Budgets::default())).unwrap();
+    let thread = service.start().unwrap();
+    eventually_blocking("the first pass", Duration::from_secs(5), || {
+        (service.stats().passes > 0).then_some(())
+    });
+    let now = now_ms();
+    // A project folder made with its first log already in it.
+    for i in 0..5 {
+        let message = format!("new-{i}");
+        write_file(
+            &root.join(format!("-project-{i}/session.jsonl")),
+            line(&message, &message, now, 10),
+        );
+        eventually_blocking("a log in a new folder", Duration::from_secs(5), || {
+            (totals(&service).0 == 1 + i).then_some(())
+        });
+    }
+    service.stop();
+    thread.join().unwrap();
+}
