@@ -24,6 +24,8 @@ pub struct ApiError {
     pub message: String,
     /// Structured details (the offending parameter, candidate ids, …).
     pub details: Option<Value>,
+    /// Seconds a client should wait before trying again (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -33,6 +35,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            retry_after: None,
         }
     }
 
@@ -46,6 +49,13 @@ impl ApiError {
     #[must_use]
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = Some(details);
+        self
+    }
+
+    /// The same error, telling the client to retry after `secs` seconds.
+    #[must_use]
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
         self
     }
 
@@ -78,6 +88,7 @@ impl ApiError {
                 code,
                 message: e.to_string(),
                 details: e.error_details(),
+                retry_after: None,
             },
         }
     }
@@ -158,6 +169,9 @@ impl ResponseError for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         ));
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
+        }
         response.body(self.body())
     }
 }

@@ -125,9 +125,6 @@ pub enum ServerError {
     /// The task engine cannot start.
     #[error("cannot start the task engine: {0}")]
     Tasks(#[from] jarvis_tasks::EngineError),
-    /// The cost ledger cannot be loaded.
-    #[error("cannot load the cost ledger: {0}")]
-    Costs(#[from] jarvis_costs::service::Error),
     /// A thread cannot be started.
     #[error("cannot start a thread: {0}")]
     Thread(#[from] std::io::Error),
@@ -236,12 +233,8 @@ impl Server {
             follow.give_up_after,
         );
         let costs = match costs {
-            Some(config) => {
-                let store = Arc::clone(&store);
-                let service =
-                    blocking(move || jarvis_costs::CostService::open(store, config)).await?;
-                Some(service)
-            }
+            // Loaded by its own thread once started: a large ledger never delays the server.
+            Some(config) => Some(jarvis_costs::CostService::new(Arc::clone(&store), config)),
             None => {
                 tracing::info!("cost tracking is turned off (costs.enabled = false)");
                 None

@@ -12,6 +12,7 @@
 )]
 
 use std::io::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,7 +72,14 @@ fn main() {
         .filter_map(|f| std::fs::metadata(f).ok())
         .map(|m| m.len())
         .sum();
-    let db_dir = tempfile::tempdir().expect("temp dir");
+    let owned_dir;
+    let db_dir: &Path = match std::env::var_os("JARVIS_BENCH_LIVE_DB") {
+        Some(dir) => Path::new(Box::leak(Box::new(dir))),
+        None => {
+            owned_dir = tempfile::tempdir().expect("temp dir");
+            owned_dir.path()
+        }
+    };
     let config = ServiceConfig {
         roots: vec![root.clone()],
         mode: CostMode::Calculate,
@@ -82,11 +90,23 @@ fn main() {
         watch: true,
     };
     let open = || -> (Arc<dyn Store>, CostService) {
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(db_dir.path().join("jarvis.db")).unwrap());
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db_dir.join("jarvis.db")).unwrap());
         let service = CostService::open(Arc::clone(&store), config.clone()).unwrap();
         (store, service)
     };
+    if std::env::var_os("JARVIS_BENCH_LIVE_RESTART").is_some() {
+        // The child: a restart in a fresh process, so resident memory is the ledger's own.
+        let started = Instant::now();
+        let (_, service) = open();
+        println!(
+            "costs_live_restart_fresh_process: {} entries loaded in {:.2} s; resident {:.0} MB (peak {:.0} MB)",
+            service.ledger().entries().len(),
+            started.elapsed().as_secs_f64(),
+            rss(),
+            status_mb("VmHWM:")
+        );
+        return;
+    }
     println!("resident at start: {:.0} MB", rss());
 
     let (_, service) = open();
@@ -103,9 +123,16 @@ fn main() {
         status_mb("VmHWM:")
     );
     drop(service);
-    let db_mb =
-        std::fs::metadata(db_dir.path().join("jarvis.db")).map_or(0.0, |m| m.len() as f64 / 1e6);
+    let db_mb = std::fs::metadata(db_dir.join("jarvis.db")).map_or(0.0, |m| m.len() as f64 / 1e6);
 
+    // A restart in a fresh process first (this one still holds the first pass's freed heap).
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--bench")
+        .env("JARVIS_BENCH_LIVE_RESTART", "1")
+        .env("JARVIS_BENCH_LIVE_DB", db_dir)
+        .output()
+        .unwrap();
+    print!("{}", String::from_utf8_lossy(&child.stdout));
     let started = Instant::now();
     let (_, service) = open();
     let load = started.elapsed().as_secs_f64();

@@ -12,8 +12,10 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::money::Usd;
-use crate::pricing::PriceTable;
-use crate::usage::{CostMode, Priced, SYNTHETIC_MODEL, Tokens, UsageEntry, compute, price};
+use crate::pricing::{Price, PriceTable};
+#[cfg(doc)]
+use crate::usage::price;
+use crate::usage::{CostMode, Priced, SYNTHETIC_MODEL, Tokens, UsageEntry, compute};
 
 /// Where a cost came from.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -166,39 +168,31 @@ impl Record {
     }
 }
 
-/// What an entry costs in `mode` with `table`: usage-log entries by the mode's rule; other
-/// sources what they reported, else computed from their tokens.
+/// What an entry costs in `mode` with `table`: usage-log entries by the mode's rule (as
+/// [`price`] prices a log line); other sources what they reported, else computed from their
+/// tokens.
 pub fn price_record(record: &Record, mode: CostMode, table: &PriceTable) -> Priced {
-    if record.source == Source::ClaudeCode {
-        let usage = UsageEntry {
-            timestamp: String::new(),
-            at_ms: record.at_ms,
-            message_id: None,
-            request_id: None,
-            session_id: None,
-            model: record.model.clone(),
-            sidechain: record.sidechain,
-            agent_id: None,
-            fast: record.fast,
-            tokens: record.tokens,
-            reported: record.reported,
-        };
-        let priced = price(&usage, mode, table);
-        return Priced {
-            cost: priced.cost,
-            computed: priced.computed,
-            unpriced: priced.unpriced,
-        };
-    }
-    if let Some(cost) = record.reported {
-        return Priced {
-            cost,
-            computed: false,
-            unpriced: false,
-        };
-    }
     let model = record.model.as_deref().unwrap_or_default();
-    match table.find(model) {
+    priced(record, mode, model, table.find(model))
+}
+
+/// [`price_record`] with the model's price already looked up (`None`: it has none).
+fn priced(record: &Record, mode: CostMode, model: &str, price: Option<Price>) -> Priced {
+    let reported = |cost: Usd| Priced {
+        cost,
+        computed: false,
+        unpriced: false,
+    };
+    match (record.source, mode, record.reported) {
+        (Source::ClaudeCode, CostMode::Display, cost) => {
+            return reported(cost.unwrap_or(Usd::ZERO));
+        }
+        (Source::ClaudeCode, CostMode::Auto, Some(cost)) => return reported(cost),
+        (Source::ClaudeCode, _, _) => {}
+        (_, _, Some(cost)) => return reported(cost),
+        (_, _, None) => {}
+    }
+    match price {
         Some(price) => Priced {
             cost: compute(&record.tokens, &price, record.fast),
             computed: true,
@@ -274,8 +268,13 @@ pub struct Ledger {
     symbols: FxHashMap<Box<str>, Sym>,
     entries: Vec<Entry>,
     exact: FxHashMap<u64, u32>,
-    by_message: FxHashMap<u64, Vec<u32>>,
+    /// The first entry of each message id; a message answered under several request ids (a
+    /// side conversation's copy) keeps its others in `more_by_message`.
+    by_message: FxHashMap<u64, u32>,
+    more_by_message: FxHashMap<u64, Vec<u32>>,
     idempotency: FxHashMap<u64, u32>,
+    /// Each model's price, looked up once (matching an id to a key is string work).
+    prices: FxHashMap<Sym, Option<Price>>,
     dropped: u64,
 }
 
@@ -298,7 +297,9 @@ impl Ledger {
             entries: Vec::new(),
             exact: FxHashMap::default(),
             by_message: FxHashMap::default(),
+            more_by_message: FxHashMap::default(),
             idempotency: FxHashMap::default(),
+            prices: FxHashMap::default(),
             dropped: 0,
         }
     }
@@ -353,8 +354,22 @@ impl Ledger {
             .map(|&i| i as usize)
     }
 
+    /// What `record` costs in this ledger.
+    pub fn price(&self, record: &Record) -> Priced {
+        price_record(record, self.mode, &self.table)
+    }
+
     fn entry_of(&mut self, record: &Record) -> Entry {
-        let priced = price_record(record, self.mode, &self.table);
+        let model = self.intern(record.model.as_deref());
+        let price = match self.prices.get(&model) {
+            Some(price) => *price,
+            None => {
+                let price = self.table.find(self.name(model));
+                self.prices.insert(model, price);
+                price
+            }
+        };
+        let priced = priced(record, self.mode, self.name(model), price);
         let tags = record
             .tags
             .iter()
@@ -366,7 +381,7 @@ impl Ledger {
             tokens: record.tokens,
             reported: record.reported,
             cost: priced.cost,
-            model: self.intern(record.model.as_deref()),
+            model,
             project: self.intern(Some(&record.project)),
             session: self.intern(Some(&record.session)),
             agent: self.intern(record.agent.as_deref()),
@@ -404,12 +419,12 @@ impl Ledger {
         let exact = key_hash(&[Some(message_id), record.request_id.as_deref()]);
         let message = key_hash(&[Some(message_id)]);
         let existing = self.exact.get(&exact).copied().or_else(|| {
-            self.by_message.get(&message).and_then(|indexes| {
-                indexes
-                    .iter()
-                    .copied()
-                    .find(|&i| record.sidechain || self.entries[i as usize].sidechain)
-            })
+            let first = self.by_message.get(&message).copied();
+            let more = self.more_by_message.get(&message).map(Vec::as_slice);
+            first
+                .into_iter()
+                .chain(more.unwrap_or_default().iter().copied())
+                .find(|&i| record.sidechain || self.entries[i as usize].sidechain)
         });
         match existing {
             Some(index) => {
@@ -431,7 +446,14 @@ impl Ledger {
                 let entry = self.entry_of(record);
                 self.entries.push(entry);
                 self.exact.insert(exact, index);
-                self.by_message.entry(message).or_default().push(index);
+                match self.by_message.entry(message) {
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(index);
+                    }
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        self.more_by_message.entry(message).or_default().push(index);
+                    }
+                }
                 Applied::Added(index as usize)
             }
         }
@@ -515,6 +537,12 @@ mod tests {
             idempotency_key: None,
             recorded_by: "usage-log".into(),
         }
+    }
+
+    #[test]
+    fn an_entry_stays_small() {
+        // A million entries should cost about 150 MB with their indexes, not more.
+        assert!(size_of::<Entry>() <= 136, "{}", size_of::<Entry>());
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub use money::Usd;
 pub use pricing::{Price, PriceTable};
 pub use query::{Block, Budgets, Current, Filter, GroupBy, Report, blocks, current, report};
 pub use report::{Row, Summary, Totals};
-pub use service::{CostEvent, CostService, IngestStats, ServiceConfig};
+pub use service::{CostEvent, CostService, IngestStats, Readiness, ServiceConfig};
 pub use tail::{Appended, Cursor, Tail};
 pub use usage::{CostMode, Dedup, Priced, Tokens, UsageEntry, parse_line, price};
 pub use zone::{UnknownZone, Zone};

@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use jarvis_core::{Code, ErrorCode};
@@ -23,7 +23,7 @@ use crate::money::Usd;
 use crate::pricing::PriceTable;
 use crate::query::{Budgets, current};
 use crate::tail::{Cursor, Tail};
-use crate::usage::{CostMode, Skipped, Tokens, parse_line};
+use crate::usage::{CostMode, Priced, Skipped, Tokens, parse_line};
 use crate::zone::Zone;
 
 /// What can go wrong.
@@ -38,6 +38,9 @@ pub enum Error {
     /// The operating system gave no randomness for an id.
     #[error("no randomness for a new id: {0}")]
     Random(String),
+    /// The stored ledger could not be read.
+    #[error("the cost ledger could not be loaded: {0}")]
+    Unloaded(String),
 }
 
 impl ErrorCode for Error {
@@ -123,6 +126,9 @@ pub struct IngestStats {
 
 type Listener = Box<dyn Fn(&CostEvent) + Send + Sync>;
 
+/// Entries queued before a pass saves them (and the cursors that read them).
+const SAVE_BATCH: usize = 20_000;
+
 /// The ledger, kept current.
 #[derive(Clone)]
 pub struct CostService {
@@ -145,8 +151,26 @@ struct Inner {
     listeners: Mutex<Vec<Listener>>,
     announced: Mutex<BTreeMap<(&'static str, String), u32>>,
     recording: Mutex<()>,
+    passing: Mutex<()>,
     stop: AtomicBool,
     wake: Mutex<Option<Sender<Wake>>>,
+    state: Mutex<Readiness>,
+    ready: Condvar,
+    loaded_entries: AtomicUsize,
+}
+
+/// Whether the stored ledger has been read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// Being read: this many entries so far.
+    Loading {
+        /// Entries read so far.
+        entries: usize,
+    },
+    /// Read; the service answers.
+    Ready,
+    /// Could not be read (the message says why); nothing is recorded.
+    Failed(String),
 }
 
 #[derive(Default)]
@@ -179,9 +203,8 @@ fn signed(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// The stored form of `record`, priced as the ledger priced it.
-pub fn to_row(record: &Record, ledger: &Ledger) -> CostRow {
-    let priced = crate::ledger::price_record(record, ledger.mode(), ledger.table());
+/// The stored form of `record`, priced as `priced` says.
+pub fn to_row(record: &Record, priced: Priced) -> CostRow {
     CostRow {
         id: record.id.to_string(),
         at_ms: record.at_ms,
@@ -210,6 +233,15 @@ pub fn to_row(record: &Record, ledger: &Ledger) -> CostRow {
         idempotency_key: record.idempotency_key.clone(),
         recorded_by: record.recorded_by.clone(),
         recorded_at: now_ms(),
+    }
+}
+
+/// How the ledger priced an entry.
+fn priced_as(entry: &crate::ledger::Entry) -> Priced {
+    Priced {
+        cost: entry.cost,
+        computed: entry.computed,
+        unpriced: entry.unpriced,
     }
 }
 
@@ -248,28 +280,99 @@ pub fn from_row(row: CostRow) -> Result<Record, Error> {
 }
 
 impl CostService {
-    /// Loads the stored entries and cursors. Blocking.
-    pub fn open(store: Arc<dyn Store>, config: ServiceConfig) -> Result<CostService, Error> {
-        let started = Instant::now();
-        let mut ledger = Ledger::new(config.mode, config.table.clone());
-        let rows = store.load_costs()?;
-        let stored = rows.len();
-        for row in rows {
-            let record = from_row(row)?;
-            ledger.apply(&record);
+    /// A service over `store` that has not read it yet: [`CostService::load`] (or the
+    /// reading thread [`CostService::start`] begins) reads the stored ledger.
+    pub fn new(store: Arc<dyn Store>, config: ServiceConfig) -> CostService {
+        let ledger = Ledger::new(config.mode, config.table.clone());
+        CostService {
+            inner: Arc::new(Inner {
+                ledger: RwLock::new(ledger),
+                store,
+                config,
+                tail: Mutex::new(Tail::new()),
+                pending: Mutex::new(Pending::default()),
+                stats: Mutex::new(IngestStats::default()),
+                listeners: Mutex::new(Vec::new()),
+                announced: Mutex::new(BTreeMap::new()),
+                recording: Mutex::new(()),
+                passing: Mutex::new(()),
+                stop: AtomicBool::new(false),
+                wake: Mutex::new(None),
+                state: Mutex::new(Readiness::Loading { entries: 0 }),
+                ready: Condvar::new(),
+                loaded_entries: AtomicUsize::new(0),
+            }),
         }
-        let cursors = store.load_usage_cursors()?.into_iter().map(|(path, c)| {
-            (
-                PathBuf::from(path),
-                Cursor {
-                    dev: c.dev,
-                    ino: c.ino,
-                    offset: c.offset,
-                    head: c.head,
-                    head_len: c.head_len,
-                },
-            )
-        });
+    }
+
+    /// Loads the stored entries and cursors, blocking: a service ready to answer.
+    pub fn open(store: Arc<dyn Store>, config: ServiceConfig) -> Result<CostService, Error> {
+        let service = CostService::new(store, config);
+        service.load()?;
+        Ok(service)
+    }
+
+    /// Reads the stored ledger and cursors (once; later calls answer at once). The ledger is
+    /// built aside and swapped in, so readers never wait for the load. Blocking.
+    pub fn load(&self) -> Result<(), Error> {
+        if matches!(*lock(&self.inner.state), Readiness::Ready) {
+            return Ok(());
+        }
+        let result = self.load_store();
+        let mut state = lock(&self.inner.state);
+        *state = match &result {
+            Ok(()) => Readiness::Ready,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load the cost ledger; cost routes answer 503");
+                Readiness::Failed(e.to_string())
+            }
+        };
+        self.inner.ready.notify_all();
+        result
+    }
+
+    fn load_store(&self) -> Result<(), Error> {
+        let started = Instant::now();
+        let config = &self.inner.config;
+        let mut ledger = Ledger::new(config.mode, config.table.clone());
+        let mut stored = 0usize;
+        let mut unreadable = None;
+        let loaded = &self.inner.loaded_entries;
+        self.inner.store.load_costs(&mut |row| {
+            match from_row(row) {
+                Ok(record) => {
+                    ledger.apply(&record);
+                    stored += 1;
+                    if stored.is_multiple_of(10_000) {
+                        loaded.store(stored, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => {
+                    unreadable.get_or_insert(e);
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(e) = unreadable {
+            return Err(e);
+        }
+        let cursors = self
+            .inner
+            .store
+            .load_usage_cursors()?
+            .into_iter()
+            .map(|(path, c)| {
+                (
+                    PathBuf::from(path),
+                    Cursor {
+                        dev: c.dev,
+                        ino: c.ino,
+                        offset: c.offset,
+                        head: c.head,
+                        head_len: c.head_len,
+                    },
+                )
+            });
         let tail = Tail::resume(cursors);
         tracing::info!(
             entries = stored,
@@ -277,21 +380,38 @@ impl CostService {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "cost ledger loaded"
         );
-        Ok(CostService {
-            inner: Arc::new(Inner {
-                ledger: RwLock::new(ledger),
-                store,
-                config,
-                tail: Mutex::new(tail),
-                pending: Mutex::new(Pending::default()),
-                stats: Mutex::new(IngestStats::default()),
-                listeners: Mutex::new(Vec::new()),
-                announced: Mutex::new(BTreeMap::new()),
-                recording: Mutex::new(()),
-                stop: AtomicBool::new(false),
-                wake: Mutex::new(None),
-            }),
-        })
+        *lock(&self.inner.tail) = tail;
+        *self.write_ledger() = ledger;
+        loaded.store(stored, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the stored ledger has been read.
+    pub fn readiness(&self) -> Readiness {
+        match &*lock(&self.inner.state) {
+            Readiness::Loading { .. } => Readiness::Loading {
+                entries: self.inner.loaded_entries.load(Ordering::Relaxed),
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// Waits until the stored ledger has been read (or could not be).
+    fn wait_ready(&self) -> Result<(), Error> {
+        let mut state = lock(&self.inner.state);
+        loop {
+            match &*state {
+                Readiness::Ready => return Ok(()),
+                Readiness::Failed(message) => return Err(Error::Unloaded(message.clone())),
+                Readiness::Loading { .. } => {
+                    state = self
+                        .inner
+                        .ready
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
     }
 
     /// The configuration.
@@ -332,6 +452,7 @@ impl CostService {
     /// before answering. A record whose idempotency key was used before is not recorded
     /// again: the answer is the earlier entry's id and `false`. Blocking.
     pub fn record(&self, mut record: Record) -> Result<(EntryId, bool), Error> {
+        self.wait_ready()?;
         let _one_at_a_time = lock(&self.inner.recording);
         if let Some(key) = record.idempotency_key.as_deref() {
             let ledger = self.ledger();
@@ -340,7 +461,7 @@ impl CostService {
             }
         }
         record.id = EntryId::random().map_err(|e| Error::Random(e.to_string()))?;
-        let row = to_row(&record, &self.ledger());
+        let row = to_row(&record, self.ledger().price(&record));
         self.inner.store.save_costs(&[row], &[], &[])?;
         let applied = self.write_ledger().apply(&record);
         if matches!(applied, Applied::Added(_) | Applied::Replaced(_)) {
@@ -445,40 +566,33 @@ impl CostService {
     }
 
     fn read_files(&self, files: Vec<(PathBuf, PathBuf)>) -> usize {
-        let mut records = Vec::new();
+        // One pass at a time; each file is read, applied and queued for saving before the
+        // next, so a pass over a large history never holds more than a batch.
+        let _one_pass = lock(&self.inner.passing);
         let mut counts = IngestStats::default();
         let mut unreadable = Vec::new();
         let mut readable = Vec::new();
-        let mut forgotten = Vec::new();
-        {
-            let mut tail = lock(&self.inner.tail);
-            for (root, path) in &files {
-                let appended = match tail.read(path) {
-                    Ok(appended) => appended,
+        let mut changed = 0usize;
+        for (root, path) in &files {
+            let (appended, cursor) = {
+                let mut tail = lock(&self.inner.tail);
+                match tail.read(path) {
+                    Ok(appended) => (appended, tail.cursors().get(path).copied()),
                     Err(e) => {
                         tracing::warn!(file = %path.display(), error = %e, "cannot read a usage log; it is tried again at the next pass");
                         unreadable.push((path.display().to_string(), e.to_string()));
                         continue;
                     }
-                };
-                readable.push(path.display().to_string());
-                let Some(cursor) = tail.cursors().get(path).copied() else {
-                    forgotten.push(path.display().to_string());
-                    continue;
-                };
-                lock(&self.inner.pending).cursors.insert(
-                    path.display().to_string(),
-                    UsageFileCursor {
-                        dev: cursor.dev,
-                        ino: cursor.ino,
-                        offset: cursor.offset,
-                        head: cursor.head,
-                        head_len: cursor.head_len,
-                    },
-                );
-                if appended.lines.is_empty() {
-                    continue;
                 }
+            };
+            let name = path.display().to_string();
+            readable.push(name.clone());
+            let Some(cursor) = cursor else {
+                lock(&self.inner.pending).forgotten.push(name);
+                continue;
+            };
+            let mut records = Vec::new();
+            if !appended.lines.is_empty() {
                 let (project, session) = project_and_session(root, path);
                 for line in &appended.lines {
                     counts.lines += 1;
@@ -499,36 +613,55 @@ impl CostService {
                     }
                 }
             }
-            counts.files = tail.cursors().len();
-        }
-        let mut changed = 0usize;
-        {
-            let mut ledger = self.write_ledger();
+            drop(appended);
             let mut rows = Vec::new();
-            for mut record in records {
-                record.id = match EntryId::random() {
-                    Ok(id) => id,
-                    Err(e) => {
-                        tracing::error!(error = %e, "no randomness for a cost entry id; the entry waits for the next pass");
-                        continue;
+            if !records.is_empty() {
+                let mut ledger = self.write_ledger();
+                for mut record in records {
+                    record.id = match EntryId::random() {
+                        Ok(id) => id,
+                        Err(e) => {
+                            tracing::error!(error = %e, "no randomness for a cost entry id; the entry waits for the next pass");
+                            continue;
+                        }
+                    };
+                    match ledger.apply(&record) {
+                        Applied::Added(index) => {
+                            rows.push(to_row(&record, priced_as(&ledger.entries()[index])));
+                        }
+                        Applied::Replaced(index) => {
+                            let entry = &ledger.entries()[index];
+                            record.id = entry.id;
+                            rows.push(to_row(&record, priced_as(entry)));
+                        }
+                        Applied::Dropped | Applied::Repeated(_) => {}
                     }
-                };
-                match ledger.apply(&record) {
-                    Applied::Added(_) => rows.push(to_row(&record, &ledger)),
-                    Applied::Replaced(index) => {
-                        record.id = ledger.entries()[index].id;
-                        rows.push(to_row(&record, &ledger));
-                    }
-                    Applied::Dropped | Applied::Repeated(_) => {}
                 }
             }
-            changed = changed.max(rows.len());
-            let mut pending = lock(&self.inner.pending);
-            for row in rows {
-                pending.rows.insert(row.id.clone(), row);
+            changed += rows.len();
+            let full = {
+                let mut pending = lock(&self.inner.pending);
+                for row in rows {
+                    pending.rows.insert(row.id.clone(), row);
+                }
+                // The cursor goes with the rows it read, in the same transaction.
+                pending.cursors.insert(
+                    name,
+                    UsageFileCursor {
+                        dev: cursor.dev,
+                        ino: cursor.ino,
+                        offset: cursor.offset,
+                        head: cursor.head,
+                        head_len: cursor.head_len,
+                    },
+                );
+                pending.rows.len() >= SAVE_BATCH
+            };
+            if full {
+                self.flush();
             }
-            pending.forgotten.extend(forgotten);
         }
+        counts.files = lock(&self.inner.tail).cursors().len();
         self.flush();
         {
             let mut stats = lock(&self.inner.stats);
@@ -556,19 +689,15 @@ impl CostService {
         if pending.rows.is_empty() && pending.cursors.is_empty() && pending.forgotten.is_empty() {
             return;
         }
-        let rows: Vec<CostRow> = pending.rows.values().cloned().collect();
-        let cursors: Vec<(String, UsageFileCursor)> = pending
-            .cursors
-            .iter()
-            .map(|(p, c)| (p.clone(), *c))
-            .collect();
+        let batch = std::mem::take(&mut *pending);
+        let rows: Vec<CostRow> = batch.rows.into_values().collect();
+        let cursors: Vec<(String, UsageFileCursor)> = batch.cursors.into_iter().collect();
         match self
             .inner
             .store
-            .save_costs(&rows, &cursors, &pending.forgotten)
+            .save_costs(&rows, &cursors, &batch.forgotten)
         {
             Ok(()) => {
-                *pending = Pending::default();
                 let mut stats = lock(&self.inner.stats);
                 stats.saved += rows.len() as u64;
                 stats.save_error = None;
@@ -576,12 +705,23 @@ impl CostService {
             Err(e) => {
                 tracing::error!(error = %e, entries = rows.len(), "cannot save cost entries; they are kept and saved at the next pass");
                 lock(&self.inner.stats).save_error = Some(e.to_string());
+                // Back in the queue, under what arrived since (newer versions win).
+                for row in rows {
+                    pending.rows.entry(row.id.clone()).or_insert(row);
+                }
+                for (path, cursor) in cursors {
+                    pending.cursors.entry(path).or_insert(cursor);
+                }
+                let mut forgotten = batch.forgotten;
+                forgotten.append(&mut pending.forgotten);
+                pending.forgotten = forgotten;
             }
         }
     }
 
-    /// Starts the reading thread: a first pass now, then a pass for each change the watcher
-    /// sees and a full pass every `poll`. Stops with [`CostService::stop`].
+    /// Starts the reading thread: it loads the stored ledger (unless [`CostService::load`]
+    /// did), makes a first pass, then a pass for each change the watcher sees and a full pass
+    /// every `poll`. Stops with [`CostService::stop`].
     pub fn start(&self) -> std::io::Result<std::thread::JoinHandle<()>> {
         let (sender, receiver) = channel();
         *lock(&self.inner.wake) = Some(sender.clone());
@@ -607,6 +747,9 @@ impl CostService {
     }
 
     fn run(&self, sender: &Sender<Wake>, receiver: &Receiver<Wake>) {
+        if self.load().is_err() {
+            return;
+        }
         let mut watcher = None;
         let mut watched: Vec<PathBuf> = Vec::new();
         let mut next_poll = Instant::now();

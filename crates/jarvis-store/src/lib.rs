@@ -264,8 +264,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         cursors: &[(String, UsageFileCursor)],
         forgotten: &[String],
     ) -> Result<()>;
-    /// Every cost entry, oldest first.
-    fn load_costs(&self) -> Result<Vec<CostRow>>;
+    /// Every cost entry, oldest first, handed to `visit` one at a time (a ledger of a million
+    /// entries is never held twice); the first error `visit` answers stops the read.
+    fn load_costs(&self, visit: &mut dyn FnMut(CostRow) -> Result<()>) -> Result<()>;
     /// Every usage-log cursor, by path.
     fn load_usage_cursors(&self) -> Result<Vec<(String, UsageFileCursor)>>;
     /// Cost entries, newest first.

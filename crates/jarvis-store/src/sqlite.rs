@@ -489,7 +489,7 @@ impl Store for SqliteStore {
         tx.commit().map_err(query_error)
     }
 
-    fn load_costs(&self) -> Result<Vec<CostRow>> {
+    fn load_costs(&self, visit: &mut dyn FnMut(CostRow) -> Result<()>) -> Result<()> {
         let conn = self.read();
         let mut select = conn
             .prepare(&format!(
@@ -497,7 +497,10 @@ impl Store for SqliteStore {
             ))
             .map_err(query_error)?;
         let rows = select.query_map([], decode_cost).map_err(query_error)?;
-        collect(rows)
+        for row in rows {
+            visit(row.map_err(query_error)?.map_err(Error::Decode)?)?;
+        }
+        Ok(())
     }
 
     fn load_usage_cursors(&self) -> Result<Vec<(String, UsageFileCursor)>> {
@@ -1149,7 +1152,13 @@ mod tests {
                 .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
-        let rows = store.load_costs().unwrap();
+        let mut rows = Vec::new();
+        store
+            .load_costs(&mut |row| {
+                rows.push(row);
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].output_tokens, 9);
         assert_eq!(rows[0].tags, vec!["a".to_owned(), "b".to_owned()]);

@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use jarvis_auth::Scope;
 use jarvis_core::Code;
 use jarvis_costs::query::{Budgets, Filter, GroupBy};
-use jarvis_costs::{CostService, EntryId, Record, Source, Tokens, Usd, Zone};
+use jarvis_costs::{CostService, EntryId, Readiness, Record, Source, Tokens, Usd, Zone};
 use jarvis_store::{CostFilter, CostRow};
 use serde::{Deserialize, Serialize};
 
@@ -224,12 +224,24 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
 }
 
 fn service(state: &AppState) -> Result<CostService, ApiError> {
-    state.costs.clone().ok_or_else(|| {
+    let costs = state.costs.clone().ok_or_else(|| {
         ApiError::new(
             Code::CostsUnavailable,
             "cost tracking is turned off (costs.enabled = false)",
         )
-    })
+    })?;
+    match costs.readiness() {
+        Readiness::Ready => Ok(costs),
+        Readiness::Loading { entries } => Err(ApiError::new(
+            Code::CostsUnavailable,
+            format!("the cost ledger is loading ({entries} entries so far); retry in a moment"),
+        )
+        .retry_after(1)),
+        Readiness::Failed(message) => Err(ApiError::new(
+            Code::CostsUnavailable,
+            format!("the cost ledger could not be loaded: {message}"),
+        )),
+    }
 }
 
 fn zone(costs: &CostService, params: &Params) -> Result<Zone, ApiError> {

@@ -319,6 +319,14 @@ async fn launch(
         ..ServerSettings::new(config.clone(), roots, dir.join("data"))
     };
     let server = Server::start(settings).await.unwrap();
+    // The cost ledger loads on its own thread; tests start once it answers.
+    if let Some(costs) = server.state().costs.clone() {
+        eventually("the cost ledger to load", Duration::from_secs(10), || {
+            let costs = costs.clone();
+            async move { (costs.readiness() == jarvis_costs::Readiness::Ready).then_some(()) }
+        })
+        .await;
+    }
     let parts = Parts {
         base: format!("http://127.0.0.1:{}", server.port()),
         keys: std::sync::Arc::clone(server.keys()),

@@ -221,3 +221,33 @@ fn folders_created_after_start_are_read_through_the_watcher() {
     service.stop();
     thread.join().unwrap();
 }
+
+#[test]
+fn a_ledger_that_cannot_be_read_is_said_so_and_records_nothing() {
+    use jarvis_costs::Readiness;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("projects");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("j.db")).unwrap());
+    let service = CostService::new(Arc::clone(&store), config(&root, Budgets::default()));
+    assert_eq!(service.readiness(), Readiness::Loading { entries: 0 });
+    service.load().unwrap();
+    assert_eq!(service.readiness(), Readiness::Ready);
+    // A row no version of Jarvis wrote.
+    let bogus = jarvis_store::CostRow {
+        id: "cst_000000000000000000000001".into(),
+        source: "telepathy".into(),
+        recorded_by: "someone".into(),
+        ..jarvis_store::CostRow::default()
+    };
+    store.save_costs(&[bogus], &[], &[]).unwrap();
+    let broken = CostService::new(Arc::clone(&store), config(&root, Budgets::default()));
+    assert!(broken.load().is_err());
+    let Readiness::Failed(message) = broken.readiness() else {
+        panic!("{:?}", broken.readiness());
+    };
+    assert!(message.contains("telepathy"), "{message}");
+    assert!(broken.record(manual(None, 1.0)).is_err());
+    // The reading thread ends at once rather than reading logs into a ledger it cannot save.
+    let thread = broken.start().unwrap();
+    thread.join().unwrap();
+}
