@@ -67,6 +67,11 @@ fn main() {
         std::fs::write(dir.join(".complete"), "").expect("mark complete");
     }
     let root = dir.join("projects");
+    // What an interrupted run appended is not part of the generated logs.
+    let appended = root.join("-bench-live");
+    if appended.exists() && std::env::var_os("JARVIS_BENCH_LIVE_RESTART").is_none() {
+        std::fs::remove_dir_all(&appended).expect("remove an earlier run's appends");
+    }
     let bytes: u64 = jarvis_costs::logs::log_files(&root)
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
@@ -178,7 +183,7 @@ fn main() {
     // Appends through the watcher, one line at a time.
     let thread = service.start().unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let log = root.join("-bench-live").join("appended.jsonl");
+    let log = appended.join("appended.jsonl");
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     let before_appends = rss();
     let mut latencies = Vec::new();

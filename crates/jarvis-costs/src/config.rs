@@ -265,4 +265,59 @@ mod tests {
         };
         assert_eq!(log_roots(&xdg, &[]), [home.join(".claude/projects")]);
     }
+
+    #[test]
+    fn settings_resolve_and_bad_ones_name_their_key() {
+        let toml_like = serde_json::json!({
+            "mode": "calculate",
+            "timezone": "Europe/Paris",
+            "budgets": { "daily_usd": 5.0 },
+            "prices": {
+                "mystery-model": { "input": 2.0, "output": 10.0 },
+                "claude-sonnet-4-5": { "input": 1.0, "output": 2.0, "cache_read": 0.0 }
+            }
+        });
+        let config: CostsConfig = serde_json::from_value(toml_like).unwrap();
+        let service = config.service_config(&LogEnvironment::default()).unwrap();
+        assert_eq!(service.zone.name(), "Europe/Paris");
+        assert_eq!(service.mode, CostMode::Calculate);
+        // Added, matched like the built-in keys, with the usual cache prices derived.
+        let added = service.table.find("mystery-model-2026-01-01").unwrap();
+        assert_eq!(
+            (
+                added.input,
+                added.output,
+                added.cache_write,
+                added.cache_read
+            ),
+            (2_000, 10_000, 2_500, 200)
+        );
+        // Replaced.
+        let replaced = service.table.find("claude-sonnet-4-5-20250929").unwrap();
+        assert_eq!((replaced.input, replaced.cache_read), (1_000, 0));
+        for (bad, key) in [
+            (
+                serde_json::json!({ "timezone": "Nowhere/Land" }),
+                "costs.timezone",
+            ),
+            (
+                serde_json::json!({ "budgets": { "daily_usd": -1.0 } }),
+                "costs.budgets.daily_usd",
+            ),
+            (serde_json::json!({ "poll_secs": 0 }), "costs.poll_secs"),
+            (
+                serde_json::json!({ "prices": { "m": { "input": -3.0, "output": 1.0 } } }),
+                "costs.prices.m",
+            ),
+        ] {
+            let config: CostsConfig = serde_json::from_value(bad).unwrap();
+            let err = config
+                .service_config(&LogEnvironment::default())
+                .unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        assert!(
+            serde_json::from_value::<CostsConfig>(serde_json::json!({ "surprise": 1 })).is_err()
+        );
+    }
 }
