@@ -394,13 +394,19 @@ fn keep_alive(address: &str, quick: bool) -> Result<()> {
 
 /// Installs wrk from Debian's packages when it is missing.
 fn ensure_wrk() -> Result<()> {
-    if Command::new("wrk").arg("--version").output().is_ok() {
+    ensure_package("wrk", "--version", "wrk")
+}
+
+/// Installs `package` from Debian's packages when `program` (run with `version_arg`) is
+/// missing; `apt-get update` first only when the plain install fails (a fresh machine).
+pub(crate) fn ensure_package(program: &str, version_arg: &str, package: &str) -> Result<()> {
+    if Command::new(program).arg(version_arg).output().is_ok() {
         return Ok(());
     }
-    println!("wrk is missing; installing it from Debian's packages");
+    println!("{program} is missing; installing {package} from Debian's packages");
     let install = || {
         Command::new("apt-get")
-            .args(["install", "-y", "wrk"])
+            .args(["install", "-y", package])
             .status()
     };
     if install().is_ok_and(|s| s.success()) {
@@ -408,7 +414,7 @@ fn ensure_wrk() -> Result<()> {
     }
     step("apt-get update", Command::new("apt-get").arg("update"))?;
     step(
-        "apt-get install wrk",
-        Command::new("apt-get").args(["install", "-y", "wrk"]),
+        &format!("apt-get install {package}"),
+        Command::new("apt-get").args(["install", "-y", package]),
     )
 }

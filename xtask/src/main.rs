@@ -137,6 +137,8 @@ fn ci() -> Result<()> {
             "warnings",
         ]),
     )?;
+    // The analyzer's tests run real ffmpeg on clips they make.
+    http_bench::ensure_package("ffmpeg", "-version", "ffmpeg")?;
     let mut test = cargo();
     test.args(["test", "--workspace", "--all-targets", "--locked"]);
     if env::var_os("JARVIS_CORPUS").is_none()

@@ -1,4 +1,5 @@
-//! Clients for the services Jarvis talks to, starting with n8n.
+//! Clients for the services Jarvis talks to, starting with n8n, and the content analyzer
+//! (ffprobe and ffmpeg subprocesses, text statistics).
 //!
 //! Every outbound call goes through the same discipline: connect and total timeouts; retries
 //! ([`RetrySchedule`], exponential with jitter and a maximum elapsed time) only where retrying is
@@ -14,6 +15,7 @@
 //! Architecture invariant: API keys are `Secret`s; neither they nor upstream stack traces reach
 //! logs, errors or clients.
 
+pub mod analyzer;
 pub mod background;
 pub mod breaker;
 pub mod n8n;

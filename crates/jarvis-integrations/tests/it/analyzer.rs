@@ -1,0 +1,286 @@
+//! The analyzer against real ffmpeg on clips this test makes with ffmpeg's generators: a test
+//! pattern with a hard cut at 2 s over a tone that stops at 2 s. Scene change and silence are
+//! found within a frame of the truth, loudness within 0.5 LU of ffmpeg's own `ebur128` report,
+//! progress rises to 100, thumbnails are written; a cancel or a timeout ends the subprocess,
+//! and none is left behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use jarvis_integrations::analyzer::{Analyzer, Cancel, MediaConfig, MediaError, Wanted};
+
+const FRAME: f64 = 1.0 / 25.0;
+
+fn ffmpeg(args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .status()
+        .expect(
+            "ffmpeg is not installed: `cargo xtask ci` installs it (apt-get install -y ffmpeg)",
+        );
+    assert!(status.success(), "ffmpeg {args:?}");
+}
+
+/// Red then blue, 2 s each, 25 fps, over a 440 Hz tone for 2 s then silence.
+fn clip(dir: &Path) -> PathBuf {
+    let path = dir.join("cut.mkv");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=red:s=320x240:d=2:r=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=blue:s=320x240:d=2:r=25",
+        "-f",
+        "lavfi",
+        "-t",
+        "2",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-f",
+        "lavfi",
+        "-t",
+        "2",
+        "-i",
+        "anullsrc=r=48000:cl=mono",
+        "-filter_complex",
+        "[0][1]concat=n=2:v=1:a=0[v];[2][3]concat=n=2:v=0:a=1[a]",
+        "-map",
+        "[v]",
+        "-map",
+        "[a]",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-c:a",
+        "pcm_s16le",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// ffmpeg's own integrated loudness of `path`.
+fn reference_lufs(path: &Path) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-vn", "-af", "ebur128", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let summary = &text[text.find("Summary:").unwrap()..];
+    let line = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("I:"))
+        .unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Processes whose command line names `needle`.
+fn processes_naming(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_clip_is_analysed_within_a_frame_of_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = clip(dir.path());
+    let analyzer = Analyzer::new(MediaConfig::default(), 2);
+    let mut seen = Vec::new();
+    let wanted = Wanted {
+        scenes: true,
+        loudness: true,
+        silence: true,
+    };
+    let thumbs = dir.path().join("thumbs");
+    let report = analyzer
+        .analyze_media(
+            &clip,
+            wanted,
+            Some(&thumbs),
+            &Cancel::default(),
+            |stage, p| {
+                seen.push((stage, p));
+            },
+        )
+        .await
+        .unwrap();
+    let info = &report.info;
+    assert!((info.duration_secs.unwrap() - 4.0).abs() < 0.1, "{info:?}");
+    let video = info.streams.iter().find(|s| s.kind == "video").unwrap();
+    assert_eq!(
+        (video.width, video.height, video.frame_rate),
+        (Some(320), Some(240), Some(25.0))
+    );
+    assert_eq!(video.codec.as_deref(), Some("h264"));
+    let audio = info.streams.iter().find(|s| s.kind == "audio").unwrap();
+    assert_eq!((audio.sample_rate, audio.channels), (Some(48000), Some(1)));
+
+    let scenes = &report.findings.scene_changes;
+    assert_eq!(scenes.len(), 1, "{scenes:?}");
+    assert!((scenes[0] - 2.0).abs() <= FRAME, "{scenes:?}");
+    let silences = &report.findings.silences;
+    assert_eq!(silences.len(), 1, "{silences:?}");
+    assert!(
+        (silences[0].start_secs - 2.0).abs() <= FRAME,
+        "{silences:?}"
+    );
+    assert!((silences[0].end_secs - 4.0).abs() <= FRAME, "{silences:?}");
+    let loudness = report.findings.loudness.unwrap();
+    let reference = reference_lufs(&clip);
+    assert!(
+        (loudness.integrated_lufs - reference).abs() <= 0.5,
+        "{loudness:?} vs {reference}"
+    );
+    assert!(
+        loudness.true_peak_dbfs < 0.0 && loudness.true_peak_dbfs > -30.0,
+        "{loudness:?}"
+    );
+
+    assert_eq!(report.thumbnails, 3);
+    for n in 0..3 {
+        let jpeg = std::fs::read(thumbs.join(format!("{n}.jpg"))).unwrap();
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+    }
+    // Stages in order; percentages never fall within a stage and end at 100.
+    let stages: Vec<&str> = seen.iter().map(|(s, _)| *s).collect();
+    assert_eq!(stages.first(), Some(&"probing"));
+    assert!(stages.contains(&"analyzing"));
+    let analyzing: Vec<f64> = seen
+        .iter()
+        .filter(|(s, _)| *s == "analyzing")
+        .map(|(_, p)| *p)
+        .collect();
+    assert!(analyzing.windows(2).all(|w| w[0] <= w[1]), "{analyzing:?}");
+    assert_eq!(analyzing.last(), Some(&100.0));
+}
+
+#[tokio::test]
+async fn cancel_and_timeout_end_the_subprocess() {
+    let dir = tempfile::tempdir().unwrap();
+    // A FIFO nobody writes to: ffprobe waits on it until it is stopped.
+    let fifo = dir.path().join("never-written.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let needle = fifo.to_string_lossy().into_owned();
+
+    let analyzer = Analyzer::new(MediaConfig::default(), 1);
+    let cancel = Cancel::default();
+    let canceler = cancel.clone();
+    let started = Instant::now();
+    let waiting = tokio::spawn({
+        let analyzer = analyzer.clone();
+        let fifo = fifo.clone();
+        async move {
+            analyzer
+                .analyze_media(&fifo, Wanted::default(), None, &cancel, |_, _| {})
+                .await
+        }
+    });
+    jarvis_testkit::eventually(
+        "ffprobe waiting on the FIFO",
+        Duration::from_secs(5),
+        || async { (processes_naming(&needle) > 0).then_some(()) },
+    )
+    .await;
+    canceler.cancel();
+    assert_eq!(waiting.await.unwrap(), Err(MediaError::Canceled));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(processes_naming(&needle), 0, "nothing outlives a cancel");
+
+    let quick = Analyzer::new(
+        MediaConfig {
+            timeout_secs: 1,
+            ..MediaConfig::default()
+        },
+        1,
+    );
+    let result = quick
+        .analyze_media(
+            &fifo,
+            Wanted::default(),
+            None,
+            &Cancel::default(),
+            |_, _| {},
+        )
+        .await;
+    assert_eq!(result, Err(MediaError::Timeout(1)));
+    assert_eq!(processes_naming(&needle), 0, "nothing outlives a timeout");
+}
+
+#[tokio::test]
+async fn unreadable_input_and_a_missing_tool_are_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "not a video at all").unwrap();
+    let analyzer = Analyzer::new(MediaConfig::default(), 1);
+    let result = analyzer
+        .analyze_media(
+            &text,
+            Wanted::default(),
+            None,
+            &Cancel::default(),
+            |_, _| {},
+        )
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(MediaError::Unreadable {
+                tool: "ffprobe",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    let missing = Analyzer::new(
+        MediaConfig {
+            ffprobe: "/nonexistent/ffprobe".into(),
+            ..MediaConfig::default()
+        },
+        1,
+    );
+    let result = missing
+        .analyze_media(
+            &text,
+            Wanted::default(),
+            None,
+            &Cancel::default(),
+            |_, _| {},
+        )
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(MediaError::ToolMissing {
+                tool: "ffprobe",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
