@@ -1,7 +1,10 @@
 //! Content analysis: video and audio through ffprobe and ffmpeg ([`media`]), text of notes and
-//! pages ([`text`]). [`Analyzer`] is the one shared entry point: it bounds how many media
+//! pages ([`text`]), from a local file below a media root ([`local`]) or an address that is not
+//! internal ([`fetch`]). [`Analyzer`] is the one shared entry point: it bounds how many media
 //! analyses run at once, and each runs under its own time limit and cancel handle.
 
+pub mod fetch;
+pub mod local;
 pub mod media;
 pub mod text;
 
@@ -10,6 +13,8 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+pub use fetch::{FetchError, FetchPolicy, Fetched, fetch};
+pub use local::{PathError, check_local, resolve_roots};
 pub use media::{
     Cancel, Findings, Loudness, MediaConfig, MediaError, MediaInfo, Silence, StreamInfo, Wanted,
 };

@@ -284,3 +284,95 @@ async fn unreadable_input_and_a_missing_tool_are_said_so() {
         "{result:?}"
     );
 }
+
+mod fetching {
+    use jarvis_integrations::analyzer::{FetchError, FetchPolicy, fetch};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn loopback_allowed() -> FetchPolicy {
+        FetchPolicy {
+            allow_loopback: true,
+            ..FetchPolicy::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_on_an_allowed_server_is_fetched() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/page"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw("<html><body><h1>Hi</h1></body></html>", "text/html"),
+            )
+            .mount(&server)
+            .await;
+        let fetched = fetch(&format!("{}/page", server.uri()), &loopback_allowed())
+            .await
+            .unwrap();
+        assert_eq!(fetched.content_type.as_deref(), Some("text/html"));
+        assert!(String::from_utf8_lossy(&fetched.body).contains("<h1>Hi</h1>"));
+    }
+
+    #[tokio::test]
+    async fn loopback_names_private_redirects_and_large_bodies_are_refused() {
+        let server = MockServer::start().await;
+        let port = server.address().port();
+        Mock::given(method("GET"))
+            .and(path("/to-private"))
+            .respond_with(
+                ResponseTemplate::new(302).insert_header("location", "http://10.1.2.3/secret"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/to-metadata"))
+            .respond_with(
+                ResponseTemplate::new(301)
+                    .insert_header("location", "http://169.254.169.254/latest/meta-data/"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/big"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 4096]))
+            .mount(&server)
+            .await;
+        // A name that resolves to loopback is refused as the address is.
+        let by_name = fetch(
+            &format!("http://localhost:{port}/big"),
+            &FetchPolicy::default(),
+        )
+        .await;
+        assert!(
+            matches!(by_name, Err(FetchError::Forbidden(_))),
+            "{by_name:?}"
+        );
+        let literal = fetch(
+            &format!("http://127.0.0.1:{port}/big"),
+            &FetchPolicy::default(),
+        )
+        .await;
+        assert!(
+            matches!(literal, Err(FetchError::Forbidden(_))),
+            "{literal:?}"
+        );
+        // Every redirect is checked again.
+        for to in ["/to-private", "/to-metadata"] {
+            let result = fetch(&format!("{}{to}", server.uri()), &loopback_allowed()).await;
+            assert!(
+                matches!(result, Err(FetchError::Forbidden(_))),
+                "{to}: {result:?}"
+            );
+        }
+        let small = FetchPolicy {
+            max_bytes: 1000,
+            ..loopback_allowed()
+        };
+        let big = fetch(&format!("{}/big", server.uri()), &small).await;
+        assert_eq!(big, Err(FetchError::TooLarge(1000)));
+        let missing = fetch(&format!("{}/nothing", server.uri()), &loopback_allowed()).await;
+        assert_eq!(missing, Err(FetchError::Status(404)));
+    }
+}
