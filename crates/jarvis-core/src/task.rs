@@ -16,6 +16,8 @@ pub enum TaskKind {
     Command,
     /// An agent given a task.
     Agent,
+    /// A content analysis (video, audio, text), run inside the server.
+    Analysis,
 }
 
 impl TaskKind {
@@ -24,6 +26,7 @@ impl TaskKind {
         match self {
             TaskKind::Command => "command",
             TaskKind::Agent => "agent",
+            TaskKind::Analysis => "analysis",
         }
     }
 }
@@ -35,8 +38,9 @@ impl FromStr for TaskKind {
         match s {
             "command" => Ok(TaskKind::Command),
             "agent" => Ok(TaskKind::Agent),
+            "analysis" => Ok(TaskKind::Analysis),
             other => Err(format!(
-                "unknown task kind `{other}`; expected command or agent"
+                "unknown task kind `{other}`; expected command, agent or analysis"
             )),
         }
     }
@@ -206,6 +210,10 @@ pub struct Task {
     pub cost_usd: Option<f64>,
     /// The key that submitted it.
     pub submitted_by: String,
+    /// What a task run inside the server (an analysis) produced.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub result: Option<serde_json::Value>,
 }
 
 /// Where an n8n workflow execution triggered by Jarvis is.

@@ -121,6 +121,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         updated_at BIGINT NOT NULL
     );",
     ),
+    (6, "ALTER TABLE tasks ADD COLUMN result TEXT;"),
 ];
 
 /// A SQLite database file.
@@ -252,7 +253,7 @@ fn query_error(e: rusqlite::Error) -> Error {
     Error::Query(e.to_string())
 }
 
-const COLUMNS: &str = "id, seq, kind, target, resource_id, input, priority, status, created_at, started_at, finished_at, exit_code, error_code, error_message, stdout, stderr, output_truncated, usage, cost_usd, submitted_by";
+const COLUMNS: &str = "id, seq, kind, target, resource_id, input, priority, status, created_at, started_at, finished_at, exit_code, error_code, error_message, stdout, stderr, output_truncated, usage, cost_usd, submitted_by, result";
 
 fn decode(row: &Row<'_>) -> rusqlite::Result<std::result::Result<Task, String>> {
     let text = |i: usize| row.get::<_, String>(i);
@@ -261,6 +262,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<std::result::Result<Task, String>> 
     let status = text(7)?;
     let input = text(5)?;
     let usage: Option<String> = row.get(17)?;
+    let result: Option<String> = row.get(20)?;
     let error_code: Option<String> = row.get(12)?;
     let error_message: Option<String> = row.get(13)?;
     let parsed = (|| -> std::result::Result<Task, String> {
@@ -295,6 +297,10 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<std::result::Result<Task, String>> 
                 .map_err(|e| e.to_string())?,
             cost_usd: row.get(18).map_err(|e| e.to_string())?,
             submitted_by: row.get(19).map_err(|e| e.to_string())?,
+            result: result
+                .map(|r| serde_json::from_str(&r))
+                .transpose()
+                .map_err(|e| e.to_string())?,
         })
     })();
     Ok(parsed)
@@ -757,7 +763,7 @@ impl Store for SqliteStore {
     fn insert_task(&self, t: &Task) -> Result<()> {
         self.conn()
             .execute(
-                &format!("INSERT INTO tasks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
+                &format!("INSERT INTO tasks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"),
                 params![
                     t.id,
                     t.seq,
@@ -779,6 +785,7 @@ impl Store for SqliteStore {
                     t.usage.as_ref().map(ToString::to_string),
                     t.cost_usd,
                     t.submitted_by,
+                    t.result.as_ref().map(ToString::to_string),
                 ],
             )
             .map_err(query_error)?;
@@ -789,7 +796,7 @@ impl Store for SqliteStore {
         let changed = self
             .conn()
             .execute(
-                "UPDATE tasks SET status = ?2, started_at = ?3, finished_at = ?4, exit_code = ?5, error_code = ?6, error_message = ?7, stdout = ?8, stderr = ?9, output_truncated = ?10, usage = ?11, cost_usd = ?12 WHERE id = ?1",
+                "UPDATE tasks SET status = ?2, started_at = ?3, finished_at = ?4, exit_code = ?5, error_code = ?6, error_message = ?7, stdout = ?8, stderr = ?9, output_truncated = ?10, usage = ?11, cost_usd = ?12, result = ?13 WHERE id = ?1",
                 params![
                     t.id,
                     t.status.as_str(),
@@ -803,6 +810,7 @@ impl Store for SqliteStore {
                     t.output_truncated,
                     t.usage.as_ref().map(ToString::to_string),
                     t.cost_usd,
+                    t.result.as_ref().map(ToString::to_string),
                 ],
             )
             .map_err(query_error)?;
@@ -909,6 +917,7 @@ mod tests {
             usage: None,
             cost_usd: None,
             submitted_by: "anonymous".into(),
+            result: None,
         }
     }
 
@@ -1004,6 +1013,7 @@ mod tests {
         });
         t.usage = Some(serde_json::json!({ "input_tokens": 5 }));
         t.cost_usd = Some(0.25);
+        t.result = Some(serde_json::json!({ "words": 12 }));
         store.update_task(&t).unwrap();
         drop(store);
         let store = SqliteStore::open(&path).unwrap();

@@ -17,6 +17,7 @@ use tokio::sync::{Notify, broadcast, oneshot};
 
 use crate::config::TaskConfig;
 use crate::expand::{RunVars, expand_argv};
+use crate::job::{Job, JobOutcome, Progress};
 use crate::output::Bounded;
 use crate::process::{self, Spawner};
 
@@ -113,6 +114,15 @@ pub enum TaskEvent {
         /// The text (invalid UTF-8 replaced).
         chunk: String,
     },
+    /// How far a job is.
+    Progress {
+        /// The task id.
+        id: String,
+        /// The stage, a word.
+        stage: String,
+        /// 0 to 100 within the stage.
+        percent: f64,
+    },
 }
 
 #[derive(Debug)]
@@ -165,6 +175,8 @@ struct Inner {
     /// (off the executor) by a submit while it is missing, so that installing it needs no
     /// restart.
     runner_found: AtomicBool,
+    /// What runs tasks of kinds that do not use the runner.
+    jobs: HashMap<TaskKind, Arc<dyn Job>>,
 }
 
 /// The engine. Cheap to clone.
@@ -191,6 +203,16 @@ impl TaskEngine {
     /// Recovers unfinished tasks from `store` and starts dispatching. Call inside a tokio
     /// runtime.
     pub async fn start(store: Arc<dyn Store>, config: TaskConfig) -> Result<TaskEngine> {
+        TaskEngine::start_with_jobs(store, config, HashMap::new()).await
+    }
+
+    /// [`TaskEngine::start`], with `jobs` running the tasks of their kinds inside the server
+    /// (registered before any recovered task is dispatched).
+    pub async fn start_with_jobs(
+        store: Arc<dyn Store>,
+        config: TaskConfig,
+        jobs: HashMap<TaskKind, Arc<dyn Job>>,
+    ) -> Result<TaskEngine> {
         let (bus, _) = broadcast::channel(1024);
         let recovered_store = Arc::clone(&store);
         // Runners of tasks that were running when the server stopped are ended before those
@@ -220,6 +242,7 @@ impl TaskEngine {
                 spawner,
                 orphans_ended,
                 runner_found: AtomicBool::new(runner_found),
+                jobs,
             }),
         };
         for mut task in unfinished {
@@ -287,7 +310,7 @@ impl TaskEngine {
 
     /// Queues a task; it is stored before this returns.
     pub async fn submit(&self, spec: TaskSpec) -> Result<Task> {
-        if self.runner_available().is_err() {
+        if !self.inner.jobs.contains_key(&spec.kind) && self.runner_available().is_err() {
             // Installed since? Looked up again on a blocking thread: a walk of the search path.
             let program = runner_program(&self.inner.config).to_owned();
             let search_path = self.inner.config.search_path.clone();
@@ -322,6 +345,7 @@ impl TaskEngine {
             usage: None,
             cost_usd: None,
             submitted_by: spec.submitted_by,
+            result: None,
         };
         let store = Arc::clone(&self.inner.store);
         let stored = task.clone();
@@ -446,6 +470,9 @@ impl TaskEngine {
         task.status = TaskStatus::Running;
         task.started_at = Some(now_ms());
         self.save(&task).await?;
+        if task.kind == TaskKind::Analysis || self.inner.jobs.contains_key(&task.kind) {
+            return self.run_job(task, cancel).await;
+        }
 
         let vars: RunVars = task
             .input
@@ -488,6 +515,48 @@ impl TaskEngine {
                 });
             }
             End::Canceled => task.status = TaskStatus::Canceled,
+        }
+        self.save(&task).await
+    }
+
+    /// Runs a task of a kind a [`Job`] handles, and stores how it ended.
+    async fn run_job(&self, mut task: Task, cancel: oneshot::Receiver<()>) -> Result<()> {
+        let outcome = match self.inner.jobs.get(&task.kind) {
+            Some(job) => {
+                let (id, bus) = (task.id.clone(), self.inner.bus.clone());
+                let progress = Progress::new(move |stage, percent| {
+                    // No subscriber is fine: progress is for whoever watches.
+                    let _ = bus.send(TaskEvent::Progress {
+                        id: id.clone(),
+                        stage: stage.to_owned(),
+                        percent,
+                    });
+                });
+                job.run(task.clone(), progress, cancel).await
+            }
+            None => JobOutcome::Failed(TaskError {
+                code: Code::TaskFailed,
+                message: format!("this server runs no {} tasks", task.kind.as_str()),
+            }),
+        };
+        task.finished_at = Some(now_ms());
+        match outcome {
+            JobOutcome::Succeeded(result) => {
+                task.status = TaskStatus::Succeeded;
+                task.result = Some(result);
+            }
+            JobOutcome::Failed(error) => {
+                task.status = TaskStatus::Failed;
+                task.error = Some(error);
+            }
+            JobOutcome::Canceled => task.status = TaskStatus::Canceled,
+            JobOutcome::TimedOut(message) => {
+                task.status = TaskStatus::TimedOut;
+                task.error = Some(TaskError {
+                    code: Code::TaskTimedOut,
+                    message,
+                });
+            }
         }
         self.save(&task).await
     }

@@ -9,6 +9,9 @@
 //! - Output is captured up to a bound (head and tail kept) and streamed as events.
 //! - On start-up, tasks the store shows as running are marked `interrupted` and queued ones are
 //!   queued again: nothing is lost across a crash.
+//! - Kinds registered with a [`Job`] (content analysis) run inside the server instead of
+//!   through the runner, with the same queue, priorities, cancel, storage and events, plus
+//!   `progress` events; their result is stored with the task.
 //! - A runner never outlives the server: on Linux it gets the parent-death signal, and each
 //!   runner's pid and start time are recorded so that the next start ends whatever is left of
 //!   its process group (`process`).
@@ -19,6 +22,7 @@
 mod config;
 mod engine;
 mod expand;
+mod job;
 mod output;
 mod process;
 mod spec;
@@ -26,6 +30,7 @@ mod spec;
 pub use config::{TaskConfig, search_path};
 pub use engine::{EngineError, TaskEngine, TaskEvent, TaskSpec};
 pub use expand::{RunVars, command_prompt, expand_argv, split_arguments};
+pub use job::{Job, JobFuture, JobOutcome, Progress};
 pub use spec::{
     CommandLine, MAX_INPUT, TASK_CURSOR_PATTERN, TASK_ID_LEN, TASK_ID_PATTERN, TaskCursor,
     check_agent_task, check_len, priority,

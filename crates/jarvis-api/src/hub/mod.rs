@@ -562,6 +562,11 @@ pub(crate) fn connect_buses(
             let data = serde_json::json!({ "id": id, "stream": stream, "chunk": chunk });
             hub.emit(&one, "output", &data);
         }
+        jarvis_tasks::TaskEvent::Progress { id, stage, percent } => {
+            let one = Topic::Task(id.as_str().into());
+            let data = serde_json::json!({ "id": id, "stage": stage, "percent": percent });
+            hub.emit(&one, "progress", &data);
+        }
     });
     hub.forward("workflows", executions.subscribe(), |hub, execution| {
         hub.emit(&Topic::Workflows, "execution", &execution);

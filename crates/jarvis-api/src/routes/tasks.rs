@@ -236,7 +236,8 @@ fn list_params() -> Vec<Param> {
             "timed_out",
             "interrupted",
         ]),
-        Param::query("kind", "string", "Only command or agent tasks").one_of(&["command", "agent"]),
+        Param::query("kind", "string", "Only command, agent or analysis tasks")
+            .one_of(&["command", "agent", "analysis"]),
         Param::query("limit", "integer", "Page size")
             .range(1, MAX_LIMIT)
             .default(DEFAULT_LIMIT),
