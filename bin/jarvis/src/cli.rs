@@ -356,6 +356,7 @@ fn serve(
         } else {
             None
         },
+        analysis: settings.analysis.enabled.then(|| settings.analysis.clone()),
         ..jarvis_api::ServerSettings::new(server, roots, data_dir)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

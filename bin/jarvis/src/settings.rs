@@ -29,6 +29,8 @@ pub struct Settings {
     pub telemetry: jarvis_telemetry::TelemetryConfig,
     /// What AI use costs: usage logs, prices, budgets.
     pub costs: jarvis_costs::CostsConfig,
+    /// Content analysis: media folders, ffmpeg, limits.
+    pub analysis: jarvis_api::AnalysisConfig,
     /// Logging.
     pub log: LogConfig,
 }

@@ -281,6 +281,10 @@ fn success(body: &Body, cached: bool) -> Value {
         Body::Json => ("application/json", json!({ "type": "object" })),
         Body::Html => ("text/html", json!({ "type": "string" })),
         Body::Script => ("text/javascript", json!({ "type": "string" })),
+        Body::Jpeg => (
+            "image/jpeg",
+            json!({ "type": "string", "contentMediaType": "image/jpeg" }),
+        ),
         Body::WebSocket => ("application/json", json!({ "type": "object" })),
         Body::Prometheus => (
             "text/plain; version=0.0.4",
@@ -363,6 +367,8 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<crate::routes::costs::CostSources>(&mut found);
     add::<crate::routes::costs::RecordCost>(&mut found);
     add::<crate::routes::costs::TagName>(&mut found);
+    add::<crate::routes::analyses::AnalyzeRequest>(&mut found);
+    add::<crate::routes::analyses::AnalysisType>(&mut found);
     add::<crate::routes::telemetry::MetricsView>(&mut found);
     add::<crate::routes::telemetry::HistoryView>(&mut found);
     add::<crate::routes::telemetry::PointView>(&mut found);

@@ -261,6 +261,8 @@ pub enum Body {
     Prometheus,
     /// A WebSocket handshake (101 Switching Protocols).
     WebSocket,
+    /// A JPEG image.
+    Jpeg,
 }
 
 /// A documented route.

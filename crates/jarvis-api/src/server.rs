@@ -77,6 +77,8 @@ pub struct ServerSettings {
     pub clock: SharedClock,
     /// Cost tracking (the ledger's roots, mode, zone, budgets); `None` turns it off.
     pub costs: Option<jarvis_costs::ServiceConfig>,
+    /// Content analysis (media roots, ffmpeg, limits); `None` turns it off.
+    pub analysis: Option<crate::services::analysis::AnalysisConfig>,
 }
 
 impl ServerSettings {
@@ -100,6 +102,7 @@ impl ServerSettings {
             follow: FollowTiming::default(),
             clock: jarvis_core::system_clock(),
             costs: None,
+            analysis: None,
         }
     }
 }
@@ -172,6 +175,7 @@ impl Server {
             follow,
             clock,
             costs,
+            analysis,
         } = settings;
         let keys_path = data_dir.join("keys.json");
         let keys = Arc::new(blocking(move || KeyStore::open(keys_path)).await?);
@@ -240,7 +244,18 @@ impl Server {
                 None
             }
         };
-        let tasks = TaskEngine::start(store, tasks).await?;
+        let analysis_dir = data_dir.join("analyses");
+        let mut jobs: std::collections::HashMap<jarvis_core::TaskKind, Arc<dyn jarvis_tasks::Job>> =
+            std::collections::HashMap::new();
+        if let Some(config) = &analysis {
+            let (config, dir) = (config.clone(), analysis_dir.clone());
+            let job = blocking(move || {
+                Ok::<_, ServerError>(crate::services::analysis::job(&config, dir))
+            })
+            .await?;
+            jobs.insert(jarvis_core::TaskKind::Analysis, job);
+        }
+        let tasks = TaskEngine::start_with_jobs(store, tasks, jobs).await?;
         if let Err(e) = tasks.runner_available() {
             tracing::warn!(error = %e, "tasks will be refused until the runner is installed");
         }
@@ -255,6 +270,7 @@ impl Server {
                 monitor,
                 clock,
                 costs: costs.clone(),
+                analysis: analysis.map(|config| (config, analysis_dir)),
             },
         )?;
         // The reader starts once the hub listens, so its first pass is announced.

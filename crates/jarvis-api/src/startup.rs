@@ -76,6 +76,11 @@ pub struct Parts {
     pub clock: jarvis_core::SharedClock,
     /// The cost ledger, when cost tracking is on.
     pub costs: Option<jarvis_costs::CostService>,
+    /// Content analysis settings and where its files go, when it is on.
+    pub analysis: Option<(
+        crate::services::analysis::AnalysisConfig,
+        std::path::PathBuf,
+    )>,
 }
 
 /// A bound, not yet running server.
@@ -192,7 +197,12 @@ impl Application {
             monitor,
             clock,
             costs,
+            analysis,
         } = parts;
+        let (analysis, analysis_dir) = match analysis {
+            Some((config, dir)) => (Some(config), dir),
+            None => (None, std::path::PathBuf::new()),
+        };
         let address = format!("{}:{}", config.host, config.port);
         let loopback = config.host == "localhost"
             || config
@@ -266,6 +276,8 @@ impl Application {
             services,
             executions,
             monitor,
+            analysis,
+            analysis_dir,
             costs,
             hub,
             metrics,

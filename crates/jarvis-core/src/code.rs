@@ -109,6 +109,8 @@ error_codes! {
     CatalogUnavailable = ("CATALOG_UNAVAILABLE", 503, System),
     /// System telemetry is turned off, or has not taken its first sample yet.
     TelemetryUnavailable = ("TELEMETRY_UNAVAILABLE", 503, System),
+    /// Content analysis is turned off, or ffmpeg/ffprobe is not installed (the message names it).
+    AnalyzerUnavailable = ("ANALYZER_UNAVAILABLE", 503, System),
     /// Cost tracking is turned off (`costs.enabled = false`).
     CostsUnavailable = ("COSTS_UNAVAILABLE", 503, System),
     /// An unexpected failure. Its cause is logged with the request id, never sent to the client.

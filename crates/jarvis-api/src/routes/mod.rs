@@ -1,6 +1,7 @@
 //! Every route, one module per resource. Each module's `configure` registers its routes through
 //! the [`Routes`] table so that the OpenAPI document lists exactly what the server answers.
 
+pub(crate) mod analyses;
 pub(crate) mod antigravity;
 pub(crate) mod cache;
 pub(crate) mod costs;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     tasks::configure(cfg, &mut routes);
     telemetry::configure(cfg, &mut routes);
     costs::configure(cfg, &mut routes);
+    analyses::configure(cfg, &mut routes);
     ws::configure(cfg, &mut routes);
     legacy::configure(cfg, &mut routes);
     routes.into_list()

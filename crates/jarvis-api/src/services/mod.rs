@@ -2,5 +2,6 @@
 //! done here, once. Handlers and the hub parse, call one function here, and render; nothing here
 //! imports a route or the hub.
 
+pub mod analysis;
 pub(crate) mod costs;
 pub(crate) mod tasks;

@@ -407,6 +407,7 @@ async fn non_loopback_without_keys_refuses_to_start() {
         monitor: None,
         clock: jarvis_core::system_clock(),
         costs: None,
+        analysis: None,
     };
     let err = Application::build(&config, parts()).unwrap_err();
     assert!(

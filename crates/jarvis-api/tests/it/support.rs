@@ -83,6 +83,7 @@ pub fn test_telemetry() -> jarvis_telemetry::TelemetryConfig {
 /// A home folder with 12 agents, namespaced commands (one bare name defined twice), a skill, and
 /// MCP servers with secrets.
 fn fixture(home: &Path) {
+    fs::create_dir_all(home.join("media")).unwrap();
     let claude = home.join(".claude");
     for i in 0..12 {
         write(
@@ -316,6 +317,15 @@ async fn launch(
         },
         clock,
         costs: Some(test_costs(&home)),
+        analysis: Some(jarvis_api::AnalysisConfig {
+            roots: vec![home.join("media")],
+            fetch: jarvis_integrations::analyzer::FetchPolicy {
+                // The tests serve pages on loopback; private addresses stay refused.
+                allow_loopback: true,
+                ..jarvis_integrations::analyzer::FetchPolicy::default()
+            },
+            ..jarvis_api::AnalysisConfig::default()
+        }),
         ..ServerSettings::new(config.clone(), roots, dir.join("data"))
     };
     let server = Server::start(settings).await.unwrap();

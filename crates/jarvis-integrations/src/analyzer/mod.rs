@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-pub use fetch::{FetchError, FetchPolicy, Fetched, fetch};
+pub use fetch::{FetchError, FetchPolicy, Fetched, check_url, fetch};
 pub use local::{PathError, check_local, resolve_roots};
 pub use media::{
     Cancel, Findings, Loudness, MediaConfig, MediaError, MediaInfo, Silence, StreamInfo, Wanted,

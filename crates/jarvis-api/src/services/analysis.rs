@@ -1,0 +1,297 @@
+//! Content analysis as tasks: what both doors (`POST /analyze`, `POST /api/v2/analyses`) check
+//! before queueing, and the [`AnalysisJob`] the task engine runs for `analysis` tasks — a local
+//! file below a media root or an address that is not internal, analysed as text or as media,
+//! with progress, cancel, and thumbnails kept in the data folder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jarvis_core::{Code, Task, TaskError};
+use jarvis_integrations::analyzer::{
+    Analyzer, Cancel, FetchError, FetchPolicy, MediaError, PathError, Wanted, analyze_text,
+    check_local, fetch,
+};
+use jarvis_tasks::{Job, JobFuture, JobOutcome, Progress};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// The kinds of analysis a client may ask for.
+pub(crate) const ANALYSIS_TYPES: &[&str] = &[
+    "metadata",
+    "scenes",
+    "loudness",
+    "silence",
+    "thumbnails",
+    "text",
+];
+
+/// The `[analysis]` settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Whether analyses run.
+    pub enabled: bool,
+    /// Folders whose files may be analysed by path.
+    pub roots: Vec<PathBuf>,
+    /// How media is analysed.
+    pub media: jarvis_integrations::analyzer::MediaConfig,
+    /// How addresses are fetched.
+    pub fetch: FetchPolicy,
+    /// Media analyses at once.
+    pub concurrency: usize,
+    /// The largest text analysed, in bytes.
+    pub max_text_bytes: u64,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            enabled: true,
+            roots: Vec::new(),
+            media: jarvis_integrations::analyzer::MediaConfig::default(),
+            fetch: FetchPolicy::default(),
+            concurrency: 2,
+            max_text_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// The job the task engine runs for `analysis` tasks.
+#[derive(Debug)]
+pub struct AnalysisJob {
+    analyzer: Analyzer,
+    roots: Vec<PathBuf>,
+    fetch: FetchPolicy,
+    max_text_bytes: u64,
+    /// Where each analysis keeps its thumbnails: `<dir>/<task id>/<n>.jpg`.
+    dir: PathBuf,
+}
+
+impl AnalysisJob {
+    /// A job over `config`, keeping files below `dir`. Resolves the media roots (blocking).
+    pub fn new(config: &AnalysisConfig, dir: PathBuf) -> AnalysisJob {
+        AnalysisJob {
+            analyzer: Analyzer::new(config.media.clone(), config.concurrency),
+            roots: jarvis_integrations::analyzer::resolve_roots(&config.roots),
+            fetch: config.fetch.clone(),
+            max_text_bytes: config.max_text_bytes,
+            dir,
+        }
+    }
+}
+
+fn failed(code: Code, message: impl Into<String>) -> JobOutcome {
+    JobOutcome::Failed(TaskError {
+        code,
+        message: message.into(),
+    })
+}
+
+fn media_outcome(e: MediaError) -> JobOutcome {
+    match e {
+        MediaError::Canceled => JobOutcome::Canceled,
+        MediaError::Timeout(secs) => {
+            JobOutcome::TimedOut(format!("the analysis ran past {secs} s"))
+        }
+        MediaError::ToolMissing { .. } => failed(Code::AnalyzerUnavailable, e.to_string()),
+        MediaError::Unreadable { .. } => failed(Code::ValidationError, e.to_string()),
+        MediaError::Io(_) => failed(Code::TaskFailed, e.to_string()),
+    }
+}
+
+fn fetch_outcome(e: FetchError) -> JobOutcome {
+    match e {
+        FetchError::Timeout(secs) => JobOutcome::TimedOut(format!("the fetch ran past {secs} s")),
+        FetchError::Connect(_) | FetchError::Status(_) => {
+            failed(Code::UpstreamUnavailable, e.to_string())
+        }
+        _ => failed(Code::ValidationError, e.to_string()),
+    }
+}
+
+fn path_outcome(e: PathError) -> JobOutcome {
+    failed(Code::ValidationError, e.to_string())
+}
+
+/// Whether a file name or content type says text.
+fn is_text(name: &str, content_type: Option<&str>) -> bool {
+    let lower = name.to_ascii_lowercase();
+    content_type.is_some_and(|t| {
+        let t = t.to_ascii_lowercase();
+        t.starts_with("text/") || t.contains("json") || t.contains("xml")
+    }) || [".md", ".markdown", ".txt", ".html", ".htm", ".rst"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+}
+
+impl Job for AnalysisJob {
+    fn run(&self, task: Task, progress: Progress, cancel: oneshot::Receiver<()>) -> JobFuture {
+        let analyzer = self.analyzer.clone();
+        let roots = self.roots.clone();
+        let policy = self.fetch.clone();
+        let max_text = self.max_text_bytes;
+        let thumbs = self.dir.join(&task.id);
+        let scratch = self.dir.join(format!("{}.download", task.id));
+        Box::pin(async move {
+            let stop = Cancel::default();
+            let stopper = stop.clone();
+            tokio::spawn(async move {
+                if cancel.await.is_ok() {
+                    stopper.cancel();
+                }
+            });
+            let types: Vec<String> = task.input["types"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let wants = |t: &str| types.is_empty() || types.iter().any(|x| x == t);
+            // Where the bytes are: a checked local file, or a fetched body kept aside.
+            let (path, text_hint, fetched_text) = if let Some(url) = task.input["url"].as_str() {
+                progress.report("fetching", 0.0);
+                let fetched = tokio::select! {
+                    fetched = fetch(url, &policy) => fetched,
+                    () = async { while !stop.is_canceled() { tokio::time::sleep(std::time::Duration::from_millis(50)).await; } } => return JobOutcome::Canceled,
+                };
+                let fetched = match fetched {
+                    Ok(fetched) => fetched,
+                    Err(e) => return fetch_outcome(e),
+                };
+                if is_text(&fetched.url, fetched.content_type.as_deref())
+                    || types.iter().any(|t| t == "text")
+                {
+                    let text = String::from_utf8_lossy(&fetched.body).into_owned();
+                    (None, true, Some(text))
+                } else {
+                    if let Err(e) =
+                        tokio::fs::create_dir_all(scratch.parent().unwrap_or(&scratch)).await
+                    {
+                        return failed(Code::TaskFailed, format!("cannot keep the download: {e}"));
+                    }
+                    if let Err(e) = tokio::fs::write(&scratch, &fetched.body).await {
+                        return failed(Code::TaskFailed, format!("cannot keep the download: {e}"));
+                    }
+                    (Some(scratch.clone()), false, None)
+                }
+            } else if let Some(requested) = task.input["path"].as_str() {
+                let requested = requested.to_owned();
+                let checked =
+                    tokio::task::spawn_blocking(move || check_local(&requested, &roots)).await;
+                match checked {
+                    Ok(Ok(path)) => {
+                        let text = is_text(&path.to_string_lossy(), None)
+                            || types.iter().any(|t| t == "text");
+                        (Some(path), text, None)
+                    }
+                    Ok(Err(e)) => return path_outcome(e),
+                    Err(e) => return failed(Code::TaskFailed, e.to_string()),
+                }
+            } else {
+                return failed(Code::ValidationError, "give `path` or `url`");
+            };
+            let outcome = if text_hint {
+                let text = match (fetched_text, &path) {
+                    (Some(text), _) => text,
+                    (None, Some(path)) => match tokio::fs::metadata(path).await {
+                        Ok(meta) if meta.len() > max_text => {
+                            return failed(
+                                Code::ValidationError,
+                                format!("the text is larger than {max_text} bytes"),
+                            );
+                        }
+                        Ok(_) => match tokio::fs::read(path).await {
+                            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                            Err(e) => {
+                                return failed(
+                                    Code::ValidationError,
+                                    format!("cannot read the file: {e}"),
+                                );
+                            }
+                        },
+                        Err(e) => {
+                            return failed(
+                                Code::ValidationError,
+                                format!("cannot read the file: {e}"),
+                            );
+                        }
+                    },
+                    (None, None) => String::new(),
+                };
+                progress.report("analyzing", 0.0);
+                let report = tokio::task::spawn_blocking(move || analyze_text(&text)).await;
+                progress.report("analyzing", 100.0);
+                match report {
+                    Ok(report) => JobOutcome::Succeeded(json!({ "kind": "text", "text": report })),
+                    Err(e) => failed(Code::TaskFailed, e.to_string()),
+                }
+            } else {
+                let Some(path) = path.as_ref() else {
+                    return failed(Code::ValidationError, "nothing to analyse");
+                };
+                let wanted = Wanted {
+                    scenes: wants("scenes"),
+                    loudness: wants("loudness"),
+                    silence: wants("silence"),
+                };
+                let thumbnails = wants("thumbnails").then_some(thumbs.as_path());
+                let report = analyzer
+                    .analyze_media(path, wanted, thumbnails, &stop, |stage, p| {
+                        progress.report(stage, p)
+                    })
+                    .await;
+                match report {
+                    Ok(report) => {
+                        JobOutcome::Succeeded(json!({ "kind": "media", "media": report }))
+                    }
+                    Err(e) => media_outcome(e),
+                }
+            };
+            // The download is not kept; the thumbnails are.
+            let _ = tokio::fs::remove_file(&scratch).await;
+            outcome
+        })
+    }
+}
+
+/// Checks what a client asked before it is queued: one of `path` or `url`, known types. Answers
+/// the task input. Local paths and addresses are checked again when the job runs.
+pub(crate) fn analysis_input(
+    path: Option<String>,
+    url: Option<String>,
+    types: Vec<String>,
+    policy: &FetchPolicy,
+) -> Result<(String, Value), crate::error::ApiError> {
+    use crate::error::ApiError;
+    for t in &types {
+        if !ANALYSIS_TYPES.contains(&t.as_str()) {
+            return Err(ApiError::invalid(
+                "analysis_type",
+                format!(
+                    "unknown analysis type `{t}`; the types are {}",
+                    ANALYSIS_TYPES.join(", ")
+                ),
+            ));
+        }
+    }
+    match (path, url) {
+        (Some(path), None) => Ok((path.clone(), json!({ "path": path, "types": types }))),
+        (None, Some(url)) => {
+            jarvis_integrations::analyzer::check_url(&url, policy)
+                .map_err(|e| ApiError::invalid("url", e.to_string()))?;
+            Ok((url.clone(), json!({ "url": url, "types": types })))
+        }
+        _ => Err(ApiError::invalid(
+            "path",
+            "give exactly one of `path` and `url`",
+        )),
+    }
+}
+
+/// The analyzer's own job handle, for the engine.
+pub(crate) fn job(config: &AnalysisConfig, dir: PathBuf) -> Arc<dyn Job> {
+    Arc::new(AnalysisJob::new(config, dir))
+}

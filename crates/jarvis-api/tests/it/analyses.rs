@@ -1,0 +1,169 @@
+//! Analyses through the real server: a note and a clip in the media folder, and a page served
+//! on loopback, analysed as tasks with progress on the task's topic, results and thumbnails;
+//! paths outside the media folder, internal addresses and unknown types refused at once.
+
+use std::process::Command;
+use std::time::Duration;
+
+use jarvis_testkit::eventually;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{TestApp, post, spawn_app};
+use crate::ws::{next_json, open, send, until};
+
+async fn finished(app: &TestApp, id: &str) -> Value {
+    eventually(
+        &format!("analysis {id}"),
+        Duration::from_secs(30),
+        || async {
+            let (status, _, body) = app.get_json(&format!("/api/v2/analyses/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let state = body["data"]["status"].as_str().unwrap().to_owned();
+            (!["queued", "running"].contains(&state.as_str())).then(|| body["data"].clone())
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn notes_clips_and_pages_are_analysed_as_tasks() {
+    let app = spawn_app().await;
+    let media = app.home.join("media");
+    std::fs::write(
+        media.join("notes.md"),
+        "# Plan\n\nThe parser reads the logs. The parser keeps its cursor.\n",
+    )
+    .unwrap();
+    let (status, headers, body) = post(
+        &app,
+        "/api/v2/analyses",
+        json!({ "path": media.join("notes.md") }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["data"]["kind"], "analysis");
+    assert_eq!(
+        headers["location"],
+        format!("/api/v2/analyses/{id}").as_str()
+    );
+    let done = finished(&app, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["result"]["kind"], "text");
+    assert_eq!(done["result"]["text"]["headings"][0]["text"], "Plan");
+    assert_eq!(done["result"]["text"]["keywords"][0]["word"], "parser");
+
+    // A clip with a cut at 2 s, followed live on its topic.
+    let clip = media.join("cut.mkv");
+    let made = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "color=c=red:s=320x240:d=2:r=25"])
+        .args(["-f", "lavfi", "-i", "color=c=blue:s=320x240:d=2:r=25"])
+        .args([
+            "-filter_complex",
+            "[0][1]concat=n=2:v=1:a=0[v]",
+            "-map",
+            "[v]",
+        ])
+        .args(["-pix_fmt", "yuv420p", "-c:v", "libx264"])
+        .arg(&clip)
+        .status()
+        .expect("ffmpeg is installed by cargo xtask ci");
+    assert!(made.success());
+    let mut ws = open(&app, None).await;
+    let (status, _, body) = post(
+        &app,
+        "/analyze",
+        json!({ "path": clip, "analysis_type": ["metadata", "scenes", "thumbnails"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    send(
+        &mut ws,
+        json!({ "type": "subscribe", "topics": [format!("task:{id}")] }),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["type"], "subscribed");
+    let last = until(&mut ws, |e| {
+        e["event"] == "task"
+            && !["queued", "running"].contains(&e["data"]["status"].as_str().unwrap_or("running"))
+    })
+    .await;
+    assert_eq!(last["data"]["status"], "succeeded", "{last}");
+    let done = finished(&app, &id).await;
+    let scenes = done["result"]["media"]["scene_changes"].as_array().unwrap();
+    assert_eq!(scenes.len(), 1, "{done}");
+    assert!((scenes[0].as_f64().unwrap() - 2.0).abs() <= 0.04);
+    assert_eq!(done["result"]["media"]["thumbnails"], 3);
+    let thumb = app
+        .get(&format!("/api/v2/analyses/{id}/thumbnails/0"))
+        .await;
+    assert_eq!(thumb.status(), StatusCode::OK);
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    assert_eq!(&thumb.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
+    let missing = app
+        .get(&format!("/api/v2/analyses/{id}/thumbnails/9"))
+        .await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    // A page from a server (on loopback, which these tests allow).
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<html><body><h1>Titre</h1><p>Le chat est sur la table et le chien est dans le jardin.</p></body></html>",
+            "text/html",
+        ))
+        .mount(&server)
+        .await;
+    let (status, _, body) = post(
+        &app,
+        "/api/v2/analyses",
+        json!({ "url": format!("{}/page", server.uri()) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let done = finished(&app, body["data"]["id"].as_str().unwrap()).await;
+    assert_eq!(done["result"]["text"]["language"]["code"], "fr", "{done}");
+
+    let (_, _, list) = app.get_json("/api/v2/analyses?status=succeeded").await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 3, "{list}");
+}
+
+#[tokio::test]
+async fn bad_sources_are_refused_before_anything_is_queued() {
+    let app = spawn_app().await;
+    let outside = app.home.join("secret.txt");
+    std::fs::write(&outside, "x").unwrap();
+    for (body, parameter) in [
+        (json!({ "path": outside }), "path"),
+        (json!({ "path": "media/../secret.txt" }), "path"),
+        (json!({ "url": "http://10.1.2.3/x" }), "url"),
+        (
+            json!({ "url": "http://169.254.169.254/latest/meta-data/" }),
+            "url",
+        ),
+        (json!({ "url": "ftp://example.com/a.mp4" }), "url"),
+        (
+            json!({ "path": "/a", "url": "https://example.com" }),
+            "path",
+        ),
+        (json!({}), "path"),
+        (
+            json!({ "url": "https://example.com", "analysis_type": ["mood"] }),
+            "analysis_type",
+        ),
+    ] {
+        let (status, _, answer) = post(&app, "/api/v2/analyses", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(
+            answer["error"]["details"]["parameter"], parameter,
+            "{body}: {answer}"
+        );
+    }
+    let (_, _, list) = app.get_json("/api/v2/analyses").await;
+    assert_eq!(list["data"], json!([]));
+}
