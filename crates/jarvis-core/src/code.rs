@@ -109,6 +109,9 @@ error_codes! {
     CatalogUnavailable = ("CATALOG_UNAVAILABLE", 503, System),
     /// System telemetry is turned off, or has not taken its first sample yet.
     TelemetryUnavailable = ("TELEMETRY_UNAVAILABLE", 503, System),
+    /// The file or address named is one Jarvis does not analyse: outside the media folders (or
+    /// none are configured), a link out of them, not a regular file, or an internal address.
+    SourceForbidden = ("SOURCE_FORBIDDEN", 403, InvalidRequest),
     /// Content analysis is turned off, or ffmpeg/ffprobe is not installed (the message names it).
     AnalyzerUnavailable = ("ANALYZER_UNAVAILABLE", 503, System),
     /// Cost tracking is turned off (`costs.enabled = false`).

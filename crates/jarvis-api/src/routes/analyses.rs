@@ -29,11 +29,15 @@ use crate::state::AppState;
 pub struct AnalyzeRequest {
     /// A file below a media folder (`analysis.roots`): an absolute path without `..`.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 4096)]
+    #[schema(min_length = 1, max_length = 4096, pattern = "^/")]
     pub path: Option<String>,
     /// An http(s) address whose host is not internal.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 2048)]
+    #[schema(
+        min_length = 8,
+        max_length = 2048,
+        pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^ ]+$"
+    )]
     pub url: Option<String>,
     /// What to find (default: everything that applies): metadata, scenes, loudness, silence,
     /// thumbnails, text.
@@ -58,6 +62,8 @@ impl utoipa::ToSchema for AnalysisType {}
 
 const SUBMIT_ERRORS: &[Code] = &[
     Code::ValidationError,
+    Code::SourceForbidden,
+    Code::ResourceNotFound,
     Code::MalformedBody,
     Code::PayloadTooLarge,
     Code::UnsupportedMediaType,
@@ -205,18 +211,18 @@ async fn create(
         url,
         analysis_type,
     } = body.into_inner();
-    if let Some(requested) = path.clone() {
+    let (target, input) = analysis_input(path.clone(), url, analysis_type, &config.fetch)?;
+    if let Some(requested) = path {
         // Refused now, with its reason, rather than queued to fail.
         let roots = config.roots.clone();
         crate::error::blocking(move || {
             let roots = jarvis_integrations::analyzer::resolve_roots(&roots);
             jarvis_integrations::analyzer::check_local(&requested, &roots)
                 .map(drop)
-                .map_err(|e| ApiError::invalid("path", e.to_string()))
+                .map_err(|e| crate::services::analysis::path_error(&e))
         })
         .await?;
     }
-    let (target, input) = analysis_input(path, url, analysis_type, &config.fetch)?;
     let spec = TaskSpec {
         kind: TaskKind::Analysis,
         target: target.chars().take(512).collect(),

@@ -106,12 +106,23 @@ fn fetch_outcome(e: FetchError) -> JobOutcome {
         FetchError::Connect(_) | FetchError::Status(_) => {
             failed(Code::UpstreamUnavailable, e.to_string())
         }
+        FetchError::Forbidden(_) => failed(Code::SourceForbidden, e.to_string()),
         _ => failed(Code::ValidationError, e.to_string()),
     }
 }
 
 fn path_outcome(e: PathError) -> JobOutcome {
-    failed(Code::ValidationError, e.to_string())
+    let error = path_error(&e);
+    failed(error.code, error.message)
+}
+
+/// How a refused path is answered: a missing file is not found; any other refusal is forbidden.
+pub(crate) fn path_error(e: &PathError) -> crate::error::ApiError {
+    let code = match e {
+        PathError::Missing(_) => Code::ResourceNotFound,
+        _ => Code::SourceForbidden,
+    };
+    crate::error::ApiError::new(code, e.to_string()).with_details(json!({ "parameter": "path" }))
 }
 
 /// Whether a file name or content type says text.
@@ -280,8 +291,11 @@ pub(crate) fn analysis_input(
     match (path, url) {
         (Some(path), None) => Ok((path.clone(), json!({ "path": path, "types": types }))),
         (None, Some(url)) => {
-            jarvis_integrations::analyzer::check_url(&url, policy)
-                .map_err(|e| ApiError::invalid("url", e.to_string()))?;
+            jarvis_integrations::analyzer::check_url(&url, policy).map_err(|e| match e {
+                FetchError::Forbidden(_) => ApiError::new(Code::SourceForbidden, e.to_string())
+                    .with_details(json!({ "parameter": "url" })),
+                _ => ApiError::invalid("url", e.to_string()),
+            })?;
             Ok((url.clone(), json!({ "url": url, "types": types })))
         }
         _ => Err(ApiError::invalid(

@@ -138,27 +138,52 @@ async fn bad_sources_are_refused_before_anything_is_queued() {
     let app = spawn_app().await;
     let outside = app.home.join("secret.txt");
     std::fs::write(&outside, "x").unwrap();
-    for (body, parameter) in [
-        (json!({ "path": outside }), "path"),
-        (json!({ "path": "media/../secret.txt" }), "path"),
-        (json!({ "url": "http://10.1.2.3/x" }), "url"),
+    for (body, status, parameter) in [
+        (json!({ "path": outside }), StatusCode::FORBIDDEN, "path"),
         (
-            json!({ "url": "http://169.254.169.254/latest/meta-data/" }),
-            "url",
-        ),
-        (json!({ "url": "ftp://example.com/a.mp4" }), "url"),
-        (
-            json!({ "path": "/a", "url": "https://example.com" }),
+            json!({ "path": format!("{}/media/../secret.txt", app.home.display()) }),
+            StatusCode::FORBIDDEN,
             "path",
         ),
-        (json!({}), "path"),
+        (
+            json!({ "path": app.home.join("media/none.mp4") }),
+            StatusCode::NOT_FOUND,
+            "path",
+        ),
+        (
+            json!({ "path": "media/relative.mp4" }),
+            StatusCode::FORBIDDEN,
+            "path",
+        ),
+        (
+            json!({ "url": "http://10.1.2.3/x" }),
+            StatusCode::FORBIDDEN,
+            "url",
+        ),
+        (
+            json!({ "url": "http://169.254.169.254/latest/meta-data/" }),
+            StatusCode::FORBIDDEN,
+            "url",
+        ),
+        (
+            json!({ "url": "ftp://example.com/a.mp4" }),
+            StatusCode::BAD_REQUEST,
+            "url",
+        ),
+        (
+            json!({ "path": "/a", "url": "https://example.com" }),
+            StatusCode::BAD_REQUEST,
+            "path",
+        ),
+        (json!({}), StatusCode::BAD_REQUEST, "path"),
         (
             json!({ "url": "https://example.com", "analysis_type": ["mood"] }),
+            StatusCode::BAD_REQUEST,
             "analysis_type",
         ),
     ] {
-        let (status, _, answer) = post(&app, "/api/v2/analyses", body.clone()).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        let (got, _, answer) = post(&app, "/api/v2/analyses", body.clone()).await;
+        assert_eq!(got, status, "{body}: {answer}");
         assert_eq!(
             answer["error"]["details"]["parameter"], parameter,
             "{body}: {answer}"
