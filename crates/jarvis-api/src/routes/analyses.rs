@@ -211,6 +211,7 @@ async fn create(
         url,
         analysis_type,
     } = body.into_inner();
+    let media = crate::services::analysis::names_media(path.as_deref(), &analysis_type);
     let (target, input) = analysis_input(path.clone(), url, analysis_type, &config.fetch)?;
     if let Some(requested) = path {
         // Refused now, with its reason, rather than queued to fail.
@@ -222,6 +223,17 @@ async fn create(
                 .map_err(|e| crate::services::analysis::path_error(&e))
         })
         .await?;
+    }
+    if media
+        && let Some((tool, program)) = crate::services::analysis::missing_tool(&config.media).await
+    {
+        return Err(ApiError::new(
+            Code::AnalyzerUnavailable,
+            format!(
+                "{tool} is not installed or cannot be run (`{program}`; set analysis.media.{tool})"
+            ),
+        )
+        .retry_after(60));
     }
     let spec = TaskSpec {
         kind: TaskKind::Analysis,

@@ -268,6 +268,33 @@ impl Job for AnalysisJob {
     }
 }
 
+/// The first of ffprobe and ffmpeg that cannot be run, if any: asked of each program itself
+/// (`-version`), so a program installed since is found without a restart.
+pub(crate) async fn missing_tool(
+    config: &jarvis_integrations::analyzer::MediaConfig,
+) -> Option<(&'static str, String)> {
+    for (tool, program) in [("ffprobe", &config.ffprobe), ("ffmpeg", &config.ffmpeg)] {
+        let run = tokio::process::Command::new(program)
+            .arg("-version")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        match tokio::time::timeout(std::time::Duration::from_secs(10), run).await {
+            Ok(Ok(status)) if status.success() => {}
+            _ => return Some((tool, program.clone())),
+        }
+    }
+    None
+}
+
+/// Whether a request names media (rather than a text file or a page): local files that are
+/// not text, unless only `text` is asked for. Addresses are known only once fetched.
+pub(crate) fn names_media(path: Option<&str>, types: &[String]) -> bool {
+    path.is_some_and(|p| !is_text(p, None)) && !(types.len() == 1 && types[0] == "text")
+}
+
 /// Checks what a client asked before it is queued: one of `path` or `url`, known types. Answers
 /// the task input. Local paths and addresses are checked again when the job runs.
 pub(crate) fn analysis_input(

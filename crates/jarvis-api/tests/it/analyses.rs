@@ -192,3 +192,36 @@ async fn bad_sources_are_refused_before_anything_is_queued() {
     let (_, _, list) = app.get_json("/api/v2/analyses").await;
     assert_eq!(list["data"], json!([]));
 }
+
+#[tokio::test]
+async fn media_without_ffmpeg_is_refused_naming_the_tool() {
+    let app = crate::support::Spawn::new()
+        .media(jarvis_integrations::analyzer::MediaConfig {
+            ffprobe: "/nonexistent/ffprobe".into(),
+            ..jarvis_integrations::analyzer::MediaConfig::default()
+        })
+        .start()
+        .await;
+    let clip = app.home.join("media/clip.mp4");
+    std::fs::write(&clip, "not really a clip").unwrap();
+    let (status, headers, body) = post(&app, "/api/v2/analyses", json!({ "path": clip })).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "ANALYZER_UNAVAILABLE");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ffprobe"),
+        "{body}"
+    );
+    assert!(headers.contains_key("retry-after"));
+    // Text needs no ffmpeg.
+    std::fs::write(app.home.join("media/notes.txt"), "Some words here.").unwrap();
+    let (status, _, body) = post(
+        &app,
+        "/api/v2/analyses",
+        json!({ "path": app.home.join("media/notes.txt") }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}

@@ -39,6 +39,7 @@ pub struct TestApp {
     config: ApiConfig,
     telemetry: Option<jarvis_telemetry::TelemetryConfig>,
     shared_clock: SharedClock,
+    media: jarvis_integrations::analyzer::MediaConfig,
     // Last: the folder outlives everything that uses it.
     _dir: tempfile::TempDir,
 }
@@ -151,6 +152,7 @@ pub struct Spawn<'a> {
     services: jarvis_integrations::ServiceRegistry,
     telemetry: Option<jarvis_telemetry::TelemetryConfig>,
     clock: Option<ManualClock>,
+    media: jarvis_integrations::analyzer::MediaConfig,
 }
 
 impl<'a> Spawn<'a> {
@@ -163,7 +165,14 @@ impl<'a> Spawn<'a> {
             services: jarvis_integrations::ServiceRegistry::default(),
             telemetry: Some(test_telemetry()),
             clock: None,
+            media: jarvis_integrations::analyzer::MediaConfig::default(),
         }
+    }
+
+    /// Media analysis with these programs and limits.
+    pub fn media(mut self, media: jarvis_integrations::analyzer::MediaConfig) -> Self {
+        self.media = media;
+        self
     }
 
     /// This configuration (port, workers and body limit are the harness's).
@@ -204,6 +213,7 @@ impl<'a> Spawn<'a> {
             services,
             telemetry,
             clock,
+            media,
         } = self;
         let dir = tempfile::tempdir().unwrap();
         fixture(dir.path());
@@ -231,6 +241,7 @@ impl<'a> Spawn<'a> {
             services,
             telemetry.as_ref(),
             shared.clone(),
+            &media,
         )
         .await;
         TestApp {
@@ -249,6 +260,7 @@ impl<'a> Spawn<'a> {
             config,
             telemetry,
             shared_clock: shared,
+            media,
             _dir: dir,
         }
     }
@@ -270,6 +282,7 @@ async fn launch(
     services: jarvis_integrations::ServiceRegistry,
     telemetry: Option<&jarvis_telemetry::TelemetryConfig>,
     clock: SharedClock,
+    media: &jarvis_integrations::analyzer::MediaConfig,
 ) -> Parts {
     let home = dir.to_path_buf();
     let discovery = DiscoveryConfig {
@@ -319,6 +332,7 @@ async fn launch(
         costs: Some(test_costs(&home)),
         analysis: Some(jarvis_api::AnalysisConfig {
             roots: vec![home.join("media")],
+            media: media.clone(),
             fetch: jarvis_integrations::analyzer::FetchPolicy {
                 // The tests serve pages on loopback; private addresses stay refused.
                 allow_loopback: true,
@@ -364,6 +378,7 @@ impl TestApp {
             jarvis_integrations::ServiceRegistry::default(),
             self.telemetry.as_ref(),
             self.shared_clock.clone(),
+            &self.media,
         )
         .await;
         self.base = parts.base;
