@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use jarvis_costs::query::{Filter, GroupBy, Report};
-use jarvis_costs::{CostMode, EntryId, Ledger, LogEnvironment, Record};
+use jarvis_costs::time::now_ms;
+use jarvis_costs::{EntryId, Ledger, LogEnvironment, Record};
 use serde_json::{Value, json};
 
 /// Which report.
@@ -117,7 +118,7 @@ pub fn run(report: &CostReport, config: &jarvis_costs::CostsConfig) -> anyhow::R
             if args.json {
                 Ok(serde_json::to_string_pretty(&report_json(&report, group))?)
             } else {
-                Ok(table(&report, group, mode_name(service.mode)))
+                Ok(table(&report, group, service.mode.as_str()))
             }
         }
         None => {
@@ -135,20 +136,6 @@ pub fn run(report: &CostReport, config: &jarvis_costs::CostsConfig) -> anyhow::R
                 Ok(blocks_table(&blocks))
             }
         }
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn mode_name(mode: CostMode) -> &'static str {
-    match mode {
-        CostMode::Auto => "auto",
-        CostMode::Calculate => "calculate",
-        CostMode::Display => "display",
     }
 }
 

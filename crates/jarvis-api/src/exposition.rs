@@ -22,9 +22,7 @@ pub(crate) const TASK_STATUSES: &[TaskStatus] = &[
 /// and what reading the usage logs did.
 fn cost_families(e: &mut Exposition, costs: &jarvis_costs::CostService) {
     use jarvis_costs::Source;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let now = jarvis_costs::time::now_ms();
     let config = costs.config();
     let (by_source, unpriced, current) = {
         let ledger = costs.ledger();

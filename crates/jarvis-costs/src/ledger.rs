@@ -494,14 +494,14 @@ impl Ledger {
 
 /// Whether `candidate` replaces `existing`, a copy of the same response.
 fn replaces(candidate: &Record, existing: &Entry) -> bool {
-    if candidate.sidechain != existing.sidechain {
-        return existing.sidechain;
-    }
-    let (new, old) = (candidate.tokens.total(), existing.tokens.total());
-    if new != old {
-        return new > old;
-    }
-    candidate.fast && !existing.fast
+    crate::usage::replaces_copy(
+        (
+            candidate.sidechain,
+            candidate.tokens.total(),
+            candidate.fast,
+        ),
+        (existing.sidechain, existing.tokens.total(), existing.fast),
+    )
 }
 
 #[cfg(test)]

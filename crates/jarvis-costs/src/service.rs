@@ -23,6 +23,7 @@ use crate::money::Usd;
 use crate::pricing::PriceTable;
 use crate::query::{Budgets, current};
 use crate::tail::{Cursor, Tail};
+use crate::time::now_ms;
 use crate::usage::{CostMode, Priced, Skipped, Tokens, parse_line};
 use crate::zone::Zone;
 
@@ -187,12 +188,6 @@ enum Wake {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn nonneg(value: i64) -> u64 {

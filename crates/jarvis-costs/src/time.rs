@@ -89,6 +89,13 @@ pub fn utc_day(at_ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// A moment as ccusage and JavaScript print it: `YYYY-MM-DDTHH:MM:SS.mmmZ`, in UTC.
 pub fn iso_ms(at_ms: i64) -> String {
     let (year, month, day) = civil_from_days(at_ms.div_euclid(86_400_000));

@@ -45,6 +45,17 @@ pub enum CostMode {
     Display,
 }
 
+impl CostMode {
+    /// The setting's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CostMode::Auto => "auto",
+            CostMode::Calculate => "calculate",
+            CostMode::Display => "display",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawLine {
@@ -393,14 +404,27 @@ impl<T: Keyed> Dedup<T> {
 /// copy beats a side-conversation one, then the larger token total, then one that says its
 /// speed.
 fn replaces(candidate: &UsageEntry, existing: &UsageEntry) -> bool {
-    if candidate.sidechain != existing.sidechain {
-        return existing.sidechain;
+    replaces_copy(
+        (
+            candidate.sidechain,
+            candidate.tokens.total(),
+            candidate.fast,
+        ),
+        (existing.sidechain, existing.tokens.total(), existing.fast),
+    )
+}
+
+/// The copy rule on its terms — (side conversation, token total, fast mode) of each copy — for
+/// every de-duplication (`Dedup` here, the ledger's across passes).
+pub(crate) fn replaces_copy(candidate: (bool, u64, bool), existing: (bool, u64, bool)) -> bool {
+    let ((new_side, new_total, new_fast), (old_side, old_total, old_fast)) = (candidate, existing);
+    if new_side != old_side {
+        return old_side;
     }
-    let (new, old) = (candidate.tokens.total(), existing.tokens.total());
-    if new != old {
-        return new > old;
+    if new_total != old_total {
+        return new_total > old_total;
     }
-    candidate.fast && !existing.fast
+    new_fast && !old_fast
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use jarvis_auth::Scope;
 use jarvis_core::Code;
 use jarvis_costs::query::{Budgets, Filter, GroupBy};
+use jarvis_costs::time::now_ms;
 use jarvis_costs::{CostService, EntryId, Readiness, Record, Source, Tokens, Usd, Zone};
 use jarvis_store::{CostFilter, CostRow};
 use serde::{Deserialize, Serialize};
@@ -267,12 +268,6 @@ fn day(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
         .transpose()
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// Renders `view` off the executor.
 async fn render<T: Serialize>(
     state: &AppState,
@@ -523,12 +518,7 @@ async fn sources(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
             *entries.entry(entry.source.as_str().to_owned()).or_insert(0) += 1;
         }
         CostSources {
-            mode: match ledger.mode() {
-                jarvis_costs::CostMode::Auto => "auto",
-                jarvis_costs::CostMode::Calculate => "calculate",
-                jarvis_costs::CostMode::Display => "display",
-            }
-            .into(),
+            mode: ledger.mode().as_str().into(),
             timezone: costs.config().zone.name().to_owned(),
             entries,
             duplicates_dropped: ledger.dropped(),

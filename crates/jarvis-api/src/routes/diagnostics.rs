@@ -77,6 +77,7 @@ async fn diagnostics(
         .collect();
     let path = params.get("path").map(str::to_owned);
     let costs = cost_diagnostics(&state);
+    let fresh = !costs.is_empty();
     let select = move |snapshot: std::sync::Arc<jarvis_discovery::CatalogSnapshot>| {
         let items: Vec<&Diagnostic> = snapshot
             .diagnostics()
@@ -92,7 +93,7 @@ async fn diagnostics(
         let (page, pagination) = paginate(items, limit, offset);
         v2_prefix(&page, Some(&pagination), snapshot.generation())
     };
-    if state.costs.is_none() || !has_cost_diagnostics(&state) {
+    if !fresh {
         return cached(&req, &state, Version::V2, select).await;
     }
     // The ledger's findings move without the catalog: rendered for this request.
@@ -103,12 +104,6 @@ async fn diagnostics(
         &prefix,
         None,
     ))
-}
-
-fn has_cost_diagnostics(state: &AppState) -> bool {
-    state.costs.as_ref().is_some_and(|costs| {
-        !costs.stats().unreadable.is_empty() || costs.ledger().entries().iter().any(|e| e.unpriced)
-    })
 }
 
 /// The cost ledger's findings: models without a price, usage logs that cannot be read.

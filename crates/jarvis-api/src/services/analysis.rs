@@ -166,7 +166,7 @@ impl Job for AnalysisJob {
                 progress.report("fetching", 0.0);
                 let fetched = tokio::select! {
                     fetched = fetch(url, &policy) => fetched,
-                    () = async { while !stop.is_canceled() { tokio::time::sleep(std::time::Duration::from_millis(50)).await; } } => return JobOutcome::Canceled,
+                    () = stop.canceled() => return JobOutcome::Canceled,
                 };
                 let fetched = match fetched {
                     Ok(fetched) => fetched,

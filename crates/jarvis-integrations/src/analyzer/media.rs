@@ -194,7 +194,8 @@ impl Cancel {
         *self.0.borrow()
     }
 
-    async fn canceled(&self) {
+    /// Resolves once the handle is canceled.
+    pub async fn canceled(&self) {
         let mut receiver = self.0.subscribe();
         let _ = receiver.wait_for(|canceled| *canceled).await;
     }

@@ -54,11 +54,7 @@ impl Analyzer {
     ) -> Result<MediaReport, MediaError> {
         let _slot = tokio::select! {
             slot = self.slots.acquire() => slot.map_err(|e| MediaError::Io(e.to_string()))?,
-            () = async {
-                while !cancel.is_canceled() {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            } => return Err(MediaError::Canceled),
+            () = cancel.canceled() => return Err(MediaError::Canceled),
         };
         progress("probing", 0.0);
         let info = media::probe(&self.config, path, cancel).await?;
