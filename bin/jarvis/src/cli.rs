@@ -1,4 +1,4 @@
-//! The commands: `serve`, `scan`, `search`, `keys`, `costs`, `config`.
+//! The commands: `serve`, `scan`, `search`, `keys`, `costs`, `analyze`, `config`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -89,6 +89,22 @@ enum Command {
     Costs {
         #[command(subcommand)]
         report: crate::costs::CostReport,
+    },
+    /// Analyse a video, audio or text file, or an http(s) address: streams, scene changes,
+    /// loudness, silences and thumbnails of media; words, headings, links, language and keywords
+    /// of text.
+    Analyze {
+        /// A file, or an http(s) address.
+        source: String,
+        /// Only this analysis (repeatable): metadata, scenes, loudness, silence, thumbnails, text.
+        #[arg(long = "type", value_name = "TYPE", value_parser = crate::analyze::TYPES)]
+        types: Vec<String>,
+        /// Keep thumbnails of a video in this folder (none are taken without it).
+        #[arg(long, value_name = "DIR")]
+        thumbnails: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the effective configuration (defaults, file, environment and flags combined).
     Config {
@@ -236,6 +252,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Keys { action } => return keys_command(&action, &keys_path),
         Command::Costs { report } => out = crate::costs::run(&report, &settings.costs)?,
+        Command::Analyze {
+            source,
+            types,
+            thumbnails,
+            json,
+        } => {
+            let request = crate::analyze::Request {
+                source,
+                types,
+                thumbnails,
+                json,
+            };
+            let (text, code) = crate::analyze::run(&request, &settings.analysis, &data_dir)?;
+            if !text.is_empty() {
+                print(&text);
+            }
+            return Ok(code);
+        }
         Command::Config { json } => {
             let roots = roots()?;
             out = if json {

@@ -1,6 +1,7 @@
 //! `jarvis`: the command-line entry point. Reads the process environment and flags, loads
 //! settings, installs logging, and runs one command.
 
+mod analyze;
 mod cli;
 mod costs;
 mod settings;

@@ -247,14 +247,20 @@ impl Server {
         let analysis_dir = data_dir.join("analyses");
         let mut jobs: std::collections::HashMap<jarvis_core::TaskKind, Arc<dyn jarvis_tasks::Job>> =
             std::collections::HashMap::new();
-        if let Some(config) = &analysis {
-            let (config, dir) = (config.clone(), analysis_dir.clone());
-            let job = blocking(move || {
-                Ok::<_, ServerError>(crate::services::analysis::job(&config, dir))
-            })
-            .await?;
-            jobs.insert(jarvis_core::TaskKind::Analysis, job);
-        }
+        let analysis = match analysis {
+            Some(config) => {
+                let analysis = blocking(move || {
+                    Ok::<_, ServerError>(crate::services::analysis::Analysis::new(
+                        config,
+                        analysis_dir,
+                    ))
+                })
+                .await?;
+                jobs.insert(jarvis_core::TaskKind::Analysis, Arc::new(analysis.job()));
+                Some(analysis)
+            }
+            None => None,
+        };
         let tasks = TaskEngine::start_with_jobs(store, tasks, jobs).await?;
         if let Err(e) = tasks.runner_available() {
             tracing::warn!(error = %e, "tasks will be refused until the runner is installed");
@@ -270,7 +276,7 @@ impl Server {
                 monitor,
                 clock,
                 costs: costs.clone(),
-                analysis: analysis.map(|config| (config, analysis_dir)),
+                analysis,
             },
         )?;
         // The reader starts once the hub listens, so its first pass is announced.

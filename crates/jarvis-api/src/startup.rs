@@ -76,11 +76,8 @@ pub struct Parts {
     pub clock: jarvis_core::SharedClock,
     /// The cost ledger, when cost tracking is on.
     pub costs: Option<jarvis_costs::CostService>,
-    /// Content analysis settings and where its files go, when it is on.
-    pub analysis: Option<(
-        crate::services::analysis::AnalysisConfig,
-        std::path::PathBuf,
-    )>,
+    /// Content analysis, when it is on.
+    pub analysis: Option<crate::services::analysis::Analysis>,
 }
 
 /// A bound, not yet running server.
@@ -199,10 +196,6 @@ impl Application {
             costs,
             analysis,
         } = parts;
-        let (analysis, analysis_dir) = match analysis {
-            Some((config, dir)) => (Some(config), dir),
-            None => (None, std::path::PathBuf::new()),
-        };
         let address = format!("{}:{}", config.host, config.port);
         let loopback = config.host == "localhost"
             || config
@@ -277,7 +270,6 @@ impl Application {
             executions,
             monitor,
             analysis,
-            analysis_dir,
             costs,
             hub,
             metrics,

@@ -37,10 +37,8 @@ pub struct AppState {
     pub tickets: jarvis_auth::TicketStore,
     /// The telemetry monitor (system samples, history, processes); `None` when turned off.
     pub monitor: Option<Arc<jarvis_telemetry::Monitor>>,
-    /// Content analysis settings; `None` when it is turned off.
-    pub analysis: Option<crate::services::analysis::AnalysisConfig>,
-    /// Where analyses keep their thumbnails.
-    pub analysis_dir: std::path::PathBuf,
+    /// Content analysis (settings, roots, the shared analyzer); `None` when it is turned off.
+    pub analysis: Option<crate::services::analysis::Analysis>,
     /// The cost ledger; `None` when cost tracking is turned off.
     pub costs: Option<jarvis_costs::CostService>,
     /// The WebSocket hub.

@@ -2,7 +2,8 @@
 //! files (`cargo xtask gen-corpus` and the benchmarks use it); [`eventually`] (and
 //! [`eventually_blocking`], without a runtime) waits in a test for what another task or thread
 //! does; [`write_file`], [`agent_file`], [`command_file`] and [`skill_file`] build the small fixtures the test
-//! suites share; [`generate_usage_logs`] writes Claude Code usage logs of a chosen size.
+//! suites share; [`generate_usage_logs`] writes Claude Code usage logs of a chosen size;
+//! [`media`] makes clips with ffmpeg's generators and finds processes in `/proc`.
 //!
 //! The shapes follow real Claude Code setups: agents with `name`/`description`/`tools`/`model`
 //! frontmatter (some nested in category folders, some with an unquoted `: ` in the description),
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::io;
 
 mod files;
+pub mod media;
 mod usage_logs;
 mod wait;
 

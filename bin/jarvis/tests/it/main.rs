@@ -541,15 +541,7 @@ fn keys_cli_and_no_secret_in_any_log() {
     assert!(stdout(&home.jarvis(&["keys", "list"])).contains("No API keys"));
 }
 
-/// Whether `pid` runs (a zombie, dead but not yet reaped, does not).
-fn alive(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        let state = stat[stat.rfind(')').unwrap() + 1..]
-            .split_whitespace()
-            .next();
-        state != Some("Z")
-    })
-}
+use jarvis_testkit::media::alive;
 
 /// Whether `pid` stops running within a second.
 fn gone_within_a_second(pid: u32) -> bool {
@@ -1011,4 +1003,178 @@ fn costs_daily_on_the_corpus_equals_the_expected_summary() {
             "{period}"
         );
     }
+}
+
+#[test]
+fn analyze_reports_text_and_media_and_stops_ffmpeg_on_ctrl_c() {
+    use jarvis_testkit::media::{cut_clip, long_tone, processes_naming};
+
+    let home = Home::new();
+    let notes = home.path().join("notes.md");
+    fs::write(
+        &notes,
+        "# Plan\n\nThe parser reads the logs. The parser keeps its cursor. See https://example.org/a.\n",
+    )
+    .unwrap();
+    let out = home.jarvis(&["analyze", notes.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("headings (1): Plan"), "{text}");
+    assert!(text.contains("links (1): https://example.org/a"), "{text}");
+    assert!(text.contains("keywords: parser"), "{text}");
+
+    let clip = cut_clip(home.path());
+    let thumbs = home.path().join("thumbs");
+    let out = home.jarvis(&[
+        "analyze",
+        clip.to_str().unwrap(),
+        "--json",
+        "--thumbnails",
+        thumbs.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["kind"], "media");
+    let scenes = report["media"]["scene_changes"].as_array().unwrap();
+    assert_eq!(scenes.len(), 1, "{report}");
+    assert!(
+        (scenes[0].as_f64().unwrap() - 2.0).abs() <= 0.04,
+        "{report}"
+    );
+    assert_eq!(report["media"]["thumbnails"], 3);
+    assert!(thumbs.join("2.jpg").is_file());
+    // Only what was asked, and no progress bar off a terminal.
+    let out = home.jarvis(&["analyze", clip.to_str().unwrap(), "--type", "scenes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Scene changes (1): 0:02.00"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("Loudness"), "{}", stdout(&out));
+    assert!(!stderr(&out).contains('%'), "{}", stderr(&out));
+
+    // Refusals: a missing file, an unknown type, an internal address.
+    let out = home.jarvis(&["analyze", "/nonexistent/clip.mp4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot open `/nonexistent/clip.mp4`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = home.jarvis(&["analyze", clip.to_str().unwrap(), "--type", "colour"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("colour"), "{}", stderr(&out));
+    let out = home.jarvis(&["analyze", "http://127.0.0.1:9/page"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("internal address"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Ctrl-C mid-analysis: ffmpeg (in its own process group, out of the terminal's reach) is
+    // stopped by the command, which exits 130.
+    let tone = home.path().join("hour-of-tone.wav");
+    long_tone(&tone, 3600);
+    let needle = tone.to_string_lossy().into_owned();
+    let mut child = home
+        .command(&["analyze", &needle, "--type", "loudness"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    jarvis_testkit::eventually_blocking(
+        "ffmpeg analysing the tone",
+        std::time::Duration::from_secs(10),
+        || {
+            processes_naming(&needle)
+                .iter()
+                .any(|&pid| pid != child.id())
+                .then_some(())
+        },
+    );
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        processes_naming(&needle).is_empty(),
+        "ffmpeg outlived Ctrl-C"
+    );
+}
+
+#[test]
+fn a_killed_server_leaves_no_ffmpeg_and_its_analysis_interrupted() {
+    let home = Home::new();
+    let media = home.path().join("media");
+    fs::create_dir_all(&media).unwrap();
+    fs::write(
+        home.path().join("jarvis.toml"),
+        format!(
+            "[analysis]\nroots = [{:?}]\n[storage]\ndata_dir = {:?}\n",
+            media.to_string_lossy(),
+            home.path().join("data").to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let tone = media.join("hour-of-tone.wav");
+    jarvis_testkit::media::long_tone(&tone, 3600);
+    let needle = tone.to_string_lossy().into_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let status_of = |address: &str, id: &str| -> String {
+        runtime.block_on(async {
+            let body: serde_json::Value = client
+                .get(format!("{address}/api/v2/analyses/{id}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["data"]["status"].as_str().unwrap_or("?").to_owned()
+        })
+    };
+
+    let (mut first, address) = start_server(&home);
+    let id = runtime.block_on(async {
+        let res = client
+            .post(format!("{address}/analyze"))
+            .json(&serde_json::json!({ "path": needle, "analysis_type": ["loudness"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["data"]["id"].as_str().unwrap().to_owned()
+    });
+    let ffmpeg = jarvis_testkit::eventually_blocking(
+        "ffmpeg analysing the tone",
+        std::time::Duration::from_secs(10),
+        || {
+            jarvis_testkit::media::processes_naming(&needle)
+                .first()
+                .copied()
+        },
+    );
+    assert_eq!(status_of(&address, &id), "running");
+    // No goodbye: SIGKILL mid-analysis. ffmpeg dies with the server.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(gone_within_a_second(ffmpeg), "ffmpeg outlived the server");
+
+    let (mut second, address) = start_server(&home);
+    assert_eq!(status_of(&address, &id), "interrupted");
+    assert!(jarvis_testkit::media::processes_naming(&needle).is_empty());
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(second.wait().unwrap().success());
 }

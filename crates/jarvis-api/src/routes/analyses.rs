@@ -191,7 +191,7 @@ fn get_route(
     }
 }
 
-fn enabled(state: &AppState) -> Result<&crate::services::analysis::AnalysisConfig, ApiError> {
+fn enabled(state: &AppState) -> Result<&crate::services::analysis::Analysis, ApiError> {
     state.analysis.as_ref().ok_or_else(|| {
         ApiError::new(
             Code::AnalyzerUnavailable,
@@ -205,7 +205,8 @@ async fn create(
     state: web::Data<AppState>,
     body: JsonObject<AnalyzeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let config = enabled(&state)?;
+    let analysis = enabled(&state)?;
+    let config = analysis.config();
     let AnalyzeRequest {
         path,
         url,
@@ -215,25 +216,24 @@ async fn create(
     let (target, input) = analysis_input(path.clone(), url, analysis_type, &config.fetch)?;
     if let Some(requested) = path {
         // Refused now, with its reason, rather than queued to fail.
-        let roots = config.roots.clone();
+        let roots = analysis.roots().to_vec();
         crate::error::blocking(move || {
-            let roots = jarvis_integrations::analyzer::resolve_roots(&roots);
             jarvis_integrations::analyzer::check_local(&requested, &roots)
                 .map(drop)
                 .map_err(|e| crate::services::analysis::path_error(&e))
         })
         .await?;
     }
-    if media
-        && let Some((tool, program)) = crate::services::analysis::missing_tool(&config.media).await
-    {
+    if media && let Some(tool) = analysis.analyzer().status().await.missing() {
         return Err(ApiError::new(
             Code::AnalyzerUnavailable,
             format!(
-                "{tool} is not installed or cannot be run (`{program}`; set analysis.media.{tool})"
+                "{} is not installed or cannot be run (`{}`; set analysis.media.{})",
+                tool.tool, tool.program, tool.tool
             ),
         )
-        .retry_after(60));
+        .with_details(serde_json::json!({ "tool": tool.tool }))
+        .retry_after(jarvis_integrations::analyzer::TOOL_CHECK_TTL.as_secs()));
     }
     let spec = TaskSpec {
         kind: TaskKind::Analysis,
@@ -318,7 +318,9 @@ async fn thumbnail(
     enabled(&state)?;
     let (id, n) = path.into_inner();
     analysis(&state, &id).await?;
-    let file = state.analysis_dir.join(&id).join(format!("{n}.jpg"));
+    let file = enabled(&state)?
+        .thumbnails_dir(&id)
+        .join(format!("{n}.jpg"));
     let bytes = tokio::fs::read(&file).await.map_err(|_| {
         ApiError::new(
             Code::ResourceNotFound,

@@ -91,7 +91,7 @@ pub(crate) fn configure_services(cfg: &mut ServiceConfig, routes: &mut Routes) {
         Doc {
             operation: "services".into(),
             tag: "system",
-            summary: "Services Jarvis depends on: health, circuit breaker, calls, failures, last error, latency percentiles".into(),
+            summary: "Services Jarvis depends on: n8n (health, circuit breaker, calls, failures, last error, latency percentiles) and the content analyzer (ffprobe and ffmpeg versions, running and waiting analyses)".into(),
             params: vec![],
             body: Body::List("Object"),
             errors: &[],
@@ -103,10 +103,51 @@ pub(crate) fn configure_services(cfg: &mut ServiceConfig, routes: &mut Routes) {
 }
 
 async fn services(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    reply::ok(
-        &state.services.views(),
-        state.catalog.snapshot().generation(),
-    )
+    let mut views: Vec<serde_json::Value> = state
+        .services
+        .views()
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::internal(&e))?;
+    views.push(analyzer_view(&state).await);
+    reply::ok(&views, state.catalog.snapshot().generation())
+}
+
+/// The content analyzer as a service: healthy when ffprobe and ffmpeg run. It is never
+/// required for readiness (text analyses need neither).
+async fn analyzer_view(state: &AppState) -> serde_json::Value {
+    let Some(analysis) = &state.analysis else {
+        return json!({
+            "name": "analyzer",
+            "required": false,
+            "enabled": false,
+            "health": null,
+        });
+    };
+    let status = analysis.analyzer().status().await;
+    let missing = status.missing().map(|t| {
+        format!(
+            "{} is not installed or cannot be run (`{}`): {}",
+            t.tool,
+            t.program,
+            t.error.as_deref().unwrap_or("unknown error")
+        )
+    });
+    json!({
+        "name": "analyzer",
+        "required": false,
+        "enabled": true,
+        "health": {
+            "healthy": missing.is_none(),
+            "checked_at": status.checked_at,
+            "error": missing,
+        },
+        "tools": status.tools,
+        "concurrency": status.concurrency,
+        "running": status.running,
+        "waiting": status.waiting,
+    })
 }
 
 async fn system_info(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

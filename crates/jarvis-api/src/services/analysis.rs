@@ -57,28 +57,188 @@ impl Default for AnalysisConfig {
     }
 }
 
-/// The job the task engine runs for `analysis` tasks.
-#[derive(Debug)]
-pub struct AnalysisJob {
+/// Content analysis as configured: the settings, the media roots (resolved once), the one
+/// shared [`Analyzer`] and the folder analyses keep their files in. Cheap to clone; the task
+/// engine's job, the routes and the command line all go through it.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    config: AnalysisConfig,
+    roots: Arc<[PathBuf]>,
     analyzer: Analyzer,
-    roots: Vec<PathBuf>,
-    fetch: FetchPolicy,
-    max_text_bytes: u64,
-    /// Where each analysis keeps its thumbnails: `<dir>/<task id>/<n>.jpg`.
     dir: PathBuf,
 }
 
-impl AnalysisJob {
-    /// A job over `config`, keeping files below `dir`. Resolves the media roots (blocking).
-    pub fn new(config: &AnalysisConfig, dir: PathBuf) -> AnalysisJob {
-        AnalysisJob {
+/// What to analyse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A path a client named: it must lie below a media root ([`check_local`]).
+    Requested(String),
+    /// A file the caller vouches for (the command line's own user): read as it is.
+    Trusted(PathBuf),
+    /// An http(s) address, fetched under the configured policy.
+    Url(String),
+}
+
+impl Analysis {
+    /// Analysis over `config`, keeping files below `dir`. Resolves the media roots (blocking).
+    pub fn new(config: AnalysisConfig, dir: PathBuf) -> Analysis {
+        Analysis {
+            roots: jarvis_integrations::analyzer::resolve_roots(&config.roots).into(),
             analyzer: Analyzer::new(config.media.clone(), config.concurrency),
-            roots: jarvis_integrations::analyzer::resolve_roots(&config.roots),
-            fetch: config.fetch.clone(),
-            max_text_bytes: config.max_text_bytes,
+            config,
             dir,
         }
     }
+
+    /// The settings.
+    pub fn config(&self) -> &AnalysisConfig {
+        &self.config
+    }
+
+    /// The shared analyzer (its programs and pool are in [`Analyzer::status`]).
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// The media roots, resolved.
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
+    /// Where analysis `id` keeps its thumbnails: `<dir>/<id>/<n>.jpg`.
+    pub fn thumbnails_dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// The job the task engine runs for `analysis` tasks.
+    pub fn job(&self) -> AnalysisJob {
+        AnalysisJob {
+            analysis: self.clone(),
+        }
+    }
+
+    /// Analyses `source` for `types` (all when empty), reporting `(stage, percent)`, until done
+    /// or `cancel` fires. Thumbnails go to `thumbnails` when given and asked for; a fetched
+    /// media body is kept at `scratch` while it is analysed, then removed.
+    pub async fn run(
+        &self,
+        source: Source,
+        types: &[String],
+        thumbnails: Option<&std::path::Path>,
+        scratch: &std::path::Path,
+        cancel: &Cancel,
+        progress: impl Fn(&str, f64) + Send + Sync,
+    ) -> JobOutcome {
+        let wants = |t: &str| types.is_empty() || types.iter().any(|x| x == t);
+        let only_text = types.iter().any(|t| t == "text");
+        // Where the bytes are: a local file, or a fetched body (kept aside when it is media).
+        let (path, text_hint, fetched_text) = match source {
+            Source::Url(url) => {
+                progress("fetching", 0.0);
+                let fetched = tokio::select! {
+                    fetched = fetch(&url, &self.config.fetch) => fetched,
+                    () = cancel.canceled() => return JobOutcome::Canceled,
+                };
+                let fetched = match fetched {
+                    Ok(fetched) => fetched,
+                    Err(e) => return fetch_outcome(e),
+                };
+                if is_text(&fetched.url, fetched.content_type.as_deref()) || only_text {
+                    let text = String::from_utf8_lossy(&fetched.body).into_owned();
+                    (None, true, Some(text))
+                } else {
+                    if let Some(parent) = scratch.parent()
+                        && let Err(e) = tokio::fs::create_dir_all(parent).await
+                    {
+                        return failed(Code::TaskFailed, format!("cannot keep the download: {e}"));
+                    }
+                    if let Err(e) = tokio::fs::write(scratch, &fetched.body).await {
+                        return failed(Code::TaskFailed, format!("cannot keep the download: {e}"));
+                    }
+                    (Some(scratch.to_path_buf()), false, None)
+                }
+            }
+            Source::Requested(requested) => {
+                let roots = Arc::clone(&self.roots);
+                let checked =
+                    tokio::task::spawn_blocking(move || check_local(&requested, &roots)).await;
+                match checked {
+                    Ok(Ok(path)) => {
+                        let text = is_text(&path.to_string_lossy(), None) || only_text;
+                        (Some(path), text, None)
+                    }
+                    Ok(Err(e)) => return path_outcome(e),
+                    Err(e) => return failed(Code::TaskFailed, e.to_string()),
+                }
+            }
+            Source::Trusted(path) => {
+                let text = is_text(&path.to_string_lossy(), None) || only_text;
+                (Some(path), text, None)
+            }
+        };
+        let outcome = if text_hint {
+            let text = match (fetched_text, &path) {
+                (Some(text), _) => text,
+                (None, Some(path)) => match self.read_text(path).await {
+                    Ok(text) => text,
+                    Err(outcome) => return outcome,
+                },
+                (None, None) => String::new(),
+            };
+            progress("analyzing", 0.0);
+            let report = tokio::task::spawn_blocking(move || analyze_text(&text)).await;
+            progress("analyzing", 100.0);
+            match report {
+                Ok(report) => JobOutcome::Succeeded(json!({ "kind": "text", "text": report })),
+                Err(e) => failed(Code::TaskFailed, e.to_string()),
+            }
+        } else {
+            let Some(path) = path.as_ref() else {
+                return failed(Code::ValidationError, "nothing to analyse");
+            };
+            let wanted = Wanted {
+                scenes: wants("scenes"),
+                loudness: wants("loudness"),
+                silence: wants("silence"),
+            };
+            let thumbnails = thumbnails.filter(|_| wants("thumbnails"));
+            let report = self
+                .analyzer
+                .analyze_media(path, wanted, thumbnails, cancel, &progress)
+                .await;
+            match report {
+                Ok(report) => JobOutcome::Succeeded(json!({ "kind": "media", "media": report })),
+                Err(e) => media_outcome(e),
+            }
+        };
+        // The download is not kept; the thumbnails are.
+        if path.as_deref() == Some(scratch) {
+            let _ = tokio::fs::remove_file(scratch).await;
+        }
+        outcome
+    }
+
+    /// Reads a text file of at most `max_text_bytes`.
+    async fn read_text(&self, path: &std::path::Path) -> Result<String, JobOutcome> {
+        let max_text = self.config.max_text_bytes;
+        let unreadable =
+            |e: std::io::Error| failed(Code::ValidationError, format!("cannot read the file: {e}"));
+        let meta = tokio::fs::metadata(path).await.map_err(unreadable)?;
+        if meta.len() > max_text {
+            return Err(failed(
+                Code::ValidationError,
+                format!("the text is larger than {max_text} bytes"),
+            ));
+        }
+        let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// The job the task engine runs for `analysis` tasks.
+#[derive(Debug)]
+pub struct AnalysisJob {
+    analysis: Analysis,
 }
 
 fn failed(code: Code, message: impl Into<String>) -> JobOutcome {
@@ -138,12 +298,7 @@ fn is_text(name: &str, content_type: Option<&str>) -> bool {
 
 impl Job for AnalysisJob {
     fn run(&self, task: Task, progress: Progress, cancel: oneshot::Receiver<()>) -> JobFuture {
-        let analyzer = self.analyzer.clone();
-        let roots = self.roots.clone();
-        let policy = self.fetch.clone();
-        let max_text = self.max_text_bytes;
-        let thumbs = self.dir.join(&task.id);
-        let scratch = self.dir.join(format!("{}.download", task.id));
+        let analysis = self.analysis.clone();
         Box::pin(async move {
             let stop = Cancel::default();
             let stopper = stop.clone();
@@ -160,133 +315,27 @@ impl Job for AnalysisJob {
                         .collect()
                 })
                 .unwrap_or_default();
-            let wants = |t: &str| types.is_empty() || types.iter().any(|x| x == t);
-            // Where the bytes are: a checked local file, or a fetched body kept aside.
-            let (path, text_hint, fetched_text) = if let Some(url) = task.input["url"].as_str() {
-                progress.report("fetching", 0.0);
-                let fetched = tokio::select! {
-                    fetched = fetch(url, &policy) => fetched,
-                    () = stop.canceled() => return JobOutcome::Canceled,
-                };
-                let fetched = match fetched {
-                    Ok(fetched) => fetched,
-                    Err(e) => return fetch_outcome(e),
-                };
-                if is_text(&fetched.url, fetched.content_type.as_deref())
-                    || types.iter().any(|t| t == "text")
-                {
-                    let text = String::from_utf8_lossy(&fetched.body).into_owned();
-                    (None, true, Some(text))
-                } else {
-                    if let Err(e) =
-                        tokio::fs::create_dir_all(scratch.parent().unwrap_or(&scratch)).await
-                    {
-                        return failed(Code::TaskFailed, format!("cannot keep the download: {e}"));
-                    }
-                    if let Err(e) = tokio::fs::write(&scratch, &fetched.body).await {
-                        return failed(Code::TaskFailed, format!("cannot keep the download: {e}"));
-                    }
-                    (Some(scratch.clone()), false, None)
-                }
-            } else if let Some(requested) = task.input["path"].as_str() {
-                let requested = requested.to_owned();
-                let checked =
-                    tokio::task::spawn_blocking(move || check_local(&requested, &roots)).await;
-                match checked {
-                    Ok(Ok(path)) => {
-                        let text = is_text(&path.to_string_lossy(), None)
-                            || types.iter().any(|t| t == "text");
-                        (Some(path), text, None)
-                    }
-                    Ok(Err(e)) => return path_outcome(e),
-                    Err(e) => return failed(Code::TaskFailed, e.to_string()),
-                }
+            let source = if let Some(url) = task.input["url"].as_str() {
+                Source::Url(url.to_owned())
+            } else if let Some(path) = task.input["path"].as_str() {
+                Source::Requested(path.to_owned())
             } else {
                 return failed(Code::ValidationError, "give `path` or `url`");
             };
-            let outcome = if text_hint {
-                let text = match (fetched_text, &path) {
-                    (Some(text), _) => text,
-                    (None, Some(path)) => match tokio::fs::metadata(path).await {
-                        Ok(meta) if meta.len() > max_text => {
-                            return failed(
-                                Code::ValidationError,
-                                format!("the text is larger than {max_text} bytes"),
-                            );
-                        }
-                        Ok(_) => match tokio::fs::read(path).await {
-                            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                            Err(e) => {
-                                return failed(
-                                    Code::ValidationError,
-                                    format!("cannot read the file: {e}"),
-                                );
-                            }
-                        },
-                        Err(e) => {
-                            return failed(
-                                Code::ValidationError,
-                                format!("cannot read the file: {e}"),
-                            );
-                        }
-                    },
-                    (None, None) => String::new(),
-                };
-                progress.report("analyzing", 0.0);
-                let report = tokio::task::spawn_blocking(move || analyze_text(&text)).await;
-                progress.report("analyzing", 100.0);
-                match report {
-                    Ok(report) => JobOutcome::Succeeded(json!({ "kind": "text", "text": report })),
-                    Err(e) => failed(Code::TaskFailed, e.to_string()),
-                }
-            } else {
-                let Some(path) = path.as_ref() else {
-                    return failed(Code::ValidationError, "nothing to analyse");
-                };
-                let wanted = Wanted {
-                    scenes: wants("scenes"),
-                    loudness: wants("loudness"),
-                    silence: wants("silence"),
-                };
-                let thumbnails = wants("thumbnails").then_some(thumbs.as_path());
-                let report = analyzer
-                    .analyze_media(path, wanted, thumbnails, &stop, |stage, p| {
-                        progress.report(stage, p)
-                    })
-                    .await;
-                match report {
-                    Ok(report) => {
-                        JobOutcome::Succeeded(json!({ "kind": "media", "media": report }))
-                    }
-                    Err(e) => media_outcome(e),
-                }
-            };
-            // The download is not kept; the thumbnails are.
-            let _ = tokio::fs::remove_file(&scratch).await;
-            outcome
+            let thumbnails = analysis.thumbnails_dir(&task.id);
+            let scratch = analysis.dir.join(format!("{}.download", task.id));
+            analysis
+                .run(
+                    source,
+                    &types,
+                    Some(&thumbnails),
+                    &scratch,
+                    &stop,
+                    |stage, p| progress.report(stage, p),
+                )
+                .await
         })
     }
-}
-
-/// The first of ffprobe and ffmpeg that cannot be run, if any: asked of each program itself
-/// (`-version`), so a program installed since is found without a restart.
-pub(crate) async fn missing_tool(
-    config: &jarvis_integrations::analyzer::MediaConfig,
-) -> Option<(&'static str, String)> {
-    for (tool, program) in [("ffprobe", &config.ffprobe), ("ffmpeg", &config.ffmpeg)] {
-        let run = tokio::process::Command::new(program)
-            .arg("-version")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .status();
-        match tokio::time::timeout(std::time::Duration::from_secs(10), run).await {
-            Ok(Ok(status)) if status.success() => {}
-            _ => return Some((tool, program.clone())),
-        }
-    }
-    None
 }
 
 /// Whether a request names media (rather than a text file or a page): local files that are
@@ -330,9 +379,4 @@ pub(crate) fn analysis_input(
             "give exactly one of `path` and `url`",
         )),
     }
-}
-
-/// The analyzer's own job handle, for the engine.
-pub(crate) fn job(config: &AnalysisConfig, dir: PathBuf) -> Arc<dyn Job> {
-    Arc::new(AnalysisJob::new(config, dir))
 }

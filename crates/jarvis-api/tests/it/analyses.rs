@@ -1,6 +1,8 @@
 //! Analyses through the real server: a note and a clip in the media folder, and a page served
 //! on loopback, analysed as tasks with progress on the task's topic, results and thumbnails;
-//! paths outside the media folder, internal addresses and unknown types refused at once.
+//! paths outside the media folder, internal addresses and unknown types refused at once; a
+//! long analysis streams its progress in order, shows in `/api/v2/services`, and a cancel
+//! through the task route stops its ffmpeg.
 
 use std::process::Command;
 use std::time::Duration;
@@ -191,6 +193,108 @@ async fn bad_sources_are_refused_before_anything_is_queued() {
     }
     let (_, _, list) = app.get_json("/api/v2/analyses").await;
     assert_eq!(list["data"], json!([]));
+}
+
+#[tokio::test]
+async fn progress_streams_in_order_and_a_cancel_stops_ffmpeg() {
+    let app = spawn_app().await;
+    let (status, _, services) = app.get_json("/api/v2/services").await;
+    assert_eq!(status, StatusCode::OK, "{services}");
+    let analyzer = services["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "analyzer")
+        .unwrap_or_else(|| panic!("no analyzer in {services}"))
+        .clone();
+    assert_eq!(analyzer["enabled"], true, "{analyzer}");
+    assert_eq!(analyzer["required"], false);
+    assert_eq!(analyzer["health"]["healthy"], true, "{analyzer}");
+    let tools: Vec<&str> = analyzer["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tool"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools, ["ffprobe", "ffmpeg"]);
+    assert!(analyzer["tools"][1]["version"].is_string(), "{analyzer}");
+    assert_eq!(analyzer["running"], 0);
+
+    // An hour of tone: seconds of loudness analysis, long enough to watch and cancel.
+    let tone = app.home.join("media/hour-of-tone.wav");
+    jarvis_testkit::media::long_tone(&tone, 3600);
+    let needle = tone.to_string_lossy().into_owned();
+    let mut ws = open(&app, None).await;
+    let (status, _, body) = post(
+        &app,
+        "/api/v2/analyses",
+        json!({ "path": tone, "analysis_type": ["loudness", "silence"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    send(
+        &mut ws,
+        json!({ "type": "subscribe", "topics": [format!("task:{id}")] }),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["type"], "subscribed");
+    // Stages move forward only, and within a stage the percentage never falls.
+    let order = ["fetching", "probing", "analyzing", "thumbnails"];
+    let mut seen: Vec<(usize, f64)> = Vec::new();
+    while seen
+        .last()
+        .is_none_or(|&(stage, percent)| stage != 2 || percent <= 0.0)
+    {
+        let event = until(&mut ws, |e| e["event"] == "progress").await;
+        assert_eq!(event["data"]["id"], id.as_str());
+        let stage = event["data"]["stage"].as_str().unwrap();
+        let stage = order.iter().position(|s| *s == stage).unwrap();
+        let percent = event["data"]["percent"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&percent), "{event}");
+        if let Some(&(last_stage, last_percent)) = seen.last() {
+            assert!(
+                (stage, percent) >= (last_stage, last_percent),
+                "progress went back: {seen:?} then {event}"
+            );
+        }
+        seen.push((stage, percent));
+    }
+    assert!(
+        !jarvis_testkit::media::processes_naming(&needle).is_empty(),
+        "ffmpeg runs while the analysis does"
+    );
+    let (_, _, services) = app.get_json("/api/v2/services").await;
+    let analyzer = services["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "analyzer")
+        .unwrap()
+        .clone();
+    assert_eq!(analyzer["running"], 1, "{analyzer}");
+
+    let (status, _, body) = post(&app, &format!("/api/v2/tasks/{id}/cancel"), json!({})).await;
+    assert!(status.is_success(), "{status} {body}");
+    let last = until(&mut ws, |e| {
+        e["event"] == "task"
+            && !["queued", "running"].contains(&e["data"]["status"].as_str().unwrap_or("running"))
+    })
+    .await;
+    assert_eq!(last["data"]["status"], "canceled", "{last}");
+    eventually(
+        "ffmpeg gone after the cancel",
+        Duration::from_secs(2),
+        || async {
+            jarvis_testkit::media::processes_naming(&needle)
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .await;
+    let done = finished(&app, &id).await;
+    assert_eq!(done["status"], "canceled", "{done}");
+    assert!(done["result"].is_null(), "{done}");
 }
 
 #[tokio::test]

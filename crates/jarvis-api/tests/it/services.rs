@@ -39,11 +39,18 @@ async fn n8n_failing_its_first_check() -> (MockServer, ServiceRegistry) {
 }
 
 #[tokio::test]
-async fn without_services_the_list_is_empty_and_ready_is_ready() {
+async fn without_n8n_only_the_analyzer_is_listed_and_ready_is_ready() {
     let app = spawn_app().await;
     let (status, _, body) = app.get_json("/api/v2/services").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["data"], json!([]));
+    let names: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["analyzer"], "{body}");
+    assert_eq!(body["data"][0]["required"], false);
     assert_eq!(app.get("/ready").await.status(), StatusCode::OK);
 }
 

@@ -230,6 +230,8 @@ async fn run(
         .kill_on_drop(true);
     #[cfg(unix)]
     command.process_group(0);
+    #[cfg(target_os = "linux")]
+    die_with_parent(&mut command);
     let mut child = command.spawn().map_err(|e| MediaError::ToolMissing {
         tool,
         reason: e.to_string(),
@@ -294,6 +296,72 @@ async fn run(
             let _ = child.wait().await;
             Err(e)
         }
+    }
+}
+
+/// Runs `program -version` (ten seconds at most) and reads the version from its first line.
+pub(crate) async fn check_tool(tool: &'static str, program: &str) -> super::ToolStatus {
+    let mut command = Command::new(program);
+    command
+        .arg("-version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let (available, version, error) =
+        match tokio::time::timeout(Duration::from_secs(10), command.output()).await {
+            Ok(Ok(out)) if out.status.success() => {
+                let text = String::from_utf8_lossy(&out.stdout);
+                // `ffmpeg version 7.1.2-0+deb13u1 Copyright (c) …`
+                let version = text
+                    .lines()
+                    .next()
+                    .and_then(|line| line.split_whitespace().nth(2))
+                    .map(str::to_owned);
+                (true, version, None)
+            }
+            Ok(Ok(out)) => (
+                false,
+                None,
+                Some(format!("`-version` exited with {}", out.status)),
+            ),
+            Ok(Err(e)) => (false, None, Some(e.to_string())),
+            Err(_) => (false, None, Some("`-version` ran past 10 s".to_owned())),
+        };
+    super::ToolStatus {
+        tool,
+        program: program.to_owned(),
+        available,
+        version,
+        error,
+    }
+}
+
+/// Asks the kernel to SIGKILL the child when the thread that forked it goes, so a server killed
+/// mid-analysis leaves no ffmpeg behind. Analyses run on the runtime's worker threads, which
+/// live as long as the runtime; ffmpeg starts no processes of its own, so its group is just
+/// itself.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    let parent = nix::unistd::Pid::from_raw(i32::try_from(std::process::id()).unwrap_or(0));
+    // SAFETY: the closure runs in the child between fork and exec and only makes two system
+    // calls (prctl and getppid), both async-signal-safe; it allocates nothing and takes no lock.
+    #[expect(
+        unsafe_code,
+        reason = "the parent-death signal can only be set in the child, between fork and exec"
+    )]
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)?;
+            // The parent may have died before the signal was armed: then it never comes.
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::other(
+                    "the server exited while ffmpeg started",
+                ));
+            }
+            Ok(())
+        });
     }
 }
 
@@ -389,6 +457,8 @@ pub async fn probe(
         "json".into(),
         "-show_format".into(),
         "-show_streams".into(),
+        "-protocol_whitelist".into(),
+        "file".into(),
         "--".into(),
         path.to_string_lossy().into_owned(),
     ];
@@ -401,8 +471,26 @@ pub async fn probe(
         |_| {},
     )
     .await?;
-    parse_probe(&ran.stdout)
+    let info = parse_probe(&ran.stdout)?;
+    if let Some(format) = info
+        .container
+        .split(',')
+        .find(|f| PLAYLIST_FORMATS.contains(f))
+    {
+        return Err(MediaError::Unreadable {
+            tool: "ffprobe",
+            message: format!(
+                "a `{format}` playlist names other files or addresses, which are not analysed"
+            ),
+        });
+    }
+    Ok(info)
 }
+
+/// Containers that read other files or addresses named inside them: a playlist below a media
+/// root could otherwise reach a file outside every root. Refused after the probe, and every
+/// ffmpeg run is limited to the `file` protocol (`-protocol_whitelist file`) besides.
+pub const PLAYLIST_FORMATS: &[&str] = &["hls", "applehttp", "concat", "dash"];
 
 /// Reads what the filters logged: `showinfo` frames kept by the scene `select`, the `ebur128`
 /// summary, and `silencedetect` spans (a silence still open at the end ends at `duration`).
@@ -482,6 +570,8 @@ pub async fn analyze(
         "-nostdin".into(),
         "-progress".into(),
         "pipe:1".into(),
+        "-protocol_whitelist".into(),
+        "file".into(),
         "-i".into(),
         path.to_string_lossy().into_owned(),
     ];
@@ -572,6 +662,8 @@ pub async fn thumbnails(
             "-y".into(),
             "-ss".into(),
             format!("{:.3}", at.max(0.0)),
+            "-protocol_whitelist".into(),
+            "file".into(),
             "-i".into(),
             path.to_string_lossy().into_owned(),
             "-frames:v".into(),

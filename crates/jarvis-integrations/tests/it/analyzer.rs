@@ -4,65 +4,14 @@
 //! progress rises to 100, thumbnails are written; a cancel or a timeout ends the subprocess,
 //! and none is left behind.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use jarvis_integrations::analyzer::{Analyzer, Cancel, MediaConfig, MediaError, Wanted};
+use jarvis_testkit::media::cut_clip as clip;
 
 const FRAME: f64 = 1.0 / 25.0;
-
-fn ffmpeg(args: &[&str]) {
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .status()
-        .expect(
-            "ffmpeg is not installed: `cargo xtask ci` installs it (apt-get install -y ffmpeg)",
-        );
-    assert!(status.success(), "ffmpeg {args:?}");
-}
-
-/// Red then blue, 2 s each, 25 fps, over a 440 Hz tone for 2 s then silence.
-fn clip(dir: &Path) -> PathBuf {
-    let path = dir.join("cut.mkv");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=red:s=320x240:d=2:r=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=blue:s=320x240:d=2:r=25",
-        "-f",
-        "lavfi",
-        "-t",
-        "2",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        "-f",
-        "lavfi",
-        "-t",
-        "2",
-        "-i",
-        "anullsrc=r=48000:cl=mono",
-        "-filter_complex",
-        "[0][1]concat=n=2:v=1:a=0[v];[2][3]concat=n=2:v=0:a=1[a]",
-        "-map",
-        "[v]",
-        "-map",
-        "[a]",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-c:a",
-        "pcm_s16le",
-        path.to_str().unwrap(),
-    ]);
-    path
-}
 
 /// ffmpeg's own integrated loudness of `path`.
 fn reference_lufs(path: &Path) -> f64 {
@@ -81,23 +30,8 @@ fn reference_lufs(path: &Path) -> f64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// Processes whose command line names `needle`.
 fn processes_naming(needle: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(needle))
-                .unwrap_or(false)
-        })
-        .count()
+    jarvis_testkit::media::processes_naming(needle).len()
 }
 
 #[tokio::test]
@@ -207,8 +141,42 @@ async fn cancel_and_timeout_end_the_subprocess() {
         || async { (processes_naming(&needle) > 0).then_some(()) },
     )
     .await;
+    // One slot, taken: a second analysis waits for it, and the status says both.
+    let queued_cancel = Cancel::default();
+    let queued = tokio::spawn({
+        let analyzer = analyzer.clone();
+        let fifo = fifo.clone();
+        let cancel = queued_cancel.clone();
+        async move {
+            analyzer
+                .analyze_media(&fifo, Wanted::default(), None, &cancel, |_, _| {})
+                .await
+        }
+    });
+    let status = jarvis_testkit::eventually(
+        "the second analysis waiting",
+        Duration::from_secs(5),
+        || async {
+            let status = analyzer.status().await;
+            (status.waiting == 1).then_some(status)
+        },
+    )
+    .await;
+    assert_eq!((status.concurrency, status.running), (1, 1));
+    assert!(status.missing().is_none(), "{status:?}");
+    assert!(
+        status
+            .tools
+            .iter()
+            .all(|t| t.available && t.version.as_deref().is_some_and(|v| !v.is_empty())),
+        "{status:?}"
+    );
+    queued_cancel.cancel();
+    assert_eq!(queued.await.unwrap(), Err(MediaError::Canceled));
+    assert_eq!(analyzer.status().await.waiting, 0);
     canceler.cancel();
     assert_eq!(waiting.await.unwrap(), Err(MediaError::Canceled));
+    assert_eq!(analyzer.status().await.running, 0);
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(processes_naming(&needle), 0, "nothing outlives a cancel");
 
@@ -264,6 +232,13 @@ async fn unreadable_input_and_a_missing_tool_are_said_so() {
         },
         1,
     );
+    let status = missing.status().await;
+    let tool = status.missing().expect("ffprobe is missing");
+    assert_eq!(
+        (tool.tool, tool.program.as_str(), tool.available),
+        ("ffprobe", "/nonexistent/ffprobe", false)
+    );
+    assert!(tool.error.is_some(), "{tool:?}");
     let result = missing
         .analyze_media(
             &text,
@@ -283,6 +258,42 @@ async fn unreadable_input_and_a_missing_tool_are_said_so() {
         ),
         "{result:?}"
     );
+}
+
+#[tokio::test]
+async fn a_playlist_naming_other_files_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    let clip = clip(outside.path());
+    let root = tempfile::tempdir().unwrap();
+    let analyzer = Analyzer::new(MediaConfig::default(), 1);
+    // An HLS playlist naming a clip outside its folder, under a name that hides what it is.
+    let playlist = root.path().join("holiday.mp4");
+    std::fs::write(
+        &playlist,
+        format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\n{}\n#EXT-X-ENDLIST\n",
+            clip.display()
+        ),
+    )
+    .unwrap();
+    let thumbnails = root.path().join("thumbs");
+    let result = analyzer
+        .analyze_media(
+            &playlist,
+            Wanted::default(),
+            Some(&thumbnails),
+            &Cancel::default(),
+            |_, _| {},
+        )
+        .await;
+    match result {
+        Err(MediaError::Unreadable { tool, message }) => {
+            assert_eq!(tool, "ffprobe");
+            assert!(message.contains("`hls` playlist"), "{message}");
+        }
+        other => panic!("a playlist was analysed: {other:?}"),
+    }
+    assert!(!thumbnails.exists(), "nothing was taken from the clip");
 }
 
 mod fetching {
