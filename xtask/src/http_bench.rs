@@ -85,11 +85,34 @@ impl KeepAlive {
 
     /// GETs `path` and reads the whole answer; the body, or an error unless it is a 200.
     pub(crate) fn get(&mut self, path: &str) -> Result<Vec<u8>> {
-        write!(
-            self.stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n",
-            self.host
-        )?;
+        let (status, body) = self.request("GET", path, None)?;
+        if status != 200 {
+            bail!("{path} answered {status}");
+        }
+        Ok(body)
+    }
+
+    /// Sends `method path` with an optional JSON `body` and reads the whole answer: its status
+    /// and body.
+    pub(crate) fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, Vec<u8>)> {
+        match body {
+            Some(body) => write!(
+                self.stream,
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                self.host,
+                body.len()
+            )?,
+            None => write!(
+                self.stream,
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\n\r\n",
+                self.host
+            )?,
+        }
         let mut status = String::new();
         self.reader.read_line(&mut status)?;
         let mut length = None;
@@ -109,10 +132,12 @@ impl KeepAlive {
         let length = length.with_context(|| format!("{path}: an answer without Content-Length"))?;
         let mut body = vec![0u8; length];
         self.reader.read_exact(&mut body)?;
-        if !status.starts_with("HTTP/1.1 200") {
-            bail!("{path} answered {}", status.trim_end());
-        }
-        Ok(body)
+        let code = status
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .with_context(|| format!("{path}: no status in `{}`", status.trim_end()))?;
+        Ok((code, body))
     }
 }
 
@@ -221,7 +246,7 @@ pub(crate) fn stop(mut server: std::process::Child) {
 
 /// Every pair of two words of `xtask/data/search-words.txt`, in a fixed shuffled order, as the
 /// `q` of a search (`security%20review`).
-fn word_pairs() -> Result<Vec<String>> {
+pub(crate) fn word_pairs() -> Result<Vec<String>> {
     let path = crate::root().join("xtask/data/search-words.txt");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;

@@ -21,6 +21,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
+mod analysis_bench;
 mod contract;
 mod http_bench;
 mod startup_bench;
@@ -71,7 +72,7 @@ tasks:
   contract                            the OpenAPI document against the running server
                                       (schemathesis, installed into a virtualenv if missing)
   gen-corpus --out DIR [--count N]    write a realistic tree of N resources (default 10000)
-  bench [--quick] [--http] [--idle] [--writes|--startup [--count N]] [--resources N]
+  bench [--quick] [--http] [--idle] [--analysis] [--writes|--startup [--count N]] [--resources N]
                                       run the benchmarks (criterion, HTTP load with wrk, memory)
                                       over a generated corpus of N resources (default 10000);
                                       --http skips criterion; --idle measures only an idle
@@ -79,7 +80,9 @@ tasks:
                                       file written to a search that finds it, and memory across
                                       N such writes (default 100); --startup only the server's
                                       start without and with the catalog cache (N cached starts,
-                                      default 5): time to listen, memory";
+                                      default 5): time to listen, memory; --analysis only a 60 s
+                                      720p clip analysed alone and four at once, and one client's
+                                      latency meanwhile";
 
 fn root() -> PathBuf {
     // xtask lives at <root>/xtask.
@@ -496,6 +499,16 @@ fn bench(args: &[String]) -> Result<()> {
             count,
         );
     }
+    if args.iter().any(|a| a == "--analysis") {
+        http_bench::ensure_package("ffmpeg", "-version", "ffmpeg")?;
+        build_release()?;
+        return analysis_bench::analysis_bench(
+            &release_binary(),
+            &corpus_dir.join("jarvis.toml"),
+            &corpus_dir,
+            quick,
+        );
+    }
     if args.iter().any(|a| a == "--writes") {
         let count = number_flag(args, "--count", 100)?;
         build_release()?;
@@ -620,6 +633,8 @@ fn bench(args: &[String]) -> Result<()> {
             ])
             .env("JARVIS_BENCH_USAGE_MB", if quick { "100" } else { "1024" }),
     )?;
+    http_bench::ensure_package("ffmpeg", "-version", "ffmpeg")?;
+    analysis_bench::analysis_bench(&binary, &config, &corpus_dir, quick)?;
     idle_bench(&binary, if quick { 10 } else { 60 })?;
     println!(
         "\n==> memory: jarvis scan of the 10,000-resource corpus (release binary, fresh process)"

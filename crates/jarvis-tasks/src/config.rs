@@ -13,7 +13,8 @@ pub struct TaskConfig {
     /// are replaced inside each element; an element whose placeholder has no value is left out.
     /// Executed directly, never through a shell.
     pub runner: Vec<String>,
-    /// How many tasks run at once.
+    /// How many runner tasks (commands and agents) run at once. Jobs run in slots of their
+    /// own ([`crate::Job::concurrency`]).
     pub concurrency: usize,
     /// How long a task may run before it is stopped, in seconds.
     pub timeout_secs: u64,

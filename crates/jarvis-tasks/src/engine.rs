@@ -125,11 +125,20 @@ pub enum TaskEvent {
     },
 }
 
+/// Which slots a task runs in: the runner's (`tasks.concurrency`), or its job's own (the
+/// job's [`Job::concurrency`]), so a long analysis never holds back commands and agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    Runner,
+    Job(TaskKind),
+}
+
 #[derive(Debug)]
 struct Queued {
     priority: Priority,
     seq: i64,
     id: String,
+    pool: Pool,
 }
 
 impl PartialEq for Queued {
@@ -158,7 +167,7 @@ impl Ord for Queued {
 #[derive(Debug, Default)]
 struct QueueState {
     queued: BinaryHeap<Queued>,
-    running: HashMap<String, Option<oneshot::Sender<()>>>,
+    running: HashMap<String, (Pool, Option<oneshot::Sender<()>>)>,
 }
 
 #[derive(Debug)]
@@ -257,10 +266,12 @@ impl TaskEngine {
                 tracing::warn!(task = %task.id, target = %task.target, "task was running when the server stopped; marked interrupted");
             } else {
                 tracing::info!(task = %task.id, target = %task.target, "queued task resumed after restart");
+                let pool = engine.pool(task.kind);
                 engine.lock().queued.push(Queued {
                     priority: task.priority,
                     seq: task.seq,
                     id: task.id.clone(),
+                    pool,
                 });
             }
         }
@@ -351,10 +362,12 @@ impl TaskEngine {
         let stored = task.clone();
         blocking(move || Ok(store.insert_task(&stored)?)).await?;
         self.publish(&task);
+        let pool = self.pool(task.kind);
         self.lock().queued.push(Queued {
             priority: task.priority,
             seq: task.seq,
             id: task.id.clone(),
+            pool,
         });
         self.inner.wake.notify_one();
         Ok(task)
@@ -375,7 +388,7 @@ impl TaskEngine {
             state.queued.retain(|q| q.id != id);
             let removed = state.queued.len() != before;
             if !removed
-                && let Some(slot) = state.running.get_mut(id)
+                && let Some((_, slot)) = state.running.get_mut(id)
                 && let Some(signal) = slot.take()
             {
                 let _ = signal.send(());
@@ -424,6 +437,27 @@ impl TaskEngine {
         });
     }
 
+    /// The pool tasks of `kind` run in.
+    fn pool(&self, kind: TaskKind) -> Pool {
+        if self.inner.jobs.contains_key(&kind) {
+            Pool::Job(kind)
+        } else {
+            Pool::Runner
+        }
+    }
+
+    /// How many tasks of `pool` may run at once.
+    fn slots(&self, pool: Pool) -> usize {
+        match pool {
+            Pool::Runner => self.inner.config.concurrency.max(1),
+            Pool::Job(kind) => self
+                .inner
+                .jobs
+                .get(&kind)
+                .map_or(1, |job| job.concurrency().max(1)),
+        }
+    }
+
     /// Stores, then announces.
     async fn save(&self, task: &Task) -> Result<()> {
         let store = Arc::clone(&self.inner.store);
@@ -439,15 +473,24 @@ impl TaskEngine {
             loop {
                 let next = {
                     let mut state = self.lock();
-                    if state.running.len() >= self.inner.config.concurrency.max(1) {
-                        None
-                    } else {
-                        state.queued.pop().map(|q| {
-                            let (tx, rx) = oneshot::channel();
-                            state.running.insert(q.id.clone(), Some(tx));
-                            (q.id, rx)
-                        })
+                    // The best queued task whose pool has a free slot; the others keep their
+                    // places.
+                    let mut skipped = Vec::new();
+                    let mut found = None;
+                    while let Some(q) = state.queued.pop() {
+                        let busy = state.running.values().filter(|(p, _)| *p == q.pool).count();
+                        if busy < self.slots(q.pool) {
+                            found = Some(q);
+                            break;
+                        }
+                        skipped.push(q);
                     }
+                    state.queued.extend(skipped);
+                    found.map(|q| {
+                        let (tx, rx) = oneshot::channel();
+                        state.running.insert(q.id.clone(), (q.pool, Some(tx)));
+                        (q.id, rx)
+                    })
                 };
                 let Some((id, cancel)) = next else { break };
                 let engine = self.clone();
@@ -788,6 +831,7 @@ mod tests {
                 priority,
                 seq,
                 id: seq.to_string(),
+                pool: Pool::Runner,
             });
         }
         let order: Vec<i64> = std::iter::from_fn(|| heap.pop().map(|q| q.seq)).collect();

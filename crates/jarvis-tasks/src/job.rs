@@ -34,6 +34,12 @@ pub trait Job: Send + Sync + std::fmt::Debug {
     /// until done or until `cancel` fires (the job then stops what it started and answers
     /// [`JobOutcome::Canceled`]).
     fn run(&self, task: Task, progress: Progress, cancel: oneshot::Receiver<()>) -> JobFuture;
+
+    /// How many of its tasks run at once. Jobs have slots of their own, apart from the
+    /// runner's `tasks.concurrency`: a long job never holds back commands and agents.
+    fn concurrency(&self) -> usize {
+        1
+    }
 }
 
 type Report = Arc<dyn Fn(&str, f64) + Send + Sync>;

@@ -2,18 +2,14 @@
 //! analysis task; the list, one analysis with its result, and its thumbnails. Progress arrives
 //! on the task's WebSocket topic; cancel through the task route.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use jarvis_auth::Scope;
 use jarvis_core::{Code, Priority, Task, TaskKind};
-use jarvis_tasks::{
-    RunVars, TASK_CURSOR_PATTERN, TASK_ID_LEN, TASK_ID_PATTERN, TaskCursor, TaskSpec,
-};
+use jarvis_tasks::{RunVars, TASK_CURSOR_PATTERN, TASK_ID_LEN, TASK_ID_PATTERN, TaskSpec};
 use serde::Deserialize;
 
-use crate::envelope::{Pagination, v2_prefix};
 use crate::error::{ApiError, JsonObject};
 use crate::guard::Caller;
 use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params};
@@ -257,38 +253,9 @@ async fn create(
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     enabled(&state)?;
     let params = Params::of(&req);
-    let limit = params
-        .integer("limit")
-        .map_or(DEFAULT_LIMIT as usize, |l| l as usize);
-    let before_seq = params
-        .get("cursor")
-        .map(|c| TaskCursor::parse(c).map(|c| c.0))
-        .transpose()?;
-    let filter = jarvis_store::TaskFilter {
-        status: params.get("status").and_then(|s| s.parse().ok()),
-        kind: Some(TaskKind::Analysis),
-        limit: limit + 1,
-        before_seq,
-    };
-    let mut tasks = state.tasks.list(filter).await?;
-    let has_more = tasks.len() > limit;
-    tasks.truncate(limit);
-    let next_cursor = has_more
-        .then(|| tasks.last().map(|t| TaskCursor(t.seq).to_string()))
-        .flatten();
-    let pagination = Pagination {
-        total: tasks.len(),
-        limit,
-        offset: 0,
-        has_more,
-        next_cursor,
-    };
-    let generation = state.catalog.snapshot().generation();
-    Ok(reply::finish(
-        StatusCode::OK,
-        &v2_prefix(&tasks, Some(&pagination), generation)?,
-        None,
-    ))
+    let (tasks, pagination) =
+        crate::routes::tasks::page(&state, &params, Some(TaskKind::Analysis)).await?;
+    reply::page(&tasks, &pagination, state.catalog.snapshot().generation())
 }
 
 async fn analysis(state: &AppState, id: &str) -> Result<Task, ApiError> {

@@ -454,9 +454,24 @@ async fn recent(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let params = Params::of(&req);
+    let kind = params.parsed::<TaskKind>("kind")?;
+    let (tasks, pagination) = page(&state, &params, kind).await?;
+    reply::page(
+        &summaries(&tasks),
+        &pagination,
+        state.catalog.snapshot().generation(),
+    )
+}
+
+/// One page of tasks of `kind` (any when `None`), newest first, as `limit`, `status` and
+/// `cursor` ask: the tasks list and the analyses list page alike.
+pub(crate) async fn page(
+    state: &AppState,
+    params: &Params,
+    kind: Option<TaskKind>,
+) -> Result<(Vec<Task>, Pagination), ApiError> {
     let limit = params.count("limit");
     let status = params.parsed::<TaskStatus>("status")?;
-    let kind = params.parsed::<TaskKind>("kind")?;
     let before_seq = params
         .get("cursor")
         .map(|c| TaskCursor::parse(c).map(|c| c.0))
@@ -482,11 +497,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
             .then(|| tasks.last().map(|t| TaskCursor(t.seq).to_string()))
             .flatten(),
     };
-    reply::page(
-        &summaries(&tasks),
-        &pagination,
-        state.catalog.snapshot().generation(),
-    )
+    Ok((tasks, pagination))
 }
 
 async fn detail(

@@ -38,7 +38,7 @@ pub struct AnalysisConfig {
     pub media: jarvis_integrations::analyzer::MediaConfig,
     /// How addresses are fetched.
     pub fetch: FetchPolicy,
-    /// Media analyses at once.
+    /// Analyses at once: slots of their own, apart from the runner's `tasks.concurrency`.
     pub concurrency: usize,
     /// The largest text analysed, in bytes.
     pub max_text_bytes: u64,
@@ -297,6 +297,10 @@ fn is_text(name: &str, content_type: Option<&str>) -> bool {
 }
 
 impl Job for AnalysisJob {
+    fn concurrency(&self) -> usize {
+        self.analysis.config.concurrency
+    }
+
     fn run(&self, task: Task, progress: Progress, cancel: oneshot::Receiver<()>) -> JobFuture {
         let analysis = self.analysis.clone();
         Box::pin(async move {

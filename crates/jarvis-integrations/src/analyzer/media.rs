@@ -33,6 +33,9 @@ pub struct MediaConfig {
     pub silence_min_secs: f64,
     /// Thumbnails taken of a video.
     pub thumbnails: usize,
+    /// The scheduling niceness ffprobe and ffmpeg run at (0 to 19; Linux): an analysis takes
+    /// every core it can get, and at 10 it yields them to the server and to the user's own work.
+    pub nice: u8,
 }
 
 impl Default for MediaConfig {
@@ -45,6 +48,7 @@ impl Default for MediaConfig {
             silence_db: -50.0,
             silence_min_secs: 0.5,
             thumbnails: 3,
+            nice: 10,
         }
     }
 }
@@ -216,6 +220,7 @@ const STDERR_KEPT: usize = 1 << 20;
 async fn run(
     tool: &'static str,
     program: &str,
+    nice: u8,
     args: &[String],
     timeout: Duration,
     cancel: &Cancel,
@@ -231,7 +236,9 @@ async fn run(
     #[cfg(unix)]
     command.process_group(0);
     #[cfg(target_os = "linux")]
-    die_with_parent(&mut command);
+    die_with_parent(&mut command, nice);
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
     let mut child = command.spawn().map_err(|e| MediaError::ToolMissing {
         tool,
         reason: e.to_string(),
@@ -338,20 +345,26 @@ pub(crate) async fn check_tool(tool: &'static str, program: &str) -> super::Tool
 }
 
 /// Asks the kernel to SIGKILL the child when the thread that forked it goes, so a server killed
-/// mid-analysis leaves no ffmpeg behind. Analyses run on the runtime's worker threads, which
-/// live as long as the runtime; ffmpeg starts no processes of its own, so its group is just
-/// itself.
+/// mid-analysis leaves no ffmpeg behind, and lowers its priority to `nice`. Analyses run on the
+/// runtime's worker threads, which live as long as the runtime; ffmpeg starts no processes of
+/// its own, so its group is just itself.
 #[cfg(target_os = "linux")]
-fn die_with_parent(command: &mut Command) {
+fn die_with_parent(command: &mut Command, nice: u8) {
+    let nice = i32::from(nice.min(19));
     let parent = nix::unistd::Pid::from_raw(i32::try_from(std::process::id()).unwrap_or(0));
-    // SAFETY: the closure runs in the child between fork and exec and only makes two system
-    // calls (prctl and getppid), both async-signal-safe; it allocates nothing and takes no lock.
+    // SAFETY: the closure runs in the child between fork and exec and only makes three system
+    // calls (setpriority, prctl and getppid), all async-signal-safe; it allocates nothing and
+    // takes no lock.
     #[expect(
         unsafe_code,
         reason = "the parent-death signal can only be set in the child, between fork and exec"
     )]
     unsafe {
         command.pre_exec(move || {
+            // Raising one's own niceness needs no privilege; a failure leaves it as it was.
+            if nice > 0 {
+                nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, nice);
+            }
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
                 .map_err(std::io::Error::from)?;
             // The parent may have died before the signal was armed: then it never comes.
@@ -465,6 +478,7 @@ pub async fn probe(
     let ran = run(
         "ffprobe",
         &config.ffprobe,
+        config.nice,
         &args,
         Duration::from_secs(config.timeout_secs.clamp(1, 60)),
         cancel,
@@ -606,6 +620,7 @@ pub async fn analyze(
     let ran = run(
         "ffmpeg",
         &config.ffmpeg,
+        config.nice,
         &args,
         Duration::from_secs(config.timeout_secs.max(1)),
         cancel,
@@ -675,6 +690,7 @@ pub async fn thumbnails(
         run(
             "ffmpeg",
             &config.ffmpeg,
+            config.nice,
             &args,
             Duration::from_secs(config.timeout_secs.clamp(1, 60)),
             cancel,

@@ -141,6 +141,16 @@ async fn cancel_and_timeout_end_the_subprocess() {
         || async { (processes_naming(&needle) > 0).then_some(()) },
     )
     .await;
+    // It runs at the configured niceness (10 by default): the server keeps the CPU it needs.
+    let pid = jarvis_testkit::media::processes_naming(&needle)[0];
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let nice: i32 = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(16)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(nice, 10, "{stat}");
     // One slot, taken: a second analysis waits for it, and the status says both.
     let queued_cancel = Cancel::default();
     let queued = tokio::spawn({

@@ -1,6 +1,7 @@
 //! Tasks run inside the server by a registered job: queued and stored like runner tasks, with
 //! no runner installed at all; progress announced in order, the result stored, a failure coded,
-//! a cancel obeyed. Without a job for its kind, a submit is refused.
+//! a cancel obeyed; jobs run in slots of their own, so they never hold back the runner's tasks.
+//! Without a job for its kind, a submit is refused.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,11 +16,17 @@ use jarvis_testkit::eventually;
 use tokio::sync::oneshot;
 
 /// Reads `input.mode`: `ok` (progress 0, 50, 100, then a result), `fail`, or `wait` (until
-/// canceled).
+/// canceled). Runs `slots` at once.
 #[derive(Debug)]
-struct FakeAnalysis;
+struct FakeAnalysis {
+    slots: usize,
+}
 
 impl Job for FakeAnalysis {
+    fn concurrency(&self) -> usize {
+        self.slots
+    }
+
     fn run(
         &self,
         task: jarvis_core::Task,
@@ -84,7 +91,7 @@ async fn jobs_run_report_progress_store_results_and_obey_cancel() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("j.db")).unwrap());
     let mut jobs: HashMap<TaskKind, Arc<dyn Job>> = HashMap::new();
-    jobs.insert(TaskKind::Analysis, Arc::new(FakeAnalysis));
+    jobs.insert(TaskKind::Analysis, Arc::new(FakeAnalysis { slots: 1 }));
     let engine = TaskEngine::start_with_jobs(Arc::clone(&store), config(), jobs)
         .await
         .unwrap();
@@ -143,4 +150,68 @@ async fn without_a_registered_job_an_analysis_is_refused_as_a_runner_task_is_wit
         engine.submit(command).await.is_err(),
         "the runner is missing"
     );
+}
+
+#[tokio::test]
+async fn jobs_have_slots_of_their_own_apart_from_the_runners() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("j.db")).unwrap());
+    let mut jobs: HashMap<TaskKind, Arc<dyn Job>> = HashMap::new();
+    jobs.insert(TaskKind::Analysis, Arc::new(FakeAnalysis { slots: 2 }));
+    let config = TaskConfig {
+        runner: vec!["true".into(), "{prompt}".into()],
+        concurrency: 1,
+        search_path: jarvis_tasks::search_path(&std::env::var_os("PATH").unwrap_or_default()),
+        ..config()
+    };
+    let engine = TaskEngine::start_with_jobs(Arc::clone(&store), config, jobs)
+        .await
+        .unwrap();
+    let analyses = [
+        engine.submit(spec("wait")).await.unwrap(),
+        engine.submit(spec("wait")).await.unwrap(),
+        engine.submit(spec("wait")).await.unwrap(),
+    ];
+    eventually("two analyses running", Duration::from_secs(5), || async {
+        let mut running = 0;
+        for a in &analyses {
+            running += usize::from(engine.get(&a.id).await.unwrap().status == TaskStatus::Running);
+        }
+        (running == 2).then_some(())
+    })
+    .await;
+    // Both job slots are taken, the third analysis waits, and a command still runs at once in
+    // the runner's one slot.
+    let command = engine
+        .submit(TaskSpec {
+            kind: TaskKind::Command,
+            ..spec("ok")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_final(&engine, &command.id).await.status,
+        TaskStatus::Succeeded
+    );
+    assert_eq!(
+        engine.get(&analyses[2].id).await.unwrap().status,
+        TaskStatus::Queued
+    );
+    // A slot freed starts the waiting analysis.
+    engine.cancel(&analyses[0].id).await.unwrap();
+    eventually(
+        "the third analysis running",
+        Duration::from_secs(5),
+        || async {
+            (engine.get(&analyses[2].id).await.unwrap().status == TaskStatus::Running).then_some(())
+        },
+    )
+    .await;
+    for a in &analyses[1..] {
+        engine.cancel(&a.id).await.unwrap();
+        assert_eq!(
+            wait_final(&engine, &a.id).await.status,
+            TaskStatus::Canceled
+        );
+    }
 }
