@@ -69,6 +69,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("jarvis-telemetry", 2),
     ("jarvis-tasks", 2),
     ("jarvis-workflows", 2),
+    ("jarvis-knowledge", 2),
     ("jarvis-api", 3),
     ("jarvis-testkit", 0),
     ("jarvis", 9),

@@ -24,6 +24,7 @@ use anyhow::{Context, Result, bail};
 mod analysis_bench;
 mod contract;
 mod http_bench;
+mod knowledge_bench;
 mod startup_bench;
 mod writes_bench;
 
@@ -71,8 +72,11 @@ tasks:
                                       without it or a network: no advisories, said last)
   contract                            the OpenAPI document against the running server
                                       (schemathesis, installed into a virtualenv if missing)
-  gen-corpus --out DIR [--count N]    write a realistic tree of N resources (default 10000)
-  bench [--quick] [--http] [--idle] [--analysis] [--writes|--startup [--count N]] [--resources N]
+  gen-corpus --out DIR [--count N] [--notes M]
+                                      write a realistic tree of N resources (default 10000),
+                                      and M notes for the knowledge base (default none)
+  bench [--quick] [--http] [--idle] [--analysis] [--writes|--startup|--knowledge [--count N]]
+        [--resources N]
                                       run the benchmarks (criterion, HTTP load with wrk, memory)
                                       over a generated corpus of N resources (default 10000);
                                       --http skips criterion; --idle measures only an idle
@@ -82,7 +86,9 @@ tasks:
                                       start without and with the catalog cache (N cached starts,
                                       default 5): time to listen, memory; --analysis only a 60 s
                                       720p clip analysed alone and four at once, and one client's
-                                      latency meanwhile";
+                                      latency meanwhile; --knowledge only the knowledge base over
+                                      N generated notes (default 10000): build, queries through
+                                      HTTP, re-index delay, size";
 
 fn root() -> PathBuf {
     // xtask lives at <root>/xtask.
@@ -472,6 +478,18 @@ fn gen_corpus(args: &[String]) -> Result<()> {
     let count = number_flag(args, "--count", 10_000)?;
     let summary = jarvis_testkit::generate(Path::new(&out), count)?;
     println!("{summary}");
+    let notes = number_flag(args, "--notes", 0)?;
+    if notes > 0 {
+        let dir = Path::new(&out).join("notes");
+        println!("{}", jarvis_testkit::generate_notes(&dir, notes)?);
+        let config = Path::new(&out).join("jarvis.toml");
+        let mut text = std::fs::read_to_string(&config)?;
+        text.push_str(&format!(
+            "\n[knowledge]\nroots = [{:?}]\n",
+            dir.to_string_lossy()
+        ));
+        std::fs::write(&config, text)?;
+    }
     Ok(())
 }
 
@@ -507,6 +525,16 @@ fn bench(args: &[String]) -> Result<()> {
             &corpus_dir.join("jarvis.toml"),
             &corpus_dir,
             quick,
+        );
+    }
+    if args.iter().any(|a| a == "--knowledge") {
+        let count = number_flag(args, "--count", 10_000)?;
+        build_release()?;
+        return knowledge_bench::knowledge_bench(
+            &release_binary(),
+            &corpus_dir.join("jarvis.toml"),
+            &corpus_dir,
+            count,
         );
     }
     if args.iter().any(|a| a == "--writes") {
@@ -635,6 +663,12 @@ fn bench(args: &[String]) -> Result<()> {
     )?;
     http_bench::ensure_package("ffmpeg", "-version", "ffmpeg")?;
     analysis_bench::analysis_bench(&binary, &config, &corpus_dir, quick)?;
+    knowledge_bench::knowledge_bench(
+        &binary,
+        &config,
+        &corpus_dir,
+        if quick { 2_000 } else { 10_000 },
+    )?;
     idle_bench(&binary, if quick { 10 } else { 60 })?;
     println!(
         "\n==> memory: jarvis scan of the 10,000-resource corpus (release binary, fresh process)"

@@ -1,4 +1,4 @@
-//! The commands: `serve`, `scan`, `search`, `keys`, `costs`, `analyze`, `config`.
+//! The commands: `serve`, `scan`, `search`, `keys`, `knowledge`, `costs`, `analyze`, `config`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -84,6 +84,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Search the knowledge base (notes folders and memory files), or build its index again.
+    Knowledge {
+        #[command(subcommand)]
+        action: crate::knowledge::KnowledgeAction,
     },
     /// What AI use costs, from Claude Code's usage logs: ccusage's reports.
     Costs {
@@ -252,6 +257,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Keys { action } => return keys_command(&action, &keys_path),
         Command::Costs { report } => out = crate::costs::run(&report, &settings.costs)?,
+        Command::Knowledge { action } => {
+            let roots = roots()?;
+            let projects: Vec<PathBuf> = roots.projects.iter().map(|p| p.path.clone()).collect();
+            out = crate::knowledge::run(
+                &action,
+                &settings.knowledge,
+                roots.claude_dir.as_ref().map(|r| r.path.as_path()),
+                &projects,
+                &data_dir,
+            )?;
+        }
         Command::Analyze {
             source,
             types,
@@ -391,6 +407,10 @@ fn serve(
             None
         },
         analysis: settings.analysis.enabled.then(|| settings.analysis.clone()),
+        knowledge: settings
+            .knowledge
+            .enabled
+            .then(|| settings.knowledge.clone()),
         ..jarvis_api::ServerSettings::new(server, roots, data_dir)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

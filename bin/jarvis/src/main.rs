@@ -4,6 +4,7 @@
 mod analyze;
 mod cli;
 mod costs;
+mod knowledge;
 mod settings;
 mod telemetry;
 mod trim;

@@ -31,6 +31,8 @@ pub struct Settings {
     pub costs: jarvis_costs::CostsConfig,
     /// Content analysis: media folders, ffmpeg, limits.
     pub analysis: jarvis_api::AnalysisConfig,
+    /// The knowledge base: notes folders, memory files, limits.
+    pub knowledge: jarvis_knowledge::KnowledgeConfig,
     /// Logging.
     pub log: LogConfig,
 }

@@ -369,6 +369,11 @@ fn schemas() -> BTreeMap<String, Value> {
     add::<crate::routes::costs::TagName>(&mut found);
     add::<crate::routes::analyses::AnalyzeRequest>(&mut found);
     add::<crate::routes::analyses::AnalysisType>(&mut found);
+    add::<jarvis_knowledge::Hit>(&mut found);
+    add::<jarvis_knowledge::Topic>(&mut found);
+    add::<jarvis_knowledge::NoteView>(&mut found);
+    add::<jarvis_knowledge::KnowledgeStats>(&mut found);
+    add::<jarvis_knowledge::Opened>(&mut found);
     add::<crate::routes::telemetry::MetricsView>(&mut found);
     add::<crate::routes::telemetry::HistoryView>(&mut found);
     add::<crate::routes::telemetry::PointView>(&mut found);

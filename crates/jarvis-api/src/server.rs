@@ -79,6 +79,9 @@ pub struct ServerSettings {
     pub costs: Option<jarvis_costs::ServiceConfig>,
     /// Content analysis (media roots, ffmpeg, limits); `None` turns it off.
     pub analysis: Option<crate::services::analysis::AnalysisConfig>,
+    /// The knowledge base (notes folders, memory files, limits); `None` turns it off. Its
+    /// index lives in `<data_dir>/knowledge`.
+    pub knowledge: Option<jarvis_knowledge::KnowledgeConfig>,
 }
 
 impl ServerSettings {
@@ -103,6 +106,7 @@ impl ServerSettings {
             clock: jarvis_core::system_clock(),
             costs: None,
             analysis: None,
+            knowledge: None,
         }
     }
 }
@@ -134,6 +138,9 @@ pub enum ServerError {
     /// The HTTP server cannot start.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// The knowledge base's indexing thread cannot start.
+    #[error("cannot start the knowledge base: {0}")]
+    Knowledge(std::io::Error),
     /// A start-up step on the blocking pool did not come back.
     #[error("a start-up step did not finish: {0}")]
     Interrupted(String),
@@ -176,12 +183,36 @@ impl Server {
             clock,
             costs,
             analysis,
+            knowledge,
         } = settings;
         let keys_path = data_dir.join("keys.json");
         let keys = Arc::new(blocking(move || KeyStore::open(keys_path)).await?);
         if keys.is_empty() {
             tracing::info!(keys = %keys.path().display(), "no API keys: authentication is off and only loopback addresses are served");
         }
+        // The index opens (or builds) on its own thread: a large one never delays the server.
+        let knowledge = match knowledge {
+            Some(config) => {
+                let sources = jarvis_knowledge::Sources::resolve(
+                    &config,
+                    roots.claude_dir.as_ref().map(|r| r.path.as_path()),
+                    &roots
+                        .projects
+                        .iter()
+                        .map(|p| p.path.clone())
+                        .collect::<Vec<_>>(),
+                );
+                let dir = data_dir.join("knowledge");
+                Some(
+                    jarvis_knowledge::KnowledgeBase::start(&config, sources, dir)
+                        .map_err(ServerError::Knowledge)?,
+                )
+            }
+            None => {
+                tracing::info!("the knowledge base is turned off (knowledge.enabled = false)");
+                None
+            }
+        };
         let cache = catalog_cache.then(|| data_dir.join(CATALOG_CACHE));
         let catalog = blocking(move || {
             Ok::<_, ServerError>(match cache {
@@ -277,6 +308,7 @@ impl Server {
                 clock,
                 costs: costs.clone(),
                 analysis,
+                knowledge,
             },
         )?;
         // The reader starts once the hub listens, so its first pass is announced.
@@ -330,6 +362,7 @@ impl Server {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let monitor = self.monitor().cloned();
         let costs = self.state().costs.clone();
+        let knowledge = self.state().knowledge.clone();
         let Server {
             app,
             watcher,
@@ -348,6 +381,12 @@ impl Server {
             handle.stop().await;
         }
         drop(watcher);
+        if let Some(knowledge) = knowledge {
+            // The indexing thread finishes the update it is in (each one commits).
+            if let Err(e) = tokio::task::spawn_blocking(move || knowledge.stop()).await {
+                tracing::error!(error = %e, "cannot stop the knowledge base");
+            }
+        }
         if let Some(monitor) = monitor {
             // Waits at most for one sample.
             if let Err(e) = tokio::task::spawn_blocking(move || monitor.stop()).await {

@@ -78,6 +78,8 @@ pub struct Parts {
     pub costs: Option<jarvis_costs::CostService>,
     /// Content analysis, when it is on.
     pub analysis: Option<crate::services::analysis::Analysis>,
+    /// The knowledge base, when it is on.
+    pub knowledge: Option<jarvis_knowledge::KnowledgeBase>,
 }
 
 /// A bound, not yet running server.
@@ -195,6 +197,7 @@ impl Application {
             clock,
             costs,
             analysis,
+            knowledge,
         } = parts;
         let address = format!("{}:{}", config.host, config.port);
         let loopback = config.host == "localhost"
@@ -256,6 +259,9 @@ impl Application {
         if let Some(costs) = &costs {
             crate::hub::connect_costs(&hub, costs);
         }
+        if let Some(knowledge) = &knowledge {
+            crate::hub::connect_knowledge(&hub, knowledge);
+        }
         let state = web::Data::new(AppState {
             catalog,
             cache,
@@ -271,6 +277,7 @@ impl Application {
             monitor,
             analysis,
             costs,
+            knowledge,
             hub,
             metrics,
             limiter: RateLimiter::with_clock(config.rate_limit.clone(), clock),

@@ -39,6 +39,8 @@ pub struct AppState {
     pub monitor: Option<Arc<jarvis_telemetry::Monitor>>,
     /// Content analysis (settings, roots, the shared analyzer); `None` when it is turned off.
     pub analysis: Option<crate::services::analysis::Analysis>,
+    /// The knowledge base; `None` when it is turned off.
+    pub knowledge: Option<jarvis_knowledge::KnowledgeBase>,
     /// The cost ledger; `None` when cost tracking is turned off.
     pub costs: Option<jarvis_costs::CostService>,
     /// The WebSocket hub.

@@ -116,6 +116,11 @@ error_codes! {
     AnalyzerUnavailable = ("ANALYZER_UNAVAILABLE", 503, System),
     /// Cost tracking is turned off (`costs.enabled = false`).
     CostsUnavailable = ("COSTS_UNAVAILABLE", 503, System),
+    /// The knowledge base is turned off (`knowledge.enabled = false`).
+    KnowledgeUnavailable = ("KNOWLEDGE_UNAVAILABLE", 503, System),
+    /// The knowledge index is being built or rebuilt; answers would be partial. Retry after the
+    /// `Retry-After` header.
+    IndexRebuilding = ("INDEX_REBUILDING", 503, System),
     /// An unexpected failure. Its cause is logged with the request id, never sent to the client.
     InternalError = ("INTERNAL_ERROR", 500, System),
 }

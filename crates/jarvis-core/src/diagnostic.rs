@@ -64,6 +64,8 @@ diagnostic_codes! {
     FileTooLarge = "file_too_large", Warning;
     /// A file is empty.
     EmptyFile = "empty_file", Warning;
+    /// A file holds binary data (a NUL byte); it was not read as text.
+    BinaryFile = "binary_file", Warning;
     /// A Markdown file has no frontmatter. For agents this marks documentation, not an agent.
     NoFrontmatter = "no_frontmatter", Info;
     /// A frontmatter block opens with `---` but never closes.

@@ -46,6 +46,23 @@ pub use search::{Highlight, HighlightField, MatchQuality, SearchHit, SearchIndex
 pub use sources::workflows::workflows_from_api;
 pub use watch::{CatalogWatcher, WatchOptions};
 
+/// A Markdown document read the way discovery reads one: BOM dropped and line ends made `\n`,
+/// the frontmatter parsed (recovered line by line when it is not valid YAML), and the body
+/// after it. Problems become diagnostics on `path`. Never panics, whatever the input.
+pub fn read_markdown(
+    text: &str,
+    path: &std::path::Path,
+) -> (
+    Option<serde_json::Map<String, serde_json::Value>>,
+    String,
+    Vec<jarvis_core::Diagnostic>,
+) {
+    let text = text::normalize(text);
+    let mut diags = Vec::new();
+    let doc = frontmatter::parse_document(&text, path, &mut diags);
+    (doc.frontmatter, doc.body, diags)
+}
+
 /// Parses frontmatter of arbitrary text the way discovery does. Exposed for property tests and
 /// fuzzing: it must never panic, whatever the input.
 pub fn parse_frontmatter_lossy(

@@ -3,7 +3,8 @@
 //! [`eventually_blocking`], without a runtime) waits in a test for what another task or thread
 //! does; [`write_file`], [`agent_file`], [`command_file`] and [`skill_file`] build the small fixtures the test
 //! suites share; [`generate_usage_logs`] writes Claude Code usage logs of a chosen size;
-//! [`media`] makes clips with ffmpeg's generators and finds processes in `/proc`.
+//! [`media`] makes clips with ffmpeg's generators and finds processes in `/proc`;
+//! [`generate_notes`] writes a folder of notes for the knowledge base.
 //!
 //! The shapes follow real Claude Code setups: agents with `name`/`description`/`tools`/`model`
 //! frontmatter (some nested in category folders, some with an unquoted `: ` in the description),
@@ -20,10 +21,12 @@ use std::io;
 
 mod files;
 pub mod media;
+mod notes;
 mod usage_logs;
 mod wait;
 
 pub use files::{agent_file, command_file, skill_file, write_file};
+pub use notes::generate_notes;
 pub use usage_logs::{UsageLogs, generate_usage_logs};
 pub use wait::{eventually, eventually_blocking};
 

@@ -1178,3 +1178,61 @@ fn a_killed_server_leaves_no_ffmpeg_and_its_analysis_interrupted() {
         .unwrap();
     assert!(second.wait().unwrap().success());
 }
+
+#[test]
+fn knowledge_reindex_then_search_from_the_command_line() {
+    let home = Home::new();
+    let notes = home.path().join("notes");
+    fs::create_dir_all(notes.join("ops")).unwrap();
+    fs::write(
+        notes.join("ops/pager.md"),
+        "---\ntags: [ops]\n---\n# On-call\n\nThe pager rotation names who owns an incident.\n",
+    )
+    .unwrap();
+    fs::write(
+        home.path().join(".claude/CLAUDE.md"),
+        "Always run cargo fmt.\n",
+    )
+    .unwrap();
+    fs::write(
+        home.path().join("jarvis.toml"),
+        format!(
+            "[knowledge]\nroots = [{:?}]\n[storage]\ndata_dir = {:?}\n",
+            notes.to_string_lossy(),
+            home.path().join("data").to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let out = home.jarvis(&["knowledge", "search", "pager"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("jarvis knowledge reindex"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = home.jarvis(&["knowledge", "reindex"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Indexed 2 notes"), "{}", stdout(&out));
+    let out = home.jarvis(&["knowledge", "search", "rotaton"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("On-call"), "{text}");
+    assert!(text.contains("[rotation]"), "{text}");
+    let out = home.jarvis(&[
+        "knowledge",
+        "search",
+        "cargo",
+        "--topic",
+        "memory",
+        "--json",
+    ]);
+    let found: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(found["total"], 1, "{found}");
+    assert!(
+        found["hits"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("CLAUDE.md")
+    );
+}

@@ -113,10 +113,13 @@ pub enum Topic {
     Services,
     /// Cost entries recorded and budget thresholds crossed.
     Costs,
+    /// Knowledge index updates.
+    Knowledge,
 }
 
 impl Topic {
-    /// Parses `metrics`, `tasks`, `task:<id>`, `workflows`, `catalog`, `services` or `costs`.
+    /// Parses `metrics`, `tasks`, `task:<id>`, `workflows`, `catalog`, `services`, `costs` or
+    /// `knowledge`.
     pub fn parse(text: &str) -> Result<Topic, Invalid> {
         Ok(match text {
             "metrics" => Topic::Metrics,
@@ -125,6 +128,7 @@ impl Topic {
             "catalog" => Topic::Catalog,
             "services" => Topic::Services,
             "costs" => Topic::Costs,
+            "knowledge" => Topic::Knowledge,
             other => match other.strip_prefix("task:") {
                 Some(id)
                     if !id.is_empty()
@@ -135,7 +139,7 @@ impl Topic {
                 }
                 _ => {
                     return Err(Invalid(format!(
-                        "unknown topic `{other}`; topics are metrics, tasks, task:<id>, workflows, catalog, services, costs"
+                        "unknown topic `{other}`; topics are metrics, tasks, task:<id>, workflows, catalog, services, costs, knowledge"
                     )));
                 }
             },
@@ -153,6 +157,7 @@ impl fmt::Display for Topic {
             Topic::Catalog => f.write_str("catalog"),
             Topic::Services => f.write_str("services"),
             Topic::Costs => f.write_str("costs"),
+            Topic::Knowledge => f.write_str("knowledge"),
         }
     }
 }
@@ -262,6 +267,7 @@ mod tests {
             "catalog",
             "services",
             "costs",
+            "knowledge",
         ] {
             assert_eq!(Topic::parse(text).unwrap().to_string(), text);
         }

@@ -8,6 +8,7 @@ pub(crate) mod costs;
 pub(crate) mod diagnostics;
 pub(crate) mod docs;
 pub(crate) mod keys;
+pub(crate) mod knowledge;
 pub(crate) mod legacy;
 pub(crate) mod resources;
 pub(crate) mod search;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     telemetry::configure(cfg, &mut routes);
     costs::configure(cfg, &mut routes);
     analyses::configure(cfg, &mut routes);
+    knowledge::configure(cfg, &mut routes);
     ws::configure(cfg, &mut routes);
     legacy::configure(cfg, &mut routes);
     routes.into_list()

@@ -6,6 +6,7 @@
 mod analyses;
 mod api;
 mod costs;
+mod knowledge;
 mod security;
 mod services;
 mod support;

@@ -408,6 +408,7 @@ async fn non_loopback_without_keys_refuses_to_start() {
         clock: jarvis_core::system_clock(),
         costs: None,
         analysis: None,
+        knowledge: None,
     };
     let err = Application::build(&config, parts()).unwrap_err();
     assert!(

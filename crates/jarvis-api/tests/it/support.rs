@@ -85,6 +85,7 @@ pub fn test_telemetry() -> jarvis_telemetry::TelemetryConfig {
 /// MCP servers with secrets.
 fn fixture(home: &Path) {
     fs::create_dir_all(home.join("media")).unwrap();
+    fs::create_dir_all(home.join("notes")).unwrap();
     let claude = home.join(".claude");
     for i in 0..12 {
         write(
@@ -340,9 +341,31 @@ async fn launch(
             },
             ..jarvis_api::AnalysisConfig::default()
         }),
+        knowledge: Some(jarvis_knowledge::KnowledgeConfig {
+            roots: vec![home.join("notes")],
+            debounce_ms: 50,
+            ..jarvis_knowledge::KnowledgeConfig::default()
+        }),
         ..ServerSettings::new(config.clone(), roots, dir.join("data"))
     };
     let server = Server::start(settings).await.unwrap();
+    // The knowledge index builds on its own thread; tests start once it answers.
+    if let Some(knowledge) = server.state().knowledge.clone() {
+        eventually(
+            "the knowledge index to open",
+            Duration::from_secs(10),
+            || {
+                let knowledge = knowledge.clone();
+                async move {
+                    let state = tokio::task::spawn_blocking(move || knowledge.stats().state)
+                        .await
+                        .unwrap();
+                    (state == "ready").then_some(())
+                }
+            },
+        )
+        .await;
+    }
     // The cost ledger loads on its own thread; tests start once it answers.
     if let Some(costs) = server.state().costs.clone() {
         eventually("the cost ledger to load", Duration::from_secs(10), || {
