@@ -323,6 +323,19 @@ impl KnowledgeBase {
         Ok(query::note(&self.current()?, id)?)
     }
 
+    /// Files not indexed (or not wholly), and why. Cheap: kept in memory.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        self.inner
+            .shared
+            .diagnostics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     /// The numbers (walks the index folder for its size: call it off the executor).
     pub fn stats(&self) -> KnowledgeStats {
         let shared = &self.inner.shared;
@@ -353,14 +366,7 @@ impl KnowledgeBase {
             schema_version: crate::schema::SCHEMA_VERSION,
             roots: shared.sources.roots.clone(),
             memory_files: shared.sources.memory.clone(),
-            diagnostics: shared
-                .diagnostics
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .values()
-                .flatten()
-                .cloned()
-                .collect(),
+            diagnostics: self.diagnostics(),
             opened: shared
                 .opened
                 .lock()

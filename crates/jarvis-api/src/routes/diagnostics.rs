@@ -21,7 +21,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         Doc {
             operation: "diagnostics".into(),
             tag: "diagnostics",
-            summary: "What discovery could not read, or read with reservations: code, severity, path, line, message".into(),
+            summary: "What discovery, the cost ledger and the knowledge base could not read, or read with reservations: code, severity, path, line, message".into(),
             params: params(),
             body: Body::Page("Diagnostic"),
             errors: &[],
@@ -76,7 +76,11 @@ async fn diagnostics(
         })
         .collect();
     let path = params.get("path").map(str::to_owned);
-    let costs = cost_diagnostics(&state);
+    // Found outside the catalog: the cost ledger's and the knowledge base's.
+    let mut costs = cost_diagnostics(&state);
+    if let Some(knowledge) = &state.knowledge {
+        costs.extend(knowledge.diagnostics());
+    }
     let fresh = !costs.is_empty();
     let select = move |snapshot: std::sync::Arc<jarvis_discovery::CatalogSnapshot>| {
         let items: Vec<&Diagnostic> = snapshot
@@ -96,7 +100,7 @@ async fn diagnostics(
     if !fresh {
         return cached(&req, &state, Version::V2, select).await;
     }
-    // The ledger's findings move without the catalog: rendered for this request.
+    // These findings move without the catalog: rendered for this request.
     let snapshot = state.catalog.snapshot();
     let prefix = crate::error::blocking(move || select(snapshot)).await?;
     Ok(crate::reply::finish(

@@ -9,7 +9,7 @@ use jarvis_auth::Scope;
 use jarvis_core::Code;
 use jarvis_knowledge::{KnowledgeBase, KnowledgeError, SearchRequest};
 
-use super::{Doc, get, get_v2};
+use super::{Doc, get_v2};
 use crate::envelope::Pagination;
 use crate::error::{ApiError, blocking};
 use crate::guard::Caller;
@@ -71,23 +71,6 @@ fn topic_param() -> Param {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
-    get(
-        cfg,
-        routes,
-        "/knowledge/search",
-        Doc {
-            operation: "knowledge_search_original".into(),
-            tag: "knowledge",
-            summary: "The original route: ranked search over the notes, as /api/v2/knowledge/search with `q`, `limit` and `topic`".into(),
-            params: vec![query_param(), limit_param(), topic_param()],
-            body: Body::Page("KnowledgeHit"),
-            errors: ERRORS,
-            cached: false,
-            scope: Some(Scope::Read),
-        },
-        false,
-        search,
-    );
     get_v2(
         cfg,
         routes,
@@ -95,7 +78,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         Doc {
             operation: "knowledge_search".into(),
             tag: "knowledge",
-            summary: "Ranked search (BM25; title over headings and tags over body; exact words over typo-tolerant ones) over the notes folders and Claude Code's memory files; each hit with a snippet and its highlight ranges".into(),
+            summary: "Ranked search (also the original /knowledge/search; BM25; title over headings and tags over body; exact words over typo-tolerant ones) over the notes folders and Claude Code's memory files; each hit with a snippet and its highlight ranges".into(),
             params: vec![
                 query_param(),
                 Param::query("tag", "string", "Only notes with this tag").max_len(100),
@@ -118,35 +101,20 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         },
         search,
     );
-    let topics_doc = |operation: &str, summary: &str| Doc {
-        operation: operation.into(),
-        tag: "knowledge",
-        summary: summary.into(),
-        params: vec![],
-        body: Body::List("KnowledgeTopic"),
-        errors: ERRORS,
-        cached: false,
-        scope: Some(Scope::Read),
-    };
-    get(
-        cfg,
-        routes,
-        "/knowledge/topics",
-        topics_doc(
-            "knowledge_topics_original",
-            "The original route: the same as /api/v2/knowledge/topics",
-        ),
-        false,
-        topics,
-    );
     get_v2(
         cfg,
         routes,
         "/knowledge/topics",
-        topics_doc(
-            "knowledge_topics",
-            "Topics with their note counts, most notes first: tags, frontmatter topics, top-level folders, and `memory` for Claude Code's memory files",
-        ),
+        Doc {
+            operation: "knowledge_topics".into(),
+            tag: "knowledge",
+            summary: "Topics with their note counts, most notes first: tags, frontmatter topics, top-level folders, and `memory` for Claude Code's memory files".into(),
+            params: vec![],
+            body: Body::List("KnowledgeTopic"),
+            errors: ERRORS,
+            cached: false,
+            scope: Some(Scope::Read),
+        },
         topics,
     );
     get_v2(

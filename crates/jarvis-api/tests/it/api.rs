@@ -36,6 +36,17 @@ async fn every_registered_route_answers_and_is_documented() {
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     let table = jarvis_api::route_table();
     assert!(table.len() >= 40, "{} routes", table.len());
+    // One handler per method and path: a second registration would shadow the first (or be
+    // shadowed) and the document would describe only one of them.
+    let mut seen = BTreeSet::new();
+    for route in &table {
+        assert!(
+            seen.insert((route.method, route.path.clone())),
+            "{} {} is registered twice",
+            route.method,
+            route.path
+        );
+    }
     let id = app
         .catalog
         .snapshot()

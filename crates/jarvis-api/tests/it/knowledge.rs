@@ -106,10 +106,25 @@ async fn notes_are_searched_with_snippets_topics_and_live_updates() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["error"]["code"], "RESOURCE_NOT_FOUND");
+    // A binary note is a diagnostic, in the stats and beside the catalog's.
+    write_file(&notes.join("ops/diagram.md"), b"\x89PNG\0binary".as_slice());
+    eventually(
+        "the binary note's diagnostic",
+        Duration::from_secs(10),
+        || async {
+            let (_, _, body) = app.get_json("/api/v2/diagnostics?code=binary_file").await;
+            (body["data"].as_array().is_some_and(|d| d.len() == 1)).then_some(())
+        },
+    )
+    .await;
     let (_, _, body) = app.get_json("/api/v2/knowledge/stats").await;
     assert_eq!(body["data"]["state"], "ready", "{body}");
     assert!(body["data"]["notes"].as_u64().unwrap() >= 2, "{body}");
     assert!(body["data"]["index_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(
+        body["data"]["diagnostics"][0]["code"], "binary_file",
+        "{body}"
+    );
 
     // An edit, announced and then found.
     let mut ws = open(&app, None).await;
