@@ -95,10 +95,12 @@ fn run(pid: u32, address: &str, notes: &Path, started: Instant) -> Result<()> {
     loop {
         let body = client.get("/api/v2/knowledge/stats")?;
         let stats: serde_json::Value = serde_json::from_slice(&body)?;
-        if stats["data"]["state"] == "ready" {
+        if stats["data"]["state"] == "ready" && stats["data"]["opened"].is_object() {
             println!(
-                "server start to index ready (opened, not rebuilt: {}): {} ms; resident {:.1} MB",
-                stats["data"]["opened"]["rebuilt"] == false,
+                "restart: index opened and compared with the {} files in {} ms (rebuilt: {}); server spawn to ready {} ms (catalog load included); resident {:.1} MB",
+                stats["data"]["notes"],
+                stats["data"]["opened"]["took_ms"],
+                stats["data"]["opened"]["rebuilt"],
                 started.elapsed().as_millis(),
                 proc_usage(pid)?.0 as f64 / 1024.0
             );
@@ -150,13 +152,26 @@ fn run(pid: u32, address: &str, notes: &Path, started: Instant) -> Result<()> {
     let original = std::fs::read_to_string(&note)?;
     let mut delays = Vec::new();
     for i in 0..30 {
-        let word = format!("qedit{i}x");
+        // Eight letters of their own each time: no earlier edit's word is within two typos.
+        let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let word: String = (0..8)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                char::from(b'a' + u8::try_from((state >> 33) % 26).unwrap_or(0))
+            })
+            .collect();
         let written = Instant::now();
         std::fs::write(&note, format!("{original}\n{word}\n"))?;
         loop {
-            let body = client.get(&format!("/api/v2/knowledge/search?q={word}"))?;
+            // A trailing space: the word as a whole, not as a prefix.
+            let body = client.get(&format!("/api/v2/knowledge/search?q={word}%20"))?;
             let page: serde_json::Value = serde_json::from_slice(&body)?;
-            if page["metadata"]["pagination"]["total"] == 1 {
+            if page["data"][0]["snippet"]
+                .as_str()
+                .is_some_and(|s| s.contains(&word))
+            {
                 break;
             }
             if written.elapsed() > Duration::from_secs(10) {

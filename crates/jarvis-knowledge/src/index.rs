@@ -6,9 +6,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tantivy::collector::DocSetCollector;
-use tantivy::query::AllQuery;
-use tantivy::schema::Value as _;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
 use crate::note::Note;
@@ -166,24 +163,34 @@ impl Searchable {
         Term::from_field_text(self.fields.path, &path.to_string_lossy())
     }
 
-    /// Every indexed note's path with its modification time and size, read from the stored
-    /// documents (the reconcile after a restart compares them with the files).
+    /// Every indexed note's path with its modification time and size, read from the fast
+    /// fields (columns; no stored document is decompressed): the reconcile after a restart
+    /// compares them with the files.
     pub fn known(&self) -> tantivy::Result<HashMap<PathBuf, (u64, u64)>> {
         let searcher = self.reader.searcher();
-        let addresses = searcher.search(&AllQuery, &DocSetCollector)?;
-        let mut known = HashMap::with_capacity(addresses.len());
-        for address in addresses {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let path = doc
-                .get_first(self.fields.path)
-                .and_then(|v| v.as_str())
-                .map(PathBuf::from);
-            let number = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
-            if let Some(path) = path {
-                known.insert(
-                    path,
-                    (number(self.fields.modified), number(self.fields.size)),
-                );
+        let mut known = HashMap::with_capacity(usize::try_from(searcher.num_docs()).unwrap_or(0));
+        let mut path = String::new();
+        for segment in searcher.segment_readers() {
+            let fast = segment.fast_fields();
+            let Some(paths) = fast.str("path")? else {
+                continue;
+            };
+            let modified = fast.u64("modified")?;
+            let size = fast.u64("size")?;
+            for doc in segment.doc_ids_alive() {
+                let Some(ord) = paths.term_ords(doc).next() else {
+                    continue;
+                };
+                path.clear();
+                if paths.ord_to_str(ord, &mut path)? {
+                    known.insert(
+                        PathBuf::from(&path),
+                        (
+                            modified.first(doc).unwrap_or(0),
+                            size.first(doc).unwrap_or(0),
+                        ),
+                    );
+                }
             }
         }
         Ok(known)

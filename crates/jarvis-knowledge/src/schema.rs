@@ -69,7 +69,7 @@ pub fn schema() -> (Schema, Fields) {
     };
     let fields = Fields {
         id: builder.add_text_field("id", STRING | STORED),
-        path: builder.add_text_field("path", STRING | STORED),
+        path: builder.add_text_field("path", STRING | STORED | FAST),
         folders: builder.add_text_field("folders", STRING),
         title: builder.add_text_field("title", text(true)),
         headings: builder.add_text_field("headings", text(true)),
