@@ -30,16 +30,6 @@ pub struct Request {
     pub json: bool,
 }
 
-/// The kinds `--type` accepts.
-pub const TYPES: [&str; 6] = [
-    "metadata",
-    "scenes",
-    "loudness",
-    "silence",
-    "thumbnails",
-    "text",
-];
-
 /// The exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 const INTERRUPTED: u8 = 130;
 

@@ -102,7 +102,7 @@ enum Command {
         /// A file, or an http(s) address.
         source: String,
         /// Only this analysis (repeatable): metadata, scenes, loudness, silence, thumbnails, text.
-        #[arg(long = "type", value_name = "TYPE", value_parser = crate::analyze::TYPES)]
+        #[arg(long = "type", value_name = "TYPE", value_parser = clap::builder::PossibleValuesParser::new(jarvis_api::ANALYSIS_TYPES))]
         types: Vec<String>,
         /// Keep thumbnails of a video in this folder (none are taken without it).
         #[arg(long, value_name = "DIR")]

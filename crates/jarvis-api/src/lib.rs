@@ -53,6 +53,8 @@ pub use jarvis_workflows::{ExecutionFollower, LoopHandle, spawn_workflow_refresh
 pub use metrics::ServerMetrics;
 pub use registry::{Body, Choice, In, Kind, Param, Route};
 pub use server::{CATALOG_CACHE, FollowTiming, Server, ServerError, ServerSettings};
-pub use services::analysis::{Analysis, AnalysisConfig, AnalysisJob, Source as AnalysisSource};
+pub use services::analysis::{
+    ANALYSIS_TYPES, Analysis, AnalysisConfig, AnalysisJob, Source as AnalysisSource,
+};
 pub use startup::{Application, Parts, ShutdownHandle, StartError, route_table};
 pub use state::AppState;

@@ -155,6 +155,27 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(sources: Sources, event_capacity: usize) -> Self {
+        Self {
+            state: RwLock::new((Phase::Opening, None)),
+            events: tokio::sync::broadcast::channel(event_capacity).0,
+            diagnostics: Mutex::default(),
+            last_update_ms: AtomicU64::new(0),
+            sources,
+            opened: Mutex::default(),
+        }
+    }
+
+    fn all_diagnostics(&self) -> Vec<Diagnostic> {
+        self.diagnostics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     fn set(&self, phase: Phase, index: Option<Searchable>) {
         *self
             .state
@@ -223,14 +244,7 @@ impl KnowledgeBase {
         sources: Sources,
         dir: PathBuf,
     ) -> std::io::Result<KnowledgeBase> {
-        let shared = Arc::new(Shared {
-            state: RwLock::new((Phase::Opening, None)),
-            events: tokio::sync::broadcast::channel(256).0,
-            diagnostics: Mutex::default(),
-            last_update_ms: AtomicU64::new(0),
-            sources,
-            opened: Mutex::default(),
-        });
+        let shared = Arc::new(Shared::new(sources, 256));
         let (commands, queue) = mpsc::channel();
         let worker = Worker {
             shared: Arc::clone(&shared),
@@ -325,15 +339,7 @@ impl KnowledgeBase {
 
     /// Files not indexed (or not wholly), and why. Cheap: kept in memory.
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
-        self.inner
-            .shared
-            .diagnostics
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .flatten()
-            .cloned()
-            .collect()
+        self.inner.shared.all_diagnostics()
     }
 
     /// The numbers (walks the index folder for its size: call it off the executor).
@@ -406,14 +412,7 @@ pub fn build_index(
         })?);
     }
     let mut worker = Worker {
-        shared: Arc::new(Shared {
-            state: RwLock::new((Phase::Opening, None)),
-            events: tokio::sync::broadcast::channel(1).0,
-            diagnostics: Mutex::default(),
-            last_update_ms: AtomicU64::new(0),
-            sources,
-            opened: Mutex::default(),
-        }),
+        shared: Arc::new(Shared::new(sources, 1)),
         max_bytes: config.max_file_bytes,
         dir: dir.to_path_buf(),
         current: None,
@@ -425,15 +424,7 @@ pub fn build_index(
     });
     Ok(BuildReport {
         notes,
-        diagnostics: worker
-            .shared
-            .diagnostics
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .flatten()
-            .cloned()
-            .collect(),
+        diagnostics: worker.shared.all_diagnostics(),
         took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         index_bytes,
     })

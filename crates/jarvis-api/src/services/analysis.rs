@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 /// The kinds of analysis a client may ask for.
-pub(crate) const ANALYSIS_TYPES: &[&str] = &[
+pub const ANALYSIS_TYPES: &[&str] = &[
     "metadata",
     "scenes",
     "loudness",
