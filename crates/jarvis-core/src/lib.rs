@@ -24,8 +24,9 @@ pub use code::{Code, ErrorCode, ErrorKind, panic_message};
 pub use diagnostic::{Diagnostic, DiagnosticCode, Severity};
 pub use id::ResourceId;
 pub use resource::{
-    AgentDetails, CommandDetails, Details, McpApproval, McpServerDetails, McpTransport, Resource,
-    ResourceKind, Scope, SkillDetails, SkillFile, UnknownKind, WebhookTrigger, WorkflowDetails,
+    AgentDetails, CommandDetails, Details, McpApproval, McpLaunch, McpServerDetails, McpTransport,
+    Resource, ResourceKind, Scope, SkillDetails, SkillFile, UnknownKind, WebhookTrigger,
+    WorkflowDetails,
 };
 pub use secret::{MASK, Secret, mask_secret_values, mask_url_password};
 pub use task::{

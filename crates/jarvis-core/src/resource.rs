@@ -246,6 +246,22 @@ pub struct McpServerDetails {
     /// Variables referenced without a value or default; left as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unresolved_vars: Vec<String>,
+    /// What a health check starts or connects to, unmasked. Never serialized.
+    #[serde(skip)]
+    pub launch: McpLaunch,
+}
+
+/// An MCP server's command, arguments and URL as configured (after `${VAR}` expansion), with
+/// nothing masked: what a health check starts or connects to. Held in [`Secret`]s because a
+/// password may sit in any of them; [`McpServerDetails`] shows the masked forms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct McpLaunch {
+    /// The program (stdio).
+    pub command: Option<Secret>,
+    /// Its arguments (stdio).
+    pub args: Vec<Secret>,
+    /// The endpoint (sse, http, ws).
+    pub url: Option<Secret>,
 }
 
 /// An n8n workflow's own fields.

@@ -18,6 +18,8 @@
 pub mod analyzer;
 pub mod background;
 pub mod breaker;
+mod child;
+pub mod mcp;
 pub mod n8n;
 pub mod registry;
 pub mod retry;

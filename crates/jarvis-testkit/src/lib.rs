@@ -4,7 +4,8 @@
 //! does; [`write_file`], [`agent_file`], [`command_file`] and [`skill_file`] build the small fixtures the test
 //! suites share; [`generate_usage_logs`] writes Claude Code usage logs of a chosen size;
 //! [`media`] makes clips with ffmpeg's generators and finds processes in `/proc`;
-//! [`generate_notes`] writes a folder of notes for the knowledge base.
+//! [`generate_notes`] writes a folder of notes for the knowledge base; [`mcp`] has small MCP
+//! servers that behave and misbehave.
 //!
 //! The shapes follow real Claude Code setups: agents with `name`/`description`/`tools`/`model`
 //! frontmatter (some nested in category folders, some with an unquoted `: ` in the description),
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::io;
 
 mod files;
+pub mod mcp;
 pub mod media;
 mod notes;
 mod usage_logs;

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use jarvis_core::{
-    Body, Details, Diagnostic, DiagnosticCode, McpApproval, McpServerDetails, McpTransport,
-    Resource, ResourceId, ResourceKind, Scope, Secret, mask_secret_values, mask_url_password,
+    Body, Details, Diagnostic, DiagnosticCode, McpApproval, McpLaunch, McpServerDetails,
+    McpTransport, Resource, ResourceId, ResourceKind, Scope, Secret, mask_secret_values,
+    mask_url_password,
 };
 use serde_json::Value;
 
@@ -229,8 +230,10 @@ pub(crate) fn parse_entry(
     let mut unresolved = Vec::new();
     let mut expand_here = |s: &str| expand(s, vars, &mut unresolved);
 
-    let command = str_field("command").map(|c| mask_url_password(&expand_here(&c)));
-    let url = str_field("url").map(|u| mask_url_password(&expand_here(&u)));
+    let raw_command = str_field("command").map(|c| expand_here(&c));
+    let raw_url = str_field("url").map(|u| expand_here(&u));
+    let command = raw_command.as_deref().map(mask_url_password);
+    let url = raw_url.as_deref().map(mask_url_password);
     match transport {
         McpTransport::Stdio if command.is_none() => {
             diags.push(invalid(format!(
@@ -247,12 +250,12 @@ pub(crate) fn parse_entry(
         }
         _ => {}
     }
-    let args = match obj.get("args") {
+    let raw_args: Vec<String> = match obj.get("args") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
             .iter()
             .map(|a| match a {
-                Value::String(s) => mask_url_password(&expand_here(s)),
+                Value::String(s) => expand_here(s),
                 other => other.to_string(),
             })
             .collect(),
@@ -263,6 +266,7 @@ pub(crate) fn parse_entry(
             Vec::new()
         }
     };
+    let args: Vec<String> = raw_args.iter().map(|a| mask_url_password(a)).collect();
     let mut secret_map = |field: &str, diags: &mut Vec<Diagnostic>| -> BTreeMap<String, Secret> {
         match obj.get(field) {
             None | Some(Value::Null) => BTreeMap::new(),
@@ -339,6 +343,11 @@ pub(crate) fn parse_entry(
             timeout_ms,
             approval: None,
             unresolved_vars: unresolved,
+            launch: McpLaunch {
+                command: raw_command.map(Secret::new),
+                args: raw_args.into_iter().map(Secret::new).collect(),
+                url: raw_url.map(Secret::new),
+            },
         }),
         shadowed_by: None,
         flags,

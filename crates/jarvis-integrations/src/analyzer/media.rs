@@ -15,6 +15,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
 
+#[cfg(target_os = "linux")]
+use crate::child::die_with_parent;
+use crate::child::kill_group;
+
 /// How media is analysed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -342,53 +346,6 @@ pub(crate) async fn check_tool(tool: &'static str, program: &str) -> super::Tool
         version,
         error,
     }
-}
-
-/// Asks the kernel to SIGKILL the child when the thread that forked it goes, so a server killed
-/// mid-analysis leaves no ffmpeg behind, and lowers its priority to `nice`. Analyses run on the
-/// runtime's worker threads, which live as long as the runtime; ffmpeg starts no processes of
-/// its own, so its group is just itself.
-#[cfg(target_os = "linux")]
-fn die_with_parent(command: &mut Command, nice: u8) {
-    let nice = i32::from(nice.min(19));
-    let parent = nix::unistd::Pid::from_raw(i32::try_from(std::process::id()).unwrap_or(0));
-    // SAFETY: the closure runs in the child between fork and exec and only makes three system
-    // calls (setpriority, prctl and getppid), all async-signal-safe; it allocates nothing and
-    // takes no lock.
-    #[expect(
-        unsafe_code,
-        reason = "the parent-death signal can only be set in the child, between fork and exec"
-    )]
-    unsafe {
-        command.pre_exec(move || {
-            // Raising one's own niceness needs no privilege; a failure leaves it as it was.
-            if nice > 0 {
-                nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, nice);
-            }
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .map_err(std::io::Error::from)?;
-            // The parent may have died before the signal was armed: then it never comes.
-            if nix::unistd::getppid() != parent {
-                return Err(std::io::Error::other(
-                    "the server exited while ffmpeg started",
-                ));
-            }
-            Ok(())
-        });
-    }
-}
-
-fn kill_group(pid: Option<u32>) {
-    #[cfg(unix)]
-    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-        // ESRCH (already gone) is the harmless case.
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    #[cfg(not(unix))]
-    let _ = pid;
 }
 
 /// The last non-empty line of a program's stderr, cut to 300 characters.

@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod analyzer;
+mod mcp;
 mod n8n;
