@@ -90,6 +90,12 @@ enum Command {
         #[command(subcommand)]
         action: crate::knowledge::KnowledgeAction,
     },
+    /// Check the configured MCP servers through the protocol: start or connect, initialize,
+    /// list tools.
+    Mcp {
+        #[command(subcommand)]
+        action: crate::mcp::McpAction,
+    },
     /// What AI use costs, from Claude Code's usage logs: ccusage's reports.
     Costs {
         #[command(subcommand)]
@@ -257,6 +263,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Keys { action } => return keys_command(&action, &keys_path),
         Command::Costs { report } => out = crate::costs::run(&report, &settings.costs)?,
+        Command::Mcp { action } => {
+            let catalog = LiveCatalog::load(roots()?);
+            let (text, code) = crate::mcp::run(&action, &settings.mcp, &catalog.snapshot())?;
+            print(&text);
+            return Ok(code);
+        }
         Command::Knowledge { action } => {
             let roots = roots()?;
             let projects: Vec<PathBuf> = roots.projects.iter().map(|p| p.path.clone()).collect();
@@ -411,6 +423,7 @@ fn serve(
             .knowledge
             .enabled
             .then(|| settings.knowledge.clone()),
+        mcp: settings.mcp.checks().map_err(|e| anyhow::anyhow!("{e}"))?,
         ..jarvis_api::ServerSettings::new(server, roots, data_dir)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

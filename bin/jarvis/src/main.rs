@@ -5,6 +5,7 @@ mod analyze;
 mod cli;
 mod costs;
 mod knowledge;
+mod mcp;
 mod settings;
 mod telemetry;
 mod trim;

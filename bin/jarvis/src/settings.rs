@@ -33,6 +33,8 @@ pub struct Settings {
     pub analysis: jarvis_api::AnalysisConfig,
     /// The knowledge base: notes folders, memory files, limits.
     pub knowledge: jarvis_knowledge::KnowledgeConfig,
+    /// MCP server health checks.
+    pub mcp: jarvis_integrations::mcp::McpConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -200,6 +202,7 @@ impl Settings {
         self.costs
             .service_config(&jarvis_costs::LogEnvironment::default())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.mcp.checks().map_err(|e| anyhow::anyhow!("{e}"))?;
         if self.tasks.runner.is_empty() || self.tasks.runner[0].trim().is_empty() {
             bail!("invalid configuration `tasks.runner`: needs at least the program to run");
         }

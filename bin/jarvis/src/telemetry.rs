@@ -20,16 +20,34 @@ pub struct LogGuard {
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
+/// `directives` with the MCP SDK (`rmcp`) silenced unless they name it. Jarvis reports every MCP
+/// check itself, with secrets scrubbed; the SDK logs peers' answers and transport errors as
+/// they come, URLs included, which may hold credentials.
+fn quiet_mcp_sdk(directives: &str) -> String {
+    if directives.contains("rmcp") {
+        directives.to_owned()
+    } else if directives.trim().is_empty() {
+        "rmcp=off".to_owned()
+    } else {
+        format!("{directives},rmcp=off")
+    }
+}
+
 /// Builds the subscriber's layers from `config`. `rust_log` (the `RUST_LOG` variable, read by the
 /// caller) overrides the configured level.
 pub fn layers(
     config: &LogConfig,
     rust_log: Option<&str>,
 ) -> anyhow::Result<(EnvFilter, Vec<BoxedLayer>, LogGuard)> {
-    let filter = match rust_log.filter(|v| !v.trim().is_empty()) {
-        Some(directives) => EnvFilter::try_new(directives).context("invalid RUST_LOG")?,
-        None => EnvFilter::try_new(&config.level).context("invalid configuration `log.level`")?,
+    let directives = match rust_log.filter(|v| !v.trim().is_empty()) {
+        Some(directives) => directives,
+        None => config.level.as_str(),
     };
+    let filter = EnvFilter::try_new(quiet_mcp_sdk(directives)).context(if rust_log.is_some() {
+        "invalid RUST_LOG"
+    } else {
+        "invalid configuration `log.level`"
+    })?;
     let json = match config.format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,
@@ -84,4 +102,16 @@ pub fn init(config: &LogConfig, rust_log: Option<&str>) -> anyhow::Result<LogGua
         .try_init()
         .context("a tracing subscriber is already installed")?;
     Ok(guard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quiet_mcp_sdk;
+
+    #[test]
+    fn the_mcp_sdk_is_quiet_unless_named() {
+        assert_eq!(quiet_mcp_sdk("info"), "info,rmcp=off");
+        assert_eq!(quiet_mcp_sdk(""), "rmcp=off");
+        assert_eq!(quiet_mcp_sdk("info,rmcp=debug"), "info,rmcp=debug");
+    }
 }

@@ -42,7 +42,7 @@ fn main() {
         .await;
         let mut config = ApiConfig { port: 0, ..ApiConfig::default() };
         config.rate_limit.enabled = false;
-        let app = Application::build(&config, jarvis_api::Parts { catalog, keys, tasks: engine, services: Default::default(), executions: follower, monitor: None, clock: jarvis_core::system_clock(), costs: None, analysis: None, knowledge: None }).unwrap();
+        let app = Application::build(&config, jarvis_api::Parts { catalog, keys, tasks: engine, services: Default::default(), executions: follower, monitor: None, clock: jarvis_core::system_clock(), costs: None, analysis: None, knowledge: None, mcp: Default::default() }).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());

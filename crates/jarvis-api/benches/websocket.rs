@@ -104,7 +104,7 @@ fn server(clients: usize, heartbeats: usize, live_ms: u64) {
         config.rate_limit.enabled = false;
         config.max_connections = 4096;
         config.websocket.max_connections = clients + 100;
-        let app = Application::build(&config, jarvis_api::Parts { catalog, keys, tasks: engine, services: Default::default(), executions: follower, monitor: Some(Arc::clone(&monitor)), clock: jarvis_core::system_clock(), costs: None, analysis: None, knowledge: None }).unwrap();
+        let app = Application::build(&config, jarvis_api::Parts { catalog, keys, tasks: engine, services: Default::default(), executions: follower, monitor: Some(Arc::clone(&monitor)), clock: jarvis_core::system_clock(), costs: None, analysis: None, knowledge: None, mcp: Default::default() }).unwrap();
         let address = format!("127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());

@@ -84,11 +84,26 @@ pub async fn cached<F>(
 where
     F: FnOnce(Arc<CatalogSnapshot>) -> Result<Vec<u8>, ApiError> + Send + 'static,
 {
+    cached_with(req, state, version, "", render).await
+}
+
+/// [`cached`] for a body that also shows something the catalog generation does not cover (MCP
+/// health): `suffix` names its version, so the entry is rendered again when it changes.
+pub async fn cached_with<F>(
+    req: &HttpRequest,
+    state: &AppState,
+    version: Version,
+    suffix: &str,
+    render: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(Arc<CatalogSnapshot>) -> Result<Vec<u8>, ApiError> + Send + 'static,
+{
     let snapshot = state.catalog.snapshot();
     let generation = snapshot.generation();
     let key = match req.query_string() {
-        "" => req.path().to_owned(),
-        query => format!("{}?{query}", req.path()),
+        "" => format!("{}{suffix}", req.path()),
+        query => format!("{}?{query}{suffix}", req.path()),
     };
     let entry = match state.cache.get(&key, generation) {
         Some(entry) => entry,

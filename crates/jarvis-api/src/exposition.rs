@@ -150,6 +150,71 @@ fn cost_families(e: &mut Exposition, costs: &jarvis_costs::CostService) {
 }
 
 /// The whole exposition.
+/// MCP server health: servers by status, and per checked server whether it is up, how long
+/// its check took and how many tools it lists.
+fn mcp_families(e: &mut Exposition, mcp: &jarvis_integrations::mcp::McpMonitor) {
+    use jarvis_integrations::mcp::McpStatus;
+    let counts = mcp.counts();
+    e.family(
+        "jarvis_mcp_servers",
+        Kind::Gauge,
+        "Configured MCP servers by health status",
+    );
+    for status in McpStatus::ALL {
+        let n = counts.get(&status).copied().unwrap_or(0);
+        e.sample(
+            "jarvis_mcp_servers",
+            &[("status", status.as_str())],
+            n as f64,
+        );
+    }
+    let all = mcp.all();
+    let checked: Vec<_> = all
+        .iter()
+        .filter(|(_, _, h)| h.checked_at.is_some())
+        .collect();
+    e.family(
+        "jarvis_mcp_server_up",
+        Kind::Gauge,
+        "1 when the MCP server's last check reached it (healthy or degraded), 0 when it failed; absent before the first",
+    );
+    for (id, name, health) in &checked {
+        e.sample(
+            "jarvis_mcp_server_up",
+            &[("server", name), ("id", id.as_str())],
+            f64::from(u8::from(health.is_up())),
+        );
+    }
+    e.family(
+        "jarvis_mcp_check_duration_seconds",
+        Kind::Gauge,
+        "How long the MCP server's last check took",
+    );
+    for (id, name, health) in &checked {
+        if let Some(ms) = health.duration_ms {
+            e.sample(
+                "jarvis_mcp_check_duration_seconds",
+                &[("server", name), ("id", id.as_str())],
+                ms as f64 / 1000.0,
+            );
+        }
+    }
+    e.family(
+        "jarvis_mcp_server_tools",
+        Kind::Gauge,
+        "Tools the MCP server listed at its last check",
+    );
+    for (id, name, health) in &checked {
+        if let Some(tools) = health.tool_count {
+            e.sample(
+                "jarvis_mcp_server_tools",
+                &[("server", name), ("id", id.as_str())],
+                tools as f64,
+            );
+        }
+    }
+}
+
 pub(crate) fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String {
     let mut e = Exposition::new();
     e.family(
@@ -330,6 +395,9 @@ pub(crate) fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>
             );
         }
     }
+
+    // MCP servers.
+    mcp_families(&mut e, &state.mcp);
 
     // Tasks.
     if let Some(counts) = task_counts {

@@ -339,6 +339,8 @@ fn schemas() -> BTreeMap<String, Value> {
     let mut found: Vec<(String, RefOr<Schema>)> = Vec::new();
     add::<jarvis_core::Resource>(&mut found);
     add::<crate::views::ResourceSummary<'static>>(&mut found);
+    add::<crate::views::ResourceDetail<'static>>(&mut found);
+    add::<crate::routes::mcp::McpServerHealth>(&mut found);
     add::<crate::views::SearchHitView<'static>>(&mut found);
     add::<crate::views::HighlightView<'static>>(&mut found);
     add::<crate::views::CacheStatsView>(&mut found);

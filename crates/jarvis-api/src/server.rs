@@ -82,6 +82,9 @@ pub struct ServerSettings {
     /// The knowledge base (notes folders, memory files, limits); `None` turns it off. Its
     /// index lives in `<data_dir>/knowledge`.
     pub knowledge: Option<jarvis_knowledge::KnowledgeConfig>,
+    /// MCP server health checks (off by default: a check starts the programs the user
+    /// configured).
+    pub mcp: jarvis_integrations::mcp::McpCheckConfig,
 }
 
 impl ServerSettings {
@@ -107,6 +110,7 @@ impl ServerSettings {
             costs: None,
             analysis: None,
             knowledge: None,
+            mcp: jarvis_integrations::mcp::McpCheckConfig::default(),
         }
     }
 }
@@ -184,6 +188,7 @@ impl Server {
             costs,
             analysis,
             knowledge,
+            mcp,
         } = settings;
         let keys_path = data_dir.join("keys.json");
         let keys = Arc::new(blocking(move || KeyStore::open(keys_path)).await?);
@@ -309,6 +314,7 @@ impl Server {
                 costs: costs.clone(),
                 analysis,
                 knowledge,
+                mcp: jarvis_integrations::mcp::McpMonitor::new(mcp),
             },
         )?;
         // The reader starts once the hub listens, so its first pass is announced.

@@ -10,8 +10,8 @@ use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpRequest, web};
 use jarvis_auth::{KeyStore, RateLimiter, TicketStore};
 use jarvis_cache::ResponseCache;
-use jarvis_core::Code;
-use jarvis_discovery::LiveCatalog;
+use jarvis_core::{Code, ResourceKind};
+use jarvis_discovery::{CatalogSnapshot, LiveCatalog};
 
 use crate::config::ApiConfig;
 use crate::error::{self, ApiError};
@@ -80,6 +80,9 @@ pub struct Parts {
     pub analysis: Option<crate::services::analysis::Analysis>,
     /// The knowledge base, when it is on.
     pub knowledge: Option<jarvis_knowledge::KnowledgeBase>,
+    /// MCP server health checks (off unless its configuration turns them on). The server keeps
+    /// it in step with the catalog and, when checks are on, runs its periodic checks.
+    pub mcp: jarvis_integrations::mcp::McpMonitor,
 }
 
 /// A bound, not yet running server.
@@ -89,6 +92,8 @@ pub struct Application {
     state: web::Data<AppState>,
     // Keeps the key file refresher running as long as the server.
     _refresher: jarvis_auth::RefresherGuard,
+    // Periodic MCP checks, when they are on; they end (with their processes) with the server.
+    _mcp_checks: Option<jarvis_integrations::LoopHandle>,
 }
 
 impl std::fmt::Debug for Application {
@@ -153,6 +158,33 @@ fn add_probes(
     }
 }
 
+/// Gives the MCP monitor the catalog's servers now and after every reload, and starts its
+/// periodic checks when they are on (and a runtime is there to run them).
+fn keep_mcp_in_step(
+    mcp: &jarvis_integrations::mcp::McpMonitor,
+    catalog: &LiveCatalog,
+) -> Option<jarvis_integrations::LoopHandle> {
+    let unapproved = mcp.config().check_unapproved;
+    let targets = move |snapshot: &CatalogSnapshot| {
+        jarvis_integrations::mcp::targets(snapshot.of_kind(ResourceKind::McpServer), unapproved)
+    };
+    mcp.sync(targets(&catalog.snapshot()));
+    let follower = mcp.clone();
+    catalog.on_swap(move |snapshot| follower.sync(targets(snapshot)));
+    if !mcp.enabled() {
+        return None;
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => Some(mcp.start()),
+        Err(_) => {
+            tracing::warn!(
+                "MCP health checks are on but no runtime runs them: checks only on demand"
+            );
+            None
+        }
+    }
+}
+
 /// The OpenAPI document for `table`, serialized. The document's JSON tree takes some 7 MB of
 /// small allocations for 600 KB of text: it is built and dropped on a thread of its own, and
 /// only the text is copied out, so the allocator can give that thread's memory back instead of
@@ -198,6 +230,7 @@ impl Application {
             costs,
             analysis,
             knowledge,
+            mcp,
         } = parts;
         let address = format!("{}:{}", config.host, config.port);
         let loopback = config.host == "localhost"
@@ -262,6 +295,8 @@ impl Application {
         if let Some(knowledge) = &knowledge {
             crate::hub::connect_knowledge(&hub, knowledge);
         }
+        crate::hub::connect_mcp(&hub, &mcp);
+        let mcp_checks = keep_mcp_in_step(&mcp, &catalog);
         let state = web::Data::new(AppState {
             catalog,
             cache,
@@ -278,6 +313,7 @@ impl Application {
             analysis,
             costs,
             knowledge,
+            mcp,
             hub,
             metrics,
             limiter: RateLimiter::with_clock(config.rate_limit.clone(), clock),
@@ -331,6 +367,7 @@ impl Application {
             port,
             state,
             _refresher: refresher,
+            _mcp_checks: mcp_checks,
         })
     }
 

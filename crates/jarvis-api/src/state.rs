@@ -41,6 +41,8 @@ pub struct AppState {
     pub analysis: Option<crate::services::analysis::Analysis>,
     /// The knowledge base; `None` when it is turned off.
     pub knowledge: Option<jarvis_knowledge::KnowledgeBase>,
+    /// MCP server health (checks off unless configured).
+    pub mcp: jarvis_integrations::mcp::McpMonitor,
     /// The cost ledger; `None` when cost tracking is turned off.
     pub costs: Option<jarvis_costs::CostService>,
     /// The WebSocket hub.

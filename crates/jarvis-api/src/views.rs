@@ -5,6 +5,7 @@ use std::path::Path;
 
 use jarvis_core::{Details, DiagnosticCode, Resource, ResourceId, ResourceKind, Scope};
 use jarvis_discovery::SearchHit;
+use jarvis_integrations::mcp::McpHealth;
 use serde::Serialize;
 
 /// A resource in a list: everything but its body and raw metadata (ask the detail route).
@@ -53,6 +54,21 @@ pub struct ResourceSummary<'a> {
     /// Kind-specific fields (secrets masked).
     #[schema(value_type = Details)]
     pub details: &'a Details,
+    /// MCP servers only: the last health check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<McpHealth>,
+}
+
+/// A resource in full, with (for an MCP server) its last health check.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResourceDetail<'a> {
+    /// The resource.
+    #[serde(flatten)]
+    #[schema(value_type = Resource)]
+    pub resource: &'a Resource,
+    /// MCP servers only: the last health check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<McpHealth>,
 }
 
 impl<'a> From<&'a Resource> for ResourceSummary<'a> {
@@ -73,6 +89,7 @@ impl<'a> From<&'a Resource> for ResourceSummary<'a> {
             shadowed_by: r.shadowed_by.as_ref(),
             flags: &r.flags,
             details: &r.details,
+            health: None,
         }
     }
 }

@@ -121,6 +121,8 @@ error_codes! {
     /// The knowledge index is being built or rebuilt; answers would be partial. Retry after the
     /// `Retry-After` header.
     IndexRebuilding = ("INDEX_REBUILDING", 503, System),
+    /// MCP health checks are turned off (`mcp.health_checks = false`): nothing is started.
+    McpChecksDisabled = ("MCP_CHECKS_DISABLED", 409, InvalidRequest),
     /// An unexpected failure. Its cause is logged with the request id, never sent to the client.
     InternalError = ("INTERNAL_ERROR", 500, System),
 }

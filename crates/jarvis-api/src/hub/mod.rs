@@ -629,6 +629,14 @@ pub(crate) fn connect_knowledge(hub: &Hub, knowledge: &jarvis_knowledge::Knowled
     });
 }
 
+/// Sends MCP server checks to the `services` topic as `mcp` events: a check ended, a server
+/// was added or changed (`unchecked`), or left the catalog (`health: null`).
+pub(crate) fn connect_mcp(hub: &Hub, mcp: &jarvis_integrations::mcp::McpMonitor) {
+    hub.forward("services", mcp.subscribe(), |hub, event| {
+        hub.emit(&Topic::Services, "mcp", &event);
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub(crate) mod docs;
 pub(crate) mod keys;
 pub(crate) mod knowledge;
 pub(crate) mod legacy;
+pub(crate) mod mcp;
 pub(crate) mod resources;
 pub(crate) mod search;
 pub(crate) mod system;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     system::configure_services(cfg, &mut routes);
     // Before the resources: `/api/v2/workflows/executions` is not a workflow id.
     workflows::configure(cfg, &mut routes);
+    mcp::configure(cfg, &mut routes);
     resources::configure(cfg, &mut routes);
     search::configure(cfg, &mut routes);
     diagnostics::configure(cfg, &mut routes);

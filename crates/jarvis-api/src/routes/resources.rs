@@ -8,15 +8,16 @@ use actix_web::{HttpRequest, HttpResponse};
 use jarvis_auth::Scope as Access;
 use jarvis_core::{Code, Resource, ResourceKind, Scope};
 use jarvis_discovery::CatalogSnapshot;
+use jarvis_integrations::mcp::McpMonitor;
 
 use super::{Doc, get_v2};
-use crate::envelope::{Version, cached, v2_prefix};
+use crate::envelope::{Version, cached, cached_with, v2_prefix};
 use crate::error::ApiError;
 use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, Params, page_params, paginate};
 use crate::registry::{Body, Param};
 use crate::routing::Routes;
 use crate::state::AppState;
-use crate::views::ResourceSummary;
+use crate::views::{ResourceDetail, ResourceSummary};
 
 pub(crate) fn list_params() -> Vec<Param> {
     let mut params = page_params(MAX_LIMIT, DEFAULT_LIMIT).to_vec();
@@ -89,7 +90,11 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
                     "id",
                     "The resource id, or its name (`tools:smart-debug`, `smart-debug`)",
                 )],
-                body: Body::Envelope("Resource"),
+                body: Body::Envelope(if kind == ResourceKind::McpServer {
+                    "ResourceDetail"
+                } else {
+                    "Resource"
+                }),
                 errors: &[Code::ResourceNotFound, Code::AmbiguousName],
                 cached: true,
                 scope: Some(Access::Read),
@@ -197,8 +202,16 @@ async fn list(
     kind: ResourceKind,
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(&Params::of(&req))?;
+    if kind == ResourceKind::McpServer {
+        let mcp = state.mcp.clone();
+        let suffix = super::mcp::cache_suffix(&mcp);
+        return cached_with(&req, &state, Version::V2, &suffix, move |snapshot| {
+            render_list(&snapshot, kind, &query, Some(&mcp))
+        })
+        .await;
+    }
     cached(&req, &state, Version::V2, move |snapshot| {
-        render_list(&snapshot, kind, &query)
+        render_list(&snapshot, kind, &query, None)
     })
     .await
 }
@@ -207,6 +220,7 @@ fn render_list(
     snapshot: &CatalogSnapshot,
     kind: ResourceKind,
     query: &ListQuery,
+    mcp: Option<&McpMonitor>,
 ) -> Result<Vec<u8>, ApiError> {
     let mut items: Vec<&Resource> = snapshot
         .of_kind(kind)
@@ -230,7 +244,13 @@ fn render_list(
         }
     }
     let (page, pagination) = paginate(items, query.limit, query.offset);
-    let views: Vec<ResourceSummary<'_>> = page.into_iter().map(ResourceSummary::from).collect();
+    let views: Vec<ResourceSummary<'_>> = page
+        .into_iter()
+        .map(|r| ResourceSummary {
+            health: mcp.map(|m| super::mcp::health_of(m, r)),
+            ..ResourceSummary::from(r)
+        })
+        .collect();
     v2_prefix(&views, Some(&pagination), snapshot.generation())
 }
 
@@ -240,6 +260,19 @@ async fn detail(
     kind: ResourceKind,
     id: String,
 ) -> Result<HttpResponse, ApiError> {
+    if kind == ResourceKind::McpServer {
+        let mcp = state.mcp.clone();
+        let suffix = super::mcp::cache_suffix(&mcp);
+        return cached_with(&req, &state, Version::V2, &suffix, move |snapshot| {
+            let resource = snapshot.find(kind, &id)?;
+            let view = ResourceDetail {
+                resource,
+                health: Some(super::mcp::health_of(&mcp, resource)),
+            };
+            v2_prefix(&view, None, snapshot.generation())
+        })
+        .await;
+    }
     cached(&req, &state, Version::V2, move |snapshot| {
         let resource = snapshot.find(kind, &id)?;
         v2_prefix(resource, None, snapshot.generation())

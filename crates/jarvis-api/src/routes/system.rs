@@ -91,7 +91,7 @@ pub(crate) fn configure_services(cfg: &mut ServiceConfig, routes: &mut Routes) {
         Doc {
             operation: "services".into(),
             tag: "system",
-            summary: "Services Jarvis depends on: n8n (health, circuit breaker, calls, failures, last error, latency percentiles) and the content analyzer (ffprobe and ffmpeg versions, running and waiting analyses)".into(),
+            summary: "Services Jarvis depends on: n8n (health, circuit breaker, calls, failures, last error, latency percentiles), the content analyzer (ffprobe and ffmpeg versions, running and waiting analyses) and the configured MCP servers (counts by health status; each one's status, check latency and error code)".into(),
             params: vec![],
             body: Body::List("Object"),
             errors: &[],
@@ -111,7 +111,46 @@ async fn services(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
         .collect::<Result<_, _>>()
         .map_err(|e| ApiError::internal(&e))?;
     views.push(analyzer_view(&state).await);
+    views.push(mcp_view(&state.mcp));
     reply::ok(&views, state.catalog.snapshot().generation())
+}
+
+/// MCP servers as a service: how many are in each status, and each server's status, latency
+/// and error code. Never required for readiness.
+fn mcp_view(mcp: &jarvis_integrations::mcp::McpMonitor) -> serde_json::Value {
+    let counts: serde_json::Map<String, serde_json::Value> =
+        jarvis_integrations::mcp::McpStatus::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.as_str().to_owned(),
+                    json!(mcp.counts().get(s).copied().unwrap_or(0)),
+                )
+            })
+            .collect();
+    let servers: Vec<serde_json::Value> = mcp
+        .all()
+        .into_iter()
+        .map(|(id, name, health)| {
+            json!({
+                "id": id,
+                "name": name,
+                "status": health.status,
+                "duration_ms": health.duration_ms,
+                "checked_at": health.checked_at,
+                "next_check_at": health.next_check_at,
+                "error_code": health.error.as_ref().map(|e| e.code),
+                "consecutive_failures": health.consecutive_failures,
+            })
+        })
+        .collect();
+    json!({
+        "name": "mcp",
+        "required": false,
+        "enabled": mcp.enabled(),
+        "servers": counts,
+        "checks": servers,
+    })
 }
 
 /// The content analyzer as a service: healthy when ffprobe and ffmpeg run. It is never

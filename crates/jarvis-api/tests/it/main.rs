@@ -7,6 +7,7 @@ mod analyses;
 mod api;
 mod costs;
 mod knowledge;
+mod mcp;
 mod security;
 mod services;
 mod support;

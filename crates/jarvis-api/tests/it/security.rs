@@ -409,6 +409,7 @@ async fn non_loopback_without_keys_refuses_to_start() {
         costs: None,
         analysis: None,
         knowledge: None,
+        mcp: Default::default(),
     };
     let err = Application::build(&config, parts()).unwrap_err();
     assert!(

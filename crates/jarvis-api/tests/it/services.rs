@@ -39,7 +39,7 @@ async fn n8n_failing_its_first_check() -> (MockServer, ServiceRegistry) {
 }
 
 #[tokio::test]
-async fn without_n8n_only_the_analyzer_is_listed_and_ready_is_ready() {
+async fn without_n8n_the_analyzer_and_mcp_servers_are_listed_and_ready_is_ready() {
     let app = spawn_app().await;
     let (status, _, body) = app.get_json("/api/v2/services").await;
     assert_eq!(status, StatusCode::OK);
@@ -49,8 +49,14 @@ async fn without_n8n_only_the_analyzer_is_listed_and_ready_is_ready() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["analyzer"], "{body}");
+    assert_eq!(names, ["analyzer", "mcp"], "{body}");
     assert_eq!(body["data"][0]["required"], false);
+    assert_eq!(body["data"][1]["required"], false);
+    assert_eq!(
+        body["data"][1]["enabled"], false,
+        "MCP checks are off by default"
+    );
+    assert_eq!(body["data"][1]["servers"]["disabled"], 2, "{body}");
     assert_eq!(app.get("/ready").await.status(), StatusCode::OK);
 }
 

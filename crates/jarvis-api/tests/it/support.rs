@@ -40,6 +40,7 @@ pub struct TestApp {
     telemetry: Option<jarvis_telemetry::TelemetryConfig>,
     shared_clock: SharedClock,
     media: jarvis_integrations::analyzer::MediaConfig,
+    mcp: jarvis_integrations::mcp::McpCheckConfig,
     // Last: the folder outlives everything that uses it.
     _dir: tempfile::TempDir,
 }
@@ -146,6 +147,9 @@ pub async fn spawn_app() -> TestApp {
     Spawn::new().start().await
 }
 
+/// Writes the `.claude.json` of a test home (given its path) and returns its text.
+type WriteClaudeJson<'a> = Box<dyn FnOnce(&Path) -> String + 'a>;
+
 /// A test server's parts, chosen one by one: `Spawn::new().config(c).start().await`.
 pub struct Spawn<'a> {
     config: ApiConfig,
@@ -154,6 +158,8 @@ pub struct Spawn<'a> {
     telemetry: Option<jarvis_telemetry::TelemetryConfig>,
     clock: Option<ManualClock>,
     media: jarvis_integrations::analyzer::MediaConfig,
+    mcp: jarvis_integrations::mcp::McpCheckConfig,
+    claude_json: Option<WriteClaudeJson<'a>>,
 }
 
 impl<'a> Spawn<'a> {
@@ -167,7 +173,21 @@ impl<'a> Spawn<'a> {
             telemetry: Some(test_telemetry()),
             clock: None,
             media: jarvis_integrations::analyzer::MediaConfig::default(),
+            mcp: jarvis_integrations::mcp::McpCheckConfig::default(),
+            claude_json: None,
         }
+    }
+
+    /// MCP health checks with this configuration, over the MCP servers in the `.claude.json`
+    /// that `claude_json` writes for the home it is given (instead of the fixture's).
+    pub fn mcp(
+        mut self,
+        config: jarvis_integrations::mcp::McpCheckConfig,
+        claude_json: impl FnOnce(&Path) -> String + 'a,
+    ) -> Self {
+        self.mcp = config;
+        self.claude_json = Some(Box::new(claude_json));
+        self
     }
 
     /// Media analysis with these programs and limits.
@@ -215,9 +235,15 @@ impl<'a> Spawn<'a> {
             telemetry,
             clock,
             media,
+            mcp,
+            claude_json,
         } = self;
         let dir = tempfile::tempdir().unwrap();
         fixture(dir.path());
+        if let Some(claude_json) = claude_json {
+            let text = claude_json(dir.path());
+            write(&dir.path().join(".claude.json"), &text);
+        }
         let runner = dir.path().join("runner.sh");
         write(&runner, RUNNER);
         #[cfg(unix)]
@@ -243,6 +269,7 @@ impl<'a> Spawn<'a> {
             telemetry.as_ref(),
             shared.clone(),
             &media,
+            &mcp,
         )
         .await;
         TestApp {
@@ -262,6 +289,7 @@ impl<'a> Spawn<'a> {
             telemetry,
             shared_clock: shared,
             media,
+            mcp,
             _dir: dir,
         }
     }
@@ -284,6 +312,7 @@ async fn launch(
     telemetry: Option<&jarvis_telemetry::TelemetryConfig>,
     clock: SharedClock,
     media: &jarvis_integrations::analyzer::MediaConfig,
+    mcp: &jarvis_integrations::mcp::McpCheckConfig,
 ) -> Parts {
     let home = dir.to_path_buf();
     let discovery = DiscoveryConfig {
@@ -346,6 +375,7 @@ async fn launch(
             debounce_ms: 50,
             ..jarvis_knowledge::KnowledgeConfig::default()
         }),
+        mcp: mcp.clone(),
         ..ServerSettings::new(config.clone(), roots, dir.join("data"))
     };
     let server = Server::start(settings).await.unwrap();
@@ -402,6 +432,7 @@ impl TestApp {
             self.telemetry.as_ref(),
             self.shared_clock.clone(),
             &self.media,
+            &self.mcp,
         )
         .await;
         self.base = parts.base;

@@ -25,12 +25,101 @@ use jarvis_core::{
     Details, MASK, McpApproval, McpLaunch, McpTransport, Resource, ResourceId, Secret,
     mask_url_password,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use monitor::{McpEvent, McpMonitor};
 pub use probe::probe;
 
-/// How MCP servers are checked.
+/// The targets for every MCP server in effect in `resources` (shadowed ones are not checked:
+/// Claude Code does not start them either).
+pub fn targets<'a>(
+    resources: impl IntoIterator<Item = &'a Resource>,
+    check_unapproved: bool,
+) -> Vec<McpTarget> {
+    resources
+        .into_iter()
+        .filter(|r| r.is_active())
+        .filter_map(|r| McpTarget::from_resource(r, check_unapproved))
+        .collect()
+}
+
+/// The `[mcp]` settings section: whether and how MCP servers are checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpConfig {
+    /// Check configured servers (starts the programs they name). Default: off.
+    pub health_checks: bool,
+    /// Seconds between checks of a healthy server (at least 10).
+    pub interval_secs: u64,
+    /// Seconds before the first re-check of a failing server; doubles per failure.
+    pub retry_secs: u64,
+    /// The longest wait between checks of a failing server, in seconds.
+    pub max_backoff_secs: u64,
+    /// The limit for each step, in milliseconds (100 to 120000), unless a server sets its own.
+    pub timeout_ms: u64,
+    /// A check slower than this (ms) is `degraded`.
+    pub slow_ms: u64,
+    /// Checks at once (1 to 32).
+    pub concurrency: usize,
+    /// Also start project `.mcp.json` servers not yet approved in `~/.claude.json`.
+    pub check_unapproved: bool,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        let checks = McpCheckConfig::default();
+        McpConfig {
+            health_checks: checks.enabled,
+            interval_secs: checks.interval.as_secs(),
+            retry_secs: checks.retry.as_secs(),
+            max_backoff_secs: checks.max_backoff.as_secs(),
+            timeout_ms: u64::try_from(checks.timeout.as_millis()).unwrap_or(u64::MAX),
+            slow_ms: u64::try_from(checks.slow.as_millis()).unwrap_or(u64::MAX),
+            concurrency: checks.concurrency,
+            check_unapproved: checks.check_unapproved,
+        }
+    }
+}
+
+impl McpConfig {
+    /// The checks these settings ask for, or the first setting out of range.
+    pub fn checks(&self) -> crate::Result<McpCheckConfig> {
+        let invalid = |key: &str, reason: &str| crate::Error::Config {
+            key: format!("mcp.{key}"),
+            reason: reason.to_owned(),
+        };
+        if self.interval_secs < 10 {
+            return Err(invalid("interval_secs", "must be at least 10"));
+        }
+        if self.retry_secs == 0 {
+            return Err(invalid("retry_secs", "must be at least 1"));
+        }
+        if self.max_backoff_secs < self.retry_secs {
+            return Err(invalid("max_backoff_secs", "must be at least retry_secs"));
+        }
+        if !(100..=120_000).contains(&self.timeout_ms) {
+            return Err(invalid("timeout_ms", "must be from 100 to 120000"));
+        }
+        if self.slow_ms == 0 {
+            return Err(invalid("slow_ms", "must be greater than 0"));
+        }
+        if !(1..=32).contains(&self.concurrency) {
+            return Err(invalid("concurrency", "must be from 1 to 32"));
+        }
+        Ok(McpCheckConfig {
+            enabled: self.health_checks,
+            interval: Duration::from_secs(self.interval_secs),
+            retry: Duration::from_secs(self.retry_secs),
+            max_backoff: Duration::from_secs(self.max_backoff_secs),
+            timeout: Duration::from_millis(self.timeout_ms),
+            slow: Duration::from_millis(self.slow_ms),
+            concurrency: self.concurrency,
+            check_unapproved: self.check_unapproved,
+        })
+    }
+}
+
+/// How MCP servers are checked (validated from [`McpConfig`]).
 #[derive(Debug, Clone)]
 pub struct McpCheckConfig {
     /// Whether the server checks them at all (`mcp.health_checks`). Off by default: a check
@@ -129,8 +218,6 @@ pub enum McpProblemCode {
     Tls,
     /// The endpoint could not be reached (refused, no route, name not found).
     ConnectFailed,
-    /// The transport cannot be checked (`ws`).
-    Unsupported,
 }
 
 impl McpProblemCode {
@@ -144,7 +231,6 @@ impl McpProblemCode {
             McpProblemCode::HttpStatus => "http_status",
             McpProblemCode::Tls => "tls",
             McpProblemCode::ConnectFailed => "connect_failed",
-            McpProblemCode::Unsupported => "unsupported",
         }
     }
 }

@@ -57,6 +57,13 @@ pub struct McpMonitor {
     inner: Arc<Inner>,
 }
 
+impl Default for McpMonitor {
+    /// A monitor with checks off.
+    fn default() -> Self {
+        McpMonitor::new(McpCheckConfig::default())
+    }
+}
+
 impl McpMonitor {
     /// A monitor with no servers yet; [`McpMonitor::sync`] gives it the catalog's.
     pub fn new(config: McpCheckConfig) -> McpMonitor {
