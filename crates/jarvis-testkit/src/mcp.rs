@@ -4,7 +4,8 @@
 //! Modes (the first argument): `healthy` (two tools, one prompt, and a grandchild process that
 //! sleeps, so tests can see the whole group go), `hang` (never answers `initialize`), `exit`
 //! (says why on stderr and exits 3), `garbage` (answers with lines that are not JSON), `flood`
-//! (writes megabytes to stderr, then answers), `slow-tools` (answers `initialize`, never
+//! (writes megabytes to stderr, then answers), `noisy` (prints a banner on stdout, then
+//! answers), `slow-tools` (answers `initialize`, never
 //! `tools/list`). Every mode writes `FIXTURE_TOKEN` from its environment to stderr, so tests can
 //! check that secrets are scrubbed. The second argument is a marker put on the command line of
 //! every process the server starts, for [`crate::media::processes_naming`].
@@ -23,6 +24,9 @@ if mode == "exit":
     sys.exit(3)
 if mode == "healthy":
     subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", marker + "-child"])
+if mode == "noisy":
+    sys.stdout.write("fixture MCP server listening on stdio\n")
+    sys.stdout.flush()
 if mode == "flood":
     chunk = "x" * 65536 + "\n"
     for _ in range(200):

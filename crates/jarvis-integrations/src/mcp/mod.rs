@@ -397,7 +397,7 @@ pub struct McpTarget {
     pub headers: BTreeMap<String, Secret>,
     /// The server's own request timeout.
     pub timeout: Option<Duration>,
-    /// Where a project server runs.
+    /// Where a project server runs (its project folder, when that exists at check time).
     pub cwd: Option<PathBuf>,
     /// Why it must not be started, if so (refused or unapproved project server).
     pub refused: Option<String>,
@@ -433,7 +433,7 @@ impl McpTarget {
             env: details.env.clone(),
             headers: details.headers.clone(),
             timeout: details.timeout_ms.map(Duration::from_millis),
-            cwd: resource.project.clone().filter(|p| p.is_dir()),
+            cwd: resource.project.clone(),
             refused,
         })
     }
@@ -503,6 +503,81 @@ mod tests {
         assert!(!out.contains("tok-123456") && !out.contains("hunter22"));
         assert!(!out.contains(":pw@"), "{out}");
         assert_eq!(out.matches(MASK).count(), 3, "{out}");
+    }
+
+    fn project_server(approval: Option<McpApproval>) -> Resource {
+        use jarvis_core::{Body, McpServerDetails, ResourceKind, Scope};
+        Resource {
+            id: ResourceId::from_raw("mcp-x"),
+            kind: ResourceKind::McpServer,
+            name: "x".into(),
+            qualified_name: "x".into(),
+            aliases: Vec::new(),
+            description: String::new(),
+            scope: Scope::Project,
+            project: Some(PathBuf::from("/repo")),
+            source: PathBuf::from("/repo/.mcp.json"),
+            category: None,
+            tags: Vec::new(),
+            metadata: serde_json::Value::Null,
+            body: Body::default(),
+            details: Details::McpServer(McpServerDetails {
+                transport: McpTransport::Stdio,
+                command: Some("npx".into()),
+                args: Vec::new(),
+                url: None,
+                env: BTreeMap::new(),
+                headers: BTreeMap::new(),
+                timeout_ms: None,
+                approval,
+                unresolved_vars: Vec::new(),
+                launch: McpLaunch {
+                    command: Some(Secret::new("npx")),
+                    args: Vec::new(),
+                    url: None,
+                },
+            }),
+            shadowed_by: None,
+            flags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn project_servers_start_only_when_approved_and_never_when_refused() {
+        let approved = project_server(Some(McpApproval::Enabled));
+        assert!(
+            McpTarget::from_resource(&approved, false)
+                .unwrap()
+                .refused
+                .is_none()
+        );
+        let pending = project_server(Some(McpApproval::Pending));
+        assert!(
+            McpTarget::from_resource(&pending, false)
+                .unwrap()
+                .refused
+                .is_some()
+        );
+        assert!(
+            McpTarget::from_resource(&pending, true)
+                .unwrap()
+                .refused
+                .is_none()
+        );
+        let refused = project_server(Some(McpApproval::Disabled));
+        assert!(
+            McpTarget::from_resource(&refused, true)
+                .unwrap()
+                .refused
+                .is_some()
+        );
+        let user = project_server(None);
+        assert!(
+            McpTarget::from_resource(&user, false)
+                .unwrap()
+                .refused
+                .is_none()
+        );
     }
 
     #[test]

@@ -96,6 +96,11 @@ impl Report {
         }
     }
 
+    /// Something that makes an answering server `degraded` without failing a step.
+    pub(crate) fn note(&mut self, text: String) {
+        self.warnings.push(cut(&scrub(&text, &self.secrets), 300));
+    }
+
     pub(crate) fn stderr(&mut self, tail: &str) {
         let tail = tail.trim();
         if !tail.is_empty() {

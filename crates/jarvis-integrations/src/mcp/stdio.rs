@@ -54,7 +54,9 @@ pub(crate) async fn check(target: &McpTarget, limit: Duration, report: &mut Repo
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if let Some(cwd) = &target.cwd {
+    if let Some(cwd) = &target.cwd
+        && tokio::fs::metadata(cwd).await.is_ok_and(|m| m.is_dir())
+    {
         command.current_dir(cwd);
     }
     #[cfg(unix)]
@@ -133,10 +135,11 @@ fn explain(
 ) {
     let Some(error) = &mut report.health.error else {
         if seen.bad_lines > 0 {
-            // It worked despite noise on stdout: say so, it breaks stricter clients.
-            report.health.reason = Some(format!(
-                "wrote {} line(s) to stdout that are not JSON-RPC",
-                seen.bad_lines
+            // It worked despite noise on stdout: degraded, since stricter clients fail on it.
+            report.note(format!(
+                "wrote {} line(s) to stdout that are not JSON-RPC, the first: `{}`",
+                seen.bad_lines,
+                seen.first_bad.as_deref().unwrap_or("")
             ));
         }
         return;

@@ -217,6 +217,21 @@ async fn a_server_that_floods_stderr_still_answers_and_only_the_tail_is_kept() {
 }
 
 #[tokio::test]
+async fn a_banner_on_stdout_makes_a_working_server_degraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = jarvis_testkit::mcp::stdio_server(dir.path());
+    let marker = marker("noisy");
+    let health = check(&stdio(&script, "noisy", &marker)).await;
+    let text = shown(&health);
+    assert_eq!(health.status, McpStatus::Degraded, "{text}");
+    assert_eq!(health.tool_count, Some(2));
+    let reason = health.reason.unwrap();
+    assert!(reason.contains("not JSON-RPC"), "{reason}");
+    assert!(reason.contains("listening on stdio"), "{reason}");
+    none_left(&marker).await;
+}
+
+#[tokio::test]
 async fn a_list_that_never_answers_makes_the_server_degraded() {
     let dir = tempfile::tempdir().unwrap();
     let script = jarvis_testkit::mcp::stdio_server(dir.path());
