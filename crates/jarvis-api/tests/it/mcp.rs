@@ -12,7 +12,7 @@ use jarvis_testkit::media::processes_naming;
 use serde_json::{Value, json};
 
 use crate::support::{Spawn, post, spawn_app};
-use crate::ws::{open, send, until};
+use crate::ws::{subscribed, until};
 
 const TOKEN: &str = "fixture-token-77aa";
 
@@ -143,13 +143,7 @@ async fn configured_servers_are_checked_and_their_health_shows_everywhere() {
     );
 
     // On demand, with the result on the services topic.
-    let mut ws = open(&app, None).await;
-    send(
-        &mut ws,
-        json!({ "type": "subscribe", "topics": ["services"] }),
-    )
-    .await;
-    until(&mut ws, |m| m["type"] == "subscribed").await;
+    let mut ws = subscribed(&app, "services").await;
     let (status, _, checked) = post(&app, "/api/v2/mcp-servers/broken/check", json!({})).await;
     assert_eq!(status, 200, "{checked}");
     let health = &checked["data"]["health"];

@@ -89,17 +89,11 @@ async fn a_required_n8n_decides_readiness() {
 
 #[tokio::test]
 async fn health_changes_reach_websocket_subscribers() {
-    use crate::ws::{open, send, until};
+    use crate::ws::{send, subscribed, until};
 
     let (_n8n, registry) = n8n_failing_its_first_check().await;
     let app = Spawn::new().services(registry.clone()).start().await;
-    let mut ws = open(&app, None).await;
-    send(
-        &mut ws,
-        json!({ "type": "subscribe", "topics": ["services"] }),
-    )
-    .await;
-    until(&mut ws, |m| m["type"] == "subscribed").await;
+    let mut ws = subscribed(&app, "services").await;
 
     registry.check_all().await; // fails: first verdict, unhealthy
     let down = until(&mut ws, |e| e["event"] == "health").await;

@@ -92,6 +92,14 @@ pub(crate) async fn next_json(ws: &mut Ws) -> Value {
 }
 
 /// Reads until a message satisfies `wanted`.
+/// A connection (no key) subscribed to `topic`, once the server has said so.
+pub(crate) async fn subscribed(app: &TestApp, topic: &str) -> Ws {
+    let mut ws = open(app, None).await;
+    send(&mut ws, json!({ "type": "subscribe", "topics": [topic] })).await;
+    until(&mut ws, |m| m["type"] == "subscribed").await;
+    ws
+}
+
 pub(crate) async fn until(ws: &mut Ws, mut wanted: impl FnMut(&Value) -> bool) -> Value {
     loop {
         let message = next_json(ws).await;

@@ -438,6 +438,16 @@ impl McpTarget {
         })
     }
 
+    /// The program to start, unmasked (empty when none is configured).
+    fn program(&self) -> String {
+        expose(self.launch.command.as_ref())
+    }
+
+    /// The endpoint, unmasked (empty when none is configured).
+    fn url(&self) -> String {
+        expose(self.launch.url.as_ref())
+    }
+
     /// Every secret value a server could echo back: `env` and `headers` values, and the
     /// unmasked command, arguments and URL where they differ from what is shown.
     fn secrets(&self) -> Vec<String> {
@@ -464,6 +474,10 @@ impl McpTarget {
         secrets.dedup();
         secrets
     }
+}
+
+fn expose(value: Option<&Secret>) -> String {
+    value.map(|v| v.expose().to_owned()).unwrap_or_default()
 }
 
 /// `text` with every secret replaced by the mask and URL passwords masked.

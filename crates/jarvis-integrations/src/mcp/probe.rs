@@ -197,68 +197,51 @@ where
     report.health.protocol_version = Some(info.protocol_version.to_string());
     let capabilities = info.capabilities.clone();
 
-    if capabilities.tools.is_some() {
-        let started = Instant::now();
-        match list(limit, McpStep::ToolsList, client.list_all_tools()).await {
-            Ok(tools) => {
-                report.step(McpStep::ToolsList, started.elapsed(), true);
-                report.health.tool_count = Some(tools.len());
-                report.health.tools = tools
-                    .into_iter()
-                    .take(MAX_TOOLS)
-                    .map(|t| McpToolInfo {
-                        name: t.name.to_string(),
-                        description: t
-                            .description
-                            .map(|d| cut(&scrub(&d, &report.secrets), DESCRIPTION_CHARS)),
-                    })
-                    .collect();
-            }
-            Err(problem) => {
-                report.step(McpStep::ToolsList, started.elapsed(), false);
-                report.warn(problem);
-            }
-        }
+    if capabilities.tools.is_some()
+        && let Some(tools) = list(report, limit, McpStep::ToolsList, client.list_all_tools()).await
+    {
+        report.health.tool_count = Some(tools.len());
+        report.health.tools = tools
+            .into_iter()
+            .take(MAX_TOOLS)
+            .map(|t| McpToolInfo {
+                name: t.name.to_string(),
+                description: t
+                    .description
+                    .map(|d| cut(&scrub(&d, &report.secrets), DESCRIPTION_CHARS)),
+            })
+            .collect();
     }
     if capabilities.resources.is_some() {
-        let started = Instant::now();
-        match list(limit, McpStep::ResourcesList, client.list_all_resources()).await {
-            Ok(resources) => {
-                report.step(McpStep::ResourcesList, started.elapsed(), true);
-                report.health.resource_count = Some(resources.len());
-            }
-            Err(problem) => {
-                report.step(McpStep::ResourcesList, started.elapsed(), false);
-                report.warn(problem);
-            }
+        let resources = client.list_all_resources();
+        if let Some(resources) = list(report, limit, McpStep::ResourcesList, resources).await {
+            report.health.resource_count = Some(resources.len());
         }
     }
     if capabilities.prompts.is_some() {
-        let started = Instant::now();
-        match list(limit, McpStep::PromptsList, client.list_all_prompts()).await {
-            Ok(prompts) => {
-                report.step(McpStep::PromptsList, started.elapsed(), true);
-                report.health.prompt_count = Some(prompts.len());
-            }
-            Err(problem) => {
-                report.step(McpStep::PromptsList, started.elapsed(), false);
-                report.warn(problem);
-            }
+        let prompts = client.list_all_prompts();
+        if let Some(prompts) = list(report, limit, McpStep::PromptsList, prompts).await {
+            report.health.prompt_count = Some(prompts.len());
         }
     }
     close(client, report).await;
 }
 
+/// One list call under `limit`, timed; a failure is a warning (the server is degraded).
 async fn list<T>(
+    report: &mut Report,
     limit: Duration,
     step: McpStep,
     call: impl Future<Output = Result<Vec<T>, ServiceError>>,
-) -> Result<Vec<T>, McpProblem> {
-    match tokio::time::timeout(limit, call).await {
+) -> Option<Vec<T>> {
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(limit, call).await {
         Ok(Ok(items)) => Ok(items),
         Ok(Err(e)) => Err(classify_service(&e, step)),
         Err(_) => Err(timeout_problem(step, limit)),
-    }
+    };
+    report.step(step, started.elapsed(), outcome.is_ok());
+    outcome.map_err(|problem| report.warn(problem)).ok()
 }
 
 async fn close(client: RunningService<RoleClient, ClientConfig>, report: &mut Report) {
@@ -289,14 +272,8 @@ fn http_transport(
     target: &McpTarget,
     limit: Duration,
 ) -> Result<StreamableHttpClientTransport<reqwest::Client>, McpProblem> {
-    let url = target
-        .launch
-        .url
-        .as_ref()
-        .map(|u| u.expose().to_owned())
-        .unwrap_or_default();
     let client = http_client(target, limit)?;
-    let config = StreamableHttpClientTransportConfig::with_uri(url);
+    let config = StreamableHttpClientTransportConfig::with_uri(target.url());
     Ok(StreamableHttpClientTransport::with_client(client, config))
 }
 

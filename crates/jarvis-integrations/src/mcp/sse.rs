@@ -31,13 +31,7 @@ pub(crate) async fn check(target: &McpTarget, limit: Duration, report: &mut Repo
 
 /// Opens the stream and waits for the `endpoint` event.
 async fn open(target: &McpTarget, limit: Duration) -> Result<SseTransport, McpProblem> {
-    let url = target
-        .launch
-        .url
-        .as_ref()
-        .map(|u| u.expose().to_owned())
-        .unwrap_or_default();
-    let base = reqwest::Url::parse(&url).map_err(|e| McpProblem {
+    let base = reqwest::Url::parse(&target.url()).map_err(|e| McpProblem {
         code: McpProblemCode::ConnectFailed,
         step: McpStep::Start,
         message: format!("the URL is not valid: {e}"),

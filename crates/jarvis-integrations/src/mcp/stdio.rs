@@ -40,13 +40,7 @@ impl Drop for Group {
 }
 
 pub(crate) async fn check(target: &McpTarget, limit: Duration, report: &mut Report) {
-    let program = target
-        .launch
-        .command
-        .as_ref()
-        .map(|c| c.expose().to_owned())
-        .unwrap_or_default();
-    let mut command = Command::new(&program);
+    let mut command = Command::new(target.program());
     command
         .args(target.launch.args.iter().map(|a| a.expose()))
         .envs(target.env.iter().map(|(k, v)| (k, v.expose())))
