@@ -22,6 +22,6 @@ pub use note::{MEMORY_TOPIC, Note, note_id, read_note};
 pub use query::{Hit, MAX_QUERY_TERMS, NoteView, QueryError, SearchPage, SearchRequest, Topic};
 pub use schema::SCHEMA_VERSION;
 pub use service::{
-    BuildReport, KnowledgeBase, KnowledgeError, KnowledgeEvent, KnowledgeStats, Opened,
-    build_index, search_index,
+    BuildReport, KnowledgeBase, KnowledgeError, KnowledgeEvent, KnowledgeStats, MAX_NOTE_EVENTS,
+    Opened, build_index, search_index,
 };

@@ -57,6 +57,9 @@ impl From<tantivy::TantivyError> for KnowledgeError {
     }
 }
 
+/// The most notes one commit announces one by one; beyond, one [`KnowledgeEvent::Updated`].
+pub const MAX_NOTE_EVENTS: usize = 64;
+
 /// Something the index did, announced after it is committed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -76,6 +79,14 @@ pub enum KnowledgeEvent {
         id: String,
         /// Its file.
         path: String,
+    },
+    /// Many notes changed in one commit (more than [`MAX_NOTE_EVENTS`]: a checkout, a sync, a
+    /// copied folder): their counts instead of one event each, which would flood subscribers.
+    Updated {
+        /// Notes indexed (added or changed).
+        indexed: usize,
+        /// Notes that left the index.
+        removed: usize,
     },
     /// The index is being rebuilt; searches answer `INDEX_REBUILDING` until `ready`.
     Rebuilding {
@@ -764,8 +775,19 @@ impl Worker {
                 .last_update_ms
                 .store(now_ms(), Ordering::Relaxed);
             tracing::debug!(changes = events.len(), "knowledge index updated");
-            for event in events {
-                self.shared.publish(event);
+            if events.len() > MAX_NOTE_EVENTS {
+                let removed = events
+                    .iter()
+                    .filter(|e| matches!(e, KnowledgeEvent::Removed { .. }))
+                    .count();
+                self.shared.publish(KnowledgeEvent::Updated {
+                    indexed: events.len() - removed,
+                    removed,
+                });
+            } else {
+                for event in events {
+                    self.shared.publish(event);
+                }
             }
         }
         Ok(())

@@ -616,12 +616,13 @@ pub(crate) fn connect_costs(hub: &Hub, costs: &jarvis_costs::CostService) {
 }
 
 /// Sends the knowledge index's updates to the `knowledge` topic: `indexed`, `removed`,
-/// `rebuilding` and `ready`.
+/// `updated` (counts, for a commit of many notes), `rebuilding` and `ready`.
 pub(crate) fn connect_knowledge(hub: &Hub, knowledge: &jarvis_knowledge::KnowledgeBase) {
     hub.forward("knowledge", knowledge.subscribe(), |hub, event| {
         let name = match &event {
             jarvis_knowledge::KnowledgeEvent::Indexed { .. } => "indexed",
             jarvis_knowledge::KnowledgeEvent::Removed { .. } => "removed",
+            jarvis_knowledge::KnowledgeEvent::Updated { .. } => "updated",
             jarvis_knowledge::KnowledgeEvent::Rebuilding { .. } => "rebuilding",
             jarvis_knowledge::KnowledgeEvent::Ready { .. } => "ready",
         };

@@ -276,6 +276,34 @@ fn edits_renames_and_deletions_are_followed() {
 }
 
 #[test]
+fn a_folder_of_many_notes_moved_in_is_announced_as_one_update() {
+    let setup = Setup::new();
+    let kb = setup.start();
+    let mut events = kb.subscribe();
+    // Written outside the notes folder, then moved in at once: one change, 200 notes.
+    let staging = setup.notes().parent().unwrap().join("staging");
+    for i in 0..200 {
+        write_file(
+            &staging.join(format!("n{i:03}.md")),
+            format!("# Buoy {i}\n\nA note about buoys, number {i}.\n"),
+        );
+    }
+    std::fs::rename(&staging, setup.notes().join("buoys")).unwrap();
+    wait_for(&kb, "buoys", 200);
+    let event = eventually_blocking("the update", Duration::from_secs(5), || {
+        events.try_recv().ok()
+    });
+    assert_eq!(
+        event,
+        jarvis_knowledge::KnowledgeEvent::Updated {
+            indexed: 200,
+            removed: 0
+        }
+    );
+    assert!(events.try_recv().is_err(), "no note-by-note events follow");
+}
+
+#[test]
 fn a_restart_opens_the_index_and_catches_up_with_what_changed() {
     let setup = Setup::new();
     let kb = setup.start();
