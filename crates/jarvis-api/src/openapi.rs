@@ -189,6 +189,15 @@ fn operation(route: &Route) -> Value {
             responses.insert("200".into(), replay);
         }
     }
+    if route.path == "/" {
+        responses.insert(
+            "303".into(),
+            json!({
+                "description": "A browser (`Accept` naming `text/html` before `application/json`) is sent to the dashboard",
+                "headers": { "Location": { "description": "`/ui/`", "schema": { "type": "string" } } },
+            }),
+        );
+    }
     if route.cached {
         responses.insert(
             "304".into(),
@@ -281,6 +290,7 @@ fn success(body: &Body, cached: bool) -> Value {
         Body::Json => ("application/json", json!({ "type": "object" })),
         Body::Html => ("text/html", json!({ "type": "string" })),
         Body::Script => ("text/javascript", json!({ "type": "string" })),
+        Body::Stylesheet => ("text/css", json!({ "type": "string" })),
         Body::Jpeg => (
             "image/jpeg",
             json!({ "type": "string", "contentMediaType": "image/jpeg" }),

@@ -257,6 +257,8 @@ pub enum Body {
     Html,
     /// A script.
     Script,
+    /// A stylesheet.
+    Stylesheet,
     /// Prometheus text exposition.
     Prometheus,
     /// A WebSocket handshake (101 Switching Protocols).

@@ -14,6 +14,9 @@ use crate::state::AppState;
 const PAGE: &str = include_str!("../docs.html");
 /// The page's script, which renders `openapi.json`.
 const SCRIPT: &str = include_str!("../docs.js");
+/// The page's stylesheet (the content security policy allows no inline style).
+static STYLE: super::ui::Asset =
+    super::ui::Asset::new(include_str!("../docs.css"), "text/css; charset=utf-8");
 
 pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
     get_v2(
@@ -65,6 +68,27 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
         false,
         script,
     );
+    super::get(
+        cfg,
+        routes,
+        "/docs/app.css",
+        Doc {
+            operation: "docs_style".into(),
+            tag: "docs",
+            summary: "The documentation page's stylesheet".into(),
+            params: vec![],
+            body: Body::Stylesheet,
+            errors: &[],
+            cached: true,
+            scope: None,
+        },
+        false,
+        style,
+    );
+}
+
+async fn style(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Ok(STYLE.serve(&req))
 }
 
 async fn script() -> Result<HttpResponse, ApiError> {

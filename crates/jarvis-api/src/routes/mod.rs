@@ -16,6 +16,7 @@ pub(crate) mod search;
 pub(crate) mod system;
 pub(crate) mod tasks;
 pub(crate) mod telemetry;
+pub(crate) mod ui;
 pub(crate) mod workflows;
 pub(crate) mod ws;
 
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut ServiceConfig) -> Vec<Route> {
     cache::configure(cfg, &mut routes);
     antigravity::configure(cfg, &mut routes);
     docs::configure(cfg, &mut routes);
+    ui::configure(cfg, &mut routes);
     keys::configure(cfg, &mut routes);
     tasks::configure(cfg, &mut routes);
     telemetry::configure(cfg, &mut routes);

@@ -25,15 +25,17 @@ pub struct Health {
 }
 
 pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
-    let root = || Doc {
+    let root = || {
+        Doc {
         operation: "root".into(),
         tag: "system",
-        summary: "What is running: version, uptime, API versions, catalog counts and links".into(),
+        summary: "What is running: version, uptime, API versions, catalog counts and links (a browser asking `/` for HTML is sent to the dashboard, `/ui/`)".into(),
         params: vec![],
         body: Body::Envelope("Object"),
         errors: &[],
         cached: false,
         scope: None,
+    }
     };
     get(cfg, routes, "/", root(), false, system_info);
     get(
@@ -189,7 +191,16 @@ async fn analyzer_view(state: &AppState) -> serde_json::Value {
     })
 }
 
-async fn system_info(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn system_info(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if req.path() == "/" && super::ui::wants_page(&req) {
+        // A browser asking for the root gets the dashboard; JSON clients keep this answer.
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, "/ui/"))
+            .finish());
+    }
     let snapshot = state.catalog.snapshot();
     let stats = snapshot.stats();
     let counts: serde_json::Map<String, serde_json::Value> = ResourceKind::ALL

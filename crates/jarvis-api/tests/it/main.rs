@@ -13,5 +13,6 @@ mod services;
 mod support;
 mod tasks;
 mod telemetry;
+mod ui;
 mod workflows;
 mod ws;
