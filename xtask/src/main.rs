@@ -146,8 +146,9 @@ fn ci() -> Result<()> {
             "warnings",
         ]),
     )?;
-    // The analyzer's tests run real ffmpeg on clips they make.
+    // The analyzer's tests run real ffmpeg on clips they make; the dashboard's run in Chromium.
     http_bench::ensure_package("ffmpeg", "-version", "ffmpeg")?;
+    http_bench::ensure_package("chromium", "--version", "chromium")?;
     let mut test = cargo();
     test.args(["test", "--workspace", "--all-targets", "--locked"]);
     if env::var_os("JARVIS_CORPUS").is_none()
@@ -173,6 +174,12 @@ fn ci() -> Result<()> {
     }
     let mut totals = TestTotals::default();
     totals.run("cargo test", &mut test)?;
+    let target =
+        env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    println!(
+        "dashboard screenshots (the browser test's): {}",
+        target.join("tmp/ui-screenshots").display()
+    );
     totals.run(
         "cargo test --doc",
         cargo().args(["test", "--workspace", "--doc", "--locked"]),

@@ -16,7 +16,7 @@ function h(tag, attrs = {}, ...children) {
     else if (name === "class") el.className = value;
     else el.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -142,6 +142,7 @@ async function api(path, options = {}) {
 const listeners = new Map(); // topic → Set of callbacks
 let socket = null;
 let retry = 500;
+let timer = 0;
 
 function on(topic, callback) {
   if (!listeners.has(topic)) listeners.set(topic, new Set());
@@ -156,7 +157,18 @@ function on(topic, callback) {
   };
 }
 
+function reconnect() {
+  clearTimeout(timer);
+  retry = Math.min(retry * 2, 15000);
+  timer = setTimeout(connect, retry);
+}
+
+/** Opens the live connection (through a single-use ticket when keys are in use), replacing any. */
 async function connect() {
+  clearTimeout(timer);
+  const old = socket;
+  socket = null;
+  old?.close();
   let query = "";
   if (sessionStorage.getItem(KEY)) {
     try {
@@ -164,25 +176,27 @@ async function connect() {
       query = `?ticket=${encodeURIComponent(ticket.data.ticket)}`;
     } catch (e) {
       setLive(false, e.message);
-      setTimeout(connect, retry = Math.min(retry * 2, 15000));
+      reconnect();
       return;
     }
   }
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new WebSocket(`${scheme}//${location.host}/api/v2/ws${query}`);
-  socket.addEventListener("open", () => {
+  const ws = new WebSocket(`${scheme}//${location.host}/api/v2/ws${query}`);
+  socket = ws;
+  ws.addEventListener("open", () => {
     retry = 500;
     setLive(true, "Live updates: connected");
-    if (listeners.size) socket.send(JSON.stringify({ type: "subscribe", topics: [...listeners.keys()] }));
+    if (listeners.size) ws.send(JSON.stringify({ type: "subscribe", topics: [...listeners.keys()] }));
   });
-  socket.addEventListener("message", (message) => {
+  ws.addEventListener("message", (message) => {
     const event = JSON.parse(message.data);
     if (event.type !== "event") return;
     for (const callback of listeners.get(event.topic) || []) callback(event);
   });
-  socket.addEventListener("close", () => {
+  ws.addEventListener("close", () => {
+    if (socket !== ws) return;
     setLive(false, "Live updates: reconnecting");
-    setTimeout(connect, retry = Math.min(retry * 2, 15000));
+    reconnect();
   });
 }
 
@@ -261,18 +275,18 @@ async function overview() {
         rows.push(h("tr", {}, h("td", {}, s.name), h("td", {}, statusBadge(status)), h("td", { class: "muted" }, s.health?.error || "")));
       }
     }
-    services.replaceChildren(h("h2", {}, "Services"), h("table", {}, h("tbody", {}, rows)));
+    services.replaceChildren(h("h2", {}, "Services"), h("table", { id: "services" }, h("tbody", {}, rows)));
   };
   keep(on("services", () => renderServices().catch(() => {})));
   const renderCosts = async () => {
     try {
       const body = await api("/api/v2/costs/current");
       const c = body.data;
-      const today = c.today?.cost_usd ?? c.today_usd ?? 0;
-      const budget = c.budgets?.daily_usd ?? c.daily_budget_usd;
-      costs.replaceChildren(h("h2", {}, "Today's cost"), h("div", { class: "big" }, `$${Number(today).toFixed(2)}`),
-        budget ? h("p", { class: "muted" }, `of $${Number(budget).toFixed(2)} daily budget`) : null,
-        c.burn_rate ? h("p", { class: "muted" }, `burn rate $${Number(c.burn_rate.usd_per_hour ?? 0).toFixed(2)}/h`) : null);
+      const today = c.today.totals.totalCost;
+      const budget = c.today.budget;
+      costs.replaceChildren(h("h2", {}, "Today's cost"), h("div", { class: "big", id: "cost-today" }, `$${today.toFixed(2)}`),
+        budget ? h("p", { class: "muted" }, `${budget.percent.toFixed(0)} % of the $${budget.limit.toFixed(2)} daily budget`) : null,
+        h("p", { class: "muted" }, `burn rate $${c.burn_rate.cost_per_hour.toFixed(2)}/h · this month $${c.month.totals.totalCost.toFixed(2)}`));
     } catch (e) {
       costs.replaceChildren(h("h2", {}, "Today's cost"), h("p", { class: "muted" }, e.message));
     }
@@ -284,7 +298,7 @@ async function overview() {
 function taskTable(items) {
   if (!items.length) return h("p", { class: "muted" }, "No tasks yet.");
   return h("table", {}, h("tbody", {}, items.map((t) => h("tr", {},
-    h("td", {}, h("a", { href: `#/tasks/${encodeURIComponent(t.id)}` }, t.name || t.target || t.id)),
+    h("td", {}, h("a", { href: `#/tasks/${encodeURIComponent(t.id)}` }, `${t.kind} ${t.target}`)),
     h("td", {}, statusBadge(t.status)),
     h("td", { class: "muted" }, when(t.created_at))))));
 }
@@ -340,13 +354,18 @@ async function resources(params) {
   const count = h("span", { class: "muted" });
   view.replaceChildren(h("h1", {}, "Resources"), h("div", { class: "toolbar" }, input, count), chips, h("div", { class: "split" }, results, detailBox));
   let asked = 0;
-  const open = (item) => { location.hash = `#/resources/${PLURAL[item.kind]}/${encodeURIComponent(item.id)}`; };
+  const open = (item) => {
+    const keepQuery = new URLSearchParams();
+    if (input.value.trim()) keepQuery.set("q", input.value.trim());
+    if (kinds.size) keepQuery.set("kind", [...kinds].join(","));
+    location.hash = `#/resources/${PLURAL[item.kind]}/${encodeURIComponent(item.id)}?${keepQuery}`;
+  };
   const run = async () => {
     const ticket = ++asked;
     const q = input.value.trim();
     const kindQuery = [...kinds].map((k) => `&kind=${k}`).join("");
     if (q) {
-      const body = await api(`/api/v2/search?q=${encodeURIComponent(q)}&limit=200${kindQuery}`);
+      const body = await api(`/api/v2/search?q=${encodeURIComponent(q)}&limit=100${kindQuery}`);
       if (ticket !== asked) return;
       const hits = body.data.hits;
       count.textContent = `${hits.length} hits in ${body.data.took_us} µs`;
@@ -378,8 +397,8 @@ async function detail(box, plural, id) {
   const fields = [["Kind", r.kind], ["Scope", r.scope], ["Source", r.source], ["Category", r.category], ["Tags", (r.tags || []).join(", ")]];
   const d = r.details || {};
   for (const [k, v] of Object.entries(d)) {
-    if (v === null || typeof v === "object") continue;
-    fields.push([k, String(v)]);
+    if (Array.isArray(v) && v.every((x) => typeof x !== "object")) fields.push([k, v.join(", ")]);
+    else if (v !== null && typeof v !== "object") fields.push([k, String(v)]);
   }
   const parts = [h("h2", {}, r.qualified_name), h("p", {}, r.description),
     h("dl", { class: "fields" }, fields.filter(([, v]) => v).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))];
@@ -390,7 +409,7 @@ async function detail(box, plural, id) {
     if (health.tools?.length) parts.push(h("ul", {}, health.tools.map((t) => h("li", {}, h("code", {}, t.name), t.description ? ` — ${t.description}` : ""))));
   }
   if (r.kind === "command" || r.kind === "agent") parts.push(runForm(r));
-  if (r.body?.text) parts.push(markdown(r.body.text));
+  if (typeof r.body === "string" && r.body) parts.push(h("h3", {}, "Body"), markdown(r.body));
   box.replaceChildren(h("div", { class: "card", id: "detail" }, parts));
 }
 
@@ -428,7 +447,7 @@ async function taskView(id) {
   const title = h("h1", {}, "Task");
   view.replaceChildren(title, h("div", { class: "toolbar" }, status, cancel), output);
   const paint = (task) => {
-    title.textContent = `Task ${task.name || task.id}`;
+    title.textContent = `${task.kind} ${task.target}`;
     status.replaceChildren(statusBadge(task.status));
     status.dataset.status = task.status;
     cancel.hidden = !["queued", "running"].includes(task.status);
@@ -437,9 +456,24 @@ async function taskView(id) {
     if (event.event === "output") output.append(event.data.chunk);
     else if (event.event === "task") paint(event.data);
   }));
+  const final = (status) => !["queued", "running"].includes(status);
   const body = await api(`/api/v2/tasks/${encodeURIComponent(id)}`);
   paint(body.data);
-  if (!output.textContent && body.data.output) output.textContent = body.data.output;
+  if (!output.textContent && body.data.stdout) output.textContent = body.data.stdout;
+  // An event that left before the subscription took hold is not lost: until the task ends,
+  // its state is also read now and then.
+  if (!final(body.data.status)) {
+    const poll = setInterval(async () => {
+      const fresh = await api(`/api/v2/tasks/${encodeURIComponent(id)}`).catch(() => null);
+      if (!fresh) return;
+      paint(fresh.data);
+      if (final(fresh.data.status)) {
+        clearInterval(poll);
+        if (fresh.data.stdout && fresh.data.stdout.length > output.textContent.length) output.textContent = fresh.data.stdout;
+      }
+    }, 1000);
+    keep(() => clearInterval(poll));
+  }
 }
 
 async function diagnosticsView() {
@@ -479,7 +513,8 @@ document.getElementById("signin-form").addEventListener("submit", async (e) => {
     await api("/api/v2/tasks?limit=1");
     document.getElementById("signin").close();
     document.getElementById("signout").hidden = false;
-    socket?.close();
+    retry = 500;
+    connect();
     route();
   } catch (err) {
     sessionStorage.removeItem(KEY);

@@ -5,6 +5,7 @@
 
 mod analyses;
 mod api;
+mod browser;
 mod costs;
 mod knowledge;
 mod mcp;
