@@ -11,6 +11,10 @@ const live = document.getElementById("live");
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
+    if (name.startsWith("aria-") && value !== undefined && value !== null) {
+      el.setAttribute(name, String(value));
+      continue;
+    }
     if (value === undefined || value === null || value === false) continue;
     if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
     else if (name === "class") el.className = value;
@@ -135,6 +139,16 @@ async function api(path, options = {}) {
     throw error;
   }
   return body;
+}
+
+/** Every item of a paginated list, page by page (500 at a time). */
+async function everything(path) {
+  const items = [];
+  for (let offset = 0; ; offset += 500) {
+    const body = await api(`${path}?limit=500&offset=${offset}`);
+    items.push(...body.data);
+    if (!body.metadata?.pagination?.has_more) return items;
+  }
 }
 
 // ---------------------------------------------------------------- live updates
@@ -374,9 +388,9 @@ async function resources(params) {
         h("div", { class: "desc" }, hit.highlight.field === "name" ? hit.description : highlighted(hit.highlight.text, hit.highlight.ranges)),
       ], open));
     } else {
-      const lists = await Promise.all((kinds.size ? [...kinds] : KINDS.map(([k]) => k)).map((k) => api(`/api/v2/${PLURAL[k]}?limit=500`)));
+      const lists = await Promise.all((kinds.size ? [...kinds] : KINDS.map(([k]) => k)).map((k) => everything(`/api/v2/${PLURAL[k]}`)));
       if (ticket !== asked) return;
-      const items = lists.flatMap((b) => b.data);
+      const items = lists.flat();
       count.textContent = `${items.length} resources`;
       results.replaceChildren(virtualList(items, (r) => [
         h("div", { class: "name" }, r.qualified_name, " ", h("span", { class: "muted" }, r.kind), r.health ? [" ", statusBadge(r.health.status)] : null),
@@ -492,6 +506,84 @@ async function diagnosticsView() {
   view.replaceChildren(h("h1", {}, "Diagnostics"), sections.length ? h("div", { id: "diagnostics" }, sections) : h("p", { class: "muted" }, "Nothing to report: every file was read."));
 }
 
+/** Bars (or a line) of `values` on a canvas, scaled to their maximum. */
+function drawSeries(canvas, values, kind = "line") {
+  const ctx = canvas.getContext("2d");
+  const style = getComputedStyle(document.documentElement);
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = ctx.fillStyle = style.getPropertyValue("--accent").trim() || "#6cb6ff";
+  const top = Math.max(...values, 1e-9);
+  const w = canvas.width / Math.max(values.length, 1);
+  if (kind === "bars") {
+    values.forEach((v, i) => {
+      const bar = (v / top) * (canvas.height - 4);
+      ctx.fillRect(i * w + 1, canvas.height - bar, Math.max(w - 2, 1), bar);
+    });
+    return;
+  }
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  values.forEach((v, i) => {
+    const x = values.length > 1 ? (i / (values.length - 1)) * canvas.width : 0;
+    const y = canvas.height - (v / top) * (canvas.height - 4) - 2;
+    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  });
+  ctx.stroke();
+}
+
+async function workflowsView() {
+  const [workflows, executions] = await Promise.all([
+    everything("/api/v2/workflows"),
+    api("/api/v2/workflows/executions?limit=50"),
+  ]);
+  const rows = new Map(executions.data.map((e) => [e.id, e]));
+  const table = h("tbody", { id: "executions" });
+  const paint = () => table.replaceChildren(...[...rows.values()].sort((a, b) => b.started_at - a.started_at).map((e) =>
+    h("tr", { "data-id": e.id }, h("td", {}, e.workflow_name), h("td", {}, statusBadge(e.status)), h("td", { class: "muted" }, when(e.started_at)), h("td", { class: "muted" }, e.error || ""))));
+  paint();
+  const list = h("tbody", {}, workflows.map((w) => h("tr", {},
+    h("td", {}, w.name), h("td", {}, statusBadge(w.details?.active ? "ok" : "disabled")),
+    h("td", {}, h("button", { type: "button", "data-workflow": w.id, onclick: async () => {
+      try { await api(`/api/v2/workflows/${encodeURIComponent(w.id)}/trigger`, { method: "POST", body: { parameters: {} } }); } catch (e) { show(e); }
+    } }, "Trigger")))));
+  view.replaceChildren(h("h1", {}, "Workflows"),
+    h("div", { class: "card" }, h("h2", {}, "Workflows"), workflows.length ? h("table", {}, list) : h("p", { class: "muted" }, "No workflows.")),
+    h("div", { class: "card" }, h("h2", {}, "Executions"), h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Workflow"), h("th", {}, "Status"), h("th", {}, "Started"), h("th", {}, "Error"))), table)));
+  keep(on("workflows", (event) => { rows.set(event.data.id, event.data); paint(); }));
+}
+
+async function costsView() {
+  const [daily, models, projects] = await Promise.all(["day", "model", "project"].map((by) => api(`/api/v2/costs/report?group_by=${by}`)));
+  const canvas = h("canvas", { class: "chart", width: 900, height: 160, "aria-label": "Cost per day", id: "cost-chart" });
+  const breakdown = (title, report) => h("div", { class: "card" }, h("h2", {}, title), report.data.rows.length
+    ? h("table", {}, h("tbody", {}, report.data.rows.map((r) => h("tr", {}, h("td", {}, r.period), h("td", {}, `$${r.totalCost.toFixed(2)}`), h("td", { class: "muted" }, `${r.totalTokens.toLocaleString()} tokens`)))))
+    : h("p", { class: "muted" }, "Nothing recorded."));
+  view.replaceChildren(h("h1", {}, "Costs"),
+    h("div", { class: "card" }, h("h2", {}, "Per day"), h("div", { class: "big" }, `$${daily.data.totals.totalCost.toFixed(2)}`), canvas),
+    h("div", { class: "grid" }, breakdown("By model", models), breakdown("By project", projects)));
+  drawSeries(canvas, daily.data.rows.map((r) => r.totalCost), "bars");
+  keep(on("costs", () => route()));
+}
+
+const RANGES = [["1h", "1 hour"], ["24h", "1 day"], ["7d", "7 days"], ["90d", "90 days"]];
+
+async function metricsView(params) {
+  const catalog = await api("/api/v2/metrics");
+  const metric = params.get("metric") || catalog.data.metrics[0]?.name || "cpu_usage";
+  const range = params.get("range") || "1h";
+  const select = h("select", { id: "metric", "aria-label": "Metric", onchange: (e) => { location.hash = `#/metrics?metric=${e.target.value}&range=${range}`; } },
+    catalog.data.metrics.map((m) => h("option", { value: m.name, selected: m.name === metric }, `${m.name} (${m.unit})`)));
+  const ranges = h("div", { class: "chips" }, RANGES.map(([value, label]) => h("button", { type: "button", "aria-pressed": value === range,
+    onclick: () => { location.hash = `#/metrics?metric=${metric}&range=${value}`; } }, label)));
+  const canvas = h("canvas", { class: "chart", width: 900, height: 200, id: "history-chart" });
+  const summary = h("p", { class: "muted", id: "history-summary" }, "…");
+  view.replaceChildren(h("h1", {}, "Metrics"), h("div", { class: "toolbar" }, select, ranges), h("div", { class: "card" }, canvas, summary));
+  const history = await api(`/api/v2/metrics/history?metric=${encodeURIComponent(metric)}&time_range=${range}`);
+  const points = history.data.points;
+  drawSeries(canvas, points.map((p) => p.mean));
+  summary.textContent = `${points.length} points, one per ${history.data.step_secs} s, from the ${history.data.resolution.step_secs} s history; unit ${history.data.unit}`;
+}
+
 // ---------------------------------------------------------------- shell
 
 function show(error) {
@@ -552,6 +644,9 @@ async function route() {
     } else if (name === "tasks" && parts[1]) await taskView(parts[1]);
     else if (name === "tasks") await tasksView();
     else if (name === "diagnostics") await diagnosticsView();
+    else if (name === "workflows") await workflowsView();
+    else if (name === "costs") await costsView();
+    else if (name === "metrics") await metricsView(params);
     else await overview();
     view.focus({ preventScroll: true });
   } catch (e) {

@@ -381,6 +381,43 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
         .await;
     browser.screenshot("05-task-canceled").await;
 
+    // Metrics history, with a range chosen.
+    browser.go(&format!("{}/ui/#/metrics", app.base)).await;
+    browser
+        .until(
+            "an hour of history",
+            "document.getElementById('history-summary')?.textContent.includes('points')",
+        )
+        .await;
+    browser
+        .eval("[...document.querySelectorAll('.chips button')].find(b => b.textContent === '1 day').click(); true")
+        .await;
+    browser
+        .until(
+            "a day of history",
+            "location.hash.includes('range=24h') && document.querySelector('.chips button[aria-pressed=\"true\"]')?.textContent === '1 day' && document.getElementById('history-summary')?.textContent.includes('points')",
+        )
+        .await;
+    browser.screenshot("06-metrics").await;
+
+    // Costs and workflows.
+    browser.go(&format!("{}/ui/#/costs", app.base)).await;
+    browser
+        .until(
+            "the cost breakdowns",
+            "document.getElementById('cost-chart') && document.querySelector('main').textContent.includes('By model')",
+        )
+        .await;
+    browser.screenshot("07-costs").await;
+    browser.go(&format!("{}/ui/#/workflows", app.base)).await;
+    browser
+        .until(
+            "the workflows",
+            "document.getElementById('executions') && document.querySelector('main').textContent.includes('PR digest')",
+        )
+        .await;
+    browser.screenshot("08-workflows").await;
+
     // Diagnostics, grouped by code.
     browser.go(&format!("{}/ui/#/diagnostics", app.base)).await;
     browser
@@ -389,7 +426,7 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
             "document.querySelector('#diagnostics summary code')?.textContent",
         )
         .await;
-    browser.screenshot("06-diagnostics").await;
+    browser.screenshot("09-diagnostics").await;
 
     // Nothing outside the server's own origin was asked for.
     let host = app.base.trim_start_matches("http://").to_owned();
