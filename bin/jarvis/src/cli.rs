@@ -264,7 +264,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys { action } => return keys_command(&action, &keys_path),
         Command::Costs { report } => out = crate::costs::run(&report, &settings.costs)?,
         Command::Mcp { action } => {
-            let catalog = LiveCatalog::load(roots()?);
+            let catalog = load_catalog(roots()?, &data_dir);
             let (text, code) = crate::mcp::run(&action, &settings.mcp, &catalog.snapshot())?;
             print(&text);
             return Ok(code);

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use jarvis_core::{Details, ResourceKind};
+use jarvis_core::ResourceKind;
 use jarvis_discovery::CatalogSnapshot;
 use jarvis_integrations::mcp::{McpConfig, McpHealth, McpStatus, McpTarget};
 use serde_json::json;
@@ -181,15 +181,8 @@ fn table(
                 .steps
                 .iter()
                 .map(|s| {
-                    format!(
-                        "{} {} ms{}",
-                        serde_json::to_value(s.step)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
-                        s.ms,
-                        if s.ok { "" } else { " (failed)" }
-                    )
+                    let failed = if s.ok { "" } else { " (failed)" };
+                    format!("{} {} ms{failed}", s.step.as_str(), s.ms)
                 })
                 .collect();
             writeln!(out, "\nSteps: {}", steps.join(", "))?;
@@ -202,7 +195,7 @@ fn table(
     }
     let shadowed = snapshot
         .of_kind(ResourceKind::McpServer)
-        .filter(|r| !r.is_active() && matches!(r.details, Details::McpServer(_)))
+        .filter(|r| !r.is_active())
         .count();
     if shadowed > 0 && !one {
         writeln!(

@@ -149,7 +149,6 @@ fn cost_families(e: &mut Exposition, costs: &jarvis_costs::CostService) {
     );
 }
 
-/// The whole exposition.
 /// MCP server health: servers by status, and per checked server whether it is up, how long
 /// its check took and how many tools it lists.
 fn mcp_families(e: &mut Exposition, mcp: &jarvis_integrations::mcp::McpMonitor) {
@@ -173,48 +172,36 @@ fn mcp_families(e: &mut Exposition, mcp: &jarvis_integrations::mcp::McpMonitor) 
         .iter()
         .filter(|(_, _, h)| h.checked_at.is_some())
         .collect();
-    e.family(
-        "jarvis_mcp_server_up",
-        Kind::Gauge,
-        "1 when the MCP server's last check reached it (healthy or degraded), 0 when it failed; absent before the first",
-    );
-    for (id, name, health) in &checked {
-        e.sample(
+    // Per checked server: (family, help, the value from its last check when it has one).
+    type Reading = fn(&jarvis_integrations::mcp::McpHealth) -> Option<f64>;
+    let families: [(&str, &str, Reading); 3] = [
+        (
             "jarvis_mcp_server_up",
-            &[("server", name), ("id", id.as_str())],
-            f64::from(u8::from(health.is_up())),
-        );
-    }
-    e.family(
-        "jarvis_mcp_check_duration_seconds",
-        Kind::Gauge,
-        "How long the MCP server's last check took",
-    );
-    for (id, name, health) in &checked {
-        if let Some(ms) = health.duration_ms {
-            e.sample(
-                "jarvis_mcp_check_duration_seconds",
-                &[("server", name), ("id", id.as_str())],
-                ms as f64 / 1000.0,
-            );
-        }
-    }
-    e.family(
-        "jarvis_mcp_server_tools",
-        Kind::Gauge,
-        "Tools the MCP server listed at its last check",
-    );
-    for (id, name, health) in &checked {
-        if let Some(tools) = health.tool_count {
-            e.sample(
-                "jarvis_mcp_server_tools",
-                &[("server", name), ("id", id.as_str())],
-                tools as f64,
-            );
+            "1 when the MCP server's last check reached it (healthy or degraded), 0 when it failed; absent before the first",
+            |h| Some(f64::from(u8::from(h.is_up()))),
+        ),
+        (
+            "jarvis_mcp_check_duration_seconds",
+            "How long the MCP server's last check took",
+            |h| h.duration_ms.map(|ms| ms as f64 / 1000.0),
+        ),
+        (
+            "jarvis_mcp_server_tools",
+            "Tools the MCP server listed at its last check",
+            |h| h.tool_count.map(|n| n as f64),
+        ),
+    ];
+    for (name, help, reading) in families {
+        e.family(name, Kind::Gauge, help);
+        for (id, server, health) in &checked {
+            if let Some(value) = reading(health) {
+                e.sample(name, &[("server", server), ("id", id.as_str())], value);
+            }
         }
     }
 }
 
+/// The whole exposition.
 pub(crate) fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>) -> String {
     let mut e = Exposition::new();
     e.family(

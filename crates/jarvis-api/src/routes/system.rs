@@ -120,13 +120,14 @@ async fn services(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 /// MCP servers as a service: how many are in each status, and each server's status, latency
 /// and error code. Never required for readiness.
 fn mcp_view(mcp: &jarvis_integrations::mcp::McpMonitor) -> serde_json::Value {
+    let counted = mcp.counts();
     let counts: serde_json::Map<String, serde_json::Value> =
         jarvis_integrations::mcp::McpStatus::ALL
             .iter()
             .map(|s| {
                 (
                     s.as_str().to_owned(),
-                    json!(mcp.counts().get(s).copied().unwrap_or(0)),
+                    json!(counted.get(s).copied().unwrap_or(0)),
                 )
             })
             .collect();

@@ -184,6 +184,12 @@ impl Browser {
         self.call("Page.navigate", json!({ "url": url })).await;
     }
 
+    /// Goes to `url` and waits until `ready` is truthy.
+    async fn visit(&mut self, url: &str, what: &str, ready: &str) -> Value {
+        self.go(url).await;
+        self.until(what, ready).await
+    }
+
     async fn screenshot(&mut self, name: &str) -> PathBuf {
         let shot = self
             .call("Page.captureScreenshot", json!({ "format": "png" }))
@@ -225,6 +231,23 @@ fn base64(text: &str) -> Vec<u8> {
     out
 }
 
+/// Opens the `tools:lint` command and runs it with `arguments` from its form.
+async fn run_lint(browser: &mut Browser, base: &str, arguments: &str) {
+    browser
+        .visit(
+            &format!("{base}/ui/#/resources/commands/tools:lint"),
+            "the command's run form",
+            "document.getElementById('detail')?.textContent.includes('Lint the code') && document.getElementById('run-form')",
+        )
+        .await;
+    browser
+        .eval(&format!(
+            "{}; document.getElementById('run-form').requestSubmit(); true",
+            type_into("run-args", arguments)
+        ))
+        .await;
+}
+
 /// Sets an input's value as typing would and fires `input`.
 fn type_into(id: &str, text: &str) -> String {
     format!(
@@ -245,11 +268,13 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
         .start()
         .await;
     let mut browser = Browser::launch().await;
-    browser.go(&format!("{}/ui/", app.base)).await;
-
     // Keys exist: the page asks for one.
     browser
-        .until("the sign-in form", "document.getElementById('signin').open")
+        .visit(
+            &format!("{}/ui/", app.base),
+            "the sign-in form",
+            "document.getElementById('signin').open",
+        )
         .await;
     browser.screenshot("01-sign-in").await;
     browser
@@ -280,9 +305,12 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
     browser.screenshot("02-overview").await;
 
     // Search and open an agent.
-    browser.go(&format!("{}/ui/#/resources", app.base)).await;
     browser
-        .until("the search box", "document.getElementById('search')")
+        .visit(
+            &format!("{}/ui/#/resources", app.base),
+            "the search box",
+            "document.getElementById('search')",
+        )
         .await;
     browser.eval(&type_into("search", "reviewr")).await;
     browser
@@ -321,21 +349,7 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
     browser.screenshot("03-agent").await;
 
     // Run a command and watch its output stream to success.
-    browser
-        .go(&format!("{}/ui/#/resources/commands/tools:lint", app.base))
-        .await;
-    browser
-        .until(
-            "the command's run form",
-            "document.getElementById('detail')?.textContent.includes('Lint the code') && document.getElementById('run-form')",
-        )
-        .await;
-    browser
-        .eval(&format!(
-            "{}; document.getElementById('run-form').requestSubmit(); true",
-            type_into("run-args", "src/main.rs")
-        ))
-        .await;
+    run_lint(&mut browser, &app.base, "src/main.rs").await;
     browser
         .until(
             "the task to succeed",
@@ -349,21 +363,7 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
     browser.screenshot("04-task-succeeded").await;
 
     // Run a slow one and cancel it.
-    browser
-        .go(&format!("{}/ui/#/resources/commands/tools:lint", app.base))
-        .await;
-    browser
-        .until(
-            "the command's run form",
-            "document.getElementById('detail')?.textContent.includes('Lint the code') && document.getElementById('run-form')",
-        )
-        .await;
-    browser
-        .eval(&format!(
-            "{}; document.getElementById('run-form').requestSubmit(); true",
-            type_into("run-args", "slow")
-        ))
-        .await;
+    run_lint(&mut browser, &app.base, "slow").await;
     browser
         .until(
             "the slow task to run",
@@ -382,9 +382,9 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
     browser.screenshot("05-task-canceled").await;
 
     // Metrics history, with a range chosen.
-    browser.go(&format!("{}/ui/#/metrics", app.base)).await;
     browser
-        .until(
+        .visit(
+            &format!("{}/ui/#/metrics", app.base),
             "an hour of history",
             "document.getElementById('history-summary')?.textContent.includes('points')",
         )
@@ -401,17 +401,17 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
     browser.screenshot("06-metrics").await;
 
     // Costs and workflows.
-    browser.go(&format!("{}/ui/#/costs", app.base)).await;
     browser
-        .until(
+        .visit(
+            &format!("{}/ui/#/costs", app.base),
             "the cost breakdowns",
             "document.getElementById('cost-chart') && document.querySelector('main').textContent.includes('By model')",
         )
         .await;
     browser.screenshot("07-costs").await;
-    browser.go(&format!("{}/ui/#/workflows", app.base)).await;
     browser
-        .until(
+        .visit(
+            &format!("{}/ui/#/workflows", app.base),
             "the workflows",
             "document.getElementById('executions') && document.querySelector('main').textContent.includes('PR digest')",
         )
@@ -419,9 +419,9 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
     browser.screenshot("08-workflows").await;
 
     // Diagnostics, grouped by code.
-    browser.go(&format!("{}/ui/#/diagnostics", app.base)).await;
     browser
-        .until(
+        .visit(
+            &format!("{}/ui/#/diagnostics", app.base),
             "the diagnostics",
             "document.querySelector('#diagnostics summary code')?.textContent",
         )

@@ -259,6 +259,20 @@ pub enum McpStep {
     Shutdown,
 }
 
+impl McpStep {
+    /// The name, as serialized.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            McpStep::Start => "start",
+            McpStep::Initialize => "initialize",
+            McpStep::ToolsList => "tools/list",
+            McpStep::ResourcesList => "resources/list",
+            McpStep::PromptsList => "prompts/list",
+            McpStep::Shutdown => "shutdown",
+        }
+    }
+}
+
 /// How long a step took, and whether it worked.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]

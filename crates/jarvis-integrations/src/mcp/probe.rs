@@ -85,7 +85,7 @@ impl Report {
     fn warn(&mut self, problem: McpProblem) {
         self.warnings.push(format!(
             "{}: {}",
-            step_name(problem.step),
+            problem.step.as_str(),
             cut(&scrub(&problem.message, &self.secrets), 300)
         ));
         // A partial answer keeps its first failure visible beside the warning.
@@ -139,17 +139,6 @@ impl Report {
             health.reason = None;
         }
         self.health
-    }
-}
-
-pub(crate) fn step_name(step: McpStep) -> &'static str {
-    match step {
-        McpStep::Start => "start",
-        McpStep::Initialize => "initialize",
-        McpStep::ToolsList => "tools/list",
-        McpStep::ResourcesList => "resources/list",
-        McpStep::PromptsList => "prompts/list",
-        McpStep::Shutdown => "shutdown",
     }
 }
 
@@ -260,7 +249,7 @@ pub(crate) fn timeout_problem(step: McpStep, limit: Duration) -> McpProblem {
         step,
         message: format!(
             "{} did not finish within {} ms",
-            step_name(step),
+            step.as_str(),
             limit.as_millis()
         ),
         http_status: None,

@@ -169,15 +169,11 @@ fn explain(
         error.message = super::scrub(
             &format!(
                 "the process exited ({status}) during {}{last}",
-                step(error.step)
+                error.step.as_str()
             ),
             &report.secrets,
         );
     }
-}
-
-fn step(step: McpStep) -> &'static str {
-    super::probe::step_name(step)
 }
 
 /// Waits a little for the killed process to be reaped.
