@@ -75,7 +75,7 @@ tasks:
   gen-corpus --out DIR [--count N] [--notes M]
                                       write a realistic tree of N resources (default 10000),
                                       and M notes for the knowledge base (default none)
-  bench [--quick] [--http] [--idle] [--analysis] [--writes|--startup|--knowledge [--count N]]
+  bench [--quick] [--http] [--idle] [--analysis] [--ui] [--writes|--startup|--knowledge [--count N]]
         [--resources N]
                                       run the benchmarks (criterion, HTTP load with wrk, memory)
                                       over a generated corpus of N resources (default 10000);
@@ -88,7 +88,9 @@ tasks:
                                       720p clip analysed alone and four at once, and one client's
                                       latency meanwhile; --knowledge only the knowledge base over
                                       N generated notes (default 10000): build, queries through
-                                      HTTP, re-index delay, size";
+                                      HTTP, re-index delay, size; --ui only the dashboard in
+                                      headless Chromium over the N resources: first paint,
+                                      the whole list, scrolling, search as you type";
 
 fn root() -> PathBuf {
     // xtask lives at <root>/xtask.
@@ -500,6 +502,25 @@ fn gen_corpus(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The dashboard in headless Chromium over the generated corpus (`benches/ui.rs`).
+fn ui_bench(corpus_dir: &Path) -> Result<()> {
+    http_bench::ensure_package("chromium", "--version", "chromium")?;
+    step(
+        "dashboard: first paint, the whole list, scrolling and search as you type in headless Chromium",
+        cargo()
+            .args([
+                "bench",
+                "-p",
+                "jarvis-api",
+                "--bench",
+                "ui",
+                "--",
+                "--bench",
+            ])
+            .env("JARVIS_BENCH_CORPUS", corpus_dir),
+    )
+}
+
 fn bench(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let http_only = args.iter().any(|a| a == "--http");
@@ -533,6 +554,9 @@ fn bench(args: &[String]) -> Result<()> {
             &corpus_dir,
             quick,
         );
+    }
+    if args.iter().any(|a| a == "--ui") {
+        return ui_bench(&corpus_dir);
     }
     if args.iter().any(|a| a == "--knowledge") {
         let count = number_flag(args, "--count", 10_000)?;
@@ -668,6 +692,7 @@ fn bench(args: &[String]) -> Result<()> {
             ])
             .env("JARVIS_BENCH_USAGE_MB", if quick { "100" } else { "1024" }),
     )?;
+    ui_bench(&corpus_dir)?;
     http_bench::ensure_package("ffmpeg", "-version", "ffmpeg")?;
     analysis_bench::analysis_bench(&binary, &config, &corpus_dir, quick)?;
     knowledge_bench::knowledge_bench(

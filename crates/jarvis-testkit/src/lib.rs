@@ -5,7 +5,7 @@
 //! suites share; [`generate_usage_logs`] writes Claude Code usage logs of a chosen size;
 //! [`media`] makes clips with ffmpeg's generators and finds processes in `/proc`;
 //! [`generate_notes`] writes a folder of notes for the knowledge base; [`mcp`] has small MCP
-//! servers that behave and misbehave.
+//! servers that behave and misbehave; [`browser`] (feature `browser`) drives a headless Chromium.
 //!
 //! The shapes follow real Claude Code setups: agents with `name`/`description`/`tools`/`model`
 //! frontmatter (some nested in category folders, some with an unquoted `: ` in the description),
@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 use std::io;
 
+#[cfg(feature = "browser")]
+pub mod browser;
 mod files;
 pub mod mcp;
 pub mod media;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jarvis_api::{ExecutionFollower, KeyStore};
-use jarvis_discovery::{DiscoveryConfig, Environment, LiveCatalog};
+use jarvis_discovery::{DiscoveryConfig, Environment, LiveCatalog, ScanRoots};
 use jarvis_store::{SqliteStore, Store};
 use jarvis_tasks::{TaskConfig, TaskEngine};
 
@@ -38,6 +38,16 @@ pub async fn parts(setup: impl FnOnce(&Path), tasks: TaskConfig, follow_every: D
         vars: Default::default(),
     };
     let roots = DiscoveryConfig::default().resolve(&env).unwrap();
+    parts_over(dir, roots, tasks, follow_every).await
+}
+
+/// [`parts`] over a catalog of `roots`, with the store in `dir`.
+pub async fn parts_over(
+    dir: tempfile::TempDir,
+    roots: ScanRoots,
+    tasks: TaskConfig,
+    follow_every: Duration,
+) -> Parts {
     let catalog = tokio::task::spawn_blocking(move || LiveCatalog::load(roots))
         .await
         .unwrap();

@@ -3,232 +3,19 @@
 //! a loopback port with the fake runner. Screenshots go to `target/tmp/ui-screenshots` (or
 //! `$JARVIS_ARTIFACTS`).
 
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-use futures_util::{SinkExt, StreamExt};
 use jarvis_api::{KeyStore, Scope};
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use jarvis_testkit::browser::{Browser, type_into};
+
+use jarvis_integrations::BreakerConfig;
+use serde_json::json;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::support::Spawn;
+use crate::workflows::{mount_executions, n8n_expecting_webhooks, n8n_services};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// One headless Chromium with one page, spoken to through the DevTools protocol.
-struct Browser {
-    child: tokio::process::Child,
-    socket: Socket,
-    session: String,
-    next_id: u64,
-    /// Every URL the page asked for.
-    requests: Vec<String>,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn launch() -> Browser {
-        let program = ["chromium", "chromium-browser", "google-chrome"]
-            .into_iter()
-            .find(|p| {
-                std::process::Command::new(p)
-                    .arg("--version")
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            })
-            .expect("Chromium is needed for the dashboard tests: apt-get install -y chromium (cargo xtask ci installs it)");
-        let profile = tempfile::tempdir().unwrap();
-        let mut child = tokio::process::Command::new(program)
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-extensions",
-                "--disable-background-networking",
-                "--remote-debugging-port=0",
-                "--window-size=1280,900",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let url = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                    return url.trim().to_owned();
-                }
-            }
-            panic!("Chromium exited before it listened");
-        })
-        .await
-        .expect("Chromium's DevTools endpoint");
-        // Keep reading stderr so the browser never blocks on it.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let mut browser = Browser {
-            child,
-            socket,
-            session: String::new(),
-            next_id: 0,
-            requests: Vec::new(),
-            _profile: profile,
-        };
-        let target = browser
-            .call_browser("Target.createTarget", json!({ "url": "about:blank" }))
-            .await;
-        let attached = browser
-            .call_browser(
-                "Target.attachToTarget",
-                json!({ "targetId": target["targetId"], "flatten": true }),
-            )
-            .await;
-        browser.session = attached["sessionId"].as_str().unwrap().to_owned();
-        browser.call("Page.enable", json!({})).await;
-        browser.call("Network.enable", json!({})).await;
-        browser.call("Runtime.enable", json!({})).await;
-        browser
-    }
-
-    async fn call_browser(&mut self, method: &str, params: Value) -> Value {
-        self.send(method, params, None).await
-    }
-
-    async fn call(&mut self, method: &str, params: Value) -> Value {
-        let session = self.session.clone();
-        self.send(method, params, Some(session)).await
-    }
-
-    async fn send(&mut self, method: &str, params: Value, session: Option<String>) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut message = json!({ "id": id, "method": method, "params": params });
-        if let Some(session) = session {
-            message["sessionId"] = json!(session);
-        }
-        self.socket
-            .send(Message::text(message.to_string()))
-            .await
-            .unwrap();
-        loop {
-            let frame = tokio::time::timeout(Duration::from_secs(30), self.socket.next())
-                .await
-                .unwrap_or_else(|_| panic!("{method}: no answer"))
-                .unwrap()
-                .unwrap();
-            let Message::Text(text) = frame else { continue };
-            let value: Value = serde_json::from_str(&text).unwrap();
-            if value["method"] == "Network.requestWillBeSent" {
-                let url = value["params"]["request"]["url"].as_str().unwrap_or("");
-                self.requests.push(url.to_owned());
-            } else if value["method"] == "Network.webSocketCreated" {
-                let url = value["params"]["url"].as_str().unwrap_or("");
-                self.requests.push(url.to_owned());
-            }
-            if value["id"] == id {
-                assert!(value["error"].is_null(), "{method}: {value}");
-                return value["result"].clone();
-            }
-        }
-    }
-
-    /// Evaluates `expression` in the page (awaiting a promise) and returns its value.
-    async fn eval(&mut self, expression: &str) -> Value {
-        let result = self
-            .call(
-                "Runtime.evaluate",
-                json!({ "expression": expression, "awaitPromise": true, "returnByValue": true }),
-            )
-            .await;
-        assert!(
-            result["exceptionDetails"].is_null(),
-            "{expression}: {}",
-            result["exceptionDetails"]
-        );
-        result["result"]["value"].clone()
-    }
-
-    /// Waits until `expression` is truthy in the page (a throw counts as not yet); returns its
-    /// value.
-    async fn until(&mut self, what: &str, expression: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        // The page may not be there yet (still loading): a throw counts as not yet.
-        let guarded = format!(
-            "(() => {{ try {{ return ({expression}); }} catch (e) {{ return null; }} }})()"
-        );
-        loop {
-            let value = self.eval(&guarded).await;
-            if !(value.is_null() || value == false || value == "" || value == 0) {
-                return value;
-            }
-            if Instant::now() > deadline {
-                self.screenshot(&format!("failed-{}", what.replace(' ', "-")))
-                    .await;
-                let page = self.eval("document.getElementById('view').innerText").await;
-                panic!("timed out waiting for {what} ({expression}); the page says: {page}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn go(&mut self, url: &str) {
-        self.call("Page.navigate", json!({ "url": url })).await;
-    }
-
-    /// Goes to `url` and waits until `ready` is truthy.
-    async fn visit(&mut self, url: &str, what: &str, ready: &str) -> Value {
-        self.go(url).await;
-        self.until(what, ready).await
-    }
-
-    async fn screenshot(&mut self, name: &str) -> PathBuf {
-        let shot = self
-            .call("Page.captureScreenshot", json!({ "format": "png" }))
-            .await;
-        let dir = std::env::var_os("JARVIS_ARTIFACTS").map_or_else(
-            || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots"),
-            |d| PathBuf::from(d).join("ui-screenshots"),
-        );
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, base64(shot["data"].as_str().unwrap())).unwrap();
-        path
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-/// Standard base64, as DevTools sends screenshots.
-fn base64(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    };
-    let clean: Vec<u8> = text.bytes().filter(|c| *c != b'=').collect();
-    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
-    for chunk in clean.chunks(4) {
-        let v: Vec<u32> = chunk.iter().map(|c| u32::from(value(*c))).collect();
-        let n = v.iter().fold(0u32, |acc, x| (acc << 6) | x) << (6 * (4 - v.len()));
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..v.len()]);
-    }
-    out
+fn screenshots() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots")
 }
 
 /// Opens the `tools:lint` command and runs it with `arguments` from its form.
@@ -248,17 +35,25 @@ async fn run_lint(browser: &mut Browser, base: &str, arguments: &str) {
         .await;
 }
 
-/// Sets an input's value as typing would and fires `input`.
-fn type_into(id: &str, text: &str) -> String {
-    format!(
-        "(() => {{ const el = document.getElementById({id:?}); el.value = {text:?}; el.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()"
-    )
-}
-
 #[tokio::test]
 async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_browser() {
+    // n8n: the PR-digest webhook is called once; its execution runs, then succeeds.
+    let (n8n, corr) = n8n_expecting_webhooks(1).await;
+    mount_executions(&n8n, &corr).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/executions/77"))
+        .and(query_param("includeData", "false"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "77", "status": "running", "finished": false })),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&n8n)
+        .await;
     let mut key = String::new();
     let app = Spawn::new()
+        .services(n8n_services(&n8n, BreakerConfig::default()))
         .prepare(|store: &KeyStore| {
             key = store
                 .create("browser", &[Scope::Read, Scope::Execute])
@@ -267,7 +62,7 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
         })
         .start()
         .await;
-    let mut browser = Browser::launch().await;
+    let mut browser = Browser::launch(&screenshots()).await;
     // Keys exist: the page asks for one.
     browser
         .visit(
@@ -416,6 +211,22 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
             "document.getElementById('executions') && document.querySelector('main').textContent.includes('PR digest')",
         )
         .await;
+    // Trigger one: its execution appears and changes as n8n reports it.
+    browser
+        .eval("window.seen = []; new MutationObserver(() => document.querySelectorAll('#executions tr .status').forEach(s => seen.includes(s.textContent) || seen.push(s.textContent))).observe(document.getElementById('executions'), {childList: true, subtree: true}); [...document.querySelectorAll('tr')].find(r => r.textContent.includes('PR digest')).querySelector('button[data-workflow]').click(); true")
+        .await;
+    browser
+        .until(
+            "the execution to succeed",
+            "[...document.querySelectorAll('#executions tr')].some(r => r.textContent.includes('PR digest') && r.textContent.includes('success'))",
+        )
+        .await;
+    let seen = browser.eval("seen").await;
+    assert!(
+        seen.as_array().unwrap().len() >= 2
+            && seen.as_array().unwrap().last().unwrap() == "success",
+        "the execution's status changed on the page as it went: {seen}"
+    );
     browser.screenshot("08-workflows").await;
 
     // Diagnostics, grouped by code.

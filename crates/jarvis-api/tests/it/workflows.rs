@@ -38,7 +38,8 @@ impl Respond for Executions {
     }
 }
 
-async fn app_with_n8n(server: &MockServer, breaker: BreakerConfig) -> TestApp {
+/// The services of a server whose n8n is `server`.
+pub(crate) fn n8n_services(server: &MockServer, breaker: BreakerConfig) -> ServiceRegistry {
     let client = N8nClient::new(&N8nConfig {
         base_url: server.uri(),
         api_key: Some(jarvis_core::Secret::new("key")),
@@ -53,15 +54,19 @@ async fn app_with_n8n(server: &MockServer, breaker: BreakerConfig) -> TestApp {
         ..N8nConfig::default()
     })
     .unwrap();
+    ServiceRegistry::new(Some((client, false)))
+}
+
+async fn app_with_n8n(server: &MockServer, breaker: BreakerConfig) -> TestApp {
     Spawn::new()
-        .services(ServiceRegistry::new(Some((client, false))))
+        .services(n8n_services(server, breaker))
         .start()
         .await
 }
 
 /// An n8n whose PR-digest webhook must be called `times` times; the correlation id of the last
 /// call lands in the cell.
-async fn n8n_expecting_webhooks(times: u64) -> (MockServer, Arc<Mutex<Option<String>>>) {
+pub(crate) async fn n8n_expecting_webhooks(times: u64) -> (MockServer, Arc<Mutex<Option<String>>>) {
     let server = MockServer::start().await;
     let corr = Arc::new(Mutex::new(None));
     Mock::given(method("POST"))
@@ -75,7 +80,7 @@ async fn n8n_expecting_webhooks(times: u64) -> (MockServer, Arc<Mutex<Option<Str
 
 /// n8n's execution API: the list finds the execution by Jarvis's correlation id, and execution
 /// 77 has succeeded.
-async fn mount_executions(server: &MockServer, corr: &Arc<Mutex<Option<String>>>) {
+pub(crate) async fn mount_executions(server: &MockServer, corr: &Arc<Mutex<Option<String>>>) {
     Mock::given(method("GET"))
         .and(path("/api/v1/executions"))
         .respond_with(Executions(Arc::clone(corr)))
