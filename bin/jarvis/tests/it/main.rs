@@ -1236,3 +1236,82 @@ fn knowledge_reindex_then_search_from_the_command_line() {
             .ends_with("CLAUDE.md")
     );
 }
+
+#[test]
+fn mcp_check_asks_each_server_prints_a_table_or_json_and_leaves_nothing_behind() {
+    let home = Home::new();
+    let script = jarvis_testkit::mcp::stdio_server(home.path());
+    let script = script.to_string_lossy();
+    let marker = format!("bin-mcp-check-{}", std::process::id());
+    let secret = "env-s3cr3t-7070";
+    let server = |mode: &str| {
+        serde_json::json!({
+            "command": "python3",
+            "args": [script, mode, marker],
+            "env": { "FIXTURE_TOKEN": secret },
+        })
+    };
+    fs::write(
+        home.path().join(".claude.json"),
+        serde_json::json!({ "mcpServers": { "fixture": server("healthy"), "broken": server("exit") } })
+            .to_string(),
+    )
+    .unwrap();
+
+    // Every server, as JSON: one unhealthy makes the exit status 1.
+    let out = home.jarvis(&["--log-level", "warn", "mcp", "check", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains(secret) && !stderr(&out).contains(secret));
+    let items: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let by_name = |name: &str| {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {text}"))["health"]
+            .clone()
+    };
+    let fixture = by_name("fixture");
+    assert_eq!(fixture["status"], "healthy", "{fixture}");
+    assert_eq!(fixture["tool_count"], 2, "{fixture}");
+    assert!(fixture["server_name"].is_string(), "{fixture}");
+    let broken = by_name("broken");
+    assert_eq!(broken["status"], "unhealthy", "{broken}");
+    assert_eq!(broken["error"]["code"], "exited", "{broken}");
+
+    // One server, as a table with its tools and steps.
+    let out = home.jarvis(&["--log-level", "warn", "mcp", "check", "fixture"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("fixture") && l.contains("healthy") && l.contains("stdio")),
+        "{table}"
+    );
+    assert!(table.contains("\nTools:\n"), "{table}");
+    assert!(table.contains("Steps: start"), "{table}");
+    assert!(!table.contains(secret), "{table}");
+
+    // The broken one alone says why, with its last words.
+    let out = home.jarvis(&["--log-level", "warn", "mcp", "check", "broken"]);
+    assert_eq!(out.status.code(), Some(1));
+    let table = stdout(&out);
+    assert!(table.contains("exited"), "{table}");
+    assert!(table.contains("fatal: no configuration found"), "{table}");
+    assert!(!table.contains(secret), "{table}");
+
+    // Nothing the checks started is left.
+    jarvis_testkit::eventually_blocking(
+        "every process the checks started to be gone",
+        std::time::Duration::from_secs(5),
+        || {
+            jarvis_testkit::media::processes_naming(&marker)
+                .is_empty()
+                .then_some(())
+        },
+    );
+}

@@ -339,7 +339,9 @@ function virtualList(items, renderRow, onOpen) {
     }
     spacer.replaceChildren(...rows);
   };
-  box.addEventListener("scroll", () => requestAnimationFrame(draw));
+  // Scroll events come at most once a frame, before it is painted: drawing here shows the new
+  // rows in the same frame.
+  box.addEventListener("scroll", draw);
   box.addEventListener("keydown", (e) => {
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
