@@ -68,12 +68,19 @@ pub fn run(
     let bar = Bar::new(std::io::stderr().is_terminal());
     let started = std::time::Instant::now();
     let cancel = Cancel::default();
+    // Listening starts here, before anything is spawned: a Ctrl-C that comes while ffprobe
+    // starts is a cancel, never the default action that would leave ffmpeg running.
+    let mut interrupts = {
+        let _context = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .context("cannot listen for Ctrl-C")?
+    };
     let outcome = runtime.block_on(async {
         let stopper = cancel.clone();
         // Ctrl-C reaches this process only: ffmpeg runs in a process group of its own, so it
         // is stopped through the cancel handle.
         let interrupt = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.recv().await.is_some() {
                 stopper.cancel();
             }
         });
