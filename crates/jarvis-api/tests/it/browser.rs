@@ -7,12 +7,11 @@ use jarvis_api::{KeyStore, Scope};
 use jarvis_testkit::browser::{Browser, type_into};
 
 use jarvis_integrations::BreakerConfig;
-use serde_json::json;
-use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, ResponseTemplate};
 
 use crate::support::Spawn;
-use crate::workflows::{mount_executions, n8n_expecting_webhooks, n8n_services};
+use crate::workflows::{
+    mount_executions, mount_running_once, n8n_expecting_webhooks, n8n_services,
+};
 
 fn screenshots() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots")
@@ -40,17 +39,7 @@ async fn the_dashboard_signs_in_streams_searches_runs_and_cancels_in_a_real_brow
     // n8n: the PR-digest webhook is called once; its execution runs, then succeeds.
     let (n8n, corr) = n8n_expecting_webhooks(1).await;
     mount_executions(&n8n, &corr).await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/executions/77"))
-        .and(query_param("includeData", "false"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "id": "77", "status": "running", "finished": false })),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&n8n)
-        .await;
+    mount_running_once(&n8n).await;
     let mut key = String::new();
     let app = Spawn::new()
         .services(n8n_services(&n8n, BreakerConfig::default()))

@@ -96,6 +96,21 @@ pub(crate) async fn mount_executions(server: &MockServer, corr: &Arc<Mutex<Optio
         .await;
 }
 
+/// Execution 77 is running at the first look, ahead of the success [`mount_executions`] answers.
+pub(crate) async fn mount_running_once(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/api/v1/executions/77"))
+        .and(query_param("includeData", "false"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "77", "status": "running", "finished": false })),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
 /// A breaker that opens after three failures and stays open for the test.
 fn trips_after_three() -> BreakerConfig {
     BreakerConfig {
@@ -109,18 +124,7 @@ fn trips_after_three() -> BreakerConfig {
 async fn a_trigger_is_followed_from_running_to_success() {
     let (server, corr) = n8n_expecting_webhooks(2).await;
     mount_executions(&server, &corr).await;
-    // Running at the first look, ahead of the success above.
-    Mock::given(method("GET"))
-        .and(path("/api/v1/executions/77"))
-        .and(query_param("includeData", "false"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "id": "77", "status": "running", "finished": false })),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_running_once(&server).await;
     let app = app_with_n8n(&server, BreakerConfig::default()).await;
 
     let (status, headers, body) = post(
