@@ -429,6 +429,12 @@ pub(crate) fn ensure_package(program: &str, version_arg: &str, package: &str) ->
         return Ok(());
     }
     println!("{program} is missing; installing {package} from Debian's packages");
+    install_package(package)
+}
+
+/// Installs `package` from Debian's packages; `apt-get update` first only when the plain install
+/// fails (a fresh machine).
+pub(crate) fn install_package(package: &str) -> Result<()> {
     let install = || {
         Command::new("apt-get")
             .args(["install", "-y", package])

@@ -148,9 +148,11 @@ fn ci() -> Result<()> {
             "warnings",
         ]),
     )?;
-    // The analyzer's tests run real ffmpeg on clips they make; the dashboard's run in Chromium.
+    // The analyzer's tests run real ffmpeg on clips they make; the dashboard's run in Chromium;
+    // the store's (and the several-instance tests) start a throw-away PostgreSQL cluster.
     http_bench::ensure_package("ffmpeg", "-version", "ffmpeg")?;
     http_bench::ensure_package("chromium", "--version", "chromium")?;
+    ensure_postgresql()?;
     let mut test = cargo();
     test.args(["test", "--workspace", "--all-targets", "--locked"]);
     if env::var_os("JARVIS_CORPUS").is_none()
@@ -289,6 +291,27 @@ fn deny() -> Result<DenyCoverage> {
     };
     step("cargo deny check", &mut cmd)?;
     Ok(coverage)
+}
+
+/// Installs Debian's PostgreSQL when no server programs are found (`initdb` in
+/// `/usr/lib/postgresql/*/bin`, where Debian keeps them, or `JARVIS_PG_BIN`).
+fn ensure_postgresql() -> Result<()> {
+    if let Some(bin) = env::var_os("JARVIS_PG_BIN") {
+        if Path::new(&bin).join("initdb").is_file() {
+            return Ok(());
+        }
+        bail!("JARVIS_PG_BIN names {bin:?}, which has no initdb");
+    }
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|version| version.path().join("bin/initdb").is_file());
+    if installed {
+        return Ok(());
+    }
+    println!("PostgreSQL is missing; installing postgresql from Debian's packages");
+    http_bench::install_package("postgresql")
 }
 
 fn ensure_cargo_deny() -> Result<()> {

@@ -1,14 +1,18 @@
 //! Persistence for Jarvis.
 //!
-//! [`Store`] is the interface the rest of Jarvis uses; [`SqliteStore`] implements it over one
-//! SQLite file in the data folder (WAL mode, embedded migrations applied at start-up). The SQL
-//! is kept portable (no SQLite-only types or pragmas in the schema) so that a PostgreSQL
-//! implementation can sit behind the same trait for several instances.
+//! [`Store`] is the interface the rest of Jarvis uses. [`SqliteStore`] implements it over one
+//! SQLite file in the data folder (WAL mode), the default for one instance; [`PostgresStore`]
+//! over a PostgreSQL database that several instances share. Both apply the same migrations at
+//! start-up (one list in SQL both dialects accept; PostgreSQL applies it under an advisory lock,
+//! so instances starting together apply each once), and both pass one conformance suite
+//! (`tests/it/conformance.rs`).
 //!
 //! Architecture invariants: every method is blocking — async callers use `spawn_blocking`; a
-//! database that is corrupt or cannot be written stops start-up with a message naming the file,
-//! and is never replaced or recreated silently.
+//! database that is corrupt or cannot be written stops start-up with a message naming the file
+//! (or the address, never its password), and is never replaced or recreated silently.
 
+mod migrations;
+mod pg;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -17,6 +21,7 @@ use jarvis_core::{
     Code, ErrorCode, ExecutionStatus, Task, TaskKind, TaskStatus, WorkflowExecution,
 };
 
+pub use pg::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in the store.

@@ -8,121 +8,11 @@ use jarvis_core::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
+use crate::migrations::{MIGRATIONS, now_ms};
 use crate::{
     CostFilter, CostRow, Error, MetricBucket, Result, RunnerProcess, Store, TaskFilter,
     UsageFileCursor,
 };
-
-/// Schema migrations, applied in order; each runs once, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (
-        1,
-        "CREATE TABLE tasks (
-        id TEXT PRIMARY KEY,
-        seq BIGINT NOT NULL,
-        kind TEXT NOT NULL,
-        target TEXT NOT NULL,
-        resource_id TEXT NOT NULL,
-        input TEXT NOT NULL,
-        priority TEXT NOT NULL,
-        status TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        started_at BIGINT,
-        finished_at BIGINT,
-        exit_code INTEGER,
-        error_code TEXT,
-        error_message TEXT,
-        stdout TEXT NOT NULL,
-        stderr TEXT NOT NULL,
-        output_truncated BOOLEAN NOT NULL,
-        usage TEXT,
-        cost_usd DOUBLE PRECISION,
-        submitted_by TEXT NOT NULL
-    );
-    CREATE INDEX tasks_status ON tasks (status);
-    CREATE INDEX tasks_seq ON tasks (seq);",
-    ),
-    (
-        2,
-        "CREATE TABLE workflow_executions (
-        id TEXT PRIMARY KEY,
-        workflow_id TEXT NOT NULL,
-        workflow_name TEXT NOT NULL,
-        correlation_id TEXT NOT NULL,
-        n8n_execution_id TEXT,
-        status TEXT NOT NULL,
-        reply TEXT,
-        started_at BIGINT NOT NULL,
-        finished_at BIGINT,
-        error TEXT,
-        submitted_by TEXT NOT NULL
-    );
-    CREATE INDEX workflow_executions_status ON workflow_executions (status);
-    CREATE INDEX workflow_executions_started ON workflow_executions (started_at);",
-    ),
-    (
-        3,
-        "CREATE TABLE metric_buckets (
-        metric TEXT NOT NULL,
-        step_secs BIGINT NOT NULL,
-        start BIGINT NOT NULL,
-        min_value DOUBLE PRECISION NOT NULL,
-        max_value DOUBLE PRECISION NOT NULL,
-        sum_value DOUBLE PRECISION NOT NULL,
-        sample_count BIGINT NOT NULL,
-        PRIMARY KEY (metric, step_secs, start)
-    );",
-    ),
-    (
-        4,
-        "ALTER TABLE tasks ADD COLUMN runner_pid BIGINT;
-    ALTER TABLE tasks ADD COLUMN runner_start BIGINT;",
-    ),
-    (
-        5,
-        "CREATE TABLE cost_entries (
-        id TEXT PRIMARY KEY,
-        at_ms BIGINT NOT NULL,
-        source TEXT NOT NULL,
-        model TEXT,
-        input_tokens BIGINT NOT NULL,
-        output_tokens BIGINT NOT NULL,
-        cache_write_tokens BIGINT NOT NULL,
-        cache_write_5m_tokens BIGINT NOT NULL,
-        cache_write_1h_tokens BIGINT NOT NULL,
-        cache_read_tokens BIGINT NOT NULL,
-        cost_nanos BIGINT NOT NULL,
-        reported_nanos BIGINT,
-        computed BOOLEAN NOT NULL,
-        unpriced BOOLEAN NOT NULL,
-        fast BOOLEAN NOT NULL,
-        sidechain BOOLEAN NOT NULL,
-        project TEXT NOT NULL,
-        session TEXT NOT NULL,
-        agent TEXT,
-        category TEXT,
-        tags TEXT NOT NULL,
-        description TEXT,
-        message_id TEXT,
-        request_id TEXT,
-        idempotency_key TEXT,
-        recorded_by TEXT NOT NULL,
-        recorded_at BIGINT NOT NULL
-    );
-    CREATE INDEX cost_entries_at ON cost_entries (at_ms, id);
-    CREATE UNIQUE INDEX cost_entries_idempotency ON cost_entries (idempotency_key);
-    CREATE TABLE usage_files (
-        path TEXT PRIMARY KEY,
-        dev BIGINT NOT NULL,
-        ino BIGINT NOT NULL,
-        offset_bytes BIGINT NOT NULL,
-        head BIGINT NOT NULL,
-        head_len BIGINT NOT NULL,
-        updated_at BIGINT NOT NULL
-    );",
-    ),
-    (6, "ALTER TABLE tasks ADD COLUMN result TEXT;"),
-];
 
 /// A SQLite database file.
 ///
@@ -241,12 +131,6 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         tracing::info!(version, "database migration applied");
     }
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn query_error(e: rusqlite::Error) -> Error {
@@ -894,7 +778,6 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jarvis_core::Code;
 
     fn task(id: &str, seq: i64, status: TaskStatus) -> Task {
         Task {
@@ -919,46 +802,6 @@ mod tests {
             submitted_by: "anonymous".into(),
             result: None,
         }
-    }
-
-    #[test]
-    fn runners_of_running_tasks_are_recorded_and_forgotten() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jarvis.db");
-        let store = SqliteStore::open(&path).unwrap();
-        for (id, seq, status) in [
-            ("a", 1, TaskStatus::Running),
-            ("b", 2, TaskStatus::Running),
-            ("c", 3, TaskStatus::Succeeded),
-        ] {
-            store.insert_task(&task(id, seq, status)).unwrap();
-        }
-        let runner = |pid| RunnerProcess {
-            pid,
-            start_ticks: 123_456_789_012,
-        };
-        store.set_task_runner("b", Some(runner(20))).unwrap();
-        store.set_task_runner("a", Some(runner(10))).unwrap();
-        store.set_task_runner("c", Some(runner(30))).unwrap();
-        // A task whose update says nothing of its runner keeps the record.
-        store
-            .update_task(&task("a", 1, TaskStatus::Running))
-            .unwrap();
-        drop(store);
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(
-            store.running_task_runners().unwrap(),
-            [("a".to_owned(), runner(10)), ("b".to_owned(), runner(20))]
-        );
-        store.set_task_runner("a", None).unwrap();
-        assert_eq!(
-            store.running_task_runners().unwrap(),
-            [("b".to_owned(), runner(20))]
-        );
-        assert!(matches!(
-            store.set_task_runner("missing", None),
-            Err(Error::Query(_))
-        ));
     }
 
     #[test]
@@ -995,111 +838,6 @@ mod tests {
     }
 
     #[test]
-    fn round_trips_and_survives_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("data/jarvis.db");
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.next_seq().unwrap(), 1);
-        let mut t = task("a", 1, TaskStatus::Queued);
-        store.insert_task(&t).unwrap();
-        store
-            .insert_task(&task("b", 2, TaskStatus::Running))
-            .unwrap();
-        t.status = TaskStatus::Failed;
-        t.exit_code = Some(3);
-        t.error = Some(TaskError {
-            code: Code::TaskFailed,
-            message: "exit 3".into(),
-        });
-        t.usage = Some(serde_json::json!({ "input_tokens": 5 }));
-        t.cost_usd = Some(0.25);
-        t.result = Some(serde_json::json!({ "words": 12 }));
-        store.update_task(&t).unwrap();
-        drop(store);
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.get_task("a").unwrap().unwrap(), t);
-        assert_eq!(store.next_seq().unwrap(), 3);
-        let unfinished = store.unfinished_tasks().unwrap();
-        assert_eq!(unfinished.len(), 1);
-        assert_eq!(unfinished[0].id, "b");
-        let newest = store
-            .list_tasks(&TaskFilter {
-                limit: 1,
-                ..TaskFilter::default()
-            })
-            .unwrap();
-        assert_eq!(newest[0].id, "b");
-        let older = store
-            .list_tasks(&TaskFilter {
-                limit: 10,
-                before_seq: Some(2),
-                ..TaskFilter::default()
-            })
-            .unwrap();
-        assert_eq!(older.len(), 1);
-        let failed = store
-            .list_tasks(&TaskFilter {
-                limit: 10,
-                status: Some(TaskStatus::Failed),
-                ..TaskFilter::default()
-            })
-            .unwrap();
-        assert_eq!(failed.len(), 1);
-        assert!(store.get_task("missing").unwrap().is_none());
-        assert_eq!(
-            store.count_tasks_by_status().unwrap(),
-            [(TaskStatus::Failed, 1), (TaskStatus::Running, 1)]
-        );
-        assert!(
-            store
-                .update_task(&task("missing", 9, TaskStatus::Queued))
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn workflow_executions_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("jarvis.db")).unwrap();
-        let mut e = WorkflowExecution {
-            id: "wfx_1".into(),
-            workflow_id: "A1".into(),
-            workflow_name: "PR digest".into(),
-            correlation_id: "corr".into(),
-            n8n_execution_id: None,
-            status: ExecutionStatus::Triggered,
-            reply: Some(serde_json::json!({ "message": "Workflow was started" })),
-            started_at: 5,
-            finished_at: None,
-            error: None,
-            submitted_by: "tests".into(),
-        };
-        store.insert_execution(&e).unwrap();
-        assert_eq!(
-            store.list_executions(Some(true), None, 10).unwrap().len(),
-            1
-        );
-        e.status = ExecutionStatus::Success;
-        e.n8n_execution_id = Some("4".into());
-        e.finished_at = Some(9);
-        store.update_execution(&e).unwrap();
-        assert_eq!(store.get_execution("wfx_1").unwrap().unwrap(), e);
-        assert!(
-            store
-                .list_executions(Some(true), None, 10)
-                .unwrap()
-                .is_empty()
-        );
-        assert_eq!(
-            store
-                .list_executions(Some(false), Some(ExecutionStatus::Success), 10)
-                .unwrap()
-                .len(),
-            1
-        );
-    }
-
-    #[test]
     fn a_corrupt_file_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jarvis.db");
@@ -1120,129 +858,5 @@ mod tests {
         std::fs::write(&blocker, b"x").unwrap();
         let err = SqliteStore::open(blocker.join("jarvis.db")).unwrap_err();
         assert!(matches!(err, Error::Unavailable { .. }), "{err}");
-    }
-
-    #[test]
-    fn cost_entries_and_cursors_save_replace_and_reload() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jarvis.db");
-        let row = |id: &str, at_ms: i64, output: i64| CostRow {
-            id: id.into(),
-            at_ms,
-            source: "claude_code".into(),
-            model: Some("claude-sonnet-4-5".into()),
-            output_tokens: output,
-            cost_nanos: output * 15_000,
-            project: "p".into(),
-            session: "s".into(),
-            tags: vec!["a".into(), "b".into()],
-            message_id: Some("msg".into()),
-            recorded_by: "usage-log".into(),
-            ..CostRow::default()
-        };
-        let cursor = UsageFileCursor {
-            dev: u64::MAX,
-            ino: 42,
-            offset: 1234,
-            head: 0xdead_beef_dead_beef,
-            head_len: 256,
-        };
-        {
-            let store = SqliteStore::open(&path).unwrap();
-            store
-                .save_costs(
-                    &[row("cst_1", 10, 5), row("cst_2", 20, 7)],
-                    &[("/a.jsonl".into(), cursor), ("/b.jsonl".into(), cursor)],
-                    &[],
-                )
-                .unwrap();
-            // A larger copy replaces the row; a deleted file's cursor goes.
-            store
-                .save_costs(&[row("cst_1", 10, 9)], &[], &["/b.jsonl".into()])
-                .unwrap();
-        }
-        let store = SqliteStore::open(&path).unwrap();
-        let mut rows = Vec::new();
-        store
-            .load_costs(&mut |row| {
-                rows.push(row);
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].output_tokens, 9);
-        assert_eq!(rows[0].tags, vec!["a".to_owned(), "b".to_owned()]);
-        assert_eq!(
-            store.load_usage_cursors().unwrap(),
-            vec![("/a.jsonl".to_owned(), cursor)]
-        );
-        let newest = store
-            .list_costs(&CostFilter {
-                limit: 1,
-                ..CostFilter::default()
-            })
-            .unwrap();
-        assert_eq!(newest[0].id, "cst_2");
-        let next = store
-            .list_costs(&CostFilter {
-                limit: 10,
-                before: Some((20, "cst_2".into())),
-                ..CostFilter::default()
-            })
-            .unwrap();
-        assert_eq!(
-            next.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-            ["cst_1"]
-        );
-        assert_eq!(store.get_cost("cst_2").unwrap().unwrap().at_ms, 20);
-        assert!(store.get_cost("cst_9").unwrap().is_none());
-        // The idempotency key is unique.
-        let mut keyed = row("cst_3", 30, 1);
-        keyed.idempotency_key = Some("k".into());
-        store.save_costs(&[keyed.clone()], &[], &[]).unwrap();
-        keyed.id = "cst_4".into();
-        assert!(store.save_costs(&[keyed], &[], &[]).is_err());
-        assert!(store.get_cost("cst_4").unwrap().is_none());
-    }
-
-    #[test]
-    fn metric_buckets_upsert_survive_reopening_and_prune() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jarvis.db");
-        let bucket = |metric: &str, step_secs, start, count| MetricBucket {
-            metric: metric.into(),
-            step_secs,
-            start,
-            min: 1.0,
-            max: 5.0,
-            sum: 3.0 * count as f64,
-            count,
-        };
-        {
-            let store = SqliteStore::open(&path).unwrap();
-            store
-                .save_metric_buckets(&[
-                    bucket("cpu_usage", 2, 100, 1),
-                    bucket("cpu_usage", 60, 60, 1),
-                    bucket("memory_usage", 2, 98, 1),
-                ])
-                .unwrap();
-            // The same bucket again, fuller: replaced, not added.
-            store
-                .save_metric_buckets(&[bucket("cpu_usage", 2, 100, 4)])
-                .unwrap();
-        }
-        let store = SqliteStore::open(&path).unwrap();
-        let loaded = store.load_metric_buckets().unwrap();
-        assert_eq!(
-            loaded,
-            [
-                bucket("cpu_usage", 60, 60, 1),
-                bucket("memory_usage", 2, 98, 1),
-                bucket("cpu_usage", 2, 100, 4),
-            ]
-        );
-        assert_eq!(store.prune_metric_buckets(2, 100).unwrap(), 1);
-        assert_eq!(store.load_metric_buckets().unwrap().len(), 2);
     }
 }

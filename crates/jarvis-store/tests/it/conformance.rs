@@ -1,0 +1,489 @@
+//! The cases every backend passes. Each runs against a database of its own, which
+//! [`Backend::open`] opens again whenever a case asks (to show what survives a restart).
+
+use std::sync::Arc;
+
+use jarvis_core::{
+    Code, ExecutionStatus, Priority, Task, TaskError, TaskKind, TaskStatus, WorkflowExecution,
+};
+use jarvis_store::{
+    CostFilter, CostRow, Error, MetricBucket, RunnerProcess, Store, TaskFilter, UsageFileCursor,
+};
+
+/// A database for one case.
+pub trait Backend {
+    /// Opens the case's database (again).
+    fn open(&self) -> Arc<dyn Store>;
+}
+
+/// A case: it panics when the backend fails it.
+pub type Case = fn(&dyn Backend);
+
+/// Every case, by name.
+pub const CASES: &[(&str, Case)] = &[
+    (
+        "runners_of_running_tasks_are_recorded_and_forgotten",
+        runners_of_running_tasks_are_recorded_and_forgotten,
+    ),
+    (
+        "round_trips_and_survives_reopening",
+        round_trips_and_survives_reopening,
+    ),
+    (
+        "workflow_executions_round_trip",
+        workflow_executions_round_trip,
+    ),
+    (
+        "cost_entries_and_cursors_save_replace_and_reload",
+        cost_entries_and_cursors_save_replace_and_reload,
+    ),
+    (
+        "metric_buckets_upsert_survive_reopening_and_prune",
+        metric_buckets_upsert_survive_reopening_and_prune,
+    ),
+    ("a_task_id_is_stored_once", a_task_id_is_stored_once),
+    (
+        "writers_on_many_threads_all_land",
+        writers_on_many_threads_all_land,
+    ),
+    (
+        "executions_list_newest_first_within_the_limit",
+        executions_list_newest_first_within_the_limit,
+    ),
+    (
+        "text_and_numbers_keep_their_edges",
+        text_and_numbers_keep_their_edges,
+    ),
+];
+
+fn task(id: &str, seq: i64, status: TaskStatus) -> Task {
+    Task {
+        id: id.into(),
+        kind: TaskKind::Command,
+        target: "tools:lint".into(),
+        resource_id: "command_1".into(),
+        input: serde_json::json!({ "arguments": "src/ \"a b\"" }),
+        priority: Priority::High,
+        status,
+        seq,
+        created_at: 1,
+        started_at: None,
+        finished_at: None,
+        exit_code: None,
+        error: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        output_truncated: false,
+        usage: None,
+        cost_usd: None,
+        submitted_by: "anonymous".into(),
+        result: None,
+    }
+}
+
+fn execution(id: &str, started_at: i64, status: ExecutionStatus) -> WorkflowExecution {
+    WorkflowExecution {
+        id: id.into(),
+        workflow_id: "A1".into(),
+        workflow_name: "PR digest".into(),
+        correlation_id: format!("corr-{id}"),
+        n8n_execution_id: None,
+        status,
+        reply: None,
+        started_at,
+        finished_at: None,
+        error: None,
+        submitted_by: "tests".into(),
+    }
+}
+
+pub fn runners_of_running_tasks_are_recorded_and_forgotten(db: &dyn Backend) {
+    let store = db.open();
+    for (id, seq, status) in [
+        ("a", 1, TaskStatus::Running),
+        ("b", 2, TaskStatus::Running),
+        ("c", 3, TaskStatus::Succeeded),
+    ] {
+        store.insert_task(&task(id, seq, status)).unwrap();
+    }
+    let runner = |pid| RunnerProcess {
+        pid,
+        start_ticks: 123_456_789_012,
+    };
+    store.set_task_runner("b", Some(runner(20))).unwrap();
+    store.set_task_runner("a", Some(runner(10))).unwrap();
+    store.set_task_runner("c", Some(runner(30))).unwrap();
+    // A task whose update says nothing of its runner keeps the record.
+    store
+        .update_task(&task("a", 1, TaskStatus::Running))
+        .unwrap();
+    drop(store);
+    let store = db.open();
+    assert_eq!(
+        store.running_task_runners().unwrap(),
+        [("a".to_owned(), runner(10)), ("b".to_owned(), runner(20))]
+    );
+    store.set_task_runner("a", None).unwrap();
+    assert_eq!(
+        store.running_task_runners().unwrap(),
+        [("b".to_owned(), runner(20))]
+    );
+    assert!(matches!(
+        store.set_task_runner("missing", None),
+        Err(Error::Query(_))
+    ));
+}
+
+pub fn round_trips_and_survives_reopening(db: &dyn Backend) {
+    let store = db.open();
+    assert_eq!(store.next_seq().unwrap(), 1);
+    let mut t = task("a", 1, TaskStatus::Queued);
+    store.insert_task(&t).unwrap();
+    store
+        .insert_task(&task("b", 2, TaskStatus::Running))
+        .unwrap();
+    t.status = TaskStatus::Failed;
+    t.exit_code = Some(3);
+    t.error = Some(TaskError {
+        code: Code::TaskFailed,
+        message: "exit 3".into(),
+    });
+    t.usage = Some(serde_json::json!({ "input_tokens": 5 }));
+    t.cost_usd = Some(0.25);
+    t.result = Some(serde_json::json!({ "words": 12 }));
+    store.update_task(&t).unwrap();
+    drop(store);
+    let store = db.open();
+    assert_eq!(store.get_task("a").unwrap().unwrap(), t);
+    assert_eq!(store.next_seq().unwrap(), 3);
+    let unfinished = store.unfinished_tasks().unwrap();
+    assert_eq!(unfinished.len(), 1);
+    assert_eq!(unfinished[0].id, "b");
+    let newest = store
+        .list_tasks(&TaskFilter {
+            limit: 1,
+            ..TaskFilter::default()
+        })
+        .unwrap();
+    assert_eq!(newest[0].id, "b");
+    let older = store
+        .list_tasks(&TaskFilter {
+            limit: 10,
+            before_seq: Some(2),
+            ..TaskFilter::default()
+        })
+        .unwrap();
+    assert_eq!(older.len(), 1);
+    let failed = store
+        .list_tasks(&TaskFilter {
+            limit: 10,
+            status: Some(TaskStatus::Failed),
+            ..TaskFilter::default()
+        })
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(store.get_task("missing").unwrap().is_none());
+    assert_eq!(
+        store.count_tasks_by_status().unwrap(),
+        [(TaskStatus::Failed, 1), (TaskStatus::Running, 1)]
+    );
+    assert!(
+        store
+            .update_task(&task("missing", 9, TaskStatus::Queued))
+            .is_err()
+    );
+}
+
+pub fn workflow_executions_round_trip(db: &dyn Backend) {
+    let store = db.open();
+    let mut e = WorkflowExecution {
+        id: "wfx_1".into(),
+        workflow_id: "A1".into(),
+        workflow_name: "PR digest".into(),
+        correlation_id: "corr".into(),
+        n8n_execution_id: None,
+        status: ExecutionStatus::Triggered,
+        reply: Some(serde_json::json!({ "message": "Workflow was started" })),
+        started_at: 5,
+        finished_at: None,
+        error: None,
+        submitted_by: "tests".into(),
+    };
+    store.insert_execution(&e).unwrap();
+    assert_eq!(
+        store.list_executions(Some(true), None, 10).unwrap().len(),
+        1
+    );
+    e.status = ExecutionStatus::Success;
+    e.n8n_execution_id = Some("4".into());
+    e.finished_at = Some(9);
+    store.update_execution(&e).unwrap();
+    assert_eq!(store.get_execution("wfx_1").unwrap().unwrap(), e);
+    assert!(
+        store
+            .list_executions(Some(true), None, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_executions(Some(false), Some(ExecutionStatus::Success), 10)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub fn cost_entries_and_cursors_save_replace_and_reload(db: &dyn Backend) {
+    let row = |id: &str, at_ms: i64, output: i64| CostRow {
+        id: id.into(),
+        at_ms,
+        source: "claude_code".into(),
+        model: Some("claude-sonnet-4-5".into()),
+        output_tokens: output,
+        cost_nanos: output * 15_000,
+        project: "p".into(),
+        session: "s".into(),
+        tags: vec!["a".into(), "b".into()],
+        message_id: Some("msg".into()),
+        recorded_by: "usage-log".into(),
+        ..CostRow::default()
+    };
+    let cursor = UsageFileCursor {
+        dev: u64::MAX,
+        ino: 42,
+        offset: 1234,
+        head: 0xdead_beef_dead_beef,
+        head_len: 256,
+    };
+    {
+        let store = db.open();
+        store
+            .save_costs(
+                &[row("cst_1", 10, 5), row("cst_2", 20, 7)],
+                &[("/a.jsonl".into(), cursor), ("/b.jsonl".into(), cursor)],
+                &[],
+            )
+            .unwrap();
+        // A larger copy replaces the row; a deleted file's cursor goes.
+        store
+            .save_costs(&[row("cst_1", 10, 9)], &[], &["/b.jsonl".into()])
+            .unwrap();
+    }
+    let store = db.open();
+    let mut rows = Vec::new();
+    store
+        .load_costs(&mut |row| {
+            rows.push(row);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].output_tokens, 9);
+    assert_eq!(rows[0].tags, vec!["a".to_owned(), "b".to_owned()]);
+    assert_eq!(
+        store.load_usage_cursors().unwrap(),
+        vec![("/a.jsonl".to_owned(), cursor)]
+    );
+    let newest = store
+        .list_costs(&CostFilter {
+            limit: 1,
+            ..CostFilter::default()
+        })
+        .unwrap();
+    assert_eq!(newest[0].id, "cst_2");
+    let next = store
+        .list_costs(&CostFilter {
+            limit: 10,
+            before: Some((20, "cst_2".into())),
+            ..CostFilter::default()
+        })
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["cst_1"]
+    );
+    assert_eq!(store.get_cost("cst_2").unwrap().unwrap().at_ms, 20);
+    assert!(store.get_cost("cst_9").unwrap().is_none());
+    // The idempotency key is unique.
+    let mut keyed = row("cst_3", 30, 1);
+    keyed.idempotency_key = Some("k".into());
+    store.save_costs(&[keyed.clone()], &[], &[]).unwrap();
+    keyed.id = "cst_4".into();
+    assert!(store.save_costs(&[keyed], &[], &[]).is_err());
+    assert!(store.get_cost("cst_4").unwrap().is_none());
+}
+
+pub fn metric_buckets_upsert_survive_reopening_and_prune(db: &dyn Backend) {
+    let bucket = |metric: &str, step_secs, start, count| MetricBucket {
+        metric: metric.into(),
+        step_secs,
+        start,
+        min: 1.0,
+        max: 5.0,
+        sum: 3.0 * count as f64,
+        count,
+    };
+    {
+        let store = db.open();
+        store
+            .save_metric_buckets(&[
+                bucket("cpu_usage", 2, 100, 1),
+                bucket("cpu_usage", 60, 60, 1),
+                bucket("memory_usage", 2, 98, 1),
+            ])
+            .unwrap();
+        // The same bucket again, fuller: replaced, not added.
+        store
+            .save_metric_buckets(&[bucket("cpu_usage", 2, 100, 4)])
+            .unwrap();
+    }
+    let store = db.open();
+    let loaded = store.load_metric_buckets().unwrap();
+    assert_eq!(
+        loaded,
+        [
+            bucket("cpu_usage", 60, 60, 1),
+            bucket("memory_usage", 2, 98, 1),
+            bucket("cpu_usage", 2, 100, 4),
+        ]
+    );
+    assert_eq!(store.prune_metric_buckets(2, 100).unwrap(), 1);
+    assert_eq!(store.load_metric_buckets().unwrap().len(), 2);
+}
+
+pub fn a_task_id_is_stored_once(db: &dyn Backend) {
+    let store = db.open();
+    store
+        .insert_task(&task("a", 1, TaskStatus::Queued))
+        .unwrap();
+    let mut again = task("a", 2, TaskStatus::Running);
+    again.target = "other".into();
+    assert!(matches!(store.insert_task(&again), Err(Error::Query(_))));
+    let kept = store.get_task("a").unwrap().unwrap();
+    assert_eq!((kept.seq, kept.target.as_str()), (1, "tools:lint"));
+}
+
+pub fn writers_on_many_threads_all_land(db: &dyn Backend) {
+    let store = db.open();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let seq = t * 100 + i + 1;
+                    store
+                        .insert_task(&task(&format!("t{seq}"), seq, TaskStatus::Queued))
+                        .unwrap();
+                    let mut done = task(&format!("t{seq}"), seq, TaskStatus::Succeeded);
+                    done.stdout = format!("output of {seq}");
+                    store.update_task(&done).unwrap();
+                    store
+                        .save_metric_buckets(&[MetricBucket {
+                            metric: format!("m{t}"),
+                            step_secs: 2,
+                            start: i,
+                            min: 0.0,
+                            max: 1.0,
+                            sum: 1.0,
+                            count: 1,
+                        }])
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(
+        store.count_tasks_by_status().unwrap(),
+        [(TaskStatus::Succeeded, 200)]
+    );
+    assert_eq!(store.load_metric_buckets().unwrap().len(), 200);
+    assert_eq!(store.next_seq().unwrap(), 726);
+    assert_eq!(
+        store.get_task("t512").unwrap().unwrap().stdout,
+        "output of 512"
+    );
+}
+
+pub fn executions_list_newest_first_within_the_limit(db: &dyn Backend) {
+    let store = db.open();
+    for (id, at, status) in [
+        ("wfx_1", 10, ExecutionStatus::Success),
+        ("wfx_2", 20, ExecutionStatus::Running),
+        ("wfx_3", 30, ExecutionStatus::Error),
+        ("wfx_4", 40, ExecutionStatus::Waiting),
+    ] {
+        store.insert_execution(&execution(id, at, status)).unwrap();
+    }
+    let ids = |list: Vec<WorkflowExecution>| list.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_executions(None, None, 3).unwrap()),
+        ["wfx_4", "wfx_3", "wfx_2"]
+    );
+    assert_eq!(
+        ids(store.list_executions(Some(true), None, 10).unwrap()),
+        ["wfx_4", "wfx_2"]
+    );
+    assert_eq!(
+        ids(store.list_executions(Some(false), None, 10).unwrap()),
+        ["wfx_3", "wfx_1"]
+    );
+    assert_eq!(
+        ids(store
+            .list_executions(None, Some(ExecutionStatus::Error), 10)
+            .unwrap()),
+        ["wfx_3"]
+    );
+    assert!(store.get_execution("wfx_9").unwrap().is_none());
+    assert!(
+        store
+            .update_execution(&execution("wfx_9", 1, ExecutionStatus::Success))
+            .is_err()
+    );
+}
+
+pub fn text_and_numbers_keep_their_edges(db: &dyn Backend) {
+    let store = db.open();
+    let mut t = task("edge", i64::MAX - 1, TaskStatus::Failed);
+    t.stdout =
+        "naïve — ünïcode ✓ \u{1F600}\n\ttabs, 'quotes' and \"doubles\"; DROP TABLE tasks; --"
+            .into();
+    t.stderr = "x".repeat(256 * 1024);
+    t.exit_code = Some(-1);
+    t.cost_usd = Some(1e-12);
+    t.created_at = i64::MIN + 1;
+    t.input = serde_json::json!({ "nested": { "list": [1, 2.5, null, "s"] } });
+    store.insert_task(&t).unwrap();
+    assert_eq!(store.get_task("edge").unwrap().unwrap(), t);
+    let cost = CostRow {
+        id: "cst_edge".into(),
+        at_ms: 0,
+        source: "manual".into(),
+        input_tokens: i64::MAX,
+        cost_nanos: i64::MAX,
+        tags: vec![String::new(), "with \"quote\"".into()],
+        ..CostRow::default()
+    };
+    let cursor = UsageFileCursor {
+        dev: u64::MAX,
+        ino: u64::MAX - 1,
+        offset: u64::MAX,
+        head: 1 << 63,
+        head_len: u32::MAX,
+    };
+    store
+        .save_costs(
+            std::slice::from_ref(&cost),
+            &[("/ü/ä.jsonl".into(), cursor)],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(store.get_cost("cst_edge").unwrap().unwrap(), cost);
+    assert_eq!(
+        store.load_usage_cursors().unwrap(),
+        [("/ü/ä.jsonl".to_owned(), cursor)]
+    );
+}
