@@ -11,6 +11,7 @@
 //! database that is corrupt or cannot be written stops start-up with a message naming the file
 //! (or the address, never its password), and is never replaced or recreated silently.
 
+mod config;
 mod migrations;
 mod pg;
 mod sqlite;
@@ -18,9 +19,10 @@ mod sqlite;
 use std::path::PathBuf;
 
 use jarvis_core::{
-    Code, ErrorCode, ExecutionStatus, Task, TaskKind, TaskStatus, WorkflowExecution,
+    Code, ErrorCode, ExecutionStatus, Task, TaskError, TaskKind, TaskStatus, WorkflowExecution,
 };
 
+pub use config::{DatabaseUrl, StoreConfig, open};
 pub use pg::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -219,6 +221,52 @@ pub struct CostFilter {
     pub before: Option<(i64, String)>,
 }
 
+/// One running Jarvis, as recorded in the store: several instances sharing a PostgreSQL
+/// database see one another here, and a start after a crash sees its predecessor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    /// `ins_` and 24 hex digits, new at every start.
+    pub id: String,
+    /// A label (`store.instance_name`, else the host name).
+    pub name: String,
+    /// The host name.
+    pub host: String,
+    /// Its process id on that host.
+    pub pid: u32,
+    /// When it started, in Unix milliseconds.
+    pub started_at: i64,
+    /// Its last heartbeat, in Unix milliseconds by the database's clock.
+    pub heartbeat_at: i64,
+    /// When it stopped, or was found dead by another instance.
+    pub stopped_at: Option<i64>,
+}
+
+/// A running task whose instance is gone, now stored as interrupted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrphanedTask {
+    /// The task, as now stored.
+    pub task: Task,
+    /// Its runner as recorded, to end when it runs on this host.
+    pub runner: Option<RunnerProcess>,
+    /// The host of the instance that ran it (`None` when unknown).
+    pub host: Option<String>,
+}
+
+/// A notification from another instance (or this one) through the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The channel.
+    pub channel: String,
+    /// The payload, whole (a large one was fetched by its id).
+    pub payload: String,
+}
+
+/// What receives notifications; called on the listener's own thread.
+pub type NotificationSink = Box<dyn Fn(Notification) + Send + Sync>;
+
+/// Listens for notifications until dropped.
+pub trait Listener: Send + std::fmt::Debug {}
+
 /// Everything Jarvis persists.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records a new task.
@@ -236,8 +284,58 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The recorded runner of every task still marked running, oldest first: what a restart
     /// after a crash must end.
     fn running_task_runners(&self) -> Result<Vec<(String, RunnerProcess)>>;
-    /// The next submission sequence number.
+    /// Reserves the next submission sequence number: above every stored task's, and never the
+    /// same twice, whichever instance asks.
     fn next_seq(&self) -> Result<i64>;
+    /// Marks a queued task running on `instance`, if it is still queued and no other instance
+    /// is claiming it at this moment; answers the task as stored then, or `None`.
+    fn claim_task(&self, id: &str, instance: &str, started_at: i64) -> Result<Option<Task>>;
+    /// Marks a queued task canceled, if it is still queued; answers it as stored then.
+    fn cancel_queued_task(&self, id: &str, finished_at: i64) -> Result<Option<Task>>;
+    /// Saves the end of a task `instance` runs: only while it is still stored as running on
+    /// `instance` (not found dead and interrupted meanwhile). Answers whether it was saved.
+    fn finish_task(&self, task: &Task, instance: &str) -> Result<bool>;
+    /// Marks interrupted, with `error`, every running task whose instance is gone: stopped,
+    /// silent for longer than `dead_after_ms` (by the database's clock), or — with `None` —
+    /// any instance but `me` (one instance on a store of its own). Those instances are recorded
+    /// as stopped. Answers the tasks interrupted, each once, whichever instance asks.
+    fn interrupt_orphaned_tasks(
+        &self,
+        me: &str,
+        dead_after_ms: Option<i64>,
+        error: &TaskError,
+        finished_at: i64,
+    ) -> Result<Vec<OrphanedTask>>;
+    /// Whether several instances may share this store (they then claim tasks and relay events
+    /// through it).
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Records a starting instance.
+    fn register_instance(&self, instance: &InstanceRecord) -> Result<()>;
+    /// Records that `id` is alive; answers `false` when it had been found dead (its running
+    /// tasks were interrupted) — it is alive again from now on.
+    fn heartbeat(&self, id: &str) -> Result<bool>;
+    /// Records that `id` stopped.
+    fn stop_instance(&self, id: &str, at_ms: i64) -> Result<()>;
+    /// Every recorded instance, newest first, at most `limit`.
+    fn list_instances(&self, limit: usize) -> Result<Vec<InstanceRecord>>;
+    /// Sends `payload` on `channel` to every listener of every instance (this one's too).
+    /// A store with one instance has nobody else to tell and does nothing.
+    fn notify(&self, channel: &str, payload: &str) -> Result<()> {
+        let _ = (channel, payload);
+        Ok(())
+    }
+    /// Calls `sink` with every notification on `channels`, on a thread of its own, until the
+    /// answer is dropped; `None` when the store relays nothing (one instance).
+    fn listen(
+        &self,
+        channels: &[&str],
+        sink: NotificationSink,
+    ) -> Result<Option<Box<dyn Listener>>> {
+        let _ = (channels, sink);
+        Ok(None)
+    }
     /// How many stored tasks are in each status (statuses with none are absent).
     fn count_tasks_by_status(&self) -> Result<Vec<(TaskStatus, u64)>>;
     /// Records a triggered workflow execution.

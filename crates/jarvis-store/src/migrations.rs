@@ -111,6 +111,27 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     );",
     ),
     (6, "ALTER TABLE tasks ADD COLUMN result TEXT;"),
+    (
+        7,
+        "CREATE TABLE instances (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid BIGINT NOT NULL,
+        started_at BIGINT NOT NULL,
+        heartbeat_at BIGINT NOT NULL,
+        stopped_at BIGINT
+    );
+    ALTER TABLE tasks ADD COLUMN instance_id TEXT;
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+    INSERT INTO counters (name, value) VALUES ('task_seq', 0);
+    CREATE TABLE relayed_events (
+        id TEXT PRIMARY KEY,
+        at_ms BIGINT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE INDEX relayed_events_at ON relayed_events (at_ms);",
+    ),
 ];
 
 /// Now, in Unix milliseconds.

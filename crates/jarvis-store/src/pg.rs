@@ -2,7 +2,8 @@
 //! share one database. Blocking, like the trait: the synchronous `postgres` client (tokio-postgres
 //! with a runtime of its own) over a small pool.
 
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use jarvis_core::{
@@ -11,9 +12,13 @@ use jarvis_core::{
 use postgres::{Client, NoTls, Row};
 
 use crate::{
-    CostFilter, CostRow, Error, MetricBucket, Result, RunnerProcess, Store, TaskFilter,
-    UsageFileCursor,
+    CostFilter, CostRow, Error, InstanceRecord, Listener, MetricBucket, Notification,
+    NotificationSink, OrphanedTask, Result, RunnerProcess, Store, TaskFilter, UsageFileCursor,
 };
+
+/// Now, in Unix milliseconds by the database's clock: heartbeats and the silence that makes an
+/// instance dead are measured by one clock, whatever the instances' clocks say.
+const DB_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
 /// The advisory lock key under which migrations run, so instances starting together apply each
 /// one once.
@@ -27,6 +32,8 @@ pub struct PostgresStore {
     idle: Mutex<(Vec<Client>, usize)>,
     freed: Condvar,
     max: usize,
+    /// Large payloads relayed, to prune their table now and then.
+    large: AtomicU64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -77,7 +84,7 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/db`), applies migrations, and
     /// keeps up to `max` connections.
     pub fn open(url: &str, max: usize) -> Result<PostgresStore> {
-        let shown = hide_password(url);
+        let shown = crate::config::hide_password(url);
         let unavailable = |reason: String| Error::Unavailable {
             path: shown.clone().into(),
             reason,
@@ -93,6 +100,7 @@ impl PostgresStore {
             idle: Mutex::new((Vec::new(), 0)),
             freed: Condvar::new(),
             max: max.max(1),
+            large: AtomicU64::new(0),
         };
         {
             let mut client = store.client()?;
@@ -146,16 +154,123 @@ impl PostgresStore {
     }
 }
 
-fn hide_password(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
+/// The largest payload sent in the notification itself; larger ones go through
+/// `relayed_events` (PostgreSQL's limit is 8,000 bytes, and the marker takes one).
+const INLINE_PAYLOAD: usize = 7_900;
+
+/// How long a large payload is kept for listeners to fetch.
+const RELAYED_KEPT_MS: i64 = 10 * 60 * 1000;
+
+/// A listening thread; stopped (within a quarter of a second) and joined when dropped.
+struct PgListener {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for PgListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgListener").finish_non_exhaustive()
+    }
+}
+
+impl Listener for PgListener {}
+
+impl Drop for PgListener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct ListenLoop {
+    config: postgres::Config,
+    shown: String,
+    channels: Vec<String>,
+    sink: NotificationSink,
+    stop: Arc<AtomicBool>,
+}
+
+impl ListenLoop {
+    fn run(self, ready: &std::sync::mpsc::Sender<Result<()>>) {
+        let mut first = true;
+        let mut backoff = Duration::from_millis(250);
+        while !self.stop.load(Ordering::Relaxed) {
+            let connected = self.config.connect(NoTls).and_then(|mut client| {
+                for channel in &self.channels {
+                    client.batch_execute(&format!("LISTEN \"{channel}\""))?;
+                }
+                Ok(client)
+            });
+            let mut client = match connected {
+                Ok(client) => client,
+                Err(e) => {
+                    if first {
+                        let _ = ready.send(Err(Error::Unavailable {
+                            path: self.shown.clone().into(),
+                            reason: e.to_string(),
+                        }));
+                        return;
+                    }
+                    tracing::warn!(database = %self.shown, error = %e, retry_in_ms = backoff.as_millis(), "the event listener cannot reconnect");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            };
+            if first {
+                first = false;
+                let _ = ready.send(Ok(()));
+            } else {
+                tracing::warn!(database = %self.shown, "the event listener reconnected; events sent while it was away were not received");
+            }
+            backoff = Duration::from_millis(250);
+            if let Err(e) = self.listen(&mut client) {
+                tracing::warn!(database = %self.shown, error = %e, "the event listener lost its connection");
             }
         }
-        _ => url.to_owned(),
+    }
+
+    /// Hands notifications to the sink until stopped or the connection fails.
+    fn listen(&self, client: &mut Client) -> std::result::Result<(), postgres::Error> {
+        use postgres::fallible_iterator::FallibleIterator as _;
+        while !self.stop.load(Ordering::Relaxed) {
+            let mut batch = Vec::new();
+            {
+                let mut notifications = client.notifications();
+                let mut waiting = notifications.timeout_iter(Duration::from_millis(250));
+                while let Some(n) = waiting.next()? {
+                    batch.push((n.channel().to_owned(), n.payload().to_owned()));
+                    if batch.len() >= 256 {
+                        break;
+                    }
+                }
+            }
+            if client.is_closed() {
+                return client.batch_execute("");
+            }
+            for (channel, payload) in batch {
+                let payload = if let Some(inline) = payload.strip_prefix('=') {
+                    inline.to_owned()
+                } else if let Some(id) = payload.strip_prefix('@') {
+                    match client
+                        .query_opt("SELECT payload FROM relayed_events WHERE id = $1", &[&id])?
+                    {
+                        Some(row) => row.try_get(0)?,
+                        None => {
+                            tracing::warn!(%channel, event = id, "a relayed event was gone before it was read");
+                            continue;
+                        }
+                    }
+                } else {
+                    tracing::warn!(%channel, "a notification not sent by Jarvis was ignored");
+                    continue;
+                };
+                (self.sink)(Notification { channel, payload });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -711,11 +826,288 @@ impl Store for PostgresStore {
     }
 
     fn next_seq(&self) -> Result<i64> {
-        // A sequence would be safer across instances; MAX + 1 matches SQLite for now.
+        // The counter's row lock orders concurrent callers, on every instance.
         let row = self
             .client()?
-            .query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks", &[])
+            .query_one(
+                "UPDATE counters SET value = GREATEST(value, (SELECT COALESCE(MAX(seq), 0) FROM tasks)) + 1
+                 WHERE name = 'task_seq' RETURNING value",
+                &[],
+            )
             .map_err(query_error)?;
         row.try_get(0).map_err(query_error)
+    }
+
+    fn claim_task(&self, id: &str, instance: &str, started_at: i64) -> Result<Option<Task>> {
+        // SKIP LOCKED: an instance claiming the same task at this moment wins, and this one
+        // moves on at once instead of waiting to find the task taken.
+        let row = self
+            .client()?
+            .query_opt(
+                &format!(
+                    "UPDATE tasks SET status = 'running', started_at = $3, instance_id = $2
+                     WHERE id = (SELECT id FROM tasks WHERE id = $1 AND status = 'queued' FOR UPDATE SKIP LOCKED)
+                     RETURNING {COLUMNS}"
+                ),
+                &[&id, &instance, &started_at],
+            )
+            .map_err(query_error)?;
+        row.map(|r| decode(&r).map_err(Error::Decode)).transpose()
+    }
+
+    fn cancel_queued_task(&self, id: &str, finished_at: i64) -> Result<Option<Task>> {
+        let row = self
+            .client()?
+            .query_opt(
+                &format!(
+                    "UPDATE tasks SET status = 'canceled', finished_at = $2
+                     WHERE id = $1 AND status = 'queued' RETURNING {COLUMNS}"
+                ),
+                &[&id, &finished_at],
+            )
+            .map_err(query_error)?;
+        row.map(|r| decode(&r).map_err(Error::Decode)).transpose()
+    }
+
+    fn finish_task(&self, t: &Task, instance: &str) -> Result<bool> {
+        let changed = self
+            .client()?
+            .execute(
+                "UPDATE tasks SET status = $2, started_at = $3, finished_at = $4, exit_code = $5, error_code = $6, error_message = $7, stdout = $8, stderr = $9, output_truncated = $10, usage = $11, cost_usd = $12, result = $13, runner_pid = NULL, runner_start = NULL
+                 WHERE id = $1 AND status = 'running' AND instance_id = $14",
+                &[
+                    &t.id,
+                    &t.status.as_str(),
+                    &t.started_at,
+                    &t.finished_at,
+                    &t.exit_code,
+                    &t.error.as_ref().map(|e| e.code.name()),
+                    &t.error.as_ref().map(|e| e.message.as_str()),
+                    &t.stdout,
+                    &t.stderr,
+                    &t.output_truncated,
+                    &t.usage.as_ref().map(ToString::to_string),
+                    &t.cost_usd,
+                    &t.result.as_ref().map(ToString::to_string),
+                    &instance,
+                ],
+            )
+            .map_err(query_error)?;
+        Ok(changed == 1)
+    }
+
+    fn interrupt_orphaned_tasks(
+        &self,
+        me: &str,
+        dead_after_ms: Option<i64>,
+        error: &TaskError,
+        finished_at: i64,
+    ) -> Result<Vec<OrphanedTask>> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(query_error)?;
+        tx.execute(
+            &format!(
+                "UPDATE instances SET stopped_at = $3
+                 WHERE id <> $1 AND stopped_at IS NULL AND ($2::BIGINT IS NULL OR heartbeat_at < {DB_NOW} - $2)"
+            ),
+            &[&me, &dead_after_ms, &finished_at],
+        )
+        .map_err(query_error)?;
+        // SKIP LOCKED: instances sweeping at once share the orphans out, each interrupted once.
+        let orphans = tx
+            .query(
+                "SELECT t.id, t.runner_pid, t.runner_start, i.host FROM tasks t
+                 LEFT JOIN instances i ON i.id = t.instance_id
+                 WHERE t.status = 'running'
+                   AND (t.instance_id IS NULL OR i.id IS NULL OR i.stopped_at IS NOT NULL)
+                   AND (t.instance_id IS NULL OR t.instance_id <> $1)
+                 ORDER BY t.seq
+                 FOR UPDATE OF t SKIP LOCKED",
+                &[&me],
+            )
+            .map_err(query_error)?;
+        let mut interrupted = Vec::new();
+        for orphan in orphans {
+            let id: String = orphan.try_get(0).map_err(query_error)?;
+            let pid: Option<i64> = orphan.try_get(1).map_err(query_error)?;
+            let start: Option<i64> = orphan.try_get(2).map_err(query_error)?;
+            let host: Option<String> = orphan.try_get(3).map_err(query_error)?;
+            let row = tx
+                .query_opt(
+                    &format!(
+                        "UPDATE tasks SET status = 'interrupted', finished_at = $2, error_code = $3,
+                           error_message = $4, runner_pid = NULL, runner_start = NULL
+                         WHERE id = $1 AND status = 'running' RETURNING {COLUMNS}"
+                    ),
+                    &[&id, &finished_at, &error.code.name(), &error.message],
+                )
+                .map_err(query_error)?;
+            if let Some(row) = row {
+                interrupted.push(OrphanedTask {
+                    task: decode(&row).map_err(Error::Decode)?,
+                    runner: pid.zip(start).and_then(|(pid, start)| {
+                        Some(RunnerProcess {
+                            pid: u32::try_from(pid).ok()?,
+                            start_ticks: u64::try_from(start).ok()?,
+                        })
+                    }),
+                    host,
+                });
+            }
+        }
+        tx.commit().map_err(query_error)?;
+        Ok(interrupted)
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn notify(&self, channel: &str, payload: &str) -> Result<()> {
+        let mut client = self.client()?;
+        if payload.len() <= INLINE_PAYLOAD {
+            client
+                .execute("SELECT pg_notify($1, '=' || $2)", &[&channel, &payload])
+                .map_err(query_error)?;
+            return Ok(());
+        }
+        // Too large for a notification (8,000 bytes): kept in a table, announced by its id,
+        // fetched by each listener, and pruned after a while.
+        let id = crate::new_id("evt")?;
+        let now = crate::migrations::now_ms();
+        let mut tx = client.transaction().map_err(query_error)?;
+        tx.execute(
+            "INSERT INTO relayed_events (id, at_ms, payload) VALUES ($1, $2, $3)",
+            &[&id, &now, &payload],
+        )
+        .map_err(query_error)?;
+        tx.execute("SELECT pg_notify($1, '@' || $2)", &[&channel, &id])
+            .map_err(query_error)?;
+        if self
+            .large
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(64)
+        {
+            tx.execute(
+                "DELETE FROM relayed_events WHERE at_ms < $1",
+                &[&now.saturating_sub(RELAYED_KEPT_MS)],
+            )
+            .map_err(query_error)?;
+        }
+        tx.commit().map_err(query_error)
+    }
+
+    fn listen(
+        &self,
+        channels: &[&str],
+        sink: NotificationSink,
+    ) -> Result<Option<Box<dyn Listener>>> {
+        for channel in channels {
+            if channel.is_empty() || !channel.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                return Err(Error::Query(format!(
+                    "`{channel}` is not a channel name (lowercase letters and `_`)"
+                )));
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let listening = ListenLoop {
+            config: self.config.clone(),
+            shown: self.shown.clone(),
+            channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+            sink,
+            stop: Arc::clone(&stop),
+        };
+        let (ready, started) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("jarvis-pg-listen".into())
+            .spawn(move || listening.run(&ready))
+            .map_err(|e| Error::Query(format!("cannot start the listener thread: {e}")))?;
+        // The first LISTEN is in place before this returns, so nothing sent after is missed.
+        match started.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                stop.store(true, Ordering::Relaxed);
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err(Error::Unavailable {
+                    path: self.shown.clone().into(),
+                    reason: "the listener did not connect within 30 s".into(),
+                });
+            }
+        }
+        Ok(Some(Box::new(PgListener {
+            stop,
+            thread: Some(thread),
+        })))
+    }
+
+    fn register_instance(&self, i: &InstanceRecord) -> Result<()> {
+        self.client()?
+            .execute(
+                &format!(
+                    "INSERT INTO instances (id, name, host, pid, started_at, heartbeat_at, stopped_at)
+                     VALUES ($1, $2, $3, $4, $5, {DB_NOW}, NULL)"
+                ),
+                &[&i.id, &i.name, &i.host, &i64::from(i.pid), &i.started_at],
+            )
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    fn heartbeat(&self, id: &str) -> Result<bool> {
+        let row = self
+            .client()?
+            .query_opt(
+                &format!(
+                    "UPDATE instances i SET heartbeat_at = {DB_NOW}, stopped_at = NULL
+                     FROM (SELECT id, stopped_at FROM instances WHERE id = $1 FOR UPDATE) before
+                     WHERE i.id = before.id RETURNING before.stopped_at"
+                ),
+                &[&id],
+            )
+            .map_err(query_error)?;
+        match row {
+            Some(row) => Ok(row
+                .try_get::<_, Option<i64>>(0)
+                .map_err(query_error)?
+                .is_none()),
+            None => Err(Error::Query(format!("no instance `{id}` to mark alive"))),
+        }
+    }
+
+    fn stop_instance(&self, id: &str, at_ms: i64) -> Result<()> {
+        self.client()?
+            .execute(
+                "UPDATE instances SET stopped_at = $2 WHERE id = $1",
+                &[&id, &at_ms],
+            )
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    fn list_instances(&self, limit: usize) -> Result<Vec<InstanceRecord>> {
+        let rows = self
+            .client()?
+            .query(
+                "SELECT id, name, host, pid, started_at, heartbeat_at, stopped_at FROM instances
+                 ORDER BY started_at DESC, id DESC LIMIT $1",
+                &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .map_err(query_error)?;
+        collect(rows, |r| {
+            let e = |e: postgres::Error| e.to_string();
+            Ok(InstanceRecord {
+                id: r.try_get(0).map_err(e)?,
+                name: r.try_get(1).map_err(e)?,
+                host: r.try_get(2).map_err(e)?,
+                pid: u32::try_from(r.try_get::<_, i64>(3).map_err(e)?).unwrap_or(0),
+                started_at: r.try_get(4).map_err(e)?,
+                heartbeat_at: r.try_get(5).map_err(e)?,
+                stopped_at: r.try_get(6).map_err(e)?,
+            })
+        })
     }
 }

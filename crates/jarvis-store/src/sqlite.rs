@@ -10,8 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::migrations::{MIGRATIONS, now_ms};
 use crate::{
-    CostFilter, CostRow, Error, MetricBucket, Result, RunnerProcess, Store, TaskFilter,
-    UsageFileCursor,
+    CostFilter, CostRow, Error, InstanceRecord, MetricBucket, OrphanedTask, Result, RunnerProcess,
+    Store, TaskFilter, UsageFileCursor,
 };
 
 /// A SQLite database file.
@@ -199,6 +199,31 @@ fn collect<T>(
 ) -> Result<Vec<T>> {
     rows.map(|row| row.map_err(query_error)?.map_err(Error::Decode))
         .collect()
+}
+
+/// The one row `sql` answers with `params`, if any.
+fn one_with<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: Decoder<T>,
+) -> Result<Option<T>> {
+    conn.query_row(sql, params, decode)
+        .optional()
+        .map_err(query_error)?
+        .map(|r| r.map_err(Error::Decode))
+        .transpose()
+}
+
+/// A running task whose instance is gone: its id, runner pid and start, and that instance's host.
+type Orphan = (String, Option<i64>, Option<i64>, Option<String>);
+
+/// A runner as recorded, when both halves are there and in range.
+fn runner_of(pid: Option<i64>, start: Option<i64>) -> Option<RunnerProcess> {
+    Some(RunnerProcess {
+        pid: u32::try_from(pid?).ok()?,
+        start_ticks: u64::try_from(start?).ok()?,
+    })
 }
 
 /// The one row `sql` selects with `id` as its parameter, if any.
@@ -768,10 +793,195 @@ impl Store for SqliteStore {
 
     fn next_seq(&self) -> Result<i64> {
         self.conn()
-            .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "UPDATE counters SET value = max(value, (SELECT COALESCE(MAX(seq), 0) FROM tasks)) + 1
+                 WHERE name = 'task_seq' RETURNING value",
+                [],
+                |r| r.get(0),
+            )
             .map_err(query_error)
+    }
+
+    fn claim_task(&self, id: &str, instance: &str, started_at: i64) -> Result<Option<Task>> {
+        one_with(
+            &self.conn(),
+            &format!(
+                "UPDATE tasks SET status = 'running', started_at = ?3, instance_id = ?2
+                 WHERE id = ?1 AND status = 'queued' RETURNING {COLUMNS}"
+            ),
+            params![id, instance, started_at],
+            decode,
+        )
+    }
+
+    fn cancel_queued_task(&self, id: &str, finished_at: i64) -> Result<Option<Task>> {
+        one_with(
+            &self.conn(),
+            &format!(
+                "UPDATE tasks SET status = 'canceled', finished_at = ?2
+                 WHERE id = ?1 AND status = 'queued' RETURNING {COLUMNS}"
+            ),
+            params![id, finished_at],
+            decode,
+        )
+    }
+
+    fn finish_task(&self, t: &Task, instance: &str) -> Result<bool> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE tasks SET status = ?2, started_at = ?3, finished_at = ?4, exit_code = ?5, error_code = ?6, error_message = ?7, stdout = ?8, stderr = ?9, output_truncated = ?10, usage = ?11, cost_usd = ?12, result = ?13, runner_pid = NULL, runner_start = NULL
+                 WHERE id = ?1 AND status = 'running' AND instance_id = ?14",
+                params![
+                    t.id,
+                    t.status.as_str(),
+                    t.started_at,
+                    t.finished_at,
+                    t.exit_code,
+                    error_code_name(&t.error),
+                    t.error.as_ref().map(|e| e.message.as_str()),
+                    t.stdout,
+                    t.stderr,
+                    t.output_truncated,
+                    t.usage.as_ref().map(ToString::to_string),
+                    t.cost_usd,
+                    t.result.as_ref().map(ToString::to_string),
+                    instance,
+                ],
+            )
+            .map_err(query_error)?;
+        Ok(changed == 1)
+    }
+
+    fn interrupt_orphaned_tasks(
+        &self,
+        me: &str,
+        dead_after_ms: Option<i64>,
+        error: &TaskError,
+        finished_at: i64,
+    ) -> Result<Vec<OrphanedTask>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(query_error)?;
+        // An instance is gone when it stopped, fell silent, or (one instance to a store) is
+        // not this one.
+        let silent_before = dead_after_ms.map_or(i64::MAX, |d| now_ms().saturating_sub(d));
+        tx.execute(
+            "UPDATE instances SET stopped_at = ?3
+             WHERE id <> ?1 AND stopped_at IS NULL AND heartbeat_at < ?2",
+            params![me, silent_before, finished_at],
+        )
+        .map_err(query_error)?;
+        let orphans: Vec<Orphan> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT t.id, t.runner_pid, t.runner_start, i.host FROM tasks t
+                     LEFT JOIN instances i ON i.id = t.instance_id
+                     WHERE t.status = 'running'
+                       AND (t.instance_id IS NULL OR i.id IS NULL OR i.stopped_at IS NOT NULL)
+                       AND (t.instance_id IS NULL OR t.instance_id <> ?1)
+                     ORDER BY t.seq",
+                )
+                .map_err(query_error)?;
+            stmt.query_map([me], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .map_err(query_error)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(query_error)?
+        };
+        let mut interrupted = Vec::new();
+        for (id, pid, start, host) in orphans {
+            let task = one_with(
+                &tx,
+                &format!(
+                    "UPDATE tasks SET status = 'interrupted', finished_at = ?2, error_code = ?3,
+                       error_message = ?4, runner_pid = NULL, runner_start = NULL
+                     WHERE id = ?1 AND status = 'running' RETURNING {COLUMNS}"
+                ),
+                params![id, finished_at, error.code.name(), error.message],
+                decode,
+            )?;
+            if let Some(task) = task {
+                interrupted.push(OrphanedTask {
+                    task,
+                    runner: runner_of(pid, start),
+                    host,
+                });
+            }
+        }
+        tx.commit().map_err(query_error)?;
+        Ok(interrupted)
+    }
+
+    fn register_instance(&self, i: &InstanceRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO instances (id, name, host, pid, started_at, heartbeat_at, stopped_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+                params![
+                    i.id,
+                    i.name,
+                    i.host,
+                    i64::from(i.pid),
+                    i.started_at,
+                    now_ms()
+                ],
+            )
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    fn heartbeat(&self, id: &str) -> Result<bool> {
+        let conn = self.conn();
+        let stopped: Option<Option<i64>> = conn
+            .query_row(
+                "SELECT stopped_at FROM instances WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(query_error)?;
+        let Some(stopped) = stopped else {
+            return Err(Error::Query(format!("no instance `{id}` to mark alive")));
+        };
+        conn.execute(
+            "UPDATE instances SET heartbeat_at = ?2, stopped_at = NULL WHERE id = ?1",
+            params![id, now_ms()],
+        )
+        .map_err(query_error)?;
+        Ok(stopped.is_none())
+    }
+
+    fn stop_instance(&self, id: &str, at_ms: i64) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE instances SET stopped_at = ?2 WHERE id = ?1",
+                params![id, at_ms],
+            )
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    fn list_instances(&self, limit: usize) -> Result<Vec<InstanceRecord>> {
+        let conn = self.read();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, name, host, pid, started_at, heartbeat_at, stopped_at FROM instances
+                 ORDER BY started_at DESC, id DESC LIMIT ?1",
+            )
+            .map_err(query_error)?;
+        let rows = stmt
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok(Ok(InstanceRecord {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    host: r.get(2)?,
+                    pid: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                    started_at: r.get(4)?,
+                    heartbeat_at: r.get(5)?,
+                    stopped_at: r.get(6)?,
+                }))
+            })
+            .map_err(query_error)?;
+        collect(rows)
     }
 }
 

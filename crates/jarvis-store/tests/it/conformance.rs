@@ -7,7 +7,8 @@ use jarvis_core::{
     Code, ExecutionStatus, Priority, Task, TaskError, TaskKind, TaskStatus, WorkflowExecution,
 };
 use jarvis_store::{
-    CostFilter, CostRow, Error, MetricBucket, RunnerProcess, Store, TaskFilter, UsageFileCursor,
+    CostFilter, CostRow, Error, InstanceRecord, MetricBucket, RunnerProcess, Store, TaskFilter,
+    UsageFileCursor,
 };
 
 /// A database for one case.
@@ -19,41 +20,27 @@ pub trait Backend {
 /// A case: it panics when the backend fails it.
 pub type Case = fn(&dyn Backend);
 
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        &[$((stringify!($case), $case as Case)),*]
+    };
+}
+
 /// Every case, by name.
-pub const CASES: &[(&str, Case)] = &[
-    (
-        "runners_of_running_tasks_are_recorded_and_forgotten",
-        runners_of_running_tasks_are_recorded_and_forgotten,
-    ),
-    (
-        "round_trips_and_survives_reopening",
-        round_trips_and_survives_reopening,
-    ),
-    (
-        "workflow_executions_round_trip",
-        workflow_executions_round_trip,
-    ),
-    (
-        "cost_entries_and_cursors_save_replace_and_reload",
-        cost_entries_and_cursors_save_replace_and_reload,
-    ),
-    (
-        "metric_buckets_upsert_survive_reopening_and_prune",
-        metric_buckets_upsert_survive_reopening_and_prune,
-    ),
-    ("a_task_id_is_stored_once", a_task_id_is_stored_once),
-    (
-        "writers_on_many_threads_all_land",
-        writers_on_many_threads_all_land,
-    ),
-    (
-        "executions_list_newest_first_within_the_limit",
-        executions_list_newest_first_within_the_limit,
-    ),
-    (
-        "text_and_numbers_keep_their_edges",
-        text_and_numbers_keep_their_edges,
-    ),
+pub const CASES: &[(&str, Case)] = cases![
+    runners_of_running_tasks_are_recorded_and_forgotten,
+    round_trips_and_survives_reopening,
+    workflow_executions_round_trip,
+    cost_entries_and_cursors_save_replace_and_reload,
+    metric_buckets_upsert_survive_reopening_and_prune,
+    a_task_id_is_stored_once,
+    writers_on_many_threads_all_land,
+    executions_list_newest_first_within_the_limit,
+    text_and_numbers_keep_their_edges,
+    a_queued_task_is_claimed_once,
+    only_the_claimer_finishes_a_task,
+    sequence_numbers_are_reserved,
+    tasks_of_gone_instances_are_interrupted_once,
 ];
 
 fn task(id: &str, seq: i64, status: TaskStatus) -> Task {
@@ -485,5 +472,215 @@ pub fn text_and_numbers_keep_their_edges(db: &dyn Backend) {
     assert_eq!(
         store.load_usage_cursors().unwrap(),
         [("/ü/ä.jsonl".to_owned(), cursor)]
+    );
+}
+
+fn instance(id: &str) -> InstanceRecord {
+    InstanceRecord {
+        id: id.into(),
+        name: format!("name of {id}"),
+        host: "host-a".into(),
+        pid: 42,
+        started_at: 1,
+        heartbeat_at: 0,
+        stopped_at: None,
+    }
+}
+
+pub fn a_queued_task_is_claimed_once(db: &dyn Backend) {
+    let store = db.open();
+    store
+        .insert_task(&task("q", 1, TaskStatus::Queued))
+        .unwrap();
+    // Eight claimers at once: one wins.
+    let claims: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || store.claim_task("q", &format!("ins_{i}"), 77).unwrap())
+        })
+        .collect();
+    let won: Vec<Task> = claims
+        .into_iter()
+        .filter_map(|c| c.join().unwrap())
+        .collect();
+    assert_eq!(won.len(), 1, "{won:?}");
+    assert_eq!(won[0].status, TaskStatus::Running);
+    assert_eq!(won[0].started_at, Some(77));
+    assert_eq!(store.get_task("q").unwrap().unwrap(), won[0]);
+    // Running: neither claimed again nor canceled as queued.
+    assert!(store.claim_task("q", "ins_x", 78).unwrap().is_none());
+    assert!(store.cancel_queued_task("q", 79).unwrap().is_none());
+    assert!(store.claim_task("missing", "ins_x", 78).unwrap().is_none());
+    // A queued one is canceled once, and then cannot be claimed.
+    store
+        .insert_task(&task("c", 2, TaskStatus::Queued))
+        .unwrap();
+    let canceled = store.cancel_queued_task("c", 80).unwrap().unwrap();
+    assert_eq!(
+        (canceled.status, canceled.finished_at),
+        (TaskStatus::Canceled, Some(80))
+    );
+    assert!(store.cancel_queued_task("c", 81).unwrap().is_none());
+    assert!(store.claim_task("c", "ins_x", 82).unwrap().is_none());
+}
+
+pub fn only_the_claimer_finishes_a_task(db: &dyn Backend) {
+    let store = db.open();
+    store
+        .insert_task(&task("f", 1, TaskStatus::Queued))
+        .unwrap();
+    let mut t = store.claim_task("f", "ins_a", 5).unwrap().unwrap();
+    store
+        .set_task_runner(
+            "f",
+            Some(RunnerProcess {
+                pid: 9,
+                start_ticks: 9,
+            }),
+        )
+        .unwrap();
+    t.status = TaskStatus::Succeeded;
+    t.finished_at = Some(6);
+    t.stdout = "done".into();
+    assert!(
+        !store.finish_task(&t, "ins_b").unwrap(),
+        "another instance finished it"
+    );
+    assert_eq!(
+        store.get_task("f").unwrap().unwrap().status,
+        TaskStatus::Running
+    );
+    assert!(store.finish_task(&t, "ins_a").unwrap());
+    assert_eq!(store.get_task("f").unwrap().unwrap(), t);
+    assert!(
+        store.running_task_runners().unwrap().is_empty(),
+        "the runner is forgotten"
+    );
+    // Once ended, it ends no second time.
+    assert!(!store.finish_task(&t, "ins_a").unwrap());
+}
+
+pub fn sequence_numbers_are_reserved(db: &dyn Backend) {
+    let store = db.open();
+    let taken: Vec<_> = (0..4)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|_| store.next_seq().unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<i64> = taken.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=100).collect::<Vec<_>>());
+    // A task stored with a higher number (an older store's) moves the counter past it.
+    store
+        .insert_task(&task("hi", 500, TaskStatus::Queued))
+        .unwrap();
+    assert_eq!(store.next_seq().unwrap(), 501);
+    drop(store);
+    assert_eq!(db.open().next_seq().unwrap(), 502);
+}
+
+pub fn tasks_of_gone_instances_are_interrupted_once(db: &dyn Backend) {
+    let store = db.open();
+    for id in ["ins_me", "ins_live", "ins_gone"] {
+        store.register_instance(&instance(id)).unwrap();
+    }
+    for (id, seq, owner) in [
+        ("mine", 1, "ins_me"),
+        ("live", 2, "ins_live"),
+        ("gone", 3, "ins_gone"),
+    ] {
+        store
+            .insert_task(&task(id, seq, TaskStatus::Queued))
+            .unwrap();
+        store.claim_task(id, owner, 10).unwrap().unwrap();
+    }
+    store
+        .set_task_runner(
+            "gone",
+            Some(RunnerProcess {
+                pid: 31,
+                start_ticks: 32,
+            }),
+        )
+        .unwrap();
+    // A task left running by a version that recorded no instance.
+    let mut old = task("old", 4, TaskStatus::Running);
+    old.started_at = Some(3);
+    store.insert_task(&old).unwrap();
+    store
+        .insert_task(&task("waiting", 5, TaskStatus::Queued))
+        .unwrap();
+    let error = TaskError {
+        code: Code::TaskInterrupted,
+        message: "its instance stopped".into(),
+    };
+    // Nobody is silent for an hour yet: only the task nobody owns is orphaned.
+    let swept = store
+        .interrupt_orphaned_tasks("ins_me", Some(3_600_000), &error, 50)
+        .unwrap();
+    assert_eq!(
+        swept.iter().map(|o| o.task.id.as_str()).collect::<Vec<_>>(),
+        ["old"]
+    );
+    // One instance stopped, then one silent (by the store's own clock): its task goes, once.
+    store.stop_instance("ins_gone", 60).unwrap();
+    let swept = store
+        .interrupt_orphaned_tasks("ins_me", Some(3_600_000), &error, 61)
+        .unwrap();
+    assert_eq!(swept.len(), 1);
+    let gone = &swept[0];
+    assert_eq!(gone.task.id, "gone");
+    assert_eq!(gone.task.status, TaskStatus::Interrupted);
+    assert_eq!(gone.task.finished_at, Some(61));
+    assert_eq!(gone.task.error, Some(error.clone()));
+    assert_eq!(
+        gone.runner,
+        Some(RunnerProcess {
+            pid: 31,
+            start_ticks: 32
+        })
+    );
+    assert_eq!(gone.host.as_deref(), Some("host-a"));
+    assert!(
+        store
+            .interrupt_orphaned_tasks("ins_me", Some(3_600_000), &error, 62)
+            .unwrap()
+            .is_empty()
+    );
+    // One instance to a store: every other instance is gone.
+    let swept = store
+        .interrupt_orphaned_tasks("ins_me", None, &error, 63)
+        .unwrap();
+    assert_eq!(
+        swept.iter().map(|o| o.task.id.as_str()).collect::<Vec<_>>(),
+        ["live"]
+    );
+    assert_eq!(
+        store.get_task("mine").unwrap().unwrap().status,
+        TaskStatus::Running
+    );
+    assert_eq!(
+        store.get_task("waiting").unwrap().unwrap().status,
+        TaskStatus::Queued
+    );
+    // An instance found dead learns it from its next heartbeat, and is alive again.
+    assert!(!store.heartbeat("ins_live").unwrap());
+    assert!(store.heartbeat("ins_live").unwrap());
+    assert!(store.heartbeat("ins_me").unwrap());
+    assert!(store.heartbeat("ins_nobody").is_err());
+    let listed = store.list_instances(10).unwrap();
+    assert_eq!(listed.len(), 3);
+    let stopped = |id: &str| listed.iter().find(|i| i.id == id).unwrap().stopped_at;
+    assert_eq!(stopped("ins_me"), None);
+    assert_eq!(stopped("ins_live"), None);
+    assert_eq!(stopped("ins_gone"), Some(60));
+    assert!(
+        listed.iter().all(|i| i.heartbeat_at > 1_700_000_000_000),
+        "{listed:?}"
     );
 }

@@ -116,3 +116,57 @@ fn an_unreachable_database_is_refused_without_its_password() {
     assert!(matches!(err, Error::Unavailable { .. }), "{err}");
     assert!(!err.to_string().contains("s3cret-pw"), "{err}");
 }
+
+#[test]
+fn notifications_reach_every_listener_in_order_large_ones_whole() {
+    let cluster = Cluster::start().unwrap();
+    let url = cluster.create_database("relay").unwrap();
+    let a = PostgresStore::open(&url, 2).unwrap();
+    let b = PostgresStore::open(&url, 2).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink_tx = std::sync::Mutex::new(tx);
+    let listener = b
+        .listen(
+            &["jarvis_tasks", "jarvis_keys"],
+            Box::new(move |n| {
+                let _ = sink_tx.lock().unwrap().send(n);
+            }),
+        )
+        .unwrap()
+        .expect("PostgreSQL relays");
+    let large = "é".repeat(20_000);
+    a.notify("jarvis_tasks", "first").unwrap();
+    a.notify("jarvis_tasks", &large).unwrap();
+    a.notify("jarvis_other", "not listened to").unwrap();
+    a.notify("jarvis_keys", "").unwrap();
+    let got: Vec<_> = (0..3)
+        .map(|_| rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap())
+        .collect();
+    assert_eq!(
+        got.iter()
+            .map(|n| (n.channel.as_str(), n.payload.len()))
+            .collect::<Vec<_>>(),
+        [
+            ("jarvis_tasks", 5),
+            ("jarvis_tasks", large.len()),
+            ("jarvis_keys", 0)
+        ]
+    );
+    assert_eq!(got[1].payload, large);
+    assert!(b.listen(&["Bad-Name"], Box::new(|_| {})).is_err());
+    // Dropped: its thread ends and its connection goes.
+    drop(listener);
+    jarvis_testkit::eventually_blocking(
+        "the listener's connection to close",
+        std::time::Duration::from_secs(10),
+        || {
+            let listening = cluster
+                .psql(
+                    "relay",
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = 'relay' AND query LIKE 'LISTEN%'",
+                )
+                .unwrap();
+            (listening.trim() == "0").then_some(())
+        },
+    );
+}
