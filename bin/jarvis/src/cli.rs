@@ -261,7 +261,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{} hits in {} µs", hits.len(), took.as_micros())?;
             }
         }
-        Command::Keys { action } => return keys_command(&action, &keys_path),
+        Command::Keys { action } => return keys_command(&action, &keys_path, &settings.store),
         Command::Costs { report } => out = crate::costs::run(&report, &settings.costs)?,
         Command::Mcp { action } => {
             let catalog = load_catalog(roots()?, &data_dir);
@@ -339,8 +339,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn keys_command(action: &KeysAction, path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let store = jarvis_api::KeyStore::open(path).context("cannot open the API key store")?;
+fn keys_command(
+    action: &KeysAction,
+    path: &std::path::Path,
+    shared: &jarvis_store::StoreConfig,
+) -> anyhow::Result<ExitCode> {
+    // With a shared store the keys are in it, and every running instance hears of a change.
+    let store = match shared.postgres() {
+        Some(url) => {
+            let database: std::sync::Arc<dyn jarvis_store::Store> = std::sync::Arc::new(
+                jarvis_store::PostgresStore::open(url.expose(), 2)
+                    .context("cannot open the shared store, where API keys are kept")?,
+            );
+            let backend = jarvis_api::StoreKeys::new(database, url.shown());
+            jarvis_api::KeyStore::with_backend(std::sync::Arc::new(backend))
+                .context("cannot open the API key store")?
+        }
+        None => jarvis_api::KeyStore::open(path).context("cannot open the API key store")?,
+    };
     match action {
         KeysAction::Create { name, scopes, json } => {
             let created = store.create(name, scopes)?;
@@ -424,6 +440,7 @@ fn serve(
             .enabled
             .then(|| settings.knowledge.clone()),
         mcp: settings.mcp.checks().map_err(|e| anyhow::anyhow!("{e}"))?,
+        store: settings.store.clone(),
         ..jarvis_api::ServerSettings::new(server, roots, data_dir)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -21,6 +21,8 @@ pub struct Settings {
     pub server: jarvis_api::ApiConfig,
     /// Where Jarvis keeps its own files.
     pub storage: StorageConfig,
+    /// The database: SQLite in the data folder, or PostgreSQL shared by several instances.
+    pub store: jarvis_store::StoreConfig,
     /// How tasks run.
     pub tasks: jarvis_tasks::TaskConfig,
     /// The n8n instance, when there is one.
@@ -203,6 +205,7 @@ impl Settings {
             .service_config(&jarvis_costs::LogEnvironment::default())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         self.mcp.checks().map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.store.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         if self.tasks.runner.is_empty() || self.tasks.runner[0].trim().is_empty() {
             bail!("invalid configuration `tasks.runner`: needs at least the program to run");
         }

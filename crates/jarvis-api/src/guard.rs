@@ -36,6 +36,18 @@ fn reject(req: ServiceRequest, error: &ApiError) -> ServiceResponse<BoxBody> {
     req.into_response(response.map_into_boxed_body())
 }
 
+/// Redeems a WebSocket ticket; off the executor when tickets are in the shared store.
+async fn redeem(state: &web::Data<AppState>, ticket: String) -> Option<Principal> {
+    if !state.tickets.is_shared() {
+        return state.tickets.redeem(&ticket);
+    }
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || state.tickets.redeem(&ticket))
+        .await
+        .ok()
+        .flatten()
+}
+
 /// The guard middleware.
 pub async fn middleware(
     req: ServiceRequest,
@@ -106,7 +118,7 @@ pub async fn middleware(
         None if crate::ws_entry::is_ws_path(req.path()) => {
             match crate::ws_entry::ticket_of(req.query_string()) {
                 None => None,
-                Some(ticket) => match state.tickets.redeem(&ticket) {
+                Some(ticket) => match redeem(&state, ticket).await {
                     Some(principal) => Some(principal),
                     // Keys are off: anyone on loopback may connect anyway.
                     None if !auth_enabled => None,

@@ -85,6 +85,9 @@ pub struct ServerSettings {
     /// MCP server health checks (off by default: a check starts the programs the user
     /// configured).
     pub mcp: jarvis_integrations::mcp::McpCheckConfig,
+    /// Where tasks, executions, costs and history are kept (SQLite in `data_dir` by default;
+    /// PostgreSQL for several instances), and how instances sharing a store find one another.
+    pub store: jarvis_store::StoreConfig,
 }
 
 impl ServerSettings {
@@ -111,6 +114,7 @@ impl ServerSettings {
             analysis: None,
             knowledge: None,
             mcp: jarvis_integrations::mcp::McpCheckConfig::default(),
+            store: jarvis_store::StoreConfig::default(),
         }
     }
 }
@@ -158,6 +162,8 @@ pub struct Server {
     watcher: CatalogWatcher,
     loops: Vec<LoopHandle>,
     cost_reader: Option<std::thread::JoinHandle<()>>,
+    /// Hears key changes made on other instances (a shared store only).
+    key_changes: Option<Box<dyn jarvis_store::Listener>>,
 }
 
 async fn blocking<T: Send + 'static, E: Into<ServerError> + Send + 'static>(
@@ -189,11 +195,39 @@ impl Server {
             analysis,
             knowledge,
             mcp,
+            store: store_config,
         } = settings;
-        let keys_path = data_dir.join("keys.json");
-        let keys = Arc::new(blocking(move || KeyStore::open(keys_path)).await?);
+        let store = {
+            let (config, dir) = (store_config.clone(), data_dir.clone());
+            blocking(move || jarvis_store::open(&config, &dir)).await?
+        };
+        // Keys live in the store when instances share it, so a revocation holds on all at once.
+        let (keys, key_changes) = match store_config.postgres() {
+            Some(url) => {
+                tracing::info!(database = %url, "the store is PostgreSQL, shared with any other instance using it; API keys are kept there");
+                let backend = Arc::new(crate::services::shared::StoreKeys::new(
+                    Arc::clone(&store),
+                    url.shown(),
+                ));
+                let keys = Arc::new(blocking(move || KeyStore::with_backend(backend)).await?);
+                let (shared, followed) = (Arc::clone(&store), Arc::clone(&keys));
+                let listener = blocking(move || {
+                    crate::services::shared::follow_key_changes(&shared, &followed)
+                })
+                .await?;
+                (keys, listener)
+            }
+            None => {
+                tracing::info!(database = %data_dir.join("jarvis.db").display(), "the store is SQLite, for this instance alone");
+                let keys_path = data_dir.join("keys.json");
+                (
+                    Arc::new(blocking(move || KeyStore::open(keys_path)).await?),
+                    None,
+                )
+            }
+        };
         if keys.is_empty() {
-            tracing::info!(keys = %keys.path().display(), "no API keys: authentication is off and only loopback addresses are served");
+            tracing::info!(keys = %keys.location(), "no API keys: authentication is off and only loopback addresses are served");
         }
         // The index opens (or builds) on its own thread: a large one never delays the server.
         let knowledge = match knowledge {
@@ -228,9 +262,6 @@ impl Server {
         .await?;
         let watched = catalog.clone();
         let watcher = blocking(move || CatalogWatcher::start(watched, watch)).await?;
-        let database = data_dir.join("jarvis.db");
-        let store: Arc<dyn jarvis_store::Store> =
-            Arc::new(blocking(move || jarvis_store::SqliteStore::open(database)).await?);
         // Samples the machine on its own thread; stopped (history flushed) when serving ends.
         let monitor = if telemetry.enabled {
             let store = Arc::clone(&store);
@@ -297,7 +328,12 @@ impl Server {
             }
             None => None,
         };
-        let tasks = TaskEngine::start_with_jobs(store, tasks, jobs).await?;
+        let instance = jarvis_tasks::InstanceSettings {
+            name: store_config.instance_name.clone(),
+            heartbeat: Duration::from_secs(store_config.heartbeat_secs.max(1)),
+            dead_after: Duration::from_secs(store_config.dead_after_secs.max(1)),
+        };
+        let tasks = TaskEngine::start_instance(store, tasks, jobs, instance).await?;
         if let Err(e) = tasks.runner_available() {
             tracing::warn!(error = %e, "tasks will be refused until the runner is installed");
         }
@@ -330,6 +366,7 @@ impl Server {
             watcher,
             loops,
             cost_reader,
+            key_changes,
         })
     }
 
@@ -369,13 +406,21 @@ impl Server {
         let monitor = self.monitor().cloned();
         let costs = self.state().costs.clone();
         let knowledge = self.state().knowledge.clone();
+        let tasks = self.state().tasks.clone();
         let Server {
             app,
             watcher,
             loops,
             cost_reader,
+            key_changes,
         } = self;
         let result = app.run_until_stopped().await;
+        // Recorded as stopped, so other instances interrupt at once what it leaves running.
+        tasks.shutdown().await;
+        if let Some(listener) = key_changes {
+            // Joins the listening thread (it wakes four times a second).
+            let _ = tokio::task::spawn_blocking(move || drop(listener)).await;
+        }
         if let (Some(costs), Some(reader)) = (costs, cost_reader) {
             costs.stop();
             // The reader ends after the pass it is in, if any.

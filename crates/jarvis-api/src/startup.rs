@@ -297,6 +297,21 @@ impl Application {
         }
         crate::hub::connect_mcp(&hub, &mcp);
         let mcp_checks = keep_mcp_in_step(&mcp, &catalog);
+        let tickets = {
+            let ttl = std::time::Duration::from_secs(config.auth.ticket_ttl_secs);
+            // Shared by the instances sharing the store: a ticket is redeemed by whichever
+            // instance the WebSocket reaches.
+            if tasks.store().shared() {
+                TicketStore::with_backend(
+                    ttl,
+                    Arc::new(crate::services::shared::StoreTickets::new(Arc::clone(
+                        tasks.store(),
+                    ))),
+                )
+            } else {
+                TicketStore::new(ttl)
+            }
+        };
         let state = web::Data::new(AppState {
             catalog,
             cache,
@@ -317,7 +332,7 @@ impl Application {
             hub,
             metrics,
             limiter: RateLimiter::with_clock(config.rate_limit.clone(), clock),
-            tickets: TicketStore::new(std::time::Duration::from_secs(config.auth.ticket_ttl_secs)),
+            tickets,
             config: config.clone(),
         });
         let max_body = config.max_body_bytes;

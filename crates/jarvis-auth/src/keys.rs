@@ -120,6 +120,14 @@ pub enum AuthError {
     /// The system's random source failed.
     #[error("cannot generate a key: {0}")]
     Random(String),
+    /// The database holding the keys failed.
+    #[error("cannot use the keys in {location}: {reason}")]
+    Backend {
+        /// Where (the database's address, without its password).
+        location: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ErrorCode for AuthError {
@@ -131,6 +139,7 @@ impl ErrorCode for AuthError {
             AuthError::Io { .. } | AuthError::Corrupt { .. } | AuthError::Random(_) => {
                 Code::InternalError
             }
+            AuthError::Backend { .. } => Code::StoreUnavailable,
             AuthError::Jwt(_) => Code::ConfigInvalid,
         }
     }
@@ -157,6 +166,44 @@ impl fmt::Debug for KeyRecord {
             .field("scopes", &self.scopes)
             .finish_non_exhaustive()
     }
+}
+
+/// A key as a [`KeyBackend`] keeps it: everything but the key itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// The key id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// When it was created (seconds since the Unix epoch).
+    pub created_at: u64,
+    /// Hex SHA-256 of the whole key.
+    pub sha256: String,
+}
+
+impl fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where keys live when not in a file: a database several instances share, so that a key
+/// created or revoked on one is known to all. Blocking.
+pub trait KeyBackend: Send + Sync + fmt::Debug {
+    /// Every key.
+    fn load(&self) -> std::result::Result<Vec<StoredKey>, String>;
+    /// Records a new key.
+    fn insert(&self, key: &StoredKey) -> std::result::Result<(), String>;
+    /// Deletes a key; whether there was one.
+    fn delete(&self, id: &str) -> std::result::Result<bool, String>;
+    /// Where, for messages (no password).
+    fn location(&self) -> String;
 }
 
 /// A key as listed: no secret, no hash.
@@ -204,8 +251,17 @@ struct Loaded {
 /// The key store.
 #[derive(Debug)]
 pub struct KeyStore {
-    path: PathBuf,
+    source: Source,
     loaded: RwLock<Loaded>,
+}
+
+/// Where the keys are.
+#[derive(Debug)]
+enum Source {
+    /// An owner-only JSON file (one instance, or several sharing a folder).
+    File(PathBuf),
+    /// A database (several instances).
+    Backend(Arc<dyn KeyBackend>),
 }
 
 /// How long a key id is (hex characters).
@@ -220,9 +276,18 @@ const SECRET_BYTES: usize = 20;
 impl KeyStore {
     /// Opens (or prepares) the key file at `path`; its folder is created owner-only.
     pub fn open(path: impl Into<PathBuf>) -> Result<KeyStore> {
-        let path = path.into();
+        KeyStore::from_source(Source::File(path.into()))
+    }
+
+    /// Keys kept by `backend` (a database several instances share); loaded now, and again by
+    /// [`KeyStore::reload`].
+    pub fn with_backend(backend: Arc<dyn KeyBackend>) -> Result<KeyStore> {
+        KeyStore::from_source(Source::Backend(backend))
+    }
+
+    fn from_source(source: Source) -> Result<KeyStore> {
         let store = KeyStore {
-            path,
+            source,
             loaded: RwLock::new(Loaded {
                 keys: Vec::new(),
                 modified: None,
@@ -232,9 +297,20 @@ impl KeyStore {
         Ok(store)
     }
 
-    /// The key file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The key file, when the keys are in one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.source {
+            Source::File(path) => Some(path),
+            Source::Backend(_) => None,
+        }
+    }
+
+    /// Where the keys are, for messages: the file, or the database (without its password).
+    pub fn location(&self) -> String {
+        match &self.source {
+            Source::File(path) => path.display().to_string(),
+            Source::Backend(backend) => backend.location(),
+        }
     }
 
     /// Whether no key exists (authentication is then off, and Jarvis serves loopback only).
@@ -292,7 +368,21 @@ impl KeyStore {
             created_at: now_secs(),
             sha256: hex(&Sha256::digest(secret.as_bytes())),
         };
-        self.update(|keys| keys.push(record))?;
+        match &self.source {
+            Source::File(_) => self.update(|keys| keys.push(record))?,
+            Source::Backend(backend) => {
+                backend
+                    .insert(&StoredKey {
+                        id: record.id.clone(),
+                        name: record.name.clone(),
+                        scopes: record.scopes.clone(),
+                        created_at: record.created_at,
+                        sha256: record.sha256.clone(),
+                    })
+                    .map_err(|reason| self.backend_error(reason))?;
+                self.reload()?;
+            }
+        }
         Ok(NewKey {
             info: KeyInfo {
                 id,
@@ -307,6 +397,13 @@ impl KeyStore {
     /// Revokes the key with `id`; `false` when there is none. Takes effect at once in this
     /// process, and within a second in others watching the file.
     pub fn revoke(&self, id: &str) -> Result<bool> {
+        if let Source::Backend(backend) = &self.source {
+            let found = backend
+                .delete(id)
+                .map_err(|reason| self.backend_error(reason))?;
+            self.reload()?;
+            return Ok(found);
+        }
         let mut found = false;
         self.update(|keys| {
             let before = keys.len();
@@ -336,7 +433,30 @@ impl KeyStore {
     /// Re-reads the file if it changed since the last read (another process created or revoked
     /// a key). Blocking: call it off the async executor, as [`KeyStore::spawn_refresher`] does.
     pub fn reload(&self) -> Result<()> {
-        let modified = match fs::metadata(&self.path) {
+        let path = match &self.source {
+            Source::File(path) => path,
+            Source::Backend(backend) => {
+                let keys = backend
+                    .load()
+                    .map_err(|reason| self.backend_error(reason))?
+                    .into_iter()
+                    .map(|k| KeyRecord {
+                        id: k.id,
+                        name: k.name,
+                        scopes: k.scopes,
+                        created_at: k.created_at,
+                        sha256: k.sha256,
+                    })
+                    .collect::<Vec<_>>();
+                if let Some(bad) = keys.iter().find(|k| !well_formed(k)) {
+                    return Err(self
+                        .backend_error(format!("key `{}` has a malformed id or hash", bad.name)));
+                }
+                self.write().keys = keys;
+                return Ok(());
+            }
+        };
+        let modified = match fs::metadata(path) {
             Ok(meta) => meta.modified().ok(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut loaded = self.write();
@@ -347,7 +467,7 @@ impl KeyStore {
             Err(source) => {
                 return Err(AuthError::Io {
                     action: "read",
-                    path: self.path.clone(),
+                    path: path.clone(),
                     source,
                 });
             }
@@ -392,20 +512,36 @@ impl KeyStore {
         self.loaded.write().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn backend_error(&self, reason: String) -> AuthError {
+        AuthError::Backend {
+            location: self.location(),
+            reason,
+        }
+    }
+
+    /// The key file's path (only called for a file source).
+    fn file(&self) -> &Path {
+        match &self.source {
+            Source::File(path) => path,
+            Source::Backend(_) => Path::new(""),
+        }
+    }
+
     fn read_file(&self) -> Result<KeyFile> {
-        let text = fs::read_to_string(&self.path).map_err(|source| AuthError::Io {
+        let path = self.file();
+        let text = fs::read_to_string(path).map_err(|source| AuthError::Io {
             action: "read",
-            path: self.path.clone(),
+            path: path.to_owned(),
             source,
         })?;
         let file: KeyFile = serde_json::from_str(&text).map_err(|e| AuthError::Corrupt {
-            path: self.path.clone(),
+            path: path.to_owned(),
             reason: e.to_string(),
         })?;
         for key in &file.keys {
-            if key.id.len() != ID_LEN || unhex(&key.sha256).is_none_or(|h| h.len() != 32) {
+            if !well_formed(key) {
                 return Err(AuthError::Corrupt {
-                    path: self.path.clone(),
+                    path: path.to_owned(),
                     reason: format!("key `{}` has a malformed id or hash", key.name),
                 });
             }
@@ -417,7 +553,8 @@ impl KeyStore {
     fn update(&self, change: impl FnOnce(&mut Vec<KeyRecord>)) -> Result<()> {
         let mut loaded = self.write();
         // Start from the file, not memory: another process may have changed it.
-        let mut keys = if self.path.exists() {
+        let path = self.file();
+        let mut keys = if path.exists() {
             self.read_file()?.keys
         } else {
             Vec::new()
@@ -425,14 +562,12 @@ impl KeyStore {
         change(&mut keys);
         let file = KeyFile { version: 1, keys };
         let text = serde_json::to_string_pretty(&file).map_err(|e| AuthError::Corrupt {
-            path: self.path.clone(),
+            path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        write_private(&self.path, text.as_bytes())?;
+        write_private(path, text.as_bytes())?;
         loaded.keys = file.keys;
-        loaded.modified = fs::metadata(&self.path)
-            .ok()
-            .and_then(|m| m.modified().ok());
+        loaded.modified = fs::metadata(path).ok().and_then(|m| m.modified().ok());
         Ok(())
     }
 }
@@ -447,6 +582,11 @@ impl Drop for RefresherGuard {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// Whether a stored key has an id and a hash of the right shape.
+fn well_formed(key: &KeyRecord) -> bool {
+    key.id.len() == ID_LEN && unhex(&key.sha256).is_some_and(|h| h.len() == 32)
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, owner-only on Unix.

@@ -19,7 +19,8 @@ mod tickets;
 
 pub use jwt::{JwtConfig, JwtVerifier};
 pub use keys::{
-    AuthError, KEY_NAME_PATTERN, KeyInfo, KeyStore, NewKey, Principal, RefresherGuard, Scope,
+    AuthError, KEY_NAME_PATTERN, KeyBackend, KeyInfo, KeyStore, NewKey, Principal, RefresherGuard,
+    Scope, StoredKey,
 };
 pub use limiter::{Class, Decision, RateLimitConfig, RateLimiter};
-pub use tickets::TicketStore;
+pub use tickets::{TicketBackend, TicketStore};

@@ -267,6 +267,51 @@ pub type NotificationSink = Box<dyn Fn(Notification) + Send + Sync>;
 /// Listens for notifications until dropped.
 pub trait Listener: Send + std::fmt::Debug {}
 
+/// An API key as stored when several instances share the store: everything but the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    /// The key's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its scopes, by name.
+    pub scopes: Vec<String>,
+    /// When it was created, in Unix seconds.
+    pub created_at: i64,
+    /// Hex SHA-256 of the whole key.
+    pub sha256: String,
+}
+
+impl std::fmt::Debug for ApiKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A WebSocket ticket as stored when several instances share the store (so that a ticket
+/// issued by one is redeemed by whichever the connection reaches): its hash, never itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TicketRow {
+    /// Hex SHA-256 of the ticket.
+    pub sha256: String,
+    /// Who it stands for, as JSON.
+    pub principal: String,
+    /// When it expires, in Unix milliseconds.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for TicketRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketRow")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything Jarvis persists.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records a new task.
@@ -320,6 +365,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn stop_instance(&self, id: &str, at_ms: i64) -> Result<()>;
     /// Every recorded instance, newest first, at most `limit`.
     fn list_instances(&self, limit: usize) -> Result<Vec<InstanceRecord>>;
+    /// Every API key, oldest first.
+    fn load_api_keys(&self) -> Result<Vec<ApiKeyRow>>;
+    /// Records a new API key.
+    fn insert_api_key(&self, key: &ApiKeyRow) -> Result<()>;
+    /// Deletes the API key `id`; answers whether there was one.
+    fn delete_api_key(&self, id: &str) -> Result<bool>;
+    /// Records a ticket, and forgets those expired before `now_ms`.
+    fn insert_ticket(&self, ticket: &TicketRow, now_ms: i64) -> Result<()>;
+    /// Takes the ticket with this hash: whoever asks first gets it, once; `None` when there is
+    /// none. Whether it has expired is the caller's to check.
+    fn take_ticket(&self, sha256: &str) -> Result<Option<TicketRow>>;
     /// Sends `payload` on `channel` to every listener of every instance (this one's too).
     /// A store with one instance has nobody else to tell and does nothing.
     fn notify(&self, channel: &str, payload: &str) -> Result<()> {

@@ -132,6 +132,22 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX relayed_events_at ON relayed_events (at_ms);",
     ),
+    (
+        8,
+        "CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        sha256 TEXT NOT NULL
+    );
+    CREATE TABLE ws_tickets (
+        sha256 TEXT PRIMARY KEY,
+        principal TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX ws_tickets_expires ON ws_tickets (expires_at);",
+    ),
 ];
 
 /// Now, in Unix milliseconds.

@@ -12,8 +12,9 @@ use jarvis_core::{
 use postgres::{Client, NoTls, Row};
 
 use crate::{
-    CostFilter, CostRow, Error, InstanceRecord, Listener, MetricBucket, Notification,
-    NotificationSink, OrphanedTask, Result, RunnerProcess, Store, TaskFilter, UsageFileCursor,
+    ApiKeyRow, CostFilter, CostRow, Error, InstanceRecord, Listener, MetricBucket, Notification,
+    NotificationSink, OrphanedTask, Result, RunnerProcess, Store, TaskFilter, TicketRow,
+    UsageFileCursor,
 };
 
 /// Now, in Unix milliseconds by the database's clock: heartbeats and the silence that makes an
@@ -1086,6 +1087,76 @@ impl Store for PostgresStore {
             )
             .map_err(query_error)?;
         Ok(())
+    }
+
+    fn load_api_keys(&self) -> Result<Vec<ApiKeyRow>> {
+        let rows = self
+            .client()?
+            .query(
+                "SELECT id, name, scopes, created_at, sha256 FROM api_keys ORDER BY created_at, id",
+                &[],
+            )
+            .map_err(query_error)?;
+        collect(rows, |r| {
+            let e = |e: postgres::Error| e.to_string();
+            let scopes: String = r.try_get(2).map_err(e)?;
+            Ok(ApiKeyRow {
+                id: r.try_get(0).map_err(e)?,
+                name: r.try_get(1).map_err(e)?,
+                scopes: crate::sqlite::split_scopes(&scopes),
+                created_at: r.try_get(3).map_err(e)?,
+                sha256: r.try_get(4).map_err(e)?,
+            })
+        })
+    }
+
+    fn insert_api_key(&self, key: &ApiKeyRow) -> Result<()> {
+        self.client()?
+            .execute(
+                "INSERT INTO api_keys (id, name, scopes, created_at, sha256) VALUES ($1, $2, $3, $4, $5)",
+                &[&key.id, &key.name, &key.scopes.join(","), &key.created_at, &key.sha256],
+            )
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    fn delete_api_key(&self, id: &str) -> Result<bool> {
+        let n = self
+            .client()?
+            .execute("DELETE FROM api_keys WHERE id = $1", &[&id])
+            .map_err(query_error)?;
+        Ok(n > 0)
+    }
+
+    fn insert_ticket(&self, ticket: &TicketRow, now_ms: i64) -> Result<()> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(query_error)?;
+        tx.execute("DELETE FROM ws_tickets WHERE expires_at < $1", &[&now_ms])
+            .map_err(query_error)?;
+        tx.execute(
+            "INSERT INTO ws_tickets (sha256, principal, expires_at) VALUES ($1, $2, $3)",
+            &[&ticket.sha256, &ticket.principal, &ticket.expires_at],
+        )
+        .map_err(query_error)?;
+        tx.commit().map_err(query_error)
+    }
+
+    fn take_ticket(&self, sha256: &str) -> Result<Option<TicketRow>> {
+        let row = self
+            .client()?
+            .query_opt(
+                "DELETE FROM ws_tickets WHERE sha256 = $1 RETURNING sha256, principal, expires_at",
+                &[&sha256],
+            )
+            .map_err(query_error)?;
+        row.map(|r| {
+            Ok(TicketRow {
+                sha256: r.try_get(0).map_err(query_error)?,
+                principal: r.try_get(1).map_err(query_error)?,
+                expires_at: r.try_get(2).map_err(query_error)?,
+            })
+        })
+        .transpose()
     }
 
     fn list_instances(&self, limit: usize) -> Result<Vec<InstanceRecord>> {

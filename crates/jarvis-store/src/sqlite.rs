@@ -8,10 +8,11 @@ use jarvis_core::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
+use crate::TicketRow;
 use crate::migrations::{MIGRATIONS, now_ms};
 use crate::{
-    CostFilter, CostRow, Error, InstanceRecord, MetricBucket, OrphanedTask, Result, RunnerProcess,
-    Store, TaskFilter, UsageFileCursor,
+    ApiKeyRow, CostFilter, CostRow, Error, InstanceRecord, MetricBucket, OrphanedTask, Result,
+    RunnerProcess, Store, TaskFilter, UsageFileCursor,
 };
 
 /// A SQLite database file.
@@ -217,6 +218,14 @@ fn one_with<T>(
 
 /// A running task whose instance is gone: its id, runner pid and start, and that instance's host.
 type Orphan = (String, Option<i64>, Option<i64>, Option<String>);
+
+/// Scopes as stored: names joined by commas.
+pub(crate) fn split_scopes(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
 
 /// A runner as recorded, when both halves are there and in range.
 fn runner_of(pid: Option<i64>, start: Option<i64>) -> Option<RunnerProcess> {
@@ -958,6 +967,76 @@ impl Store for SqliteStore {
             )
             .map_err(query_error)?;
         Ok(())
+    }
+
+    fn load_api_keys(&self) -> Result<Vec<ApiKeyRow>> {
+        let conn = self.read();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, name, scopes, created_at, sha256 FROM api_keys ORDER BY created_at, id",
+            )
+            .map_err(query_error)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let scopes: String = r.get(2)?;
+                Ok(Ok(ApiKeyRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    scopes: split_scopes(&scopes),
+                    created_at: r.get(3)?,
+                    sha256: r.get(4)?,
+                }))
+            })
+            .map_err(query_error)?;
+        collect(rows)
+    }
+
+    fn insert_api_key(&self, key: &ApiKeyRow) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO api_keys (id, name, scopes, created_at, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![key.id, key.name, key.scopes.join(","), key.created_at, key.sha256],
+            )
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    fn delete_api_key(&self, id: &str) -> Result<bool> {
+        let n = self
+            .conn()
+            .execute("DELETE FROM api_keys WHERE id = ?1", [id])
+            .map_err(query_error)?;
+        Ok(n > 0)
+    }
+
+    fn insert_ticket(&self, ticket: &TicketRow, now_ms: i64) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(query_error)?;
+        tx.execute("DELETE FROM ws_tickets WHERE expires_at < ?1", [now_ms])
+            .map_err(query_error)?;
+        tx.execute(
+            "INSERT INTO ws_tickets (sha256, principal, expires_at) VALUES (?1, ?2, ?3)",
+            params![ticket.sha256, ticket.principal, ticket.expires_at],
+        )
+        .map_err(query_error)?;
+        tx.commit().map_err(query_error)
+    }
+
+    fn take_ticket(&self, sha256: &str) -> Result<Option<TicketRow>> {
+        self.conn()
+            .query_row(
+                "DELETE FROM ws_tickets WHERE sha256 = ?1 RETURNING sha256, principal, expires_at",
+                [sha256],
+                |r| {
+                    Ok(TicketRow {
+                        sha256: r.get(0)?,
+                        principal: r.get(1)?,
+                        expires_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(query_error)
     }
 
     fn list_instances(&self, limit: usize) -> Result<Vec<InstanceRecord>> {

@@ -4,17 +4,18 @@ use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap};
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jarvis_core::{Code, ErrorCode, Priority, Task, TaskError, TaskKind, TaskStatus};
-use jarvis_store::{Store, TaskFilter};
+use jarvis_store::{Listener, OrphanedTask, Store, TaskFilter};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{Notify, broadcast, oneshot};
 
+use crate::cluster::{self, Incoming, Instance, InstanceSettings, Outgoing};
 use crate::config::TaskConfig;
 use crate::expand::{RunVars, expand_argv};
 use crate::job::{Job, JobOutcome, Progress};
@@ -104,6 +105,10 @@ pub enum TaskEvent {
     Changed {
         /// The task, output left out.
         task: Box<Task>,
+        /// Whether it came from another instance sharing the store (which ran the task, and
+        /// records what follows from its end, such as its cost).
+        #[serde(skip)]
+        relayed: bool,
     },
     /// A chunk of output.
     Output {
@@ -177,8 +182,18 @@ struct Inner {
     bus: broadcast::Sender<TaskEvent>,
     state: Mutex<QueueState>,
     wake: Notify,
-    seq: AtomicI64,
     spawner: Spawner,
+    /// This instance, as the store knows it.
+    instance: Instance,
+    /// Where events for the other instances go (a shared store only): a thread of its own
+    /// sends them, so a slow database never holds up a run. Taken at shutdown.
+    relay: Mutex<Option<std::sync::mpsc::SyncSender<String>>>,
+    /// Events the relay had no room for.
+    relay_dropped: AtomicU64,
+    /// Hears the other instances (a shared store only); dropped at shutdown.
+    listener: Mutex<Option<Box<dyn Listener>>>,
+    /// Set by [`TaskEngine::shutdown`].
+    stopped: AtomicBool,
     orphans_ended: usize,
     /// Whether the runner program was found: looked up at start, off the executor, and again
     /// (off the executor) by a submit while it is missing, so that installing it needs no
@@ -222,24 +237,54 @@ impl TaskEngine {
         config: TaskConfig,
         jobs: HashMap<TaskKind, Arc<dyn Job>>,
     ) -> Result<TaskEngine> {
+        TaskEngine::start_instance(store, config, jobs, InstanceSettings::default()).await
+    }
+
+    /// [`TaskEngine::start_with_jobs`], as an instance presenting itself with `instance`. On a
+    /// shared store it claims tasks with the other instances, relays events to them and hears
+    /// theirs, heartbeats, and interrupts the running tasks of instances gone silent.
+    pub async fn start_instance(
+        store: Arc<dyn Store>,
+        config: TaskConfig,
+        jobs: HashMap<TaskKind, Arc<dyn Job>>,
+        instance: InstanceSettings,
+    ) -> Result<TaskEngine> {
         let (bus, _) = broadcast::channel(1024);
+        let instance = Instance::new(instance, now_ms())?;
+        let shared = store.shared();
         let recovered_store = Arc::clone(&store);
-        // Runners of tasks that were running when the server stopped are ended before those
-        // tasks are marked interrupted.
         let program = runner_program(&config).to_owned();
         let search_path = config.search_path.clone();
-        let (next_seq, unfinished, orphans_ended, runner_found) = blocking(move || {
-            let orphans_ended = process::end_orphans(&recovered_store.running_task_runners()?);
-            Ok((
-                recovered_store.next_seq()?,
-                recovered_store.unfinished_tasks()?,
-                orphans_ended,
-                find_program(&program, &search_path),
-            ))
+        let me = instance.clone();
+        let (orphans, queued, runner_found) = blocking(move || {
+            recovered_store.register_instance(&me.record)?;
+            // Alone on its store, an instance ends whatever its predecessors left running;
+            // sharing one, only what instances gone silent left.
+            let dead_after = shared.then(|| duration_ms(me.settings.dead_after));
+            let orphans = recovered_store.interrupt_orphaned_tasks(
+                me.id(),
+                dead_after,
+                &interrupted_error(),
+                now_ms(),
+            )?;
+            let queued: Vec<Task> = recovered_store
+                .unfinished_tasks()?
+                .into_iter()
+                .filter(|t| t.status == TaskStatus::Queued)
+                .collect();
+            Ok((orphans, queued, find_program(&program, &search_path)))
         })
         .await?;
+        // Runners of tasks that were running when their server stopped are ended (on this
+        // host) before anything new starts.
+        let orphans_ended = end_runners(&instance, shared, &orphans).await?;
         let spawner = Spawner::start(tokio::runtime::Handle::current())
             .map_err(|e| EngineError::Internal(format!("cannot start the runner spawner: {e}")))?;
+        let relay = if shared {
+            Some(start_relay(Arc::clone(&store))?)
+        } else {
+            None
+        };
         let engine = TaskEngine {
             inner: Arc::new(Inner {
                 store,
@@ -247,38 +292,68 @@ impl TaskEngine {
                 bus,
                 state: Mutex::new(QueueState::default()),
                 wake: Notify::new(),
-                seq: AtomicI64::new(next_seq),
                 spawner,
+                instance,
+                relay: Mutex::new(relay),
+                relay_dropped: AtomicU64::new(0),
+                listener: Mutex::new(None),
+                stopped: AtomicBool::new(false),
                 orphans_ended,
                 runner_found: AtomicBool::new(runner_found),
                 jobs,
             }),
         };
-        for mut task in unfinished {
-            if task.status == TaskStatus::Running {
-                task.status = TaskStatus::Interrupted;
-                task.finished_at = Some(now_ms());
-                task.error = Some(TaskError {
-                    code: Code::TaskInterrupted,
-                    message: "the server stopped while the task ran".into(),
-                });
-                engine.save(&task).await?;
-                tracing::warn!(task = %task.id, target = %task.target, "task was running when the server stopped; marked interrupted");
-            } else {
-                tracing::info!(task = %task.id, target = %task.target, "queued task resumed after restart");
-                let pool = engine.pool(task.kind);
-                engine.lock().queued.push(Queued {
-                    priority: task.priority,
-                    seq: task.seq,
-                    id: task.id.clone(),
-                    pool,
-                });
-            }
+        for orphan in &orphans {
+            tracing::warn!(task = %orphan.task.id, target = %orphan.task.target, host = orphan.host.as_deref().unwrap_or("unknown"), "task was running when its server stopped; marked interrupted");
+            engine.publish(&orphan.task);
         }
+        for task in queued {
+            tracing::info!(task = %task.id, target = %task.target, "queued task resumed after restart");
+            engine.enqueue(&task);
+        }
+        if shared {
+            engine.listen().await?;
+            let heart = engine.clone();
+            tokio::spawn(async move { heart.heartbeats().await });
+        }
+        tracing::info!(instance = %engine.inner.instance.id(), name = %engine.inner.instance.record.name, shared, "task engine started");
         let dispatcher = engine.clone();
         tokio::spawn(async move { dispatcher.dispatch().await });
         engine.inner.wake.notify_one();
         Ok(engine)
+    }
+
+    /// The store tasks are kept in.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// This instance's id (`ins_…`, new at every start).
+    pub fn instance_id(&self) -> &str {
+        self.inner.instance.id()
+    }
+
+    /// Stops hearing and telling the other instances and records this instance as stopped, so
+    /// that the others interrupt at once what it leaves running. Runs already started go on
+    /// until the process ends.
+    pub async fn shutdown(&self) {
+        if self.inner.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let listener = lock(&self.inner.listener).take();
+        let relay = lock(&self.inner.relay).take();
+        let store = Arc::clone(&self.inner.store);
+        let id = self.inner.instance.id().to_owned();
+        let stopped = blocking(move || {
+            // Joins the listening thread (it wakes four times a second).
+            drop(listener);
+            drop(relay);
+            Ok(store.stop_instance(&id, now_ms())?)
+        })
+        .await;
+        if let Err(e) = stopped {
+            tracing::warn!(error = %e, "cannot record this instance as stopped; the others will notice its silence");
+        }
     }
 
     /// Events: every stored state change and every output chunk.
@@ -344,7 +419,7 @@ impl TaskEngine {
             input,
             priority: spec.priority,
             status: TaskStatus::Queued,
-            seq: self.inner.seq.fetch_add(1, Ordering::SeqCst),
+            seq: 0,
             created_at: now_ms(),
             started_at: None,
             finished_at: None,
@@ -359,21 +434,20 @@ impl TaskEngine {
             result: None,
         };
         let store = Arc::clone(&self.inner.store);
-        let stored = task.clone();
-        blocking(move || Ok(store.insert_task(&stored)?)).await?;
+        let task = blocking(move || {
+            let mut task = task;
+            task.seq = store.next_seq()?;
+            store.insert_task(&task)?;
+            Ok(task)
+        })
+        .await?;
         self.publish(&task);
-        let pool = self.pool(task.kind);
-        self.lock().queued.push(Queued {
-            priority: task.priority,
-            seq: task.seq,
-            id: task.id.clone(),
-            pool,
-        });
-        self.inner.wake.notify_one();
+        self.enqueue(&task);
         Ok(task)
     }
 
-    /// Cancels a queued or running task. A running task's process group gets TERM, then KILL.
+    /// Cancels a queued or running task. A running task's process group gets TERM, then KILL
+    /// (asked of the instance that runs it, when that is another).
     pub async fn cancel(&self, id: &str) -> Result<Task> {
         let task = self.get(id).await?;
         if task.status.is_final() {
@@ -382,27 +456,51 @@ impl TaskEngine {
                 status: task.status,
             });
         }
-        let was_queued = {
-            let mut state = self.lock();
-            let before = state.queued.len();
-            state.queued.retain(|q| q.id != id);
-            let removed = state.queued.len() != before;
-            if !removed
-                && let Some((_, slot)) = state.running.get_mut(id)
-                && let Some(signal) = slot.take()
-            {
-                let _ = signal.send(());
+        if task.status == TaskStatus::Queued {
+            let store = Arc::clone(&self.inner.store);
+            let key = id.to_owned();
+            let canceled = blocking(move || Ok(store.cancel_queued_task(&key, now_ms())?)).await?;
+            if let Some(canceled) = canceled {
+                self.lock().queued.retain(|q| q.id != id);
+                self.publish(&canceled);
+                return Ok(canceled);
             }
-            removed
-        };
-        if was_queued {
-            let mut task = task;
-            task.status = TaskStatus::Canceled;
-            task.finished_at = Some(now_ms());
-            self.save(&task).await?;
+            // Claimed (or ended) meanwhile: cancel it where it runs.
+            let task = self.get(id).await?;
+            if task.status.is_final() {
+                return Err(EngineError::NotCancelable {
+                    id: id.to_owned(),
+                    status: task.status,
+                });
+            }
+            self.cancel_running(id);
             return Ok(task);
         }
+        self.cancel_running(id);
         Ok(task)
+    }
+
+    /// Signals a running task's run here, or asks the other instances to.
+    fn cancel_running(&self, id: &str) {
+        let here = {
+            let mut state = self.lock();
+            match state.running.get_mut(id) {
+                Some((_, slot)) => {
+                    if let Some(signal) = slot.take() {
+                        let _ = signal.send(());
+                    }
+                    true
+                }
+                None => false,
+            }
+        };
+        if !here {
+            self.relay(&Outgoing {
+                origin: self.inner.instance.id(),
+                event: None,
+                cancel: Some(id),
+            });
+        }
     }
 
     /// A task by id, with its output.
@@ -421,20 +519,155 @@ impl TaskEngine {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.state)
     }
 
     fn publish(&self, task: &Task) {
         let mut view = task.clone();
         view.stdout.clear();
         view.stderr.clear();
-        // No subscriber is fine: the store has the state.
-        let _ = self.inner.bus.send(TaskEvent::Changed {
+        self.inner.emit(TaskEvent::Changed {
             task: Box::new(view),
+            relayed: false,
         });
+    }
+
+    /// Sends to the other instances (a shared store only).
+    fn relay(&self, message: &Outgoing<'_>) {
+        self.inner.relay(message);
+    }
+
+    /// Puts a queued task in this instance's queue (once) and wakes the dispatcher.
+    fn enqueue(&self, task: &Task) {
+        let pool = self.pool(task.kind);
+        {
+            let mut state = self.lock();
+            if state.running.contains_key(&task.id) || state.queued.iter().any(|q| q.id == task.id)
+            {
+                return;
+            }
+            state.queued.push(Queued {
+                priority: task.priority,
+                seq: task.seq,
+                id: task.id.clone(),
+                pool,
+            });
+        }
+        self.inner.wake.notify_one();
+    }
+
+    /// Starts hearing the other instances: their events go on this bus, their queued tasks
+    /// into this queue (claimed by whichever instance is first), their cancel requests to this
+    /// instance's runs.
+    async fn listen(&self) -> Result<()> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let store = Arc::clone(&self.inner.store);
+        let listener = blocking(move || {
+            Ok(store.listen(
+                &[cluster::CHANNEL],
+                Box::new(move |n| {
+                    let _ = tx.send(n.payload);
+                }),
+            )?)
+        })
+        .await?;
+        *lock(&self.inner.listener) = listener;
+        let engine = self.clone();
+        tokio::spawn(async move {
+            while let Some(payload) = rx.recv().await {
+                engine.heard(&payload);
+            }
+        });
+        Ok(())
+    }
+
+    fn heard(&self, payload: &str) {
+        let incoming: Incoming = match serde_json::from_str(payload) {
+            Ok(incoming) => incoming,
+            Err(e) => {
+                tracing::warn!(error = %e, bytes = payload.len(), "an event from another instance could not be read; ignored");
+                return;
+            }
+        };
+        if incoming.origin == self.inner.instance.id() {
+            return;
+        }
+        if let Some(id) = incoming.cancel {
+            let mut state = self.lock();
+            if let Some((_, slot)) = state.running.get_mut(&id)
+                && let Some(signal) = slot.take()
+            {
+                tracing::info!(task = %id, from = %incoming.origin, "canceling a task at another instance's request");
+                let _ = signal.send(());
+            }
+        }
+        if let Some(event) = incoming.event {
+            let event = event.into_event();
+            if let TaskEvent::Changed { task, .. } = &event {
+                if task.status == TaskStatus::Queued {
+                    self.enqueue(task);
+                } else {
+                    self.lock().queued.retain(|q| q.id != task.id);
+                }
+            }
+            // Local subscribers only: it came from the relay and does not go back.
+            let _ = self.inner.bus.send(event);
+        }
+    }
+
+    /// Every `heartbeat`: tells the others this instance is alive, interrupts the running
+    /// tasks of instances silent for longer than `dead_after`, and picks up queued tasks whose
+    /// announcement it missed. Ends with [`TaskEngine::shutdown`].
+    async fn heartbeats(self) {
+        let settings = self.inner.instance.settings.clone();
+        let mut tick = tokio::time::interval(settings.heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if self.inner.stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            let store = Arc::clone(&self.inner.store);
+            let id = self.inner.instance.id().to_owned();
+            let dead_after = duration_ms(settings.dead_after);
+            let beat = blocking(move || {
+                let alive = store.heartbeat(&id)?;
+                let orphans = store.interrupt_orphaned_tasks(
+                    &id,
+                    Some(dead_after),
+                    &interrupted_error(),
+                    now_ms(),
+                )?;
+                let queued: Vec<Task> = store
+                    .unfinished_tasks()?
+                    .into_iter()
+                    .filter(|t| t.status == TaskStatus::Queued)
+                    .collect();
+                Ok((alive, orphans, queued))
+            })
+            .await;
+            let (alive, orphans, queued) = match beat {
+                Ok(beat) => beat,
+                Err(e) => {
+                    tracing::warn!(error = %e, "heartbeat failed; the other instances may take this one for dead");
+                    continue;
+                }
+            };
+            if !alive {
+                tracing::error!(instance = %self.inner.instance.id(), "this instance was taken for dead (silent for longer than dead_after); another interrupted the tasks it ran");
+            }
+            if let Err(e) = end_runners(&self.inner.instance, true, &orphans).await {
+                tracing::warn!(error = %e, "cannot end the runners of a gone instance");
+            }
+            for orphan in &orphans {
+                tracing::warn!(task = %orphan.task.id, target = %orphan.task.target, host = orphan.host.as_deref().unwrap_or("unknown"), "the instance running this task is gone; marked interrupted");
+                self.publish(&orphan.task);
+            }
+            for task in &queued {
+                self.enqueue(task);
+            }
+        }
     }
 
     /// The pool tasks of `kind` run in.
@@ -458,12 +691,17 @@ impl TaskEngine {
         }
     }
 
-    /// Stores, then announces.
-    async fn save(&self, task: &Task) -> Result<()> {
+    /// Stores how a run ended, then announces it: unless the task was interrupted meanwhile
+    /// (this instance was taken for dead), which stays as stored.
+    async fn finish(&self, task: &Task) -> Result<()> {
         let store = Arc::clone(&self.inner.store);
         let stored = task.clone();
-        blocking(move || Ok(store.update_task(&stored)?)).await?;
-        self.publish(task);
+        let me = self.inner.instance.id().to_owned();
+        if blocking(move || Ok(store.finish_task(&stored, &me)?)).await? {
+            self.publish(task);
+        } else {
+            tracing::warn!(task = %task.id, status = task.status.as_str(), "the run ended after another instance had marked the task interrupted; its end was not recorded");
+        }
         Ok(())
     }
 
@@ -506,13 +744,14 @@ impl TaskEngine {
     }
 
     async fn run(&self, id: &str, cancel: oneshot::Receiver<()>) -> Result<()> {
-        let mut task = self.get(id).await?;
-        if task.status != TaskStatus::Queued {
+        let store = Arc::clone(&self.inner.store);
+        let (key, me) = (id.to_owned(), self.inner.instance.id().to_owned());
+        let Some(mut task) = blocking(move || Ok(store.claim_task(&key, &me, now_ms())?)).await?
+        else {
+            // Canceled, or claimed by another instance.
             return Ok(());
-        }
-        task.status = TaskStatus::Running;
-        task.started_at = Some(now_ms());
-        self.save(&task).await?;
+        };
+        self.publish(&task);
         if task.kind == TaskKind::Analysis || self.inner.jobs.contains_key(&task.kind) {
             return self.run_job(task, cancel).await;
         }
@@ -559,17 +798,16 @@ impl TaskEngine {
             }
             End::Canceled => task.status = TaskStatus::Canceled,
         }
-        self.save(&task).await
+        self.finish(&task).await
     }
 
     /// Runs a task of a kind a [`Job`] handles, and stores how it ended.
     async fn run_job(&self, mut task: Task, cancel: oneshot::Receiver<()>) -> Result<()> {
         let outcome = match self.inner.jobs.get(&task.kind) {
             Some(job) => {
-                let (id, bus) = (task.id.clone(), self.inner.bus.clone());
+                let (id, inner) = (task.id.clone(), Arc::clone(&self.inner));
                 let progress = Progress::new(move |stage, percent| {
-                    // No subscriber is fine: progress is for whoever watches.
-                    let _ = bus.send(TaskEvent::Progress {
+                    inner.emit(TaskEvent::Progress {
                         id: id.clone(),
                         stage: stage.to_owned(),
                         percent,
@@ -601,7 +839,7 @@ impl TaskEngine {
                 });
             }
         }
-        self.save(&task).await
+        self.finish(&task).await
     }
 
     async fn execute(&self, id: &str, argv: &[String], cancel: oneshot::Receiver<()>) -> Outcome {
@@ -711,7 +949,7 @@ impl TaskEngine {
         mut reader: impl tokio::io::AsyncRead + Unpin + Send + 'static,
         limit: usize,
     ) -> tokio::task::JoinHandle<(&'static str, Bounded)> {
-        let bus = self.inner.bus.clone();
+        let inner = Arc::clone(&self.inner);
         let id = id.to_owned();
         tokio::spawn(async move {
             let mut buffer = Bounded::new(limit);
@@ -721,7 +959,7 @@ impl TaskEngine {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         buffer.push(&chunk[..n]);
-                        let _ = bus.send(TaskEvent::Output {
+                        inner.emit(TaskEvent::Output {
                             id: id.clone(),
                             stream,
                             chunk: String::from_utf8_lossy(&chunk[..n]).into_owned(),
@@ -732,6 +970,96 @@ impl TaskEngine {
             (stream, buffer)
         })
     }
+}
+
+impl Inner {
+    /// Announces an event here, and to the other instances when the store is shared. No
+    /// subscriber is fine: the store has the state.
+    fn emit(&self, event: TaskEvent) {
+        self.relay(&Outgoing {
+            origin: self.instance.id(),
+            event: Some(&event),
+            cancel: None,
+        });
+        let _ = self.bus.send(event);
+    }
+
+    fn relay(&self, message: &Outgoing<'_>) {
+        let relay = lock(&self.relay);
+        let Some(relay) = relay.as_ref() else { return };
+        let payload = match serde_json::to_string(message) {
+            Ok(payload) => payload,
+            Err(e) => {
+                tracing::warn!(error = %e, "an event could not be written for the other instances");
+                return;
+            }
+        };
+        if relay.try_send(payload).is_err() {
+            let dropped = self.relay_dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    dropped,
+                    "the relay to the other instances is behind; events were not sent to them"
+                );
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// How a task whose server stopped under it ends.
+fn interrupted_error() -> TaskError {
+    TaskError {
+        code: Code::TaskInterrupted,
+        message: "the server running the task stopped while it ran".into(),
+    }
+}
+
+/// Ends the runners of interrupted tasks that ran on this host (on a store of its own, every
+/// one: a single instance's predecessors ran here). Answers how many had something to end.
+async fn end_runners(instance: &Instance, shared: bool, orphans: &[OrphanedTask]) -> Result<usize> {
+    let runners: Vec<_> = orphans
+        .iter()
+        .filter(|o| !shared || o.host.as_deref() == Some(instance.record.host.as_str()))
+        .filter_map(|o| Some((o.task.id.clone(), o.runner?)))
+        .collect();
+    if runners.is_empty() {
+        return Ok(0);
+    }
+    blocking(move || Ok(process::end_orphans(&runners))).await
+}
+
+/// The thread that sends events to the other instances, in order, through the store.
+fn start_relay(store: Arc<dyn Store>) -> Result<std::sync::mpsc::SyncSender<String>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<String>(8192);
+    std::thread::Builder::new()
+        .name("jarvis-task-relay".into())
+        .spawn(move || {
+            let mut failing = false;
+            while let Ok(payload) = rx.recv() {
+                match store.notify(cluster::CHANNEL, &payload) {
+                    Ok(()) if failing => {
+                        failing = false;
+                        tracing::info!("events reach the other instances again");
+                    }
+                    Ok(()) => {}
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "cannot send events to the other instances");
+                    }
+                    Err(_) => {}
+                }
+            }
+        })
+        .map_err(|e| EngineError::Internal(format!("cannot start the relay thread: {e}")))?;
+    Ok(tx)
 }
 
 #[derive(Debug)]

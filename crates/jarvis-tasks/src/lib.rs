@@ -9,6 +9,10 @@
 //! - Output is captured up to a bound (head and tail kept) and streamed as events.
 //! - On start-up, tasks the store shows as running are marked `interrupted` and queued ones are
 //!   queued again: nothing is lost across a crash.
+//! - Several instances can share one store (PostgreSQL; `cluster`): each queues every queued
+//!   task, the first to claim one in the store runs it, events are relayed to every instance,
+//!   a cancel reaches the instance that runs the task, and the running tasks of an instance
+//!   silent for longer than `dead_after` are interrupted by the others.
 //! - Kinds registered with a [`Job`] (content analysis) run inside the server instead of
 //!   through the runner, with the same queue, priorities, cancel, storage and events, plus
 //!   `progress` events; their result is stored with the task.
@@ -19,6 +23,7 @@
 //! Architecture invariants: store calls run on the blocking pool; process waits and output reads
 //! are async; nothing blocks the executor.
 
+mod cluster;
 mod config;
 mod engine;
 mod expand;
@@ -27,6 +32,7 @@ mod output;
 mod process;
 mod spec;
 
+pub use cluster::InstanceSettings;
 pub use config::{TaskConfig, search_path};
 pub use engine::{EngineError, TaskEngine, TaskEvent, TaskSpec};
 pub use expand::{RunVars, command_prompt, expand_argv, split_arguments};

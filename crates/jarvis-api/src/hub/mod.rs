@@ -552,7 +552,7 @@ pub(crate) fn connect_buses(
     catalog: &jarvis_discovery::LiveCatalog,
 ) {
     hub.forward("tasks", tasks.subscribe(), |hub, event| match event {
-        jarvis_tasks::TaskEvent::Changed { task } => {
+        jarvis_tasks::TaskEvent::Changed { task, .. } => {
             let one = Topic::Task(task.id.as_str().into());
             hub.emit(&Topic::Tasks, "task", &task);
             hub.emit(&one, "task", &task);

@@ -192,7 +192,12 @@ async fn revoke(
 }
 
 async fn ticket(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let ticket = state.tickets.issue(caller.0)?;
+    let ticket = if state.tickets.is_shared() {
+        let shared = state.clone();
+        blocking(move || shared.tickets.issue(caller.0)).await?
+    } else {
+        state.tickets.issue(caller.0)?
+    };
     let data = json!({
         "ticket": ticket,
         "expires_in_secs": state.tickets.ttl().as_secs(),

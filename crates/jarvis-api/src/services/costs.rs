@@ -106,7 +106,11 @@ pub(crate) fn follow_task_costs(tasks: jarvis_tasks::TaskEngine, costs: CostServ
         }
         loop {
             match events.recv().await {
-                Ok(jarvis_tasks::TaskEvent::Changed { task }) if task.status.is_final() => {
+                // A task another instance ran is recorded there.
+                Ok(jarvis_tasks::TaskEvent::Changed {
+                    task,
+                    relayed: false,
+                }) if task.status.is_final() => {
                     // The event leaves the output out; the stored task has it.
                     match tasks.get(&task.id).await {
                         Ok(full) => record(&costs, &full).await,

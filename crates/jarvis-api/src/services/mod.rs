@@ -4,4 +4,5 @@
 
 pub mod analysis;
 pub(crate) mod costs;
+pub mod shared;
 pub(crate) mod tasks;

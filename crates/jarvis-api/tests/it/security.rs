@@ -178,7 +178,7 @@ async fn keys_are_managed_over_the_api_and_revocation_is_immediate() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // Revoked by another process (the CLI): the server follows within about a second.
-    let other = KeyStore::open(app.keys.path()).unwrap();
+    let other = KeyStore::open(app.keys.path().unwrap()).unwrap();
     let reader = app.keys.verify(&keys.read).unwrap().key_id;
     assert!(other.revoke(&reader).unwrap());
     jarvis_testkit::eventually("the revocation", Duration::from_secs(5), || async {

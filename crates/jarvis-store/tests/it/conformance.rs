@@ -7,8 +7,8 @@ use jarvis_core::{
     Code, ExecutionStatus, Priority, Task, TaskError, TaskKind, TaskStatus, WorkflowExecution,
 };
 use jarvis_store::{
-    CostFilter, CostRow, Error, InstanceRecord, MetricBucket, RunnerProcess, Store, TaskFilter,
-    UsageFileCursor,
+    ApiKeyRow, CostFilter, CostRow, Error, InstanceRecord, MetricBucket, RunnerProcess, Store,
+    TaskFilter, TicketRow, UsageFileCursor,
 };
 
 /// A database for one case.
@@ -41,6 +41,7 @@ pub const CASES: &[(&str, Case)] = cases![
     only_the_claimer_finishes_a_task,
     sequence_numbers_are_reserved,
     tasks_of_gone_instances_are_interrupted_once,
+    api_keys_and_tickets,
 ];
 
 fn task(id: &str, seq: i64, status: TaskStatus) -> Task {
@@ -683,4 +684,51 @@ pub fn tasks_of_gone_instances_are_interrupted_once(db: &dyn Backend) {
         listed.iter().all(|i| i.heartbeat_at > 1_700_000_000_000),
         "{listed:?}"
     );
+}
+
+pub fn api_keys_and_tickets(db: &dyn Backend) {
+    let store = db.open();
+    assert!(store.load_api_keys().unwrap().is_empty());
+    let key = |id: &str, at| ApiKeyRow {
+        id: id.into(),
+        name: format!("key {id}"),
+        scopes: vec!["read".into(), "execute".into()],
+        created_at: at,
+        sha256: "ab".repeat(32),
+    };
+    store.insert_api_key(&key("k2", 20)).unwrap();
+    store.insert_api_key(&key("k1", 10)).unwrap();
+    assert!(
+        store.insert_api_key(&key("k1", 30)).is_err(),
+        "an id is stored once"
+    );
+    assert_eq!(
+        store.load_api_keys().unwrap(),
+        [key("k1", 10), key("k2", 20)]
+    );
+    assert!(store.delete_api_key("k1").unwrap());
+    assert!(!store.delete_api_key("k1").unwrap());
+    assert_eq!(db.open().load_api_keys().unwrap(), [key("k2", 20)]);
+
+    let ticket = |hash: &str, expires_at| TicketRow {
+        sha256: hash.into(),
+        principal: "{\"key_id\":\"k2\"}".into(),
+        expires_at,
+    };
+    store.insert_ticket(&ticket("old", 5), 0).unwrap();
+    store.insert_ticket(&ticket("t1", 100), 50).unwrap();
+    // Inserting at 50 forgot the one expired at 5.
+    assert!(store.take_ticket("old").unwrap().is_none());
+    // Eight takers at once: one gets it.
+    let takers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || store.take_ticket("t1").unwrap())
+        })
+        .collect();
+    let taken: Vec<TicketRow> = takers
+        .into_iter()
+        .filter_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(taken, [ticket("t1", 100)]);
 }

@@ -356,7 +356,7 @@ async fn output_is_bounded_and_usage_recorded_and_failures_carry_codes() {
     let mut chunks = 0;
     while let Ok(event) = events.try_recv() {
         match event {
-            TaskEvent::Changed { task } if task.id == flood.id => statuses.push(task.status),
+            TaskEvent::Changed { task, .. } if task.id == flood.id => statuses.push(task.status),
             TaskEvent::Output { id, .. } if id == flood.id => chunks += 1,
             _ => {}
         }
