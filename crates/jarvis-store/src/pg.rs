@@ -215,7 +215,11 @@ impl ListenLoop {
                         return;
                     }
                     tracing::warn!(database = %self.shown, error = %e, retry_in_ms = backoff.as_millis(), "the event listener cannot reconnect");
-                    std::thread::sleep(backoff);
+                    // Asleep in short steps, so that a stop is not held up by the backoff.
+                    let until = std::time::Instant::now() + backoff;
+                    while !self.stop.load(Ordering::Relaxed) && std::time::Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                     continue;
                 }

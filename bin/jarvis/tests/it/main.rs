@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod instances;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
