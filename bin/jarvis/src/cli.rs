@@ -1,4 +1,5 @@
-//! The commands: `serve`, `scan`, `search`, `keys`, `knowledge`, `costs`, `analyze`, `config`.
+//! The commands: `serve`, `scan`, `search`, `keys`, `knowledge`, `costs`, `analyze`, `config`,
+//! `doctor`, `health`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -122,6 +123,24 @@ enum Command {
         /// Print JSON instead of TOML.
         #[arg(long)]
         json: bool,
+    },
+    /// Check that this configuration can work here: data folder, catalog folders, store, API
+    /// keys, listening address, runner, ffmpeg, n8n and MCP commands; prints what to fix. Exit
+    /// status 1 when a check failed (warnings do not fail).
+    Doctor {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Print only what is not ok.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Ask a running server whether it is alive (`GET /health` on server.host and server.port);
+    /// exit status 0 when it answers 200. For container and supervisor health checks.
+    Health {
+        /// Ask this http:// address instead (e.g. http://127.0.0.1:8080/health).
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -262,6 +281,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Keys { action } => return keys_command(&action, &keys_path, &settings.store),
+        Command::Doctor { json, quiet } => {
+            let inputs = crate::doctor::Inputs {
+                file: file.as_deref(),
+                settings: &settings,
+                environment: &environment,
+                data_dir: &data_dir,
+                keys_path: &keys_path,
+            };
+            let (text, code) = crate::doctor::run(&inputs, json, quiet)?;
+            if !text.is_empty() {
+                print(&text);
+            }
+            return Ok(code);
+        }
+        Command::Health { url } => {
+            let (text, code) = crate::doctor::health(&settings, url.as_deref())?;
+            print(&text);
+            return Ok(code);
+        }
         Command::Costs { report } => out = crate::costs::run(&report, &settings.costs)?,
         Command::Mcp { action } => {
             let catalog = load_catalog(roots()?, &data_dir);

@@ -4,6 +4,7 @@
 mod analyze;
 mod cli;
 mod costs;
+mod doctor;
 mod knowledge;
 mod mcp;
 mod settings;

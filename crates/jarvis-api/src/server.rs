@@ -162,8 +162,8 @@ pub struct Server {
     watcher: CatalogWatcher,
     loops: Vec<LoopHandle>,
     cost_reader: Option<std::thread::JoinHandle<()>>,
-    /// Hears key changes made on other instances (a shared store only).
-    key_changes: Option<Box<dyn jarvis_store::Listener>>,
+    /// Hear key changes and workflow executions of other instances (a shared store only).
+    listeners: Vec<Box<dyn jarvis_store::Listener>>,
 }
 
 async fn blocking<T: Send + 'static, E: Into<ServerError> + Send + 'static>(
@@ -263,10 +263,21 @@ impl Server {
         let watched = catalog.clone();
         let watcher = blocking(move || CatalogWatcher::start(watched, watch)).await?;
         // Samples the machine on its own thread; stopped (history flushed) when serving ends.
+        let instance = jarvis_tasks::InstanceSettings {
+            name: store_config.instance_name.clone(),
+            heartbeat: Duration::from_secs(store_config.heartbeat_secs.max(1)),
+            dead_after: Duration::from_secs(store_config.dead_after_secs.max(1)),
+        };
         let monitor = if telemetry.enabled {
             let store = Arc::clone(&store);
+            // On a shared store each instance keeps its own history, under its name.
+            let label = if store.shared() {
+                instance.label()
+            } else {
+                String::new()
+            };
             Some(Arc::new(
-                blocking(move || Monitor::start(&telemetry, Some(store))).await?,
+                blocking(move || Monitor::start_as(&telemetry, Some(store), label)).await?,
             ))
         } else {
             tracing::info!(
@@ -303,6 +314,9 @@ impl Server {
             follow.max_poll,
             follow.give_up_after,
         );
+        let mut listeners: Vec<Box<dyn jarvis_store::Listener>> = key_changes.into_iter().collect();
+        let relay = executions.clone();
+        listeners.extend(blocking(move || relay.relay()).await?);
         let costs = match costs {
             // Loaded by its own thread once started: a large ledger never delays the server.
             Some(config) => Some(jarvis_costs::CostService::new(Arc::clone(&store), config)),
@@ -327,11 +341,6 @@ impl Server {
                 Some(analysis)
             }
             None => None,
-        };
-        let instance = jarvis_tasks::InstanceSettings {
-            name: store_config.instance_name.clone(),
-            heartbeat: Duration::from_secs(store_config.heartbeat_secs.max(1)),
-            dead_after: Duration::from_secs(store_config.dead_after_secs.max(1)),
         };
         let tasks = TaskEngine::start_instance(store, tasks, jobs, instance).await?;
         if let Err(e) = tasks.runner_available() {
@@ -366,7 +375,7 @@ impl Server {
             watcher,
             loops,
             cost_reader,
-            key_changes,
+            listeners,
         })
     }
 
@@ -412,14 +421,14 @@ impl Server {
             watcher,
             loops,
             cost_reader,
-            key_changes,
+            listeners,
         } = self;
         let result = app.run_until_stopped().await;
         // Recorded as stopped, so other instances interrupt at once what it leaves running.
         tasks.shutdown().await;
-        if let Some(listener) = key_changes {
-            // Joins the listening thread (it wakes four times a second).
-            let _ = tokio::task::spawn_blocking(move || drop(listener)).await;
+        if !listeners.is_empty() {
+            // Joins the listening threads (each wakes four times a second).
+            let _ = tokio::task::spawn_blocking(move || drop(listeners)).await;
         }
         if let (Some(costs), Some(reader)) = (costs, cost_reader) {
             costs.stop();

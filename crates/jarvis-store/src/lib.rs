@@ -103,6 +103,9 @@ pub struct TaskFilter {
 /// One bucket of a metric's history, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricBucket {
+    /// The instance that sampled it (`store.instance_name`, else its host name) when several
+    /// share the store; empty on a store of one instance's own.
+    pub instance: String,
     /// The metric's name.
     pub metric: String,
     /// The width of the bucket (its tier), in seconds.

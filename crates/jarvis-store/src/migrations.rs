@@ -148,6 +148,25 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX ws_tickets_expires ON ws_tickets (expires_at);",
     ),
+    (
+        9,
+        "CREATE TABLE metric_buckets_by_instance (
+        instance TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        step_secs BIGINT NOT NULL,
+        start BIGINT NOT NULL,
+        min_value DOUBLE PRECISION NOT NULL,
+        max_value DOUBLE PRECISION NOT NULL,
+        sum_value DOUBLE PRECISION NOT NULL,
+        sample_count BIGINT NOT NULL,
+        PRIMARY KEY (instance, metric, step_secs, start)
+    );
+    INSERT INTO metric_buckets_by_instance
+        SELECT '', metric, step_secs, start, min_value, max_value, sum_value, sample_count
+        FROM metric_buckets;
+    DROP TABLE metric_buckets;
+    ALTER TABLE metric_buckets_by_instance RENAME TO metric_buckets;",
+    ),
 ];
 
 /// Now, in Unix milliseconds.

@@ -81,6 +81,35 @@ impl Drop for Pooled<'_> {
     }
 }
 
+impl Drop for PostgresStore {
+    /// Closes the idle connections on a thread of their own: closing one blocks on the small
+    /// runtime that drives it, which tokio forbids on a thread already running a runtime — and
+    /// the last handle to the store may well be dropped on one.
+    fn drop(&mut self) {
+        let idle = std::mem::take(
+            &mut self
+                .idle
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .0,
+        );
+        if idle.is_empty() {
+            return;
+        }
+        let closing = std::thread::Builder::new()
+            .name("jarvis-pg-close".into())
+            .spawn(move || drop(idle));
+        match closing {
+            Ok(thread) => {
+                let _ = thread.join();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start a thread to close the database connections");
+            }
+        }
+    }
+}
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/db`), applies migrations, and
     /// keeps up to `max` connections.
@@ -595,12 +624,21 @@ impl Store for PostgresStore {
         let mut tx = client.transaction().map_err(query_error)?;
         for b in buckets {
             tx.execute(
-                "INSERT INTO metric_buckets (metric, step_secs, start, min_value, max_value, sum_value, sample_count)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (metric, step_secs, start) DO UPDATE SET
+                "INSERT INTO metric_buckets (instance, metric, step_secs, start, min_value, max_value, sum_value, sample_count)
+                 VALUES ($8, $1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (instance, metric, step_secs, start) DO UPDATE SET
                  min_value = excluded.min_value, max_value = excluded.max_value,
                  sum_value = excluded.sum_value, sample_count = excluded.sample_count",
-                &[&b.metric, &b.step_secs, &b.start, &b.min, &b.max, &b.sum, &b.count],
+                &[
+                    &b.metric,
+                    &b.step_secs,
+                    &b.start,
+                    &b.min,
+                    &b.max,
+                    &b.sum,
+                    &b.count,
+                    &b.instance,
+                ],
             )
             .map_err(query_error)?;
         }
@@ -611,8 +649,8 @@ impl Store for PostgresStore {
         let rows = self
             .client()?
             .query(
-                "SELECT metric, step_secs, start, min_value, max_value, sum_value, sample_count
-                 FROM metric_buckets ORDER BY start, metric, step_secs",
+                "SELECT metric, step_secs, start, min_value, max_value, sum_value, sample_count, instance
+                 FROM metric_buckets ORDER BY start, instance, metric, step_secs",
                 &[],
             )
             .map_err(query_error)?;
@@ -626,6 +664,7 @@ impl Store for PostgresStore {
                     max: row.try_get(4).map_err(query_error)?,
                     sum: row.try_get(5).map_err(query_error)?,
                     count: row.try_get(6).map_err(query_error)?,
+                    instance: row.try_get(7).map_err(query_error)?,
                 })
             })
             .collect()

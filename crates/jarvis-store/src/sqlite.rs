@@ -497,9 +497,9 @@ impl Store for SqliteStore {
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO metric_buckets (metric, step_secs, start, min_value, max_value, sum_value, sample_count)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (metric, step_secs, start) DO UPDATE SET
+                    "INSERT INTO metric_buckets (instance, metric, step_secs, start, min_value, max_value, sum_value, sample_count)
+                     VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (instance, metric, step_secs, start) DO UPDATE SET
                      min_value = excluded.min_value, max_value = excluded.max_value,
                      sum_value = excluded.sum_value, sample_count = excluded.sample_count",
                 )
@@ -513,7 +513,8 @@ impl Store for SqliteStore {
                         b.min,
                         b.max,
                         b.sum,
-                        b.count
+                        b.count,
+                        b.instance
                     ])
                     .map_err(query_error)?;
             }
@@ -525,8 +526,8 @@ impl Store for SqliteStore {
         let conn = self.read();
         let mut select = conn
             .prepare(
-                "SELECT metric, step_secs, start, min_value, max_value, sum_value, sample_count
-                 FROM metric_buckets ORDER BY start, metric, step_secs",
+                "SELECT metric, step_secs, start, min_value, max_value, sum_value, sample_count, instance
+                 FROM metric_buckets ORDER BY start, instance, metric, step_secs",
             )
             .map_err(query_error)?;
         let rows = select
@@ -539,6 +540,7 @@ impl Store for SqliteStore {
                     max: row.get(4)?,
                     sum: row.get(5)?,
                     count: row.get(6)?,
+                    instance: row.get(7)?,
                 })
             })
             .map_err(query_error)?;

@@ -13,7 +13,7 @@ use jarvis_core::Task;
 use jarvis_store::InstanceRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::TaskEvent;
+use crate::event::TaskEvent;
 
 /// The notification channel task events and cancel requests travel on.
 pub(crate) const CHANNEL: &str = "jarvis_tasks";
@@ -36,6 +36,13 @@ impl Default for InstanceSettings {
             heartbeat: Duration::from_secs(5),
             dead_after: Duration::from_secs(30),
         }
+    }
+}
+
+impl InstanceSettings {
+    /// The name it goes by: `name`, else the host name.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(host_name)
     }
 }
 

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use jarvis_core::{Code, ErrorCode, Priority, Task, TaskError, TaskKind, TaskStatus};
 use jarvis_store::{Listener, OrphanedTask, Store, TaskFilter};
-use serde::Serialize;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{Notify, broadcast, oneshot};
 
 use crate::cluster::{self, Incoming, Instance, InstanceSettings, Outgoing};
 use crate::config::TaskConfig;
+use crate::event::TaskEvent;
 use crate::expand::{RunVars, expand_argv};
 use crate::job::{Job, JobOutcome, Progress};
 use crate::output::Bounded;
@@ -95,39 +95,6 @@ pub struct TaskSpec {
     pub vars: RunVars,
     /// The submitting key's name.
     pub submitted_by: String,
-}
-
-/// What the bus carries: state changes (after they are stored) and output as it arrives.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum TaskEvent {
-    /// A task changed state; the view has no output (fetch the task for it).
-    Changed {
-        /// The task, output left out.
-        task: Box<Task>,
-        /// Whether it came from another instance sharing the store (which ran the task, and
-        /// records what follows from its end, such as its cost).
-        #[serde(skip)]
-        relayed: bool,
-    },
-    /// A chunk of output.
-    Output {
-        /// The task id.
-        id: String,
-        /// `stdout` or `stderr`.
-        stream: &'static str,
-        /// The text (invalid UTF-8 replaced).
-        chunk: String,
-    },
-    /// How far a job is.
-    Progress {
-        /// The task id.
-        id: String,
-        /// The stage, a word.
-        stage: String,
-        /// 0 to 100 within the stage.
-        percent: f64,
-    },
 }
 
 /// Which slots a task runs in: the runner's (`tasks.concurrency`), or its job's own (the
@@ -1115,9 +1082,9 @@ fn runner_program(config: &TaskConfig) -> &str {
     config.runner.first().map(String::as_str).unwrap_or("")
 }
 
-/// Whether `program` names an executable file, directly or through `PATH`. Blocking.
 /// Whether `program` (a path, or a bare name looked up in `search_path`) is an executable file.
-fn find_program(program: &str, search_path: &[std::path::PathBuf]) -> bool {
+/// Blocking (it reads file metadata).
+pub fn find_program(program: &str, search_path: &[std::path::PathBuf]) -> bool {
     if program.is_empty() {
         return false;
     }

@@ -26,6 +26,7 @@
 mod cluster;
 mod config;
 mod engine;
+mod event;
 mod expand;
 mod job;
 mod output;
@@ -34,7 +35,8 @@ mod spec;
 
 pub use cluster::InstanceSettings;
 pub use config::{TaskConfig, search_path};
-pub use engine::{EngineError, TaskEngine, TaskEvent, TaskSpec};
+pub use engine::{EngineError, TaskEngine, TaskSpec, find_program};
+pub use event::TaskEvent;
 pub use expand::{RunVars, command_prompt, expand_argv, split_arguments};
 pub use job::{Job, JobFuture, JobOutcome, Progress};
 pub use spec::{

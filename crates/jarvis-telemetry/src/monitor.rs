@@ -70,6 +70,8 @@ struct Shared {
     latest: RwLock<Option<Arc<Sample>>>,
     processes: RwLock<Arc<Vec<ProcessInfo>>>,
     samples: AtomicU64,
+    /// The label this instance's buckets are stored under.
+    instance: String,
 }
 
 /// What the sampler thread is told.
@@ -126,12 +128,22 @@ impl Monitor {
         config: &TelemetryConfig,
         store: Option<Arc<dyn Store>>,
     ) -> Result<Monitor, TelemetryError> {
+        Monitor::start_as(config, store, String::new())
+    }
+
+    /// [`Monitor::start`] for one of several instances sharing `store`: its buckets are stored
+    /// under `instance` (its name), beside the others', and only its own are restored.
+    pub fn start_as(
+        config: &TelemetryConfig,
+        store: Option<Arc<dyn Store>>,
+        instance: String,
+    ) -> Result<Monitor, TelemetryError> {
         let mut history = History::new(&config.tiers, config.max_points)?;
         for metric in METRICS {
             history.declare(metric.name);
         }
         if let Some(store) = &store {
-            restore(&mut history, store.as_ref())?;
+            restore(&mut history, store.as_ref(), &instance)?;
         }
         let shared = Arc::new(Shared {
             listeners: RwLock::new(Vec::new()),
@@ -141,6 +153,7 @@ impl Monitor {
             latest: RwLock::new(None),
             processes: RwLock::new(Arc::new(Vec::new())),
             samples: AtomicU64::new(0),
+            instance,
         });
         let (stop, stopped) = mpsc::channel::<Signal>();
         let interval = Duration::from_millis(config.interval_ms.max(100));
@@ -420,13 +433,13 @@ pub enum TelemetryError {
     Thread(std::io::Error),
 }
 
-/// Loads stored buckets into `history`; buckets it refuses (unknown step, misaligned, not
+/// Loads the stored buckets of `instance` into `history`; buckets it refuses (unknown step, misaligned, not
 /// finite, out of reach) are counted and logged.
-fn restore(history: &mut History, store: &dyn Store) -> Result<(), TelemetryError> {
+fn restore(history: &mut History, store: &dyn Store, instance: &str) -> Result<(), TelemetryError> {
     let now = unix_now();
     let stored = store.load_metric_buckets()?;
     let (mut kept, mut refused) = (0usize, 0usize);
-    for b in &stored {
+    for b in stored.iter().filter(|b| b.instance == instance) {
         let (Ok(step), Ok(count)) = (u64::try_from(b.step_secs), u64::try_from(b.count)) else {
             refused += 1;
             continue;
@@ -470,6 +483,7 @@ fn flush(shared: &Shared, store: &dyn Store, since: i64, now: i64) {
                 let from = since - since.rem_euclid(step);
                 for b in history.buckets_since(&metric, tier.step_secs, from) {
                     rows.push(MetricBucket {
+                        instance: shared.instance.clone(),
                         metric: metric.clone(),
                         step_secs: step,
                         start: b.start,

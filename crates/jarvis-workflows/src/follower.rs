@@ -3,21 +3,29 @@
 //! n8n's webhook reply carries no execution id, so each trigger sends a correlation id in its
 //! body; the follower finds the execution whose data holds it (listing running executions too,
 //! since n8n leaves those out of unfiltered lists), then polls it with a growing interval until
-//! a final status. Every change is stored, then published.
+//! a final status. Every change is stored, then published — on a store several instances share,
+//! to the other instances too, through the store's `jarvis_workflows` channel, so a WebSocket
+//! client sees every execution whichever instance triggered it. Each execution is followed by
+//! the one instance that triggered it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jarvis_core::{ExecutionStatus, WorkflowExecution};
 use jarvis_integrations::N8nClient;
-use jarvis_store::Store;
-use serde_json::Value;
+use jarvis_store::{Listener, Notification, Store};
+use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
+
+/// The store channel executions are relayed on between instances sharing a store.
+pub const EXECUTIONS_CHANNEL: &str = "jarvis_workflows";
 
 /// Polls n8n for triggered executions.
 #[derive(Debug, Clone)]
 pub struct ExecutionFollower {
     store: Arc<dyn Store>,
+    /// Marks what this follower relays, so that it does not hear itself.
+    origin: Arc<str>,
     bus: broadcast::Sender<WorkflowExecution>,
     /// `true` once [`ExecutionFollower::shutdown`] was called: every follow loop ends.
     stop: Arc<watch::Sender<bool>>,
@@ -43,8 +51,17 @@ impl ExecutionFollower {
     ) -> Self {
         let (bus, _) = broadcast::channel(256);
         let (stop, _) = watch::channel(false);
+        // Not a stored id: a mark on relayed messages. The system's randomness, else the
+        // process and the moment it started (unique enough between processes).
+        let origin = jarvis_store::new_id("flw").unwrap_or_else(|_| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            format!("flw_{}_{nanos}", std::process::id())
+        });
         ExecutionFollower {
             store,
+            origin: origin.into(),
             bus,
             stop: Arc::new(stop),
             first_poll,
@@ -63,7 +80,7 @@ impl ExecutionFollower {
         &self.store
     }
 
-    /// Stores, then announces.
+    /// Stores, then announces (to the other instances too, when the store is shared).
     pub async fn save(
         &self,
         execution: &WorkflowExecution,
@@ -71,17 +88,46 @@ impl ExecutionFollower {
     ) -> Result<(), jarvis_store::Error> {
         let store = Arc::clone(&self.store);
         let record = execution.clone();
+        let origin = Arc::clone(&self.origin);
         tokio::task::spawn_blocking(move || {
             if new {
-                store.insert_execution(&record)
+                store.insert_execution(&record)?;
             } else {
-                store.update_execution(&record)
+                store.update_execution(&record)?;
             }
+            if store.shared() {
+                let payload = json!({ "origin": &*origin, "execution": &record }).to_string();
+                if let Err(e) = store.notify(EXECUTIONS_CHANNEL, &payload) {
+                    tracing::warn!(execution = %record.id, error = %e, "cannot tell the other instances of an execution's change; they see it when they read the store");
+                }
+            }
+            Ok::<(), jarvis_store::Error>(())
         })
         .await
         .map_err(|e| jarvis_store::Error::Interrupted(e.to_string()))??;
         let _ = self.bus.send(execution.clone());
         Ok(())
+    }
+
+    /// Publishes on this follower's bus the executions other instances store, until the answer
+    /// is dropped; `None` on a store of one instance's own. Blocking (it connects).
+    pub fn relay(&self) -> Result<Option<Box<dyn Listener>>, jarvis_store::Error> {
+        let origin = Arc::clone(&self.origin);
+        let bus = self.bus.clone();
+        self.store.listen(
+            &[EXECUTIONS_CHANNEL],
+            Box::new(move |notification: Notification| {
+                match relayed(&notification.payload, &origin) {
+                    Ok(Some(execution)) => {
+                        let _ = bus.send(execution);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, bytes = notification.payload.len(), "an execution relayed by another instance could not be read; ignored");
+                    }
+                }
+            }),
+        )
     }
 
     /// Ends every follow loop at its next wait and refuses new ones: the server is stopping.
@@ -180,4 +226,13 @@ impl ExecutionFollower {
         }
         Ok(())
     }
+}
+
+/// The execution in a relayed message, unless `own` sent it.
+fn relayed(payload: &str, own: &str) -> Result<Option<WorkflowExecution>, serde_json::Error> {
+    let mut message: Value = serde_json::from_str(payload)?;
+    if message.get("origin").and_then(Value::as_str) == Some(own) {
+        return Ok(None);
+    }
+    serde_json::from_value(message["execution"].take()).map(Some)
 }

@@ -41,6 +41,7 @@ fn configure(home: &Home, name: &str, url: &str, runner: &Path) {
         format!(
             "[tasks]\nrunner = [{:?}, \"{{prompt}}\"]\nconcurrency = 2\n\
              [storage]\ndata_dir = {:?}\n\
+             [telemetry]\ninterval_ms = 200\nflush_secs = 1\n\
              [store]\nurl = {url:?}\ninstance_name = {name:?}\nheartbeat_secs = 1\ndead_after_secs = 3\n",
             runner.to_string_lossy(),
             home.path().join("data").to_string_lossy(),
@@ -337,4 +338,12 @@ fn two_instances_share_tasks_events_keys_and_notice_a_dead_one() {
     let rows: Vec<&str> = rows.lines().collect();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows, ["a|t", "b|t"]);
+    // Each kept its own metric history, under its name.
+    let labels = cluster
+        .psql(
+            "jarvis",
+            "SELECT DISTINCT instance FROM metric_buckets ORDER BY instance",
+        )
+        .unwrap();
+    assert_eq!(labels.lines().collect::<Vec<_>>(), ["a", "b"]);
 }

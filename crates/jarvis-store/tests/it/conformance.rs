@@ -304,6 +304,7 @@ pub fn cost_entries_and_cursors_save_replace_and_reload(db: &dyn Backend) {
 
 pub fn metric_buckets_upsert_survive_reopening_and_prune(db: &dyn Backend) {
     let bucket = |metric: &str, step_secs, start, count| MetricBucket {
+        instance: String::new(),
         metric: metric.into(),
         step_secs,
         start,
@@ -336,8 +337,24 @@ pub fn metric_buckets_upsert_survive_reopening_and_prune(db: &dyn Backend) {
             bucket("cpu_usage", 2, 100, 4),
         ]
     );
+    // Another instance's bucket of the same metric, tier and start is its own row.
+    let theirs = MetricBucket {
+        instance: "jarvis-b".into(),
+        ..bucket("cpu_usage", 2, 100, 9)
+    };
+    store
+        .save_metric_buckets(std::slice::from_ref(&theirs))
+        .unwrap();
+    let loaded = store.load_metric_buckets().unwrap();
+    assert_eq!(loaded.len(), 4);
+    assert!(loaded.contains(&theirs) && loaded.contains(&bucket("cpu_usage", 2, 100, 4)));
     assert_eq!(store.prune_metric_buckets(2, 100).unwrap(), 1);
-    assert_eq!(store.load_metric_buckets().unwrap().len(), 2);
+    assert_eq!(store.load_metric_buckets().unwrap().len(), 3);
+    assert_eq!(
+        store.prune_metric_buckets(2, 101).unwrap(),
+        2,
+        "every instance's"
+    );
 }
 
 pub fn a_task_id_is_stored_once(db: &dyn Backend) {
@@ -368,6 +385,7 @@ pub fn writers_on_many_threads_all_land(db: &dyn Backend) {
                     store.update_task(&done).unwrap();
                     store
                         .save_metric_buckets(&[MetricBucket {
+                            instance: String::new(),
                             metric: format!("m{t}"),
                             step_secs: 2,
                             start: i,
