@@ -74,7 +74,8 @@ pub struct StoreConfig {
     pub url: Option<DatabaseUrl>,
     /// The most connections to PostgreSQL this instance keeps.
     pub pool_size: usize,
-    /// This instance's label in `/api/v2/instances` and the logs (default: the host name).
+    /// This instance's name in the store, its metric history and the logs: 1 to 64 letters,
+    /// digits, `.`, `_` or `-` (default: the host name).
     pub instance_name: Option<String>,
     /// How often this instance tells the others it is alive, in seconds.
     pub heartbeat_secs: u64,
@@ -107,6 +108,14 @@ impl StoreConfig {
                  (postgres://user:password@host:port/database); leave it empty for SQLite"
             ));
         }
+        if let Some(name) = &self.instance_name
+            && !valid_instance_name(name)
+        {
+            return Err(format!(
+                "invalid configuration `store.instance_name`: `{name}` is not 1 to 64 letters, \
+                 digits, `.`, `_` or `-`"
+            ));
+        }
         if self.pool_size == 0 || self.pool_size > 1000 {
             return Err("invalid configuration `store.pool_size`: expected 1 to 1000".into());
         }
@@ -130,6 +139,15 @@ impl StoreConfig {
     }
 }
 
+/// Whether `name` can name an instance: 1 to 64 letters, digits, `.`, `_` or `-` (a host name
+/// fits).
+pub fn valid_instance_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// Opens the store `config` names: PostgreSQL at `store.url`, else SQLite at
 /// `<data_dir>/jarvis.db`. Blocking.
 pub fn open(config: &StoreConfig, data_dir: &Path) -> Result<Arc<dyn Store>> {
@@ -142,6 +160,22 @@ pub fn open(config: &StoreConfig, data_dir: &Path) -> Result<Arc<dyn Store>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instance_names_are_short_words_a_host_name_fits() {
+        for good in [
+            "a",
+            "jarvis-a",
+            "web-1.example.org",
+            "node_7",
+            &"x".repeat(64),
+        ] {
+            assert!(valid_instance_name(good), "{good}");
+        }
+        for bad in ["", "two words", "a/b", "é", &"x".repeat(65)] {
+            assert!(!valid_instance_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn passwords_are_masked_wherever_the_address_is_shown() {

@@ -22,7 +22,7 @@ use jarvis_core::{
     Code, ErrorCode, ExecutionStatus, Task, TaskError, TaskKind, TaskStatus, WorkflowExecution,
 };
 
-pub use config::{DatabaseUrl, StoreConfig, open};
+pub use config::{DatabaseUrl, StoreConfig, open, valid_instance_name};
 pub use pg::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -415,6 +415,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn save_metric_buckets(&self, buckets: &[MetricBucket]) -> Result<()>;
     /// Every stored metric bucket, oldest first.
     fn load_metric_buckets(&self) -> Result<Vec<MetricBucket>>;
+    /// The buckets of one instance's `metric`, oldest first.
+    fn load_metric_buckets_of(&self, instance: &str, metric: &str) -> Result<Vec<MetricBucket>> {
+        let mut all = self.load_metric_buckets()?;
+        all.retain(|b| b.instance == instance && b.metric == metric);
+        Ok(all)
+    }
+    /// The instances that have stored metric history, by name.
+    fn metric_instances(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .load_metric_buckets()?
+            .into_iter()
+            .map(|b| b.instance)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
+    }
     /// Deletes the buckets of one step that start before `before`; answers how many went.
     fn prune_metric_buckets(&self, step_secs: i64, before: i64) -> Result<usize>;
     /// Writes cost entries (replacing stored ones with the same id) and usage-log cursors

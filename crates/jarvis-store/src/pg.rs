@@ -670,6 +670,44 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    fn load_metric_buckets_of(&self, instance: &str, metric: &str) -> Result<Vec<MetricBucket>> {
+        let rows = self
+            .client()?
+            .query(
+                "SELECT metric, step_secs, start, min_value, max_value, sum_value, sample_count, instance
+                 FROM metric_buckets WHERE instance = $1 AND metric = $2 ORDER BY start, step_secs",
+                &[&instance, &metric],
+            )
+            .map_err(query_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(MetricBucket {
+                    metric: row.try_get(0).map_err(query_error)?,
+                    step_secs: row.try_get(1).map_err(query_error)?,
+                    start: row.try_get(2).map_err(query_error)?,
+                    min: row.try_get(3).map_err(query_error)?,
+                    max: row.try_get(4).map_err(query_error)?,
+                    sum: row.try_get(5).map_err(query_error)?,
+                    count: row.try_get(6).map_err(query_error)?,
+                    instance: row.try_get(7).map_err(query_error)?,
+                })
+            })
+            .collect()
+    }
+
+    fn metric_instances(&self) -> Result<Vec<String>> {
+        let rows = self
+            .client()?
+            .query(
+                "SELECT DISTINCT instance FROM metric_buckets ORDER BY instance",
+                &[],
+            )
+            .map_err(query_error)?;
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(query_error))
+            .collect()
+    }
+
     fn prune_metric_buckets(&self, step_secs: i64, before: i64) -> Result<usize> {
         let n = self
             .client()?

@@ -55,6 +55,14 @@ pub enum HistoryError {
         /// The names that exist.
         known: Vec<String>,
     },
+    /// No instance of that name has stored any history.
+    #[error("no instance named `{name}` has stored metric history; known: {}", known.join(", "))]
+    UnknownInstance {
+        /// The name asked for.
+        name: String,
+        /// The names that have.
+        known: Vec<String>,
+    },
     /// `from` is not before `to`, or the step is zero.
     #[error("{0}")]
     InvalidRange(String),
@@ -66,7 +74,9 @@ pub enum HistoryError {
 impl ErrorCode for HistoryError {
     fn error_code(&self) -> Code {
         match self {
-            HistoryError::UnknownMetric { .. } => Code::ResourceNotFound,
+            HistoryError::UnknownMetric { .. } | HistoryError::UnknownInstance { .. } => {
+                Code::ResourceNotFound
+            }
             HistoryError::InvalidRange(_) => Code::ValidationError,
             HistoryError::InvalidTiers(_) => Code::ConfigInvalid,
         }
@@ -76,6 +86,9 @@ impl ErrorCode for HistoryError {
         match self {
             HistoryError::UnknownMetric { name, known } => {
                 Some(serde_json::json!({ "metric": name, "known": known }))
+            }
+            HistoryError::UnknownInstance { name, known } => {
+                Some(serde_json::json!({ "instance": name, "known": known }))
             }
             HistoryError::InvalidRange(_) => Some(serde_json::json!({ "parameter": "from" })),
             HistoryError::InvalidTiers(_) => None,

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use jarvis_core::{Code, ErrorCode};
 use jarvis_store::{MetricBucket, Store};
 
 use crate::history::{Bucket, History, HistoryError, Series, Tier};
@@ -103,6 +104,8 @@ pub struct Monitor {
     config: TelemetryConfig,
     stop: Mutex<Option<mpsc::Sender<Signal>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Where the history is kept, with the other instances' when the store is shared.
+    store: Option<Arc<dyn Store>>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -160,6 +163,7 @@ impl Monitor {
         let live_interval = Duration::from_millis(config.live_interval_ms.max(100)).min(interval);
         let flush_every = i64::try_from(config.flush_secs.max(1)).unwrap_or(i64::MAX);
         let worker = Arc::clone(&shared);
+        let kept = store.clone();
         let thread = std::thread::Builder::new()
             .name("jarvis-telemetry".into())
             .spawn(move || {
@@ -238,6 +242,7 @@ impl Monitor {
             config: config.clone(),
             stop: Mutex::new(Some(stop)),
             thread: Mutex::new(Some(thread)),
+            store: kept,
         })
     }
 
@@ -409,6 +414,72 @@ impl Monitor {
         Ok(series)
     }
 
+    /// The name this instance's history is stored under (empty on a store of its own).
+    pub fn instance(&self) -> &str {
+        &self.shared.instance
+    }
+
+    /// The instances whose history the store holds, this one's included. Blocking.
+    pub fn instances(&self) -> Result<Vec<String>, TelemetryError> {
+        let mut names = match &self.store {
+            Some(store) => store.metric_instances()?,
+            None => Vec::new(),
+        };
+        if !names.iter().any(|n| n == self.instance()) {
+            names.push(self.instance().to_owned());
+            names.sort_unstable();
+        }
+        Ok(names)
+    }
+
+    /// [`Monitor::history`] of `instance`: this one's from memory, another's (an instance
+    /// sharing the store) from what it last stored, read through the same tiers. Blocking.
+    pub fn history_of(
+        &self,
+        instance: &str,
+        metric: &str,
+        range: TimeRange,
+        step: Option<u64>,
+    ) -> Result<Series, TelemetryError> {
+        if instance == self.instance() {
+            return Ok(self.history(metric, range, step)?);
+        }
+        let known = self.instances()?;
+        let Some(store) = self
+            .store
+            .as_ref()
+            .filter(|_| known.iter().any(|n| n == instance))
+        else {
+            return Err(HistoryError::UnknownInstance {
+                name: instance.to_owned(),
+                known,
+            }
+            .into());
+        };
+        let mut history = History::new(&self.config.tiers, self.config.max_points)?;
+        history.declare(metric);
+        let now = unix_now();
+        for b in store.load_metric_buckets_of(instance, metric)? {
+            let (Ok(step), Ok(count)) = (u64::try_from(b.step_secs), u64::try_from(b.count)) else {
+                continue;
+            };
+            let bucket = Bucket {
+                start: b.start,
+                min: b.min,
+                max: b.max,
+                sum: b.sum,
+                count,
+            };
+            history.restore(metric, step, bucket, now);
+        }
+        let mut series =
+            history.query(metric, range.from, range.to.max(range.from + 1), step, now)?;
+        if range.is_empty() {
+            series.points.clear();
+        }
+        Ok(series)
+    }
+
     /// Runs `f` with the history locked (keep it short: the sampler waits).
     pub fn with_history<T>(&self, f: impl FnOnce(&History) -> T) -> T {
         f(&self
@@ -431,6 +502,23 @@ pub enum TelemetryError {
     /// The sampler thread could not start.
     #[error("cannot start the telemetry thread: {0}")]
     Thread(std::io::Error),
+}
+
+impl ErrorCode for TelemetryError {
+    fn error_code(&self) -> Code {
+        match self {
+            TelemetryError::Tiers(e) => e.error_code(),
+            TelemetryError::Store(_) => Code::StoreUnavailable,
+            TelemetryError::Thread(_) => Code::InternalError,
+        }
+    }
+
+    fn error_details(&self) -> Option<serde_json::Value> {
+        match self {
+            TelemetryError::Tiers(e) => e.error_details(),
+            TelemetryError::Store(_) | TelemetryError::Thread(_) => None,
+        }
+    }
 }
 
 /// Loads the stored buckets of `instance` into `history`; buckets it refuses (unknown step, misaligned, not

@@ -268,6 +268,32 @@ fn two_instances_share_tasks_events_keys_and_notice_a_dead_one() {
     assert!(status == 200 || status == 204, "{status} {body}");
     until("B refuses a key revoked on A", &|| agents_on_b() == 401);
 
+    // A's own metric history, and B's as B stored it, from either.
+    let history = |address: &str, instance: Option<&str>| {
+        let mut url = format!("{address}/api/v2/metrics/history?metric=cpu_usage&time_range=15m");
+        if let Some(name) = instance {
+            url.push_str(&format!("&instance={name}"));
+        }
+        call(reqwest::Method::GET, url, &admin, None)
+    };
+    let (status, own) = history(&address_a, None);
+    assert_eq!(
+        (status, own["data"]["instance"].as_str()),
+        (200, Some("a")),
+        "{own}"
+    );
+    until("B's history to be stored", &|| {
+        let (status, body) = history(&address_a, Some("b"));
+        status == 200 && !body["data"]["points"].as_array().unwrap().is_empty()
+    });
+    let (status, body) = history(&address_a, Some("nobody"));
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("`b`")
+            || body["error"]["message"].as_str().unwrap().contains("a, b"),
+        "{body}"
+    );
+
     // A slow task runs on one of them; that instance is killed without a goodbye.
     let pids = a.path().join("pids");
     let slow = submit(&address_b, "slow");

@@ -209,6 +209,12 @@ fn invalid_configuration_stops_with_the_key_named() {
             "telemetry.interval_ms",
         ),
         (
+            vec!["scan"],
+            vec![("JARVIS__STORE__INSTANCE_NAME", "two words")],
+            None,
+            "store.instance_name",
+        ),
+        (
             vec!["--config", "/no/such/jarvis.toml", "scan"],
             vec![],
             None,

@@ -93,7 +93,11 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, routes: &mut Routes) {
             summary: "A metric's history, min/max/mean/count per point, from the finest resolution that covers the range".into(),
             params: history_params(),
             body: Body::Envelope("HistoryView"),
-            errors: &[Code::ResourceNotFound, Code::TelemetryUnavailable],
+            errors: &[
+                Code::ResourceNotFound,
+                Code::TelemetryUnavailable,
+                Code::StoreUnavailable,
+            ],
             cached: false,
             scope: Some(Scope::Read),
         },
@@ -171,6 +175,12 @@ fn history_params() -> Vec<Param> {
             "Width of a point, `<n>[s|m|h|d]`; widened to the resolution's step. Default: the resolution's own step, at most the server's max_points points",
         )
         .pattern(DURATION_PATTERN, 1, 10),
+        Param::query(
+            "instance",
+            "string",
+            "Another instance sharing the store, by name: its history as it last stored it (default: this instance's, from memory); an instance with no stored history is 404 naming those there are",
+        )
+        .pattern(INSTANCE_PATTERN, 1, 64),
     ]
 }
 
@@ -251,6 +261,8 @@ pub struct PointView {
 /// A metric's history over a range.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryView {
+    /// The instance whose machine it is (empty for a server with a store of its own).
+    pub instance: String,
     /// The metric.
     pub metric: String,
     /// Its unit.
@@ -266,6 +278,9 @@ pub struct HistoryView {
     /// The points, oldest first; spans without samples have none.
     pub points: Vec<PointView>,
 }
+
+/// An instance's name (`store.instance_name`, or a host name).
+const INSTANCE_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
 
 async fn history(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let params = Params::of(&req);
@@ -283,11 +298,14 @@ async fn history(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         unix_now(),
     );
     let step = params.get("step").and_then(duration_secs);
+    let instance = params.get("instance").map(str::to_owned);
     let generation = state.catalog.snapshot().generation();
-    // Up to a few thousand points: rendered off the executor.
+    // Up to a few thousand points (another instance's read from the store): off the executor.
     let prefix = blocking(move || {
-        let series = monitor.history(&metric, range, step)?;
+        let instance = instance.unwrap_or_else(|| monitor.instance().to_owned());
+        let series = monitor.history_of(&instance, &metric, range, step)?;
         let view = HistoryView {
+            instance,
             metric,
             unit: info.unit,
             from: range.from,

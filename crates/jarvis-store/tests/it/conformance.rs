@@ -348,6 +348,19 @@ pub fn metric_buckets_upsert_survive_reopening_and_prune(db: &dyn Backend) {
     let loaded = store.load_metric_buckets().unwrap();
     assert_eq!(loaded.len(), 4);
     assert!(loaded.contains(&theirs) && loaded.contains(&bucket("cpu_usage", 2, 100, 4)));
+    assert_eq!(
+        store
+            .load_metric_buckets_of("jarvis-b", "cpu_usage")
+            .unwrap(),
+        std::slice::from_ref(&theirs)
+    );
+    assert!(
+        store
+            .load_metric_buckets_of("jarvis-b", "memory_usage")
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.metric_instances().unwrap(), ["", "jarvis-b"]);
     assert_eq!(store.prune_metric_buckets(2, 100).unwrap(), 1);
     assert_eq!(store.load_metric_buckets().unwrap().len(), 3);
     assert_eq!(
