@@ -24,6 +24,7 @@ use anyhow::{Context, Result, bail};
 mod analysis_bench;
 mod contract;
 mod http_bench;
+mod instances_bench;
 mod knowledge_bench;
 mod startup_bench;
 mod writes_bench;
@@ -75,7 +76,7 @@ tasks:
   gen-corpus --out DIR [--count N] [--notes M]
                                       write a realistic tree of N resources (default 10000),
                                       and M notes for the knowledge base (default none)
-  bench [--quick] [--http] [--idle] [--analysis] [--ui] [--writes|--startup|--knowledge [--count N]]
+  bench [--quick] [--http] [--idle] [--analysis] [--ui] [--writes|--startup|--knowledge|--instances [--count N]]
         [--resources N]
                                       run the benchmarks (criterion, HTTP load with wrk, memory)
                                       over a generated corpus of N resources (default 10000);
@@ -90,7 +91,10 @@ tasks:
                                       N generated notes (default 10000): build, queries through
                                       HTTP, re-index delay, size; --ui only the dashboard in
                                       headless Chromium over the N resources: first paint,
-                                      the whole list, scrolling, search as you type";
+                                      the whole list, scrolling, search as you type;
+                                      --instances only two servers on one PostgreSQL store: N
+                                      tasks (default 200) submitted to one, heard over
+                                      WebSocket on both";
 
 fn root() -> PathBuf {
     // xtask lives at <root>/xtask.
@@ -550,6 +554,11 @@ fn bench(args: &[String]) -> Result<()> {
     if args.iter().any(|a| a == "--idle") {
         build_release()?;
         return idle_bench(&release_binary(), if quick { 10 } else { 60 });
+    }
+    if args.iter().any(|a| a == "--instances") {
+        let count = number_flag(args, "--count", 200)?;
+        build_release()?;
+        return instances_bench::instances_bench(&release_binary(), count);
     }
     let resources = number_flag(args, "--resources", 10_000)?;
     let corpus_dir = env::temp_dir().join(format!("jarvis-bench-corpus-{resources}"));

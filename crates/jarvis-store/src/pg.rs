@@ -272,12 +272,19 @@ impl ListenLoop {
         while !self.stop.load(Ordering::Relaxed) {
             let mut batch = Vec::new();
             {
+                // Waits up to 250 ms for one (so that a stop is seen), then takes only what has
+                // already arrived: a notification is handed on at once, never held back
+                // waiting for a quiet moment.
                 let mut notifications = client.notifications();
-                let mut waiting = notifications.timeout_iter(Duration::from_millis(250));
-                while let Some(n) = waiting.next()? {
+                let first = notifications
+                    .timeout_iter(Duration::from_millis(250))
+                    .next()?;
+                if let Some(n) = first {
                     batch.push((n.channel().to_owned(), n.payload().to_owned()));
-                    if batch.len() >= 256 {
-                        break;
+                    let mut arrived = notifications.iter();
+                    while batch.len() < 256 {
+                        let Some(n) = arrived.next()? else { break };
+                        batch.push((n.channel().to_owned(), n.payload().to_owned()));
                     }
                 }
             }
