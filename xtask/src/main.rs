@@ -192,6 +192,13 @@ fn ci() -> Result<()> {
         "cargo test --doc",
         cargo().args(["test", "--workspace", "--doc", "--locked"]),
     )?;
+    // The crates' documentation builds without a warning (a broken or private link fails).
+    step(
+        "cargo doc --no-deps --workspace (RUSTDOCFLAGS=-D warnings)",
+        cargo()
+            .args(["doc", "--no-deps", "--workspace", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
     contract::contract()?;
     let coverage = deny()?;
     // The closing lines: every test of every binary, summed, then what was not checked.

@@ -78,7 +78,7 @@ pub struct Param {
 }
 
 impl Param {
-    /// An optional query parameter; `kind` is `string` (1 to [`MAX_TEXT`] characters),
+    /// An optional query parameter; `kind` is `string` (1 to `MAX_TEXT` (64) characters),
     /// `integer` (0 and up) or `boolean`. Narrow it with the builders.
     pub const fn query(name: &'static str, kind: &'static str, description: &'static str) -> Param {
         Param {
@@ -111,7 +111,7 @@ impl Param {
         }
     }
 
-    /// A required request header: text of 1 to [`MAX_TEXT`] characters unless narrowed.
+    /// A required request header: text of 1 to `MAX_TEXT` (64) characters unless narrowed.
     pub const fn header(name: &'static str, description: &'static str) -> Param {
         Param {
             name,

@@ -9,7 +9,7 @@
 //! - **Real files, lenient parsing.** Frontmatter that strict YAML rejects (an unquoted `: ` in a
 //!   description is common) is recovered line by line and flagged; BOMs, CRLF, invalid UTF-8,
 //!   empty and oversized files, symlink loops and unreadable folders are each a diagnostic.
-//! - **Precedence as in Claude Code** (see [`precedence`](crate::precedence) rules in
+//! - **Precedence as in Claude Code** (see the `precedence` rules in
 //!   `docs/architecture.md`): shadowed definitions stay visible with `shadowed_by`.
 //! - **An immutable snapshot, swapped atomically.** [`LiveCatalog`] serves an
 //!   `Arc<CatalogSnapshot>`; reloads build a new one off to the side. A [`CatalogWatcher`] keeps it

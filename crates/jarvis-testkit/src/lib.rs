@@ -5,8 +5,8 @@
 //! suites share; [`generate_usage_logs`] writes Claude Code usage logs of a chosen size;
 //! [`media`] makes clips with ffmpeg's generators and finds processes in `/proc`;
 //! [`generate_notes`] writes a folder of notes for the knowledge base; [`mcp`] has small MCP
-//! servers that behave and misbehave; [`browser`] (feature `browser`) drives a headless Chromium; [`postgres`] (feature
-//! `postgres`) starts a throw-away PostgreSQL cluster.
+//! servers that behave and misbehave; `browser` (feature `browser`) drives a headless Chromium;
+//! `postgres` (feature `postgres`) starts a throw-away PostgreSQL cluster.
 //!
 //! The shapes follow real Claude Code setups: agents with `name`/`description`/`tools`/`model`
 //! frontmatter (some nested in category folders, some with an unquoted `: ` in the description),

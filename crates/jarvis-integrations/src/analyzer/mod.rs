@@ -1,6 +1,6 @@
 //! Content analysis: video and audio through ffprobe and ffmpeg ([`media`]), text of notes and
 //! pages ([`text`]), from a local file below a media root ([`local`]) or an address that is not
-//! internal ([`fetch`]). [`Analyzer`] is the one shared entry point: it bounds how many media
+//! internal ([`fetch`](mod@fetch)). [`Analyzer`] is the one shared entry point: it bounds how many media
 //! analyses run at once, and each runs under its own time limit and cancel handle.
 
 pub mod fetch;
