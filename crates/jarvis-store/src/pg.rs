@@ -426,6 +426,23 @@ fn decode_execution(row: &Row) -> std::result::Result<WorkflowExecution, String>
     })
 }
 
+const BUCKET_COLUMNS: &str =
+    "metric, step_secs, start, min_value, max_value, sum_value, sample_count, instance";
+
+fn decode_bucket(row: &Row) -> std::result::Result<MetricBucket, String> {
+    let e = |e: postgres::Error| e.to_string();
+    Ok(MetricBucket {
+        metric: row.try_get(0).map_err(e)?,
+        step_secs: row.try_get(1).map_err(e)?,
+        start: row.try_get(2).map_err(e)?,
+        min: row.try_get(3).map_err(e)?,
+        max: row.try_get(4).map_err(e)?,
+        sum: row.try_get(5).map_err(e)?,
+        count: row.try_get(6).map_err(e)?,
+        instance: row.try_get(7).map_err(e)?,
+    })
+}
+
 fn bits(value: u64) -> i64 {
     i64::from_ne_bytes(value.to_ne_bytes())
 }
@@ -656,50 +673,28 @@ impl Store for PostgresStore {
         let rows = self
             .client()?
             .query(
-                "SELECT metric, step_secs, start, min_value, max_value, sum_value, sample_count, instance
-                 FROM metric_buckets ORDER BY start, instance, metric, step_secs",
+                &format!(
+                    "SELECT {BUCKET_COLUMNS} FROM metric_buckets
+                     ORDER BY start, instance, metric, step_secs"
+                ),
                 &[],
             )
             .map_err(query_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(MetricBucket {
-                    metric: row.try_get(0).map_err(query_error)?,
-                    step_secs: row.try_get(1).map_err(query_error)?,
-                    start: row.try_get(2).map_err(query_error)?,
-                    min: row.try_get(3).map_err(query_error)?,
-                    max: row.try_get(4).map_err(query_error)?,
-                    sum: row.try_get(5).map_err(query_error)?,
-                    count: row.try_get(6).map_err(query_error)?,
-                    instance: row.try_get(7).map_err(query_error)?,
-                })
-            })
-            .collect()
+        collect(rows, decode_bucket)
     }
 
     fn load_metric_buckets_of(&self, instance: &str, metric: &str) -> Result<Vec<MetricBucket>> {
         let rows = self
             .client()?
             .query(
-                "SELECT metric, step_secs, start, min_value, max_value, sum_value, sample_count, instance
-                 FROM metric_buckets WHERE instance = $1 AND metric = $2 ORDER BY start, step_secs",
+                &format!(
+                    "SELECT {BUCKET_COLUMNS} FROM metric_buckets
+                     WHERE instance = $1 AND metric = $2 ORDER BY start, step_secs"
+                ),
                 &[&instance, &metric],
             )
             .map_err(query_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(MetricBucket {
-                    metric: row.try_get(0).map_err(query_error)?,
-                    step_secs: row.try_get(1).map_err(query_error)?,
-                    start: row.try_get(2).map_err(query_error)?,
-                    min: row.try_get(3).map_err(query_error)?,
-                    max: row.try_get(4).map_err(query_error)?,
-                    sum: row.try_get(5).map_err(query_error)?,
-                    count: row.try_get(6).map_err(query_error)?,
-                    instance: row.try_get(7).map_err(query_error)?,
-                })
-            })
-            .collect()
+        collect(rows, decode_bucket)
     }
 
     fn metric_instances(&self) -> Result<Vec<String>> {
