@@ -407,11 +407,7 @@ impl Monitor {
         range: TimeRange,
         step: Option<u64>,
     ) -> Result<Series, HistoryError> {
-        let mut series = self.query(metric, range.from, range.to.max(range.from + 1), step)?;
-        if range.is_empty() {
-            series.points.clear();
-        }
-        Ok(series)
+        self.with_history(|h| query_range(h, metric, range, step, unix_now()))
     }
 
     /// The name this instance's history is stored under (empty on a store of its own).
@@ -421,9 +417,10 @@ impl Monitor {
 
     /// The instances whose history the store holds, this one's included. Blocking.
     pub fn instances(&self) -> Result<Vec<String>, TelemetryError> {
+        // A store of this instance's own holds no other's: nothing to read.
         let mut names = match &self.store {
-            Some(store) => store.metric_instances()?,
-            None => Vec::new(),
+            Some(store) if store.shared() => store.metric_instances()?,
+            _ => Vec::new(),
         };
         if !names.iter().any(|n| n == self.instance()) {
             names.push(self.instance().to_owned());
@@ -459,25 +456,12 @@ impl Monitor {
         let mut history = History::new(&self.config.tiers, self.config.max_points)?;
         history.declare(metric);
         let now = unix_now();
-        for b in store.load_metric_buckets_of(instance, metric)? {
-            let (Ok(step), Ok(count)) = (u64::try_from(b.step_secs), u64::try_from(b.count)) else {
-                continue;
-            };
-            let bucket = Bucket {
-                start: b.start,
-                min: b.min,
-                max: b.max,
-                sum: b.sum,
-                count,
-            };
-            history.restore(metric, step, bucket, now);
-        }
-        let mut series =
-            history.query(metric, range.from, range.to.max(range.from + 1), step, now)?;
-        if range.is_empty() {
-            series.points.clear();
-        }
-        Ok(series)
+        restore_buckets(
+            &mut history,
+            &store.load_metric_buckets_of(instance, metric)?,
+            now,
+        );
+        Ok(query_range(&history, metric, range, step, now)?)
     }
 
     /// Runs `f` with the history locked (keep it short: the sampler waits).
@@ -524,10 +508,25 @@ impl ErrorCode for TelemetryError {
 /// Loads the stored buckets of `instance` into `history`; buckets it refuses (unknown step, misaligned, not
 /// finite, out of reach) are counted and logged.
 fn restore(history: &mut History, store: &dyn Store, instance: &str) -> Result<(), TelemetryError> {
-    let now = unix_now();
-    let stored = store.load_metric_buckets()?;
+    let mut stored = store.load_metric_buckets()?;
+    stored.retain(|b| b.instance == instance);
+    let (kept, refused) = restore_buckets(history, &stored, unix_now());
+    if refused > 0 {
+        tracing::warn!(
+            kept,
+            refused,
+            "some stored metric buckets do not fit the configured tiers; left out"
+        );
+    }
+    tracing::info!(buckets = kept, "metric history restored");
+    Ok(())
+}
+
+/// Puts stored buckets into `history`; answers how many it kept and how many it refused
+/// (unknown step, misaligned, not finite, out of reach).
+fn restore_buckets(history: &mut History, stored: &[MetricBucket], now: i64) -> (usize, usize) {
     let (mut kept, mut refused) = (0usize, 0usize);
-    for b in stored.iter().filter(|b| b.instance == instance) {
+    for b in stored {
         let (Ok(step), Ok(count)) = (u64::try_from(b.step_secs), u64::try_from(b.count)) else {
             refused += 1;
             continue;
@@ -545,15 +544,23 @@ fn restore(history: &mut History, store: &dyn Store, instance: &str) -> Result<(
             refused += 1;
         }
     }
-    if refused > 0 {
-        tracing::warn!(
-            kept,
-            refused,
-            "some stored metric buckets do not fit the configured tiers; left out"
-        );
+    (kept, refused)
+}
+
+/// `history`'s answer for `range`: a range that holds no second answers no points, at the
+/// resolution its start would be read from.
+fn query_range(
+    history: &History,
+    metric: &str,
+    range: TimeRange,
+    step: Option<u64>,
+    now: i64,
+) -> Result<Series, HistoryError> {
+    let mut series = history.query(metric, range.from, range.to.max(range.from + 1), step, now)?;
+    if range.is_empty() {
+        series.points.clear();
     }
-    tracing::info!(buckets = kept, "metric history restored");
-    Ok(())
+    Ok(series)
 }
 
 /// Writes every bucket touched since `since` and prunes what fell out of each tier's reach.
