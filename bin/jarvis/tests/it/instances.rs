@@ -282,8 +282,13 @@ fn two_instances_share_tasks_events_keys_and_notice_a_dead_one() {
         (200, Some("a")),
         "{own}"
     );
+    // Each stores its history every second; both have before either is stopped.
     until("B's history to be stored", &|| {
         let (status, body) = history(&address_a, Some("b"));
+        status == 200 && !body["data"]["points"].as_array().unwrap().is_empty()
+    });
+    until("A's history to be stored", &|| {
+        let (status, body) = history(&address_b, Some("a"));
         status == 200 && !body["data"]["points"].as_array().unwrap().is_empty()
     });
     let (status, body) = history(&address_a, Some("nobody"));
