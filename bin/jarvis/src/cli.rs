@@ -383,18 +383,17 @@ fn keys_command(
     shared: &jarvis_store::StoreConfig,
 ) -> anyhow::Result<ExitCode> {
     // With a shared store the keys are in it, and every running instance hears of a change.
-    let store = match shared.postgres() {
+    let database = match shared.postgres() {
         Some(url) => {
             let database: std::sync::Arc<dyn jarvis_store::Store> = std::sync::Arc::new(
                 jarvis_store::PostgresStore::open(url.expose(), 2)
                     .context("cannot open the shared store, where API keys are kept")?,
             );
-            let backend = jarvis_api::StoreKeys::new(database, url.shown());
-            jarvis_api::KeyStore::with_backend(std::sync::Arc::new(backend))
-                .context("cannot open the API key store")?
+            Some((database, url.shown()))
         }
-        None => jarvis_api::KeyStore::open(path).context("cannot open the API key store")?,
+        None => None,
     };
+    let store = jarvis_api::open_keys(database, path).context("cannot open the API key store")?;
     match action {
         KeysAction::Create { name, scopes, json } => {
             let created = store.create(name, scopes)?;

@@ -153,12 +153,8 @@ pub fn checks(inputs: &Inputs<'_>) -> Vec<Check> {
 fn data_folder(dir: &Path) -> Check {
     const CHECK: &str = "data folder";
     if dir.is_dir() {
-        let probe = dir.join(format!(".jarvis-doctor-{}", std::process::id()));
-        return match std::fs::write(&probe, b"") {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&probe);
-                ok(CHECK, format!("{} (writable)", dir.display()))
-            }
+        return match writable(dir) {
+            Ok(()) => ok(CHECK, format!("{} (writable)", dir.display())),
             Err(e) => fail(
                 CHECK,
                 format!("{} is not writable: {e}", dir.display()),
@@ -176,7 +172,7 @@ fn data_folder(dir: &Path) -> Check {
     // Created at start: the nearest existing parent must allow it.
     let parent = dir.ancestors().skip(1).find(|p| p.exists());
     match parent {
-        Some(parent) if writable(parent) => {
+        Some(parent) if writable(parent).is_ok() => {
             ok(CHECK, format!("{} (created at start)", dir.display()))
         }
         _ => fail(
@@ -187,13 +183,11 @@ fn data_folder(dir: &Path) -> Check {
     }
 }
 
-fn writable(dir: &Path) -> bool {
+/// Whether something can be created in `dir`: a folder is made there and removed again.
+fn writable(dir: &Path) -> std::io::Result<()> {
     let probe = dir.join(format!(".jarvis-doctor-{}", std::process::id()));
-    let made = std::fs::create_dir(&probe).is_ok();
-    if made {
-        let _ = std::fs::remove_dir(&probe);
-    }
-    made
+    std::fs::create_dir(&probe)?;
+    std::fs::remove_dir(&probe)
 }
 
 /// The catalog folders, a scan of them, and the MCP servers' commands.
@@ -356,17 +350,12 @@ fn store_and_keys(inputs: &Inputs<'_>) -> (Check, Check) {
             return (check, keys);
         }
     };
-    let keys = match shared {
-        Some(store) => {
-            let backend = jarvis_api::StoreKeys::new(store, "the store".into());
-            jarvis_api::KeyStore::with_backend(std::sync::Arc::new(backend))
-        }
-        None => jarvis_api::KeyStore::open(inputs.keys_path),
-    };
+    let shown = config.postgres().map(|url| url.shown()).unwrap_or_default();
+    let keys = jarvis_api::open_keys(shared.map(|store| (store, shown)), inputs.keys_path);
     let server = &inputs.settings.server;
     let keys_check = match keys {
         Ok(keys) if keys.is_empty() => {
-            if is_loopback(&server.host) {
+            if server.is_loopback() {
                 ok(
                     "api keys",
                     "none: authentication is off and only loopback is served",
@@ -392,13 +381,6 @@ fn store_and_keys(inputs: &Inputs<'_>) -> (Check, Check) {
         ),
     };
     (store_check, keys_check)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn address(settings: &Settings, refused: bool) -> Check {

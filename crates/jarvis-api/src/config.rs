@@ -131,6 +131,18 @@ impl Default for CorsConfig {
     }
 }
 
+impl ApiConfig {
+    /// Whether `host` is a loopback address (or `localhost`): the only kind served with no
+    /// API key configured, unless `auth.allow_unauthenticated_public` says otherwise.
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {

@@ -56,6 +56,6 @@ pub use server::{CATALOG_CACHE, FollowTiming, Server, ServerError, ServerSetting
 pub use services::analysis::{
     ANALYSIS_TYPES, Analysis, AnalysisConfig, AnalysisJob, Source as AnalysisSource,
 };
-pub use services::shared::{StoreKeys, StoreTickets};
+pub use services::shared::{StoreKeys, StoreTickets, open_keys};
 pub use startup::{Application, Parts, ShutdownHandle, StartError, route_table};
 pub use state::AppState;

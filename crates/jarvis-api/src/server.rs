@@ -205,11 +205,14 @@ impl Server {
         let (keys, key_changes) = match store_config.postgres() {
             Some(url) => {
                 tracing::info!(database = %url, "the store is PostgreSQL, shared with any other instance using it; API keys are kept there");
-                let backend = Arc::new(crate::services::shared::StoreKeys::new(
-                    Arc::clone(&store),
-                    url.shown(),
-                ));
-                let keys = Arc::new(blocking(move || KeyStore::with_backend(backend)).await?);
+                let (shared, shown, keys_path) =
+                    (Arc::clone(&store), url.shown(), data_dir.join("keys.json"));
+                let keys = Arc::new(
+                    blocking(move || {
+                        crate::services::shared::open_keys(Some((shared, shown)), &keys_path)
+                    })
+                    .await?,
+                );
                 let (shared, followed) = (Arc::clone(&store), Arc::clone(&keys));
                 let listener = blocking(move || {
                     crate::services::shared::follow_key_changes(&shared, &followed)
@@ -221,7 +224,10 @@ impl Server {
                 tracing::info!(database = %data_dir.join("jarvis.db").display(), "the store is SQLite, for this instance alone");
                 let keys_path = data_dir.join("keys.json");
                 (
-                    Arc::new(blocking(move || KeyStore::open(keys_path)).await?),
+                    Arc::new(
+                        blocking(move || crate::services::shared::open_keys(None, &keys_path))
+                            .await?,
+                    ),
                     None,
                 )
             }

@@ -233,11 +233,7 @@ impl Application {
             mcp,
         } = parts;
         let address = format!("{}:{}", config.host, config.port);
-        let loopback = config.host == "localhost"
-            || config
-                .host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+        let loopback = config.is_loopback();
         let jwt = config
             .auth
             .jwt

@@ -11,6 +11,20 @@ use jarvis_store::{ApiKeyRow, Listener, Store, TicketRow};
 /// The channel a key change is announced on; every instance reloads its keys when it hears it.
 pub const KEYS_CHANNEL: &str = "jarvis_keys";
 
+/// The API keys: in `shared` — a store several instances share, and its address as shown —
+/// when there is one, else in the key file at `keys_path`. Blocking (it reads them).
+pub fn open_keys(
+    shared: Option<(Arc<dyn Store>, String)>,
+    keys_path: &std::path::Path,
+) -> Result<KeyStore, jarvis_auth::AuthError> {
+    match shared {
+        Some((store, location)) => {
+            KeyStore::with_backend(Arc::new(StoreKeys::new(store, location)))
+        }
+        None => KeyStore::open(keys_path),
+    }
+}
+
 /// API keys in the store.
 #[derive(Debug)]
 pub struct StoreKeys {
