@@ -178,12 +178,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .config
         .clone()
         .or_else(|| default_file.is_file().then_some(default_file));
-    let env_vars: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let environment = Environment::from_process();
     let settings = Settings::load(Sources {
         file: file.as_deref(),
-        env: env_vars.clone(),
+        env: environment
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         extra_projects: cli.projects.clone(),
         log_level: cli.log_level.clone(),
     })?;
@@ -193,10 +195,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         std::env::var("RUST_LOG").ok()
     };
     let _guard = telemetry::init(&settings.log, rust_log.as_deref())?;
-    let environment = Environment {
-        home: std::env::home_dir(),
-        vars: env_vars.into_iter().collect::<BTreeMap<_, _>>(),
-    };
     let data_dir = settings.storage.data_dir(
         environment.home.as_deref(),
         environment.vars.get("XDG_DATA_HOME").map(String::as_str),
@@ -465,7 +463,7 @@ fn serve(
             Some(
                 settings
                     .costs
-                    .service_config(&crate::costs::log_environment())
+                    .service_config(&jarvis_costs::LogEnvironment::from_process())
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
             )
         } else {
@@ -488,13 +486,7 @@ fn serve(
         let server = jarvis_api::Server::start(serving).await?;
         crate::trim::after_reloads(server.catalog());
         let snapshot = server.catalog().snapshot();
-        let counts = |k: ResourceKind| {
-            snapshot
-                .stats()
-                .kinds
-                .get(k.plural())
-                .map_or(0, |c| c.active)
-        };
+        let counts = |k: ResourceKind| snapshot.stats().kinds.get(&k).map_or(0, |c| c.active);
         tracing::info!(
             address = %format!("http://{address}:{}", server.port()),
             agents = counts(ResourceKind::Agent),
@@ -610,7 +602,11 @@ fn scan_json(
         "duration_ms": stats.duration.as_secs_f64() * 1000.0,
         "index_duration_ms": stats.index_duration.as_secs_f64() * 1000.0,
         "files_read": stats.files_read,
-        "kinds": stats.kinds,
+        "kinds": stats
+            .kinds
+            .iter()
+            .map(|(kind, count)| (kind.plural(), count))
+            .collect::<BTreeMap<_, _>>(),
         "index": { "terms": terms, "postings": postings },
         "body_bytes": snapshot.body_bytes(),
         "reuse": stats.reuse,
@@ -658,7 +654,7 @@ fn write_scan(
         stats.index_duration.as_secs_f64() * 1000.0
     )?;
     for kind in ResourceKind::ALL {
-        let count = stats.kinds.get(kind.plural()).copied().unwrap_or_default();
+        let count = stats.kinds.get(&kind).copied().unwrap_or_default();
         writeln!(
             out,
             "  {:<12} {:>5}   ({} active, {} shadowed)",

@@ -46,17 +46,6 @@ pub struct ReportArgs {
     mode: Option<String>,
 }
 
-/// What the process environment says about Claude Code's folders.
-pub fn log_environment() -> LogEnvironment {
-    LogEnvironment {
-        home: std::env::home_dir(),
-        xdg_config_home: std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|v| !v.is_empty())
-            .map(Into::into),
-        claude_config_dir: std::env::var("CLAUDE_CONFIG_DIR").ok(),
-    }
-}
-
 fn date(name: &str, text: Option<&str>) -> anyhow::Result<Option<i64>> {
     text.map(|t| {
         jarvis_costs::zone::parse_date(t)
@@ -82,7 +71,7 @@ pub fn run(report: &CostReport, config: &jarvis_costs::CostsConfig) -> anyhow::R
         config.timezone = Some(tz.clone());
     }
     let service = config
-        .service_config(&log_environment())
+        .service_config(&LogEnvironment::from_process())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let roots: Vec<_> = service
         .roots

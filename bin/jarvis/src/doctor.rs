@@ -206,11 +206,11 @@ fn catalog(inputs: &Inputs<'_>) -> Vec<Check> {
     let catalog = LiveCatalog::load(roots);
     let snapshot = catalog.snapshot();
     let stats = snapshot.stats();
-    let mut kinds: Vec<_> = stats.kinds.iter().filter(|(_, k)| k.total > 0).collect();
-    kinds.sort_unstable_by_key(|(kind, _)| **kind);
-    let counts: Vec<String> = kinds
-        .into_iter()
-        .map(|(kind, k)| format!("{} {kind}", k.total))
+    let counts: Vec<String> = stats
+        .kinds
+        .iter()
+        .filter(|(_, k)| k.total > 0)
+        .map(|(kind, k)| format!("{} {}", k.total, kind.plural()))
         .collect();
     let diagnostics = snapshot.diagnostics();
     let errors = diagnostics

@@ -418,7 +418,7 @@ pub(crate) fn render(state: &AppState, task_counts: Option<&[(TaskStatus, u64)]>
         "Definitions in the catalog by kind, in effect (active) or shadowed by another",
     );
     for kind in ResourceKind::ALL {
-        let counts = stats.kinds.get(kind.plural()).copied().unwrap_or_default();
+        let counts = stats.kinds.get(&kind).copied().unwrap_or_default();
         e.sample(
             "jarvis_catalog_resources",
             &[("kind", kind.as_str()), ("state", "active")],

@@ -11,6 +11,39 @@
 //! - [`TicketStore`]: short-lived, single-use tickets, so long-lived keys never travel in URLs.
 //!
 //! Architecture invariant: knows nothing of HTTP; secrets never appear in `Debug`, logs or errors.
+//!
+//! Nothing here needs an async runtime: every call is quick and synchronous, and the key
+//! store's refresher is a thread of its own.
+//!
+//! # Example
+//!
+//! Create a key, check the one a client presents, and keep it within its budget:
+//!
+//! ```
+//! use jarvis_auth::{Class, KeyStore, RateLimitConfig, RateLimiter, Scope};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let keys = KeyStore::open(dir.path().join("keys.json"))?; // created, owner-only, on first write
+//!
+//! let new = keys.create("ci", &[Scope::Read])?;
+//! println!("your key (shown once): {}", new.secret);
+//! assert!(!format!("{new:?}").contains(&new.secret)); // never in Debug output
+//!
+//! let caller = keys.verify(&new.secret).expect("a key just created is valid");
+//! assert_eq!(caller.name, "ci");
+//! assert!(caller.allows(Scope::Read) && !caller.allows(Scope::Execute));
+//! assert!(keys.verify("jv_not_a_key").is_none());
+//!
+//! let limiter = RateLimiter::new(RateLimitConfig { execute_burst: 2, ..RateLimitConfig::default() });
+//! assert!(limiter.check_key(&caller.key_id, Class::Execute).allowed);
+//! assert!(limiter.check_key(&caller.key_id, Class::Execute).allowed);
+//! let third = limiter.check_key(&caller.key_id, Class::Execute);
+//! assert!(!third.allowed && third.retry_after_secs > 0);
+//!
+//! keys.revoke(&new.info.id)?;
+//! assert!(keys.verify(&new.secret).is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod jwt;
 mod keys;

@@ -29,6 +29,20 @@ pub trait TicketBackend: Send + Sync + std::fmt::Debug {
 }
 
 /// Issued tickets, until redeemed or expired.
+///
+/// A client holding a key asks for a ticket and puts it in a URL where a key must never go
+/// (a WebSocket handshake from a browser); the ticket works once.
+///
+/// ```
+/// use std::time::Duration;
+/// use jarvis_auth::{Principal, TicketStore};
+///
+/// let tickets = TicketStore::new(Duration::from_secs(30));
+/// let ticket = tickets.issue(Principal::anonymous())?;
+/// assert_eq!(tickets.redeem(&ticket).map(|p| p.key_id), Some("anonymous".to_owned()));
+/// assert!(tickets.redeem(&ticket).is_none(), "a ticket is taken once");
+/// # Ok::<(), jarvis_auth::AuthError>(())
+/// ```
 #[derive(Debug)]
 pub struct TicketStore {
     ttl: Duration,

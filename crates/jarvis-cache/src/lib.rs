@@ -14,6 +14,37 @@
 //!
 //! Architecture invariant: knows nothing of HTTP or of the catalog; keys, payloads and
 //! generations are opaque to it.
+//!
+//! # Example
+//!
+//! Render an answer once per generation of whatever it is rendered from, and serve the stored
+//! bytes (with their ETag) until that changes:
+//!
+//! ```
+//! use jarvis_cache::{CacheConfig, ResponseCache};
+//!
+//! let cache = ResponseCache::new(CacheConfig { max_entries: 1_000, ..CacheConfig::default() });
+//!
+//! let render = |path: &str, generation: u64| format!("{path} at {generation}").into_bytes();
+//! let answer = |path: &str, generation: u64| match cache.get(path, generation) {
+//!     Some(entry) => entry,
+//!     None => cache.insert(path, generation, render(path, generation)),
+//! };
+//!
+//! let first = answer("/agents", 1);
+//! let again = answer("/agents", 1); // the same bytes, not rendered again
+//! assert_eq!(first.etag, again.etag);
+//! answer("/skills", 1);
+//!
+//! // The source changed: generation 1's entries are never served again…
+//! let newer = answer("/agents", 2);
+//! assert_eq!(&*newer.payload, b"/agents at 2");
+//! // …and those not asked for since can be dropped at once.
+//! cache.invalidate_before(2);
+//!
+//! let stats = cache.stats();
+//! assert_eq!((stats.hits, stats.misses, stats.entries), (1, 3, 1));
+//! ```
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -52,6 +52,10 @@ macro_rules! diagnostic_codes {
 diagnostic_codes! {
     /// A default location (for example `~/.claude/agents`) does not exist.
     RootMissing = "root_missing", Info;
+    /// A default location cannot be worked out: the program gave no home folder (and no
+    /// `$CLAUDE_CONFIG_DIR`), so it is not scanned. Configure the path, or hand in the process's
+    /// environment.
+    RootUnknown = "root_unknown", Warning;
     /// A directory could not be listed (permissions, I/O error).
     WalkFailed = "walk_failed", Error;
     /// A symbolic link points back into its own ancestry; the loop was not followed.

@@ -145,8 +145,20 @@ impl CostsConfig {
     }
 }
 
-/// What the process environment says about Claude Code's folders, handed in by the program
-/// (the library reads no environment).
+/// What the process environment says about Claude Code's folders, handed in by the program:
+/// [`LogEnvironment::from_process`] for what Claude Code itself sees, or a value built by hand
+/// to read chosen folders. `LogEnvironment::default()` knows no home folder, so only the
+/// configured extra folders are read.
+///
+/// ```
+/// use jarvis_costs::{LogEnvironment, log_roots};
+///
+/// let home = tempfile::tempdir()?;
+/// std::fs::create_dir_all(home.path().join(".claude/projects"))?;
+/// let env = LogEnvironment { home: Some(home.path().to_owned()), ..LogEnvironment::default() };
+/// assert_eq!(log_roots(&env, &[]), [home.path().join(".claude/projects")]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogEnvironment {
     /// The home folder.
@@ -155,6 +167,20 @@ pub struct LogEnvironment {
     pub xdg_config_home: Option<PathBuf>,
     /// `$CLAUDE_CONFIG_DIR`: comma-separated folders.
     pub claude_config_dir: Option<String>,
+}
+
+impl LogEnvironment {
+    /// The process's own: its home folder, `$XDG_CONFIG_HOME` (when set and not empty) and
+    /// `$CLAUDE_CONFIG_DIR`. Call it once, at start-up, and pass the value on.
+    pub fn from_process() -> LogEnvironment {
+        LogEnvironment {
+            home: std::env::home_dir(),
+            xdg_config_home: std::env::var_os("XDG_CONFIG_HOME")
+                .filter(|v| !v.is_empty())
+                .map(Into::into),
+            claude_config_dir: std::env::var("CLAUDE_CONFIG_DIR").ok(),
+        }
+    }
 }
 
 /// The `projects` folders to read, each once, in order, as ccusage finds them: every folder

@@ -7,7 +7,7 @@
 //! fingerprint) keeps the current snapshot and generation. A reload that panics keeps serving
 //! the last good snapshot and records the failure.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -37,8 +37,10 @@ pub struct KindCount {
 /// Facts about the scan behind a snapshot.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanStats {
-    /// Counts per kind, keyed by the kind's plural name.
-    pub kinds: HashMap<&'static str, KindCount>,
+    /// Counts per kind; every kind is present, so `kinds[&kind]` never panics. Serialized
+    /// keyed by the kind's plural name (`"agents"`, `"mcp-servers"`).
+    #[serde(serialize_with = "plural_keys")]
+    pub kinds: BTreeMap<ResourceKind, KindCount>,
     /// Diagnostics per severity.
     pub diagnostics: HashMap<Severity, usize>,
     /// How many files were read.
@@ -53,6 +55,13 @@ pub struct ScanStats {
     pub indexed: usize,
     /// When the scan finished.
     pub scanned_at: SystemTime,
+}
+
+fn plural_keys<S: serde::Serializer>(
+    kinds: &BTreeMap<ResourceKind, KindCount>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(kinds.iter().map(|(kind, count)| (kind.plural(), count)))
 }
 
 /// One immutable view of every resource.
@@ -97,12 +106,12 @@ impl CatalogSnapshot {
             .map(|(r, i)| (id_hash(&r.id), i))
             .collect();
         by_id.sort_unstable();
-        let mut kinds: HashMap<&'static str, KindCount> = ResourceKind::ALL
+        let mut kinds: BTreeMap<ResourceKind, KindCount> = ResourceKind::ALL
             .iter()
-            .map(|k| (k.plural(), KindCount::default()))
+            .map(|&k| (k, KindCount::default()))
             .collect();
         for r in &resources {
-            let count = kinds.entry(r.kind.plural()).or_default();
+            let count = kinds.entry(r.kind).or_default();
             count.total += 1;
             if r.is_active() {
                 count.active += 1;
@@ -386,7 +395,7 @@ type Listener = Box<dyn Fn(&Arc<CatalogSnapshot>) + Send + Sync>;
 struct Shared {
     roots: ScanRoots,
     /// Resources from live sources, by origin.
-    external: RwLock<std::collections::BTreeMap<String, External>>,
+    external: RwLock<BTreeMap<String, External>>,
     /// Bumped on every change to `external`.
     external_stamp: std::sync::atomic::AtomicU64,
     current: RwLock<Arc<CatalogSnapshot>>,
@@ -501,7 +510,7 @@ impl LiveCatalog {
         let catalog = LiveCatalog {
             shared: Arc::new(Shared {
                 roots,
-                external: RwLock::new(std::collections::BTreeMap::new()),
+                external: RwLock::new(BTreeMap::new()),
                 external_stamp: std::sync::atomic::AtomicU64::new(0),
                 current: RwLock::new(Arc::new(seed.unwrap_or_else(CatalogSnapshot::empty))),
                 reload: Mutex::new(cache),

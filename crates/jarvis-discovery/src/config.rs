@@ -14,6 +14,23 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// The `[discovery]` configuration section.
+///
+/// Defaults are worked out by [`DiscoveryConfig::resolve`] from the [`Environment`] handed to
+/// it, never from the process directly: "`$CLAUDE_CONFIG_DIR`" below means that variable in
+/// `Environment::vars`, and "`~`" means `Environment::home`.
+///
+/// ```
+/// use jarvis_discovery::{DiscoveryConfig, ProjectConfig};
+///
+/// // As in `jarvis.toml`; every field is optional.
+/// let config: DiscoveryConfig = serde_json::from_value(serde_json::json!({
+///     "projects": ["/srv/app", { "path": "/mnt/app", "claude_json_key": "/home/me/app" }],
+///     "watch": false,
+/// }))?;
+/// assert_eq!(config.projects[1].path(), std::path::Path::new("/mnt/app"));
+/// assert_eq!(config.max_file_bytes, DiscoveryConfig::default().max_file_bytes);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DiscoveryConfig {
@@ -21,7 +38,8 @@ pub struct DiscoveryConfig {
     pub claude_dir: Option<PathBuf>,
     /// The user's `.claude.json`. Default: `$CLAUDE_CONFIG_DIR/.claude.json`, else `~/.claude.json`.
     pub claude_json: Option<PathBuf>,
-    /// Claude Desktop's config file. Default: the platform's usual location.
+    /// Claude Desktop's config file. Default: the platform's usual location below `~`
+    /// (`~/.config/Claude/claude_desktop_config.json` on Linux, `$XDG_CONFIG_HOME` honoured).
     pub desktop_config: Option<PathBuf>,
     /// Project folders whose `.claude/` and `.mcp.json` also count.
     pub projects: Vec<ProjectConfig>,
@@ -82,13 +100,57 @@ impl ProjectConfig {
     }
 }
 
-/// Facts about the process environment that only the binary may read, handed to discovery.
+/// What discovery knows of the process environment: the home folder and the variables.
+///
+/// Discovery never reads the environment by itself; the program hands this value in, so that a
+/// scan can be pointed at any folder (tests, another user's setup) without touching the
+/// process. Which one to use:
+///
+/// - [`Environment::from_process`] in a program that should see what Claude Code sees: the
+///   user's home, `$CLAUDE_CONFIG_DIR`, `$XDG_CONFIG_HOME` and the variables MCP entries expand
+///   (`${VAR}`). This is what the `jarvis` binary does.
+/// - A value built by hand (as below) to scan a chosen folder and nothing else.
+/// - `Environment::default()` knows no home folder: `~/.claude`, `~/.claude.json` and Claude
+///   Desktop's config are then not scanned unless configured explicitly, and each scan says so
+///   with a [`root_unknown`](jarvis_core::DiagnosticCode::RootUnknown) diagnostic.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use jarvis_discovery::{DiscoveryConfig, Environment};
+///
+/// // Everything below a chosen home folder, with no variables.
+/// let home = std::env::temp_dir().join("jarvis-doc-environment");
+/// let env = Environment { home: Some(home.clone()), vars: BTreeMap::new() };
+/// let roots = DiscoveryConfig::default().resolve(&env)?;
+/// assert_eq!(roots.claude_dir.unwrap().path, home.join(".claude"));
+///
+/// // What the process itself sees.
+/// let process = Environment::from_process();
+/// assert_eq!(process.home, std::env::home_dir());
+/// # Ok::<(), jarvis_discovery::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     /// The home directory, if known.
     pub home: Option<PathBuf>,
     /// The environment variables, for `$CLAUDE_CONFIG_DIR` and MCP `${VAR}` expansion.
     pub vars: BTreeMap<String, String>,
+}
+
+impl Environment {
+    /// The process's own environment: its home folder and every variable whose name and value
+    /// are valid Unicode (others cannot be named in a `${VAR}` and are left out).
+    ///
+    /// The one place in the library crates that reads the process environment; call it once,
+    /// at start-up, and pass the value on.
+    pub fn from_process() -> Environment {
+        Environment {
+            home: std::env::home_dir(),
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
+    }
 }
 
 /// A resolved location: the path, and whether the user named it (a missing default is only a

@@ -58,12 +58,18 @@ fn run(scan: &mut Scan<'_>, external: &[External], stamp: u64) {
     let started = Instant::now();
     let roots = scan.roots;
 
-    if let Some(root) = &roots.claude_dir {
-        if root.path.is_dir() {
+    match &roots.claude_dir {
+        Some(root) if root.path.is_dir() => {
             scan_claude_folder(scan, &root.path, Scope::User, None);
-        } else {
-            scan.root_missing(root, "the Claude folder");
         }
+        Some(root) => scan.root_missing(root, "the Claude folder"),
+        None => scan.root_unknown("~/.claude", "the user's Claude folder"),
+    }
+    if roots.claude_json.is_none() {
+        scan.root_unknown("~/.claude.json", "the user's MCP servers and approvals");
+    }
+    if roots.desktop_config.is_none() {
+        scan.root_unknown("claude_desktop_config.json", "Claude Desktop's config");
     }
     for project in &roots.projects {
         let claude = project.path.join(".claude");

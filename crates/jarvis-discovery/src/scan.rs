@@ -528,6 +528,19 @@ impl<'a> Scan<'a> {
         };
         self.diag(diag);
     }
+
+    /// Reports a default location that could not be worked out because no home folder (nor
+    /// `$CLAUDE_CONFIG_DIR`) was handed in: nothing is read there, and the scan says so.
+    pub(crate) fn root_unknown(&mut self, path: &str, what: &str) {
+        self.diag(Diagnostic::new(
+            DiagnosticCode::RootUnknown,
+            path,
+            format!(
+                "no home folder was given, so {path} ({what}) is not scanned; configure its \
+                 path, or pass the process's environment (`Environment::from_process()`)"
+            ),
+        ));
+    }
 }
 
 /// Maps `f` over `items` on up to `available_parallelism` threads, keeping the order.

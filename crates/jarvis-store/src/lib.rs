@@ -10,6 +10,55 @@
 //! Architecture invariants: every method is blocking — async callers use `spawn_blocking`; a
 //! database that is corrupt or cannot be written stops start-up with a message naming the file
 //! (or the address, never its password), and is never replaced or recreated silently.
+//!
+//! # Example
+//!
+//! Open the store a configuration names (SQLite in the data folder unless `url` is a
+//! PostgreSQL address), keep a task, and read it back:
+//!
+//! ```
+//! use jarvis_store::{Priority, StoreConfig, Task, TaskFilter, TaskKind, TaskStatus, new_id};
+//!
+//! let data = tempfile::tempdir()?;
+//! let store = jarvis_store::open(&StoreConfig::default(), data.path())?; // applies migrations
+//! assert!(data.path().join("jarvis.db").is_file());
+//!
+//! let task = Task {
+//!     id: new_id("task")?, // ids come from the store's randomness, never from a client
+//!     kind: TaskKind::Command,
+//!     target: "tools:lint".into(),
+//!     resource_id: "command_1".into(),
+//!     input: serde_json::json!({ "arguments": "src/" }),
+//!     priority: Priority::Normal,
+//!     status: TaskStatus::Queued,
+//!     seq: store.next_seq()?,
+//!     created_at: 1_764_000_000_000,
+//!     started_at: None,
+//!     finished_at: None,
+//!     exit_code: None,
+//!     error: None,
+//!     stdout: String::new(),
+//!     stderr: String::new(),
+//!     output_truncated: false,
+//!     usage: None,
+//!     cost_usd: None,
+//!     submitted_by: "ci".into(),
+//!     result: None,
+//! };
+//! store.insert_task(&task)?;
+//!
+//! assert_eq!(store.get_task(&task.id)?, Some(task.clone()));
+//! let queued = store.list_tasks(&TaskFilter {
+//!     status: Some(TaskStatus::Queued),
+//!     limit: 10,
+//!     ..TaskFilter::default()
+//! })?;
+//! assert_eq!(queued.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Every method blocks on the database: from async code, call the store on
+//! `tokio::task::spawn_blocking`.
 
 mod config;
 mod migrations;
@@ -18,8 +67,10 @@ mod sqlite;
 
 use std::path::PathBuf;
 
-use jarvis_core::{
-    Code, ErrorCode, ExecutionStatus, Task, TaskError, TaskKind, TaskStatus, WorkflowExecution,
+use jarvis_core::{Code, ErrorCode};
+
+pub use jarvis_core::{
+    ExecutionStatus, Priority, Task, TaskError, TaskKind, TaskStatus, WorkflowExecution,
 };
 
 pub use config::{DatabaseUrl, StoreConfig, open, valid_instance_name};

@@ -588,7 +588,7 @@ pub(crate) fn connect_buses(
         let counts: std::collections::BTreeMap<&str, usize> = stats
             .kinds
             .iter()
-            .map(|(kind, c)| (*kind, c.active))
+            .map(|(kind, c)| (kind.plural(), c.active))
             .collect();
         let data = serde_json::json!({
             "generation": snapshot.generation(),

@@ -46,7 +46,7 @@ async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .map(|k| {
             (
                 k.plural().to_owned(),
-                json!(stats.kinds.get(k.plural()).map_or(0, |c| c.active)),
+                json!(stats.kinds.get(k).map_or(0, |c| c.active)),
             )
         })
         .collect();

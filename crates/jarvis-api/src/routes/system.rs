@@ -209,7 +209,7 @@ async fn system_info(
         .map(|k| {
             (
                 k.plural().to_owned(),
-                json!(stats.kinds.get(k.plural()).map_or(0, |c| c.active)),
+                json!(stats.kinds.get(k).map_or(0, |c| c.active)),
             )
         })
         .collect();

@@ -51,7 +51,7 @@ fn load(dir: &std::path::Path) -> std::sync::Arc<CatalogSnapshot> {
 }
 
 fn counts(snap: &CatalogSnapshot, kind: ResourceKind) -> (usize, usize) {
-    let c = snap.stats().kinds[kind.plural()];
+    let c = snap.stats().kinds[&kind];
     (c.total, c.active)
 }
 

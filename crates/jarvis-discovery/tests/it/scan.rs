@@ -36,7 +36,7 @@ fn counts_per_kind_include_shadowed_definitions() {
     assert_eq!(count(&snap, ResourceKind::McpServer), (11, 9));
     assert_eq!(count(&snap, ResourceKind::Workflow), (2, 2));
     let stats = snap.stats();
-    assert_eq!(stats.kinds["agents"].shadowed, 2);
+    assert_eq!(stats.kinds[&ResourceKind::Agent].shadowed, 2);
 }
 
 #[test]
@@ -393,6 +393,72 @@ fn missing_default_locations_are_info_diagnostics_only() {
         .collect();
     assert_eq!(missing.len(), 3, "{missing:?}");
     assert!(missing.iter().all(|d| d.severity == Severity::Info));
+}
+
+/// With no home folder handed in (`Environment::default()`), the defaults that derive from it
+/// are not scanned, and the scan says so for each instead of answering an empty catalog.
+#[test]
+fn default_locations_without_a_home_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("agents")).unwrap();
+    let config = jarvis_discovery::DiscoveryConfig {
+        claude_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let roots = config
+        .resolve(&jarvis_discovery::Environment::default())
+        .unwrap();
+    let snap = LiveCatalog::load(roots).snapshot();
+    let unknown: Vec<_> = snap
+        .diagnostics()
+        .iter()
+        .filter(|d| d.code == DiagnosticCode::RootUnknown)
+        .collect();
+    let paths: Vec<_> = unknown.iter().map(|d| d.path.to_string_lossy()).collect();
+    assert_eq!(
+        paths,
+        ["~/.claude.json", "claude_desktop_config.json"],
+        "the explicit Claude folder is scanned; the two defaults are reported: {unknown:?}"
+    );
+    assert!(unknown.iter().all(|d| d.severity == Severity::Warning));
+    assert!(unknown[0].message.contains("Environment::from_process()"));
+
+    // `$CLAUDE_CONFIG_DIR` alone is enough for the Claude folder and `.claude.json`.
+    let env = jarvis_discovery::Environment {
+        home: None,
+        vars: [(
+            "CLAUDE_CONFIG_DIR".to_owned(),
+            dir.path().display().to_string(),
+        )]
+        .into(),
+    };
+    let roots = jarvis_discovery::DiscoveryConfig::default()
+        .resolve(&env)
+        .unwrap();
+    let snap = LiveCatalog::load(roots).snapshot();
+    let unknown: Vec<_> = snap
+        .diagnostics()
+        .iter()
+        .filter(|d| d.code == DiagnosticCode::RootUnknown)
+        .map(|d| d.path.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(unknown, ["claude_desktop_config.json"]);
+
+    // A home folder handed in leaves nothing unknown.
+    let env = jarvis_discovery::Environment {
+        home: Some(dir.path().to_path_buf()),
+        vars: Default::default(),
+    };
+    let roots = jarvis_discovery::DiscoveryConfig::default()
+        .resolve(&env)
+        .unwrap();
+    let snap = LiveCatalog::load(roots).snapshot();
+    assert!(
+        !snap
+            .diagnostics()
+            .iter()
+            .any(|d| d.code == DiagnosticCode::RootUnknown)
+    );
 }
 
 /// A reload keeps nothing of the snapshot it replaces: once its last reader lets go, the old
