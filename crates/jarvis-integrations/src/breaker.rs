@@ -131,7 +131,10 @@ impl CircuitBreaker {
         }
     }
 
-    /// State changes as they happen.
+    /// State changes as they happen, from now on: each one is also logged. No runtime is
+    /// needed to receive them (`try_recv` polls, `blocking_recv` waits on a plain thread,
+    /// `recv().await` in async code); a receiver more than 64 changes behind is told how many
+    /// it missed (`Lagged`) and goes on from the oldest kept.
     pub fn subscribe(&self) -> broadcast::Receiver<BreakerEvent> {
         self.events.subscribe()
     }

@@ -14,6 +14,73 @@
 //!
 //! Architecture invariant: API keys are `Secret`s; neither they nor upstream stack traces reach
 //! logs, errors or clients.
+//!
+//! # Runtime
+//!
+//! Every `async fn` here (the [`N8nClient`] calls, the analyzer, the MCP checks, the registry's
+//! checks) and every `spawn_*` function needs a [Tokio](https://docs.rs/tokio) runtime with its
+//! I/O and time drivers enabled (`#[tokio::main]`, or a `Runtime` built with `enable_all`):
+//! awaited in another executor, or with the drivers off, they panic with "there is no reactor
+//! running". Building a client ([`N8nClient::new`]) needs no runtime. The [`CircuitBreaker`],
+//! [`RetrySchedule`] and [`ServiceStats`] need none at all: they are plain synchronous types
+//! any program can use around its own calls.
+//!
+//! # Example: the n8n client
+//!
+//! ```
+//! use jarvis_integrations::{BreakerState, N8nClient, N8nConfig};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use wiremock::{Mock, MockServer, ResponseTemplate, matchers::{method, path}};
+//! # let n8n = MockServer::start().await;
+//! # Mock::given(method("POST")).and(path("/webhook/pr-digest"))
+//! #     .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "queued": 3 })))
+//! #     .mount(&n8n).await;
+//! # let base_url = n8n.uri();
+//! // `base_url` is n8n's address, such as http://localhost:5678.
+//! let client = N8nClient::new(&N8nConfig { base_url, ..N8nConfig::default() })?;
+//!
+//! let reply = client
+//!     .trigger_webhook("POST", "pr-digest", &serde_json::json!({ "repo": "jarvis" }))
+//!     .await?;
+//! assert_eq!(reply.status, 200);
+//! assert_eq!(reply.body["queued"], 3);
+//!
+//! // Every call went through the client's breaker and counters.
+//! assert_eq!(client.breaker().state(), BreakerState::Closed);
+//! assert_eq!(client.stats().view().calls, 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Example: a circuit breaker around your own calls
+//!
+//! No runtime needed. Observe its state changes with [`CircuitBreaker::subscribe`]
+//! (`try_recv` polls without a runtime; `recv().await` waits in one):
+//!
+//! ```
+//! use jarvis_integrations::{BreakerConfig, BreakerState, CircuitBreaker};
+//!
+//! let breaker = CircuitBreaker::new("billing", BreakerConfig {
+//!     failure_threshold: 2,
+//!     ..BreakerConfig::default()
+//! });
+//! let mut changes = breaker.subscribe();
+//!
+//! for _ in 0..2 {
+//!     let permit = breaker.acquire().expect("closed: calls go through");
+//!     // … make the call; it failed because of the service:
+//!     permit.failure();
+//! }
+//! assert_eq!(breaker.state(), BreakerState::Open);
+//! let wait = breaker.acquire().expect_err("open: calls fail at once");
+//! assert!(wait.as_secs() > 0); // time left before a probe is let through
+//!
+//! let change = changes.try_recv()?;
+//! assert_eq!((change.service.as_str(), change.state), ("billing", BreakerState::Open));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod analyzer;
 pub mod background;
@@ -26,7 +93,7 @@ pub mod retry;
 pub mod stats;
 
 pub use background::LoopHandle;
-pub use breaker::{BreakerConfig, BreakerEvent, BreakerState, CircuitBreaker};
+pub use breaker::{BreakerConfig, BreakerEvent, BreakerState, CircuitBreaker, Permit};
 pub use n8n::{N8nClient, N8nConfig, WebhookReply};
 pub use registry::{Health, HealthEvent, ServiceRegistry, ServiceView};
 pub use retry::RetrySchedule;

@@ -132,6 +132,9 @@ impl N8nClient {
     }
 
     /// `GET /healthz`.
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub async fn health(&self) -> Result<()> {
         self.call(true, || self.http.get(format!("{}/healthz", self.base)))
             .await?;
@@ -149,12 +152,18 @@ impl N8nClient {
     }
 
     /// Every workflow, following `nextCursor`.
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub async fn list_workflows(&self) -> Result<Vec<Value>> {
         self.list_all("/workflows", &[]).await
     }
 
     /// Executions, newest first (`status` as n8n names it; `running` ones are only listed when
     /// asked for by status).
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub async fn list_executions(
         &self,
         workflow_id: Option<&str>,
@@ -175,6 +184,9 @@ impl N8nClient {
     }
 
     /// One execution.
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub async fn get_execution(&self, id: &str, include_data: bool) -> Result<Value> {
         let path = format!("/executions/{id}");
         let response = self
@@ -224,6 +236,9 @@ impl N8nClient {
 
     /// Calls a production webhook. Not idempotent: retried only when n8n provably did not start
     /// the workflow (see the crate's retry rule).
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub async fn trigger_webhook(
         &self,
         method: &str,

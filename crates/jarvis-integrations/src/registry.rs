@@ -101,6 +101,9 @@ impl ServiceRegistry {
     }
 
     /// Checks every service once.
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub async fn check_all(&self) {
         for entry in self.entries.iter() {
             let result = entry.client.health().await;
@@ -133,6 +136,9 @@ impl ServiceRegistry {
 
     /// Checks every `interval` until the handle is dropped or the registry is dropped everywhere
     /// else. Call inside a tokio runtime.
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub fn spawn_checks(&self, interval: Duration) -> crate::LoopHandle {
         let weak = Arc::downgrade(&self.entries);
         let bus = self.health_bus.clone();

@@ -22,6 +22,62 @@
 //!
 //! Architecture invariants: store calls run on the blocking pool; process waits and output reads
 //! are async; nothing blocks the executor.
+//!
+//! # Example
+//!
+//! Run a command through a runner — here `echo`, standing in for `claude -p {prompt}` — and
+//! watch it end. The engine needs a Tokio runtime (with the `process` and `time` drivers,
+//! as `#[tokio::main]` gives):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use jarvis_tasks::{Priority, RunVars, TaskConfig, TaskEngine, TaskEvent, TaskKind, TaskSpec, TaskStatus};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let data = tempfile::tempdir()?;
+//! let store = tokio::task::spawn_blocking({
+//!     let path = data.path().join("jarvis.db");
+//!     move || jarvis_store::SqliteStore::open(path)
+//! })
+//! .await??;
+//!
+//! let config = TaskConfig {
+//!     runner: vec!["/bin/echo".into(), "ran: {prompt}".into()], // argv, never a shell
+//!     concurrency: 1,
+//!     ..TaskConfig::default()
+//! };
+//! let engine = TaskEngine::start(Arc::new(store), config).await?;
+//! let mut events = engine.subscribe();
+//!
+//! let task = engine
+//!     .submit(TaskSpec {
+//!         kind: TaskKind::Command,
+//!         target: "tools:lint".into(),
+//!         resource_id: "command_1".into(),
+//!         input: serde_json::json!({ "arguments": "src/" }),
+//!         priority: Priority::Normal,
+//!         vars: RunVars { prompt: "lint src/".into(), ..RunVars::default() },
+//!         submitted_by: "docs".into(),
+//!     })
+//!     .await?;
+//! assert_eq!(task.status, TaskStatus::Queued);
+//!
+//! // Every state change is stored, then announced.
+//! loop {
+//!     if let TaskEvent::Changed { task: changed, .. } = events.recv().await? {
+//!         if changed.id == task.id && changed.status.is_final() {
+//!             break;
+//!         }
+//!     }
+//! }
+//! let done = engine.get(&task.id).await?;
+//! assert_eq!(done.status, TaskStatus::Succeeded);
+//! assert_eq!(done.stdout, "ran: lint src/\n");
+//! engine.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod cluster;
 mod config;
@@ -32,6 +88,8 @@ mod job;
 mod output;
 mod process;
 mod spec;
+
+pub use jarvis_core::{Priority, Task, TaskError, TaskKind, TaskStatus};
 
 pub use cluster::InstanceSettings;
 pub use config::{TaskConfig, search_path};

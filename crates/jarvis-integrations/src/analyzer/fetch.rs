@@ -179,6 +179,9 @@ pub struct Fetched {
 }
 
 /// Fetches `url` under `policy`.
+///
+/// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+/// [the crate's runtime notes](crate#runtime).
 pub async fn fetch(url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchError> {
     let url = check_url(url, policy)?;
     let redirect_policy = {

@@ -415,6 +415,9 @@ pub fn parse_probe(json: &str) -> Result<MediaInfo, MediaError> {
 }
 
 /// The container and streams of `path`.
+///
+/// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+/// [the crate's runtime notes](crate#runtime).
 pub async fn probe(
     config: &MediaConfig,
     path: &Path,
@@ -522,6 +525,9 @@ pub fn parse_findings(stderr: &str, duration: Option<f64>) -> Findings {
 
 /// Runs the wanted filters over `path` in one ffmpeg pass, reporting progress (0 to 100) as
 /// ffmpeg's `-progress` output moves.
+///
+/// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+/// [the crate's runtime notes](crate#runtime).
 pub async fn analyze(
     config: &MediaConfig,
     path: &Path,
@@ -598,6 +604,9 @@ pub async fn analyze(
 
 /// Takes up to `config.thumbnails` JPEG frames of a video (320 pixels wide) into `dir`: at the
 /// first scene changes, else spread over the duration. Answers the files written, in order.
+///
+/// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+/// [the crate's runtime notes](crate#runtime).
 pub async fn thumbnails(
     config: &MediaConfig,
     path: &Path,

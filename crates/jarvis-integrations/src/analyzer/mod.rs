@@ -117,6 +117,9 @@ impl Analyzer {
 
     /// The programs and the pool. The programs are asked themselves (`-version`) at most once
     /// per [`TOOL_CHECK_TTL`]; callers at the same time share one check.
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub async fn status(&self) -> AnalyzerStatus {
         let (tools, checked_at) = {
             let mut check = self.check.lock().await;
@@ -160,6 +163,9 @@ impl Analyzer {
     /// Probes `path`, runs the wanted filters (progress 0 to 100 as ffmpeg moves) and, when
     /// `thumbnails` names a folder, takes thumbnails into it. Waits for a slot first (a
     /// cancel while waiting ends the wait).
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub async fn analyze_media(
         &self,
         path: &Path,

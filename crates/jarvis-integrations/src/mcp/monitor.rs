@@ -203,6 +203,9 @@ impl McpMonitor {
 
     /// Checks the server `id` now and returns its new health; `None` when it is not in the
     /// catalog. A check already running is waited for and its answer taken.
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub async fn check_now(&self, id: &ResourceId) -> Option<McpHealth> {
         let asked = Instant::now();
         let (lock, target, generation) = {
@@ -286,6 +289,9 @@ impl McpMonitor {
 
     /// Runs periodic checks until the handle is dropped. Checks in flight end with the loop,
     /// and their processes with them.
+    ///
+    /// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+    /// [the crate's runtime notes](crate#runtime).
     pub fn start(&self) -> LoopHandle {
         let monitor = self.clone();
         LoopHandle::new(tokio::spawn(async move { monitor.run().await }))

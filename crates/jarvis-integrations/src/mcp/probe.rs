@@ -25,6 +25,9 @@ const MAX_TOOLS: usize = 500;
 
 /// Checks `target` once, under `config`'s limits. Never fails: every outcome is a report.
 /// A refused target is reported `disabled` without being started.
+///
+/// Needs a Tokio runtime with I/O and time enabled (it panics outside one): see
+/// [the crate's runtime notes](crate#runtime).
 pub async fn probe(target: &McpTarget, config: &McpCheckConfig) -> McpHealth {
     if let Some(reason) = &target.refused {
         return McpHealth::idle(McpStatus::Disabled, reason.clone());
