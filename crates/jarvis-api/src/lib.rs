@@ -21,6 +21,48 @@
 //!
 //! Architecture invariant: the only crate that knows actix. Handlers never touch the disk: they
 //! read the catalog's in-memory snapshot.
+//!
+//! # Example: serve a folder on a free port
+//!
+//! [`Server::start`] builds every part (catalog and watcher, store, task engine, telemetry,
+//! hub, …) from [`ServerSettings`] and binds; [`Server::run_until_stopped`] serves until its
+//! [`ShutdownHandle`] stops it. Both need a Tokio runtime with I/O and time enabled:
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use jarvis_api::{ApiConfig, Server, ServerSettings};
+//! use jarvis_discovery::{DiscoveryConfig, Environment};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let home = tempfile::tempdir()?;
+//! std::fs::create_dir_all(home.path().join(".claude/agents"))?;
+//! std::fs::write(
+//!     home.path().join(".claude/agents/security-reviewer.md"),
+//!     "---\nname: security-reviewer\ndescription: Reviews code for security issues\n---\n",
+//! )?;
+//! // A real program passes `Environment::from_process()`.
+//! let env = Environment { home: Some(home.path().to_owned()), vars: BTreeMap::new() };
+//! let roots = DiscoveryConfig::default().resolve(&env)?;
+//!
+//! let api = ApiConfig { port: 0, ..ApiConfig::default() }; // loopback, a free port
+//! let settings = ServerSettings::new(api, roots, home.path().join("data"));
+//! let server = Server::start(settings).await?;
+//! let base = format!("http://127.0.0.1:{}", server.port());
+//! let handle = server.handle();
+//! let serving = tokio::spawn(server.run_until_stopped());
+//!
+//! // No key exists yet, so loopback callers are let in; create one to require it.
+//! let agents: serde_json::Value =
+//!     reqwest::get(format!("{base}/api/v2/agents")).await?.json().await?;
+//! assert_eq!(agents["success"], true);
+//! assert_eq!(agents["data"][0]["name"], "security-reviewer");
+//!
+//! handle.stop(true).await;
+//! serving.await??;
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
 mod context;
