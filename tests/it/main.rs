@@ -6,6 +6,7 @@
 //! - Every Rust file starts with a `//!` line saying what it is for.
 //! - No `todo!`, `unimplemented!`, `dbg!` or ignored test in the sources.
 //! - The documentation lists every crate, every error code and every diagnostic code.
+//! - Every library crate's front page has a doc-tested example, and the README names it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
@@ -228,6 +229,40 @@ fn architecture_doc_names_every_crate() {
         assert!(
             doc.contains(&format!("`{package}`")),
             "docs/architecture.md does not mention `{package}`"
+        );
+    }
+}
+
+/// Each library crate's front page shows its main use in a doc-tested example (run by
+/// `cargo test --doc`), and the README points embedders at them.
+#[test]
+fn every_library_crate_opens_with_an_example() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for (package, _) in LAYERS {
+        // The binary, the chores and these checks are not libraries.
+        if matches!(*package, "jarvis" | "xtask" | "jarvis-tests") {
+            continue;
+        }
+        let lib = root().join("crates").join(package).join("src/lib.rs");
+        let text = std::fs::read_to_string(&lib).unwrap();
+        let front: String = text
+            .lines()
+            .take_while(|l| l.starts_with("//!") || l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            front.contains("# Example") && front.contains("//! ```"),
+            "{} has no example on its front page",
+            lib.display()
+        );
+        assert!(
+            front.contains("assert"),
+            "the example on {}'s front page checks nothing",
+            lib.display()
+        );
+        assert!(
+            readme.contains(&format!("`{package}`")),
+            "the README's library section does not name `{package}`"
         );
     }
 }

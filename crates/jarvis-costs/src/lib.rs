@@ -15,6 +15,38 @@
 //!
 //! Architecture invariant: no I/O but reading the logs it is pointed at, no async runtime, no
 //! HTTP; an unknown model is never priced at $0 without being marked unpriced.
+//!
+//! # Example: a daily report from Claude Code's logs
+//!
+//! ```
+//! use jarvis_costs::{
+//!     CostMode, EntryId, Filter, GroupBy, Ledger, LogEnvironment, PriceTable, Record, Zone,
+//!     log_roots, read_all, report,
+//! };
+//!
+//! let home = tempfile::tempdir()?;
+//! let project = home.path().join(".claude/projects/-home-me-app");
+//! std::fs::create_dir_all(&project)?;
+//! let response = r#"{"timestamp":"2026-11-30T10:00:00Z","sessionId":"s1","requestId":"req_1","version":"2.0.0","message":{"id":"msg_1","model":"claude-sonnet-4-20250514","usage":{"input_tokens":1000,"output_tokens":1000}}}"#;
+//! let prompt = r#"{"type":"user","message":{"role":"user","content":"hi"}}"#;
+//! // The same response logged twice counts once, as ccusage counts it.
+//! std::fs::write(project.join("s1.jsonl"), format!("{prompt}\n{response}\n{response}\n"))?;
+//!
+//! // A program passes `LogEnvironment::from_process()` to read the user's own logs.
+//! let env = LogEnvironment { home: Some(home.path().to_owned()), ..LogEnvironment::default() };
+//! let (entries, _stats) = read_all(&log_roots(&env, &[]));
+//! assert_eq!(entries.len(), 1);
+//!
+//! let mut ledger = Ledger::new(CostMode::Calculate, PriceTable::built_in());
+//! for logged in entries {
+//!     ledger.apply(&Record::from_log(EntryId::random()?, logged.usage, logged.project, logged.session));
+//! }
+//! let daily = report(&ledger, GroupBy::Day, &Filter::default(), &Zone::utc());
+//! assert_eq!(daily.rows[0].period, "2026-11-30");
+//! // 1,000 input tokens at $3 and 1,000 output tokens at $15 per million.
+//! assert_eq!(daily.totals.total_cost.to_string(), "$0.018");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod config;
 pub mod ledger;

@@ -77,6 +77,11 @@ mod text;
 mod walk;
 mod watch;
 
+/// The README's Rust examples, run by `cargo test --doc`.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExamples;
+
 pub use jarvis_core::{
     Details, Diagnostic, DiagnosticCode, Resource, ResourceId, ResourceKind, Scope, Secret,
     Severity,

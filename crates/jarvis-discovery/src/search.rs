@@ -61,6 +61,23 @@ fn is_stop_word(t: &str) -> bool {
 }
 
 /// A search request.
+///
+/// Ranking puts exact words before prefixes before typo-tolerant matches, and names before
+/// descriptions before bodies; every hit carries a highlighted snippet.
+///
+/// ```
+/// use jarvis_discovery::{ResourceKind, SearchQuery};
+///
+/// let query = SearchQuery {
+///     kinds: vec![ResourceKind::Agent, ResourceKind::Skill], // empty: every kind
+///     limit: 5,
+///     ..SearchQuery::new("code review")
+/// };
+/// // Plain data: a saved search can be kept as JSON.
+/// let json = serde_json::to_value(&query)?;
+/// assert_eq!(json["kinds"], serde_json::json!(["agent", "skill"]));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SearchQuery {
     /// The text typed by the user.

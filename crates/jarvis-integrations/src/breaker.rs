@@ -84,6 +84,23 @@ pub struct CircuitBreaker {
 
 /// Permission for one call. Report how it went; a permit dropped without a report counts as a
 /// failure (the call was abandoned).
+///
+/// ```
+/// use jarvis_integrations::{BreakerConfig, BreakerState, CircuitBreaker, Permit};
+///
+/// fn call(breaker: &CircuitBreaker, service_up: bool) -> Result<(), String> {
+///     let permit: Permit<'_> = breaker
+///         .acquire()
+///         .map_err(|wait| format!("suspended for {} s", wait.as_secs()))?;
+///     if service_up { permit.success() } else { permit.failure() }
+///     Ok(())
+/// }
+///
+/// let breaker = CircuitBreaker::new("search", BreakerConfig { failure_threshold: 1, ..BreakerConfig::default() });
+/// assert!(call(&breaker, false).is_ok()); // made, and failed: the breaker opens
+/// assert_eq!(breaker.state(), BreakerState::Open);
+/// assert!(call(&breaker, true).unwrap_err().starts_with("suspended"));
+/// ```
 #[derive(Debug)]
 #[must_use = "report the call's outcome with `success` or `failure`"]
 pub struct Permit<'a> {

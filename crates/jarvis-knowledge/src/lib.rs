@@ -8,6 +8,44 @@
 //! own: searches read committed snapshots and never wait on indexing; an index that is missing,
 //! unreadable or of an older layout ([`SCHEMA_VERSION`]) is rebuilt in the background while
 //! searches answer [`KnowledgeError::Rebuilding`].
+//!
+//! Nothing here needs an async runtime: indexing runs on the knowledge base's own thread and a
+//! search is a quick blocking call (from async code, run it on `spawn_blocking`).
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use jarvis_knowledge::{KnowledgeBase, KnowledgeConfig, SearchRequest, Sources};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let notes = dir.path().join("notes");
+//! std::fs::create_dir_all(notes.join("rust"))?;
+//! std::fs::write(
+//!     notes.join("rust/borrowing.md"),
+//!     "---\ntags: [rust]\n---\n# Borrowing\n\nThe borrow checker rejects two mutable borrows.\n",
+//! )?;
+//!
+//! let config = KnowledgeConfig { roots: vec![notes], ..KnowledgeConfig::default() };
+//! // The memory files (`CLAUDE.md`) of a Claude folder and projects can be added here.
+//! let sources = Sources::resolve(&config, None, &[]);
+//! let knowledge = KnowledgeBase::start(&config, sources, dir.path().join("index"))?;
+//!
+//! // The index opens (here: is built) on its own thread; until then searches say so.
+//! while knowledge.stats().state != "ready" {
+//!     std::thread::sleep(Duration::from_millis(20));
+//! }
+//! let page = knowledge.search(&SearchRequest {
+//!     q: "borow checker".into(), // typo-tolerant
+//!     limit: 10,
+//!     ..SearchRequest::default()
+//! })?;
+//! assert_eq!(page.hits[0].title, "Borrowing");
+//! assert_eq!(page.hits[0].tags, ["rust"]);
+//! assert!(knowledge.topics()?.iter().any(|t| t.topic == "rust"));
+//! knowledge.stop();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod config;
 mod index;

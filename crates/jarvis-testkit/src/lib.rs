@@ -14,6 +14,27 @@
 //! MCP servers in `.claude.json` and `.mcp.json`, and an n8n export. Body sizes follow the
 //! real corpus (agents ≈ 5 KB, commands ≈ 12 KB, skills ≈ 9 KB on average). About 2 % of files
 //! carry an awkward case: CRLF, a BOM, no frontmatter, broken YAML.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let dir = std::env::temp_dir().join(format!("jarvis-testkit-doc-{}", std::process::id()));
+//! let summary = jarvis_testkit::generate(&dir, 200)?; // the folder is replaced
+//! assert!(summary.starts_with("wrote 200 resources"));
+//! let config = std::fs::read_to_string(dir.join("jarvis.toml"))?; // points discovery at them
+//! assert!(config.contains("[discovery]"));
+//!
+//! // Wait, without a runtime, for what another thread does.
+//! let worker = std::thread::spawn(|| 42);
+//! jarvis_testkit::eventually_blocking("the worker to end", Duration::from_secs(5), || {
+//!     worker.is_finished().then_some(())
+//! }); // panics, naming what it waited for, if that takes longer
+//! assert_eq!(worker.join().ok(), Some(42));
+//! std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::fmt::Write as _;
 use std::fs;
