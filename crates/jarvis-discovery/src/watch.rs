@@ -34,6 +34,29 @@ enum Message {
 }
 
 /// A running watcher. Dropping it stops the watcher and its thread.
+///
+/// ```
+/// use std::{collections::BTreeMap, time::Duration};
+/// use jarvis_discovery::{CatalogWatcher, DiscoveryConfig, Environment, LiveCatalog, ResourceKind};
+///
+/// let home = tempfile::tempdir()?;
+/// let agents = home.path().join(".claude/agents");
+/// std::fs::create_dir_all(&agents)?;
+/// let env = Environment { home: Some(home.path().to_owned()), vars: BTreeMap::new() };
+/// let config = DiscoveryConfig::default();
+/// let catalog = LiveCatalog::load(config.resolve(&env)?);
+/// let watcher = CatalogWatcher::start(catalog.clone(), config.watch_options())?;
+///
+/// // Every reload swaps in a new snapshot; listeners hear it on the watcher's thread.
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// catalog.on_swap(move |snapshot| { let _ = tx.send(snapshot.generation()); });
+///
+/// std::fs::write(agents.join("planner.md"), "---\nname: planner\ndescription: Plans work\n---\n")?;
+/// rx.recv_timeout(Duration::from_secs(10))?; // within the debounce (50 ms by default)
+/// assert_eq!(catalog.snapshot().stats().kinds[&ResourceKind::Agent].active, 1);
+/// drop(watcher); // stops watching
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct CatalogWatcher {
     stop: mpsc::Sender<Message>,
     thread: Option<JoinHandle<()>>,
