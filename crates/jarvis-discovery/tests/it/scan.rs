@@ -374,17 +374,34 @@ fn ids_are_stable_across_rescans_and_unchanged_rescans_keep_the_generation() {
     assert!(first.get(&first.resources()[0].id).is_some());
 }
 
-#[test]
-fn missing_default_locations_are_info_diagnostics_only() {
-    let dir = tempfile::tempdir().unwrap();
+/// The snapshot of the default configuration under `home` and `vars`.
+fn load_defaults(home: Option<&Path>, vars: &[(&str, &Path)]) -> std::sync::Arc<CatalogSnapshot> {
     let env = jarvis_discovery::Environment {
-        home: Some(dir.path().to_path_buf()),
-        vars: Default::default(),
+        home: home.map(Path::to_path_buf),
+        vars: vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.display().to_string()))
+            .collect(),
     };
     let roots = jarvis_discovery::DiscoveryConfig::default()
         .resolve(&env)
         .unwrap();
-    let snap = LiveCatalog::load(roots).snapshot();
+    LiveCatalog::load(roots).snapshot()
+}
+
+/// The paths of the diagnostics with `code`.
+fn paths_with(snap: &CatalogSnapshot, code: DiagnosticCode) -> Vec<String> {
+    snap.diagnostics()
+        .iter()
+        .filter(|d| d.code == code)
+        .map(|d| d.path.to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn missing_default_locations_are_info_diagnostics_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = load_defaults(Some(dir.path()), &[]);
     assert!(snap.resources().is_empty());
     let missing: Vec<_> = snap
         .diagnostics()
@@ -409,56 +426,29 @@ fn default_locations_without_a_home_are_warned_about() {
         .resolve(&jarvis_discovery::Environment::default())
         .unwrap();
     let snap = LiveCatalog::load(roots).snapshot();
+    assert_eq!(
+        paths_with(&snap, DiagnosticCode::RootUnknown),
+        ["~/.claude.json", "claude_desktop_config.json"],
+        "the explicit Claude folder is scanned; the two defaults are reported"
+    );
     let unknown: Vec<_> = snap
         .diagnostics()
         .iter()
         .filter(|d| d.code == DiagnosticCode::RootUnknown)
         .collect();
-    let paths: Vec<_> = unknown.iter().map(|d| d.path.to_string_lossy()).collect();
-    assert_eq!(
-        paths,
-        ["~/.claude.json", "claude_desktop_config.json"],
-        "the explicit Claude folder is scanned; the two defaults are reported: {unknown:?}"
-    );
     assert!(unknown.iter().all(|d| d.severity == Severity::Warning));
     assert!(unknown[0].message.contains("Environment::from_process()"));
 
     // `$CLAUDE_CONFIG_DIR` alone is enough for the Claude folder and `.claude.json`.
-    let env = jarvis_discovery::Environment {
-        home: None,
-        vars: [(
-            "CLAUDE_CONFIG_DIR".to_owned(),
-            dir.path().display().to_string(),
-        )]
-        .into(),
-    };
-    let roots = jarvis_discovery::DiscoveryConfig::default()
-        .resolve(&env)
-        .unwrap();
-    let snap = LiveCatalog::load(roots).snapshot();
-    let unknown: Vec<_> = snap
-        .diagnostics()
-        .iter()
-        .filter(|d| d.code == DiagnosticCode::RootUnknown)
-        .map(|d| d.path.to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(unknown, ["claude_desktop_config.json"]);
+    let snap = load_defaults(None, &[("CLAUDE_CONFIG_DIR", dir.path())]);
+    assert_eq!(
+        paths_with(&snap, DiagnosticCode::RootUnknown),
+        ["claude_desktop_config.json"]
+    );
 
     // A home folder handed in leaves nothing unknown.
-    let env = jarvis_discovery::Environment {
-        home: Some(dir.path().to_path_buf()),
-        vars: Default::default(),
-    };
-    let roots = jarvis_discovery::DiscoveryConfig::default()
-        .resolve(&env)
-        .unwrap();
-    let snap = LiveCatalog::load(roots).snapshot();
-    assert!(
-        !snap
-            .diagnostics()
-            .iter()
-            .any(|d| d.code == DiagnosticCode::RootUnknown)
-    );
+    let snap = load_defaults(Some(dir.path()), &[]);
+    assert!(paths_with(&snap, DiagnosticCode::RootUnknown).is_empty());
 }
 
 /// A reload keeps nothing of the snapshot it replaces: once its last reader lets go, the old
