@@ -228,17 +228,7 @@ impl TaskEngine {
             // Alone on its store, an instance ends whatever its predecessors left running;
             // sharing one, only what instances gone silent left.
             let dead_after = shared.then(|| duration_ms(me.settings.dead_after));
-            let orphans = recovered_store.interrupt_orphaned_tasks(
-                me.id(),
-                dead_after,
-                &interrupted_error(),
-                now_ms(),
-            )?;
-            let queued: Vec<Task> = recovered_store
-                .unfinished_tasks()?
-                .into_iter()
-                .filter(|t| t.status == TaskStatus::Queued)
-                .collect();
+            let (orphans, queued) = interrupt_orphans(&*recovered_store, me.id(), dead_after)?;
             Ok((orphans, queued, find_program(&program, &search_path)))
         })
         .await?;
@@ -600,17 +590,7 @@ impl TaskEngine {
             let dead_after = duration_ms(settings.dead_after);
             let beat = blocking(move || {
                 let alive = store.heartbeat(&id)?;
-                let orphans = store.interrupt_orphaned_tasks(
-                    &id,
-                    Some(dead_after),
-                    &interrupted_error(),
-                    now_ms(),
-                )?;
-                let queued: Vec<Task> = store
-                    .unfinished_tasks()?
-                    .into_iter()
-                    .filter(|t| t.status == TaskStatus::Queued)
-                    .collect();
+                let (orphans, queued) = interrupt_orphans(&*store, &id, Some(dead_after))?;
                 Ok((alive, orphans, queued))
             })
             .await;
@@ -987,6 +967,24 @@ fn interrupted_error() -> TaskError {
         code: Code::TaskInterrupted,
         message: "the server running the task stopped while it ran".into(),
     }
+}
+
+/// Marks interrupted the running tasks of instances gone (see
+/// [`Store::interrupt_orphaned_tasks`]) and answers them with every task still queued, which
+/// the caller queues: what a start and every heartbeat pick up. Blocking.
+fn interrupt_orphans(
+    store: &dyn Store,
+    me: &str,
+    dead_after_ms: Option<i64>,
+) -> Result<(Vec<OrphanedTask>, Vec<Task>)> {
+    let orphans =
+        store.interrupt_orphaned_tasks(me, dead_after_ms, &interrupted_error(), now_ms())?;
+    let queued = store
+        .unfinished_tasks()?
+        .into_iter()
+        .filter(|t| t.status == TaskStatus::Queued)
+        .collect();
+    Ok((orphans, queued))
 }
 
 /// Ends the runners of interrupted tasks that ran on this host (on a store of its own, every
