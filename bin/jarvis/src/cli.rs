@@ -602,11 +602,7 @@ fn scan_json(
         "duration_ms": stats.duration.as_secs_f64() * 1000.0,
         "index_duration_ms": stats.index_duration.as_secs_f64() * 1000.0,
         "files_read": stats.files_read,
-        "kinds": stats
-            .kinds
-            .iter()
-            .map(|(kind, count)| (kind.plural(), count))
-            .collect::<BTreeMap<_, _>>(),
+        "kinds": stats.kinds_by_plural(),
         "index": { "terms": terms, "postings": postings },
         "body_bytes": snapshot.body_bytes(),
         "reuse": stats.reuse,

@@ -57,11 +57,26 @@ pub struct ScanStats {
     pub scanned_at: SystemTime,
 }
 
+impl ScanStats {
+    /// The counts keyed by each kind's plural name (`"agents"`, `"mcp-servers"`), as they are
+    /// serialized.
+    pub fn kinds_by_plural(&self) -> BTreeMap<&'static str, KindCount> {
+        plural_names(&self.kinds)
+    }
+}
+
+fn plural_names(kinds: &BTreeMap<ResourceKind, KindCount>) -> BTreeMap<&'static str, KindCount> {
+    kinds
+        .iter()
+        .map(|(kind, count)| (kind.plural(), *count))
+        .collect()
+}
+
 fn plural_keys<S: serde::Serializer>(
     kinds: &BTreeMap<ResourceKind, KindCount>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(kinds.iter().map(|(kind, count)| (kind.plural(), count)))
+    serializer.collect_map(plural_names(kinds))
 }
 
 /// One immutable view of every resource.
